@@ -1,0 +1,213 @@
+//! `/api/auth`: register, login, refresh, logout, me and password change.
+
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::serde::json::Json;
+use rocket::time::Duration;
+use rocket::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::body::{JsonBody, OptionalJson};
+use super::error::ApiError;
+use crate::accounts::Account;
+use crate::app::App;
+use crate::auth::{self, AuthError, IssuedTokens, Registration};
+use crate::config::{self, Settings, TokenLocation};
+use crate::guards::{bearer, AuthAccount, AuthSession};
+use crate::sessions::ClientInfo;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Deserialize)]
+pub struct RegisterRequest {
+    username: String,
+    email: String,
+    password: String,
+}
+
+#[post("/register", data = "<body>")]
+pub async fn register(app: &State<App>, body: JsonBody<RegisterRequest>) -> ApiResult<(Status, Json<Value>)> {
+    let input = Registration {
+        username: &body.0.username,
+        email: &body.0.email,
+        password: &body.0.password,
+    };
+    let account = auth::register(app, &input).await?;
+    Ok((Status::Created, Json(json!({ "account": account }))))
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    /// A username or an email.
+    #[serde(alias = "username", alias = "email")]
+    login: String,
+    password: String,
+    #[serde(default)]
+    remember: bool,
+}
+
+/// The body of a successful login or refresh.
+#[derive(Serialize)]
+pub struct TokenPair {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    two_factor_required: bool,
+}
+
+impl From<&IssuedTokens> for TokenPair {
+    fn from(tokens: &IssuedTokens) -> TokenPair {
+        TokenPair {
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            two_factor_required: false,
+        }
+    }
+}
+
+#[post("/login", data = "<body>")]
+pub async fn login(
+    app: &State<App>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+    body: JsonBody<LoginRequest>,
+) -> ApiResult<Json<TokenPair>> {
+    let request = body.0;
+    let tokens = auth::login(app, &request.login, &request.password, request.remember, &client).await?;
+    set_auth_cookies(cookies, &app.settings, &tokens);
+    Ok(Json(TokenPair::from(&tokens)))
+}
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// The refresh token, from the `Authorization` header, then the refresh cookie, then
+/// the body.
+pub struct PresentedRefreshToken(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for PresentedRefreshToken {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
+        let header = request.headers().get_one("Authorization").map(|v| bearer(v).map(str::to_owned));
+        let cookie = match request.rocket().state::<App>() {
+            Some(app) if app.settings.accepts(TokenLocation::Cookie) => {
+                request.cookies().get(&app.settings.refresh_cookie).map(|c| c.value().to_owned())
+            }
+            _ => None,
+        };
+        // A malformed Authorization header is presented as an empty (invalid) token
+        // rather than silently skipped.
+        let token = match header {
+            Some(value) => Some(value.unwrap_or_default()),
+            None => cookie,
+        };
+        Outcome::Success(PresentedRefreshToken(token))
+    }
+}
+
+#[post("/refresh", data = "<body>")]
+pub async fn refresh(
+    app: &State<App>,
+    presented: PresentedRefreshToken,
+    cookies: &CookieJar<'_>,
+    body: OptionalJson<RefreshRequest>,
+) -> ApiResult<Json<TokenPair>> {
+    let token = presented
+        .0
+        .or(body.0.map(|b| b.refresh_token))
+        .ok_or(AuthError::MissingToken)?;
+    let outcome = auth::refresh(app, &token).await;
+    match &outcome {
+        Ok(tokens) => set_auth_cookies(cookies, &app.settings, tokens),
+        Err(AuthError::TokenReused | AuthError::SessionRevoked) => clear_auth_cookies(cookies, &app.settings),
+        Err(_) => {}
+    }
+    Ok(Json(TokenPair::from(&outcome?)))
+}
+
+#[post("/logout")]
+pub async fn logout(app: &State<App>, session: AuthSession, cookies: &CookieJar<'_>) -> ApiResult<Status> {
+    crate::sessions::revoke_session(app.pool(), &session.session_id, "logout", app.now())
+        .await
+        .map_err(AuthError::from)?;
+    clear_auth_cookies(cookies, &app.settings);
+    Ok(Status::NoContent)
+}
+
+#[get("/me")]
+pub fn me(account: AuthAccount) -> Json<Account> {
+    Json(account.account)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+#[post("/password", data = "<body>")]
+pub async fn change_password(
+    app: &State<App>,
+    account: AuthAccount,
+    body: JsonBody<PasswordChange>,
+) -> ApiResult<Status> {
+    auth::change_password(
+        app,
+        account.account.id,
+        &account.session_id,
+        &body.0.current_password,
+        &body.0.new_password,
+    )
+    .await?;
+    Ok(Status::NoContent)
+}
+
+fn auth_cookie(settings: &Settings, name: String, value: String, max_age: i64) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path(settings.cookie_path.clone())
+        .http_only(true)
+        .secure(settings.cookie_secure)
+        .same_site(match settings.cookie_same_site {
+            config::SameSite::Strict => SameSite::Strict,
+            config::SameSite::Lax => SameSite::Lax,
+            config::SameSite::None => SameSite::None,
+        })
+        .max_age(Duration::seconds(max_age))
+        .build()
+}
+
+/// Sets the access and refresh cookies when cookies are a configured token location.
+pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &IssuedTokens) {
+    if !settings.accepts(TokenLocation::Cookie) {
+        return;
+    }
+    cookies.add(auth_cookie(
+        settings,
+        settings.access_cookie.clone(),
+        tokens.access_token.clone(),
+        tokens.expires_in,
+    ));
+    cookies.add(auth_cookie(
+        settings,
+        settings.refresh_cookie.clone(),
+        tokens.refresh_token.clone(),
+        tokens.refresh_expires_in,
+    ));
+}
+
+pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
+    if !settings.accepts(TokenLocation::Cookie) {
+        return;
+    }
+    for name in [&settings.access_cookie, &settings.refresh_cookie] {
+        cookies.remove(Cookie::build(name.clone()).path(settings.cookie_path.clone()));
+    }
+}

@@ -1,0 +1,80 @@
+//! JSON request bodies. Unlike Rocket's `Json`, these guards give the API's own error
+//! codes (400 `invalid_json`, 422 `validation_failed` naming the missing field, 413
+//! `payload_too_large`), and `OptionalJson` takes an empty body with no Content-Type.
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::outcome::Outcome;
+use rocket::Request;
+use serde::de::DeserializeOwned;
+
+use super::error::{stash, ApiError};
+use crate::auth::FieldErrors;
+
+/// A required JSON body.
+pub struct JsonBody<T>(pub T);
+
+/// A JSON body that may be absent (no bytes at all, or only white space).
+pub struct OptionalJson<T>(pub Option<T>);
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned + Send> FromData<'r> for JsonBody<T> {
+    type Error = ();
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        match read_json(request, data).await {
+            Ok(Some(value)) => Outcome::Success(JsonBody(value)),
+            Ok(None) => fail(request, ApiError::InvalidJson("a JSON body is required".into())),
+            Err(error) => fail(request, error),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned + Send> FromData<'r> for OptionalJson<T> {
+    type Error = ();
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        match read_json(request, data).await {
+            Ok(value) => Outcome::Success(OptionalJson(value)),
+            Err(error) => fail(request, error),
+        }
+    }
+}
+
+fn fail<'r, T>(request: &'r Request<'_>, error: ApiError) -> data::Outcome<'r, T, ()> {
+    Outcome::Error((stash(request, error), ()))
+}
+
+async fn read_json<T: DeserializeOwned>(request: &Request<'_>, data: Data<'_>) -> Result<Option<T>, ApiError> {
+    let limit = request.limits().get("json").unwrap_or(16.kibibytes());
+    let text = data
+        .open(limit)
+        .into_string()
+        .await
+        .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    if !text.is_complete() {
+        return Err(ApiError::PayloadTooLarge { limit: limit.as_u64() });
+    }
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&text).map(Some).map_err(|error| {
+        let message = error.to_string();
+        match error.classify() {
+            serde_json::error::Category::Data => ApiError::BodyShape {
+                fields: missing_field(&message),
+                message,
+            },
+            _ => ApiError::InvalidJson(message),
+        }
+    })
+}
+
+/// serde names a missing field as "missing field `x`"; that becomes `{x: "is required"}`.
+fn missing_field(message: &str) -> FieldErrors {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| FieldErrors::from([(field.to_string(), "is required".to_string())]))
+        .unwrap_or_default()
+}

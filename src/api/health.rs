@@ -1,0 +1,35 @@
+//! Health, after the orchestrators' convention: `live` says the process serves;
+//! the readiness check also asks the database, within a short timeout.
+
+use std::time::Duration;
+
+use rocket::serde::json::Json;
+use rocket::State;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use crate::app::App;
+
+#[get("/health/live")]
+pub fn live() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+#[get("/health")]
+pub async fn ready(app: &State<App>) -> Result<Json<Value>, ApiError> {
+    let timeout = Duration::from_millis(app.settings.health_timeout_ms);
+    // The pool replaces broken connections on acquire, so this recovers by itself once
+    // the database is back.
+    let probe = rocket::tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(app.pool())).await;
+    match probe {
+        Ok(Ok(_)) => Ok(Json(json!({ "status": "ok", "database": "ok" }))),
+        Ok(Err(error)) => {
+            log::warn!("readiness: the database failed: {error}");
+            Err(ApiError::DatabaseUnavailable)
+        }
+        Err(_) => {
+            log::warn!("readiness: the database did not answer within {timeout:?}");
+            Err(ApiError::DatabaseUnavailable)
+        }
+    }
+}

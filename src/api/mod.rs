@@ -1,0 +1,44 @@
+//! The JSON API under `/api`: one file per resource, one error type, and catchers that
+//! keep every answer under `/api` JSON, errors included.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod health;
+pub mod sessions;
+
+use rocket::fairing::AdHoc;
+use rocket::http::Status;
+use rocket::Request;
+
+use error::{take_stashed, ApiError};
+
+/// Mounts the API's routes and catchers.
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("JSON API", |rocket| async {
+        rocket
+            .mount("/api", routes![health::live, health::ready])
+            .mount(
+                "/api/auth",
+                routes![
+                    auth::register,
+                    auth::login,
+                    auth::refresh,
+                    auth::logout,
+                    auth::me,
+                    auth::change_password,
+                    sessions::list,
+                    sessions::revoke_one,
+                    sessions::revoke_others,
+                ],
+            )
+            .register("/api", catchers![json_error])
+    })
+}
+
+/// Every error status under `/api` answers in the API's JSON shape, with the precise
+/// error a guard or body parser stashed when there is one.
+#[catch(default)]
+fn json_error(status: Status, request: &Request<'_>) -> ApiError {
+    take_stashed(request, status)
+}

@@ -1,0 +1,47 @@
+//! `/api/auth/sessions`: the caller's own sessions (devices), listed and revoked.
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::State;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use crate::app::App;
+use crate::auth::AuthError;
+use crate::guards::AuthAccount;
+use crate::sessions;
+
+#[get("/sessions")]
+pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, ApiError> {
+    let rows = sessions::list_live_sessions(app.pool(), caller.account.id, app.now())
+        .await
+        .map_err(AuthError::from)?;
+    let views: Vec<_> = rows.iter().map(|row| row.view(&caller.session_id)).collect();
+    Ok(Json(json!({ "sessions": views })))
+}
+
+#[delete("/sessions/<id>")]
+pub async fn revoke_one(app: &State<App>, caller: AuthAccount, id: &str) -> Result<Status, ApiError> {
+    let revoked = sessions::revoke_own_session(app.pool(), caller.account.id, id, "revoked_by_owner", app.now())
+        .await
+        .map_err(AuthError::from)?;
+    if revoked {
+        Ok(Status::NoContent)
+    } else {
+        Err(AuthError::NotFound.into())
+    }
+}
+
+#[delete("/sessions")]
+pub async fn revoke_others(app: &State<App>, caller: AuthAccount) -> Result<Status, ApiError> {
+    sessions::revoke_other_sessions(
+        app.pool(),
+        caller.account.id,
+        Some(&caller.session_id),
+        "revoked_by_owner",
+        app.now(),
+    )
+    .await
+    .map_err(AuthError::from)?;
+    Ok(Status::NoContent)
+}

@@ -1,0 +1,41 @@
+//! The state every route and guard shares: settings, the database pool, token keys,
+//! the password hasher and the clock. Built once at ignition and managed by Rocket.
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::DbPool;
+use crate::password::Hasher;
+use crate::tokens::TokenKeys;
+
+pub struct App {
+    pub settings: Arc<Settings>,
+    pub db: DbPool,
+    pub keys: TokenKeys,
+    pub hasher: Hasher,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(settings: Arc<Settings>, db: DbPool, hasher: Hasher, clock: Arc<dyn Clock>) -> App {
+        let keys = TokenKeys::new(&settings);
+        App {
+            settings,
+            db,
+            keys,
+            hasher,
+            clock,
+        }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.db.pool
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,301 @@
+//! Settings: the `gatehouse` table of the Rocket figment (Rocket.toml per profile,
+//! then `GATEHOUSE_*` environment variables), validated once at start-up so that a
+//! bad value stops the process with a sentence naming the setting.
+
+use std::fmt;
+
+use figment::providers::Env;
+use figment::Figment;
+use serde::Deserialize;
+
+/// The environment prefix of every auth setting: `GATEHOUSE_ACCESS_TTL=300` sets
+/// `access_ttl`.
+pub const ENV_PREFIX: &str = "GATEHOUSE_";
+
+/// The name of the database in Rocket's `databases` table.
+pub const DATABASE_NAME: &str = "gatehouse";
+
+/// Shortest signing secret accepted, in bytes (HS256 wants a key as long as its hash).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Where clients may present their access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenLocation {
+    Header,
+    Cookie,
+}
+
+/// The SameSite attribute of the auth cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+/// The raw settings as they come out of the figment, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    secret: Option<String>,
+    access_ttl: u64,
+    refresh_ttl: u64,
+    remember_ttl: u64,
+    refresh_grace: u64,
+    leeway: u64,
+    token_locations: Vec<TokenLocation>,
+    access_cookie: String,
+    refresh_cookie: String,
+    cookie_path: String,
+    cookie_secure: bool,
+    cookie_same_site: SameSite,
+    issuer: String,
+    audience: String,
+    argon2_memory_kib: u32,
+    argon2_iterations: u32,
+    argon2_parallelism: u32,
+    hash_concurrency: Option<usize>,
+    password_min_length: usize,
+    password_max_length: usize,
+    registration_open: bool,
+    health_timeout_ms: u64,
+}
+
+/// Validated settings, shared by every part of the app.
+#[derive(Clone)]
+pub struct Settings {
+    /// The HMAC key of every token. Never printed: `Debug` is written by hand below.
+    pub secret: Vec<u8>,
+    /// True when no secret was configured and a random one was made for this run.
+    pub secret_is_ephemeral: bool,
+    pub access_ttl: i64,
+    pub refresh_ttl: i64,
+    pub remember_ttl: i64,
+    pub refresh_grace: i64,
+    pub leeway: i64,
+    pub token_locations: Vec<TokenLocation>,
+    pub access_cookie: String,
+    pub refresh_cookie: String,
+    pub cookie_path: String,
+    pub cookie_secure: bool,
+    pub cookie_same_site: SameSite,
+    pub issuer: String,
+    pub audience: String,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub hash_concurrency: usize,
+    pub password_min_length: usize,
+    pub password_max_length: usize,
+    pub registration_open: bool,
+    pub health_timeout_ms: u64,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("secret", &"<redacted>")
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("remember_ttl", &self.remember_ttl)
+            .field("token_locations", &self.token_locations)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A setting that stops start-up; its text names the setting and the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting `{setting}` (environment variable {env}): {reason}")]
+    Invalid {
+        setting: &'static str,
+        env: String,
+        reason: String,
+    },
+    #[error("configuration could not be read: {0}")]
+    Figment(String),
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        env: format!("{ENV_PREFIX}{}", setting.to_uppercase()),
+        reason: reason.into(),
+    }
+}
+
+/// The figment every entry point starts from: Rocket's own (Rocket.toml and `ROCKET_*`),
+/// then `GATEHOUSE_*` for the auth settings and `DATABASE_URL` for the database.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .merge(Env::prefixed(ENV_PREFIX).map(|key| format!("gatehouse.{key}").into()))
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| format!("databases.{DATABASE_NAME}.url").into()),
+        )
+}
+
+impl Settings {
+    /// Reads and validates the `gatehouse` table of the selected profile.
+    pub fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
+        let raw: RawSettings = figment.extract_inner("gatehouse").map_err(describe_figment_error)?;
+        let release = figment.profile() == rocket::Config::RELEASE_PROFILE;
+        let (secret, secret_is_ephemeral) = match raw.secret.as_deref() {
+            Some(text) if !text.trim().is_empty() => (check_secret(text)?, false),
+            _ if release => {
+                return Err(invalid(
+                    "secret",
+                    format!(
+                        "the release profile needs a signing secret of at least {MIN_SECRET_BYTES} random bytes; \
+                         generate one with `openssl rand -base64 48` and set {ENV_PREFIX}SECRET"
+                    ),
+                ))
+            }
+            _ => (crate::random::bytes(MIN_SECRET_BYTES), true),
+        };
+
+        let positive = |name: &'static str, value: u64| -> Result<i64, ConfigError> {
+            if value == 0 {
+                return Err(invalid(name, "must be greater than zero"));
+            }
+            i64::try_from(value).map_err(|_| invalid(name, "is too large"))
+        };
+        let access_ttl = positive("access_ttl", raw.access_ttl)?;
+        let refresh_ttl = positive("refresh_ttl", raw.refresh_ttl)?;
+        let remember_ttl = positive("remember_ttl", raw.remember_ttl)?;
+        if access_ttl > refresh_ttl {
+            return Err(invalid("access_ttl", "must not be longer than refresh_ttl"));
+        }
+        if refresh_ttl > remember_ttl {
+            return Err(invalid("remember_ttl", "must not be shorter than refresh_ttl"));
+        }
+        if raw.refresh_grace > 300 {
+            return Err(invalid("refresh_grace", "must be at most 300 seconds"));
+        }
+        if raw.leeway > 60 {
+            return Err(invalid("leeway", "must be at most 60 seconds"));
+        }
+        if raw.token_locations.is_empty() {
+            return Err(invalid("token_locations", "needs at least one of \"header\" and \"cookie\""));
+        }
+        for (name, value) in [("access_cookie", &raw.access_cookie), ("refresh_cookie", &raw.refresh_cookie)] {
+            let valid = !value.is_empty()
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !valid {
+                return Err(invalid(name, "must be a non-empty cookie name of letters, digits, '-', '_' or '.'"));
+            }
+        }
+        if raw.access_cookie == raw.refresh_cookie {
+            return Err(invalid("refresh_cookie", "must differ from access_cookie"));
+        }
+        if !raw.cookie_path.starts_with('/') {
+            return Err(invalid("cookie_path", "must start with '/'"));
+        }
+        if raw.cookie_same_site == SameSite::None && !raw.cookie_secure {
+            return Err(invalid("cookie_same_site", "\"none\" requires cookie_secure = true"));
+        }
+        if raw.issuer.trim().is_empty() {
+            return Err(invalid("issuer", "must not be empty"));
+        }
+        if raw.audience.trim().is_empty() {
+            return Err(invalid("audience", "must not be empty"));
+        }
+        if argon2::Params::new(raw.argon2_memory_kib, raw.argon2_iterations, raw.argon2_parallelism, None).is_err() {
+            return Err(invalid(
+                "argon2_memory_kib",
+                format!(
+                    "argon2 rejects m={} KiB, t={}, p={} (memory must be at least 8 x parallelism, iterations and parallelism at least 1)",
+                    raw.argon2_memory_kib, raw.argon2_iterations, raw.argon2_parallelism
+                ),
+            ));
+        }
+        let hash_concurrency = match raw.hash_concurrency {
+            Some(0) => return Err(invalid("hash_concurrency", "must be at least 1")),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        if raw.password_min_length == 0 {
+            return Err(invalid("password_min_length", "must be at least 1"));
+        }
+        if raw.password_max_length < raw.password_min_length || raw.password_max_length > 4096 {
+            return Err(invalid(
+                "password_max_length",
+                "must be between password_min_length and 4096 bytes",
+            ));
+        }
+        if raw.health_timeout_ms == 0 {
+            return Err(invalid("health_timeout_ms", "must be greater than zero"));
+        }
+
+        Ok(Settings {
+            secret,
+            secret_is_ephemeral,
+            access_ttl,
+            refresh_ttl,
+            remember_ttl,
+            refresh_grace: raw.refresh_grace as i64,
+            leeway: raw.leeway as i64,
+            token_locations: raw.token_locations,
+            access_cookie: raw.access_cookie,
+            refresh_cookie: raw.refresh_cookie,
+            cookie_path: raw.cookie_path,
+            cookie_secure: raw.cookie_secure,
+            cookie_same_site: raw.cookie_same_site,
+            issuer: raw.issuer,
+            audience: raw.audience,
+            argon2_memory_kib: raw.argon2_memory_kib,
+            argon2_iterations: raw.argon2_iterations,
+            argon2_parallelism: raw.argon2_parallelism,
+            hash_concurrency,
+            password_min_length: raw.password_min_length,
+            password_max_length: raw.password_max_length,
+            registration_open: raw.registration_open,
+            health_timeout_ms: raw.health_timeout_ms,
+        })
+    }
+
+    pub fn accepts(&self, location: TokenLocation) -> bool {
+        self.token_locations.contains(&location)
+    }
+}
+
+/// Turns figment's error (which may name a missing or mistyped key) into one line.
+fn describe_figment_error(error: figment::Error) -> ConfigError {
+    let mut lines = Vec::new();
+    for e in error {
+        let path = e.path.join(".");
+        let key = path.strip_prefix("gatehouse.").unwrap_or(&path).to_string();
+        lines.push(if key.is_empty() {
+            e.kind.to_string()
+        } else {
+            format!("`{key}` ({ENV_PREFIX}{}): {}", key.to_uppercase(), e.kind)
+        });
+    }
+    ConfigError::Figment(lines.join("; "))
+}
+
+/// A secret is taken as its bytes; it must be long and not an obvious placeholder.
+fn check_secret(text: &str) -> Result<Vec<u8>, ConfigError> {
+    let bytes = text.as_bytes();
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(invalid(
+            "secret",
+            format!(
+                "is {} bytes long; it must be at least {MIN_SECRET_BYTES} random bytes (try `openssl rand -base64 48`)",
+                bytes.len()
+            ),
+        ));
+    }
+    let mut distinct = bytes.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 10 {
+        return Err(invalid("secret", "does not look random: use `openssl rand -base64 48`"));
+    }
+    Ok(bytes.to_vec())
+}

@@ -1,0 +1,121 @@
+//! Request guards for the routes of apps built on Gatehouse.
+//!
+//! - [`AuthSession`]: a valid access token of a live (not revoked, not expired) session.
+//! - [`AuthAccount`]: the same, and the account is active.
+//! - `Option<AuthAccount>` / `Option<AuthSession>`: `None` for anonymous or refused
+//!   requests, for routes that serve everyone but greet the signed-in.
+//!
+//! The token is read from `Authorization: Bearer …` and then from the access cookie,
+//! as `token_locations` allows. Every check reads the session's state from the
+//! database (one primary-key look-up), so revocation takes effect on the next
+//! request, not at token expiry. A refused request fails with 401 (or 403 for an
+//! inactive account) and, under `/api`, a JSON body with the precise code.
+
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use rocket::State;
+
+use crate::accounts::Account;
+use crate::api::error::{stash, ApiError};
+use crate::app::App;
+use crate::auth::{self, AuthError, Authenticated};
+use crate::config::TokenLocation;
+use crate::sessions::ClientInfo;
+
+/// A request with a valid access token of a live session.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    pub session_id: String,
+    pub account: Account,
+}
+
+/// A request from an active account with a live session.
+#[derive(Debug, Clone)]
+pub struct AuthAccount {
+    pub session_id: String,
+    pub account: Account,
+}
+
+/// The access token of the request, from the header or the cookie as configured.
+pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AuthError> {
+    if app.settings.accepts(TokenLocation::Header) {
+        if let Some(value) = request.headers().get_one("Authorization") {
+            return bearer(value).map(str::to_owned).ok_or(AuthError::InvalidToken);
+        }
+    }
+    if app.settings.accepts(TokenLocation::Cookie) {
+        if let Some(cookie) = request.cookies().get(&app.settings.access_cookie) {
+            return Ok(cookie.value().to_owned());
+        }
+    }
+    Err(AuthError::MissingToken)
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Authenticates once per request; every guard of the request shares the result.
+async fn authenticated<'r>(request: &'r Request<'_>) -> &'r Result<Authenticated, AuthError> {
+    request
+        .local_cache_async(async {
+            let app = match request.guard::<&State<App>>().await {
+                Outcome::Success(app) => app,
+                _ => return Err(AuthError::Internal("the app state is not managed".into())),
+            };
+            let token = access_token(request, app)?;
+            auth::authenticate(app, &token).await
+        })
+        .await
+}
+
+fn refuse<T>(request: &Request<'_>, error: &AuthError) -> request::Outcome<T, ()> {
+    Outcome::Error((stash(request, ApiError::Auth(error.clone())), ()))
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthSession {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match authenticated(request).await {
+            Ok(found) => Outcome::Success(AuthSession {
+                session_id: found.session_id.clone(),
+                account: found.account.clone(),
+            }),
+            Err(error) => refuse(request, error),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthAccount {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match authenticated(request).await {
+            Ok(found) if found.account.is_active => Outcome::Success(AuthAccount {
+                session_id: found.session_id.clone(),
+                account: found.account.clone(),
+            }),
+            Ok(_) => refuse(request, &AuthError::AccountInactive),
+            Err(error) => refuse(request, error),
+        }
+    }
+}
+
+/// Where the request came from, recorded on the session it opens.
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ClientInfo {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        Outcome::Success(ClientInfo {
+            user_agent: request.headers().get_one("User-Agent").map(str::to_owned),
+            ip: request.client_ip().map(|ip| ip.to_string()),
+        })
+    }
+}

@@ -1,0 +1,81 @@
+//! Gatehouse: accounts and authentication for Rocket apps, done right from day one.
+//!
+//! A guided tour, in the order a request meets the code:
+//! - [`config`]: the settings, read from Rocket.toml and `GATEHOUSE_*` by figment;
+//! - [`db`]: the pool (SQLite or PostgreSQL through sqlx's Any driver) and migrations;
+//! - [`guards`]: the request guards apps put on their own routes;
+//! - [`api`]: the JSON routes, their error type and catchers;
+//! - [`auth`]: the flows (register, login, refresh, password change), free of HTTP;
+//! - [`accounts`], [`sessions`]: the models and the SQL of their tables;
+//! - [`tokens`] (JWT) and [`password`] (argon2): the cryptography;
+//! - [`cli`]: the command line of the `gatehouse` binary.
+//!
+//! [`rocket`] builds the whole app from a figment; `main`, the CLI and the tests all
+//! go through it.
+
+#![forbid(unsafe_code)]
+
+#[macro_use]
+extern crate rocket;
+
+pub mod accounts;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod guards;
+pub mod password;
+pub mod random;
+pub mod sessions;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+use rocket_db_pools::Database;
+
+use crate::app::App;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, Settings};
+use crate::db::Db;
+use crate::password::Hasher;
+
+pub use crate::config::figment;
+
+/// Builds the app from `figment` with the real clock.
+pub fn rocket(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
+    rocket_with_clock(figment, Arc::new(SystemClock))
+}
+
+/// Builds the app with the given clock (tests pass a `ManualClock`). Settings are
+/// validated here, before anything starts, so a bad one is reported as a sentence.
+pub fn rocket_with_clock(figment: Figment, clock: Arc<dyn Clock>) -> Result<Rocket<Build>, ConfigError> {
+    let settings = Arc::new(Settings::from_figment(&figment)?);
+    let hasher = Hasher::new(&settings).map_err(|e| ConfigError::Invalid {
+        setting: "argon2_memory_kib",
+        env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
+        reason: e.to_string(),
+    })?;
+    Ok(rocket::custom(figment)
+        .attach(Db::init())
+        .attach(AdHoc::try_on_ignite("Gatehouse state", move |rocket| async move {
+            let Some(db) = Db::fetch(&rocket) else {
+                return Err(rocket);
+            };
+            if settings.secret_is_ephemeral {
+                log::warn!(
+                    "no signing secret configured: using a random one for this run, so tokens \
+                     will not survive a restart; set {}SECRET",
+                    config::ENV_PREFIX
+                );
+            }
+            let state = App::new(settings, db.0.clone(), hasher, clock);
+            Ok(rocket.manage(state))
+        }))
+        .attach(api::stage()))
+}

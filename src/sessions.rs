@@ -1,0 +1,228 @@
+//! Sessions: one row per login (per device), the SQL of the `sessions` table, and the
+//! refresh-generation bookkeeping behind token rotation.
+
+use serde::Serialize;
+use sqlx::{AnyPool, FromRow};
+
+use crate::accounts::AccountRow;
+
+/// Longest user agent kept; the rest of a header is dropped, not an error.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub account_id: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub persistent: i64,
+    pub refresh_generation: i64,
+    pub rotated_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, account_id, created_at, last_used_at, expires_at, persistent, \
+         refresh_generation, rotated_at, user_agent, ip, revoked_at"
+    };
+}
+
+/// A session as the owner sees it in `GET /api/auth/sessions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub current: bool,
+}
+
+impl SessionRow {
+    pub fn view(&self, current_session: &str) -> SessionView {
+        SessionView {
+            id: self.id.clone(),
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            user_agent: self.user_agent.clone(),
+            ip: self.ip.clone(),
+            current: self.id == current_session,
+        }
+    }
+}
+
+/// What the request guards need, read in one indexed look-up: the session's state and
+/// its account.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionWithAccount {
+    pub session_expires_at: i64,
+    pub session_last_used_at: i64,
+    pub session_revoked_at: Option<i64>,
+    #[sqlx(flatten)]
+    pub account: AccountRow,
+}
+
+/// Where a login came from.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+pub async fn create_session(
+    pool: &AnyPool,
+    account_id: i64,
+    persistent: bool,
+    ttl: i64,
+    client: &ClientInfo,
+    now: i64,
+) -> Result<SessionRow, sqlx::Error> {
+    let id = crate::random::token(16);
+    let user_agent = client
+        .user_agent
+        .as_ref()
+        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
+    let sql = concat!(
+        "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, persistent, ",
+        "refresh_generation, rotated_at, user_agent, ip) ",
+        "VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7) RETURNING ",
+        session_columns!()
+    );
+    sqlx::query_as::<_, SessionRow>(sql)
+        .bind(id)
+        .bind(account_id)
+        .bind(now)
+        .bind(now + ttl)
+        .bind(i64::from(persistent))
+        .bind(user_agent)
+        .bind(client.ip.clone())
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn find_session(pool: &AnyPool, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+    let sql = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
+    sqlx::query_as::<_, SessionRow>(sql).bind(id).fetch_optional(pool).await
+}
+
+/// The guards' read: one primary-key look-up joined to the account's primary key.
+pub async fn find_session_with_account(pool: &AnyPool, id: &str) -> Result<Option<SessionWithAccount>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT s.expires_at AS session_expires_at, s.last_used_at AS session_last_used_at, ",
+        "s.revoked_at AS session_revoked_at, a.id, a.username, a.email, a.password_hash, ",
+        "a.is_active, a.is_staff, a.is_superuser, a.created_at ",
+        "FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
+    );
+    sqlx::query_as::<_, SessionWithAccount>(sql).bind(id).fetch_optional(pool).await
+}
+
+/// Moves a live session from refresh generation `from` to `from + 1`, sliding its
+/// expiry. False when another request rotated it first or it was revoked meanwhile:
+/// the compare-and-set on the generation makes concurrent refreshes rotate only once.
+pub async fn rotate_refresh(
+    pool: &AnyPool,
+    id: &str,
+    from: i64,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET refresh_generation = refresh_generation + 1, rotated_at = $1, \
+         last_used_at = $1, expires_at = $2 \
+         WHERE id = $3 AND refresh_generation = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(expires_at)
+    .bind(id)
+    .bind(from)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records use of a session; callers throttle it so reads stay reads.
+pub async fn touch_session(pool: &AnyPool, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Revokes one session, whoever owns it. True when it was live until now.
+pub async fn revoke_session(pool: &AnyPool, id: &str, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes one of `account_id`'s own live sessions. False when there is no such
+/// session for that account, so nobody can revoke another account's session.
+pub async fn revoke_own_session(
+    pool: &AnyPool,
+    account_id: i64,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
+         WHERE id = $3 AND account_id = $4 AND revoked_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id)
+    .bind(account_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes every live session of `account_id` except `keep` (if given); returns how many.
+pub async fn revoke_other_sessions(
+    pool: &AnyPool,
+    account_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
+         WHERE account_id = $3 AND revoked_at IS NULL AND id <> $4",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(account_id)
+    .bind(keep.unwrap_or(""))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The account's sessions that are neither revoked nor expired, newest first.
+pub async fn list_live_sessions(pool: &AnyPool, account_id: i64, now: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 ",
+        "ORDER BY created_at DESC, id"
+    );
+    sqlx::query_as::<_, SessionRow>(sql)
+        .bind(account_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await
+}
