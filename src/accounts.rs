@@ -23,7 +23,7 @@ impl Username {
     pub fn parse(input: &str) -> Result<Username, String> {
         let display: String = input.nfkc().collect::<String>().trim().to_string();
         let length = display.chars().count();
-        if length < Self::MIN_CHARS || length > Self::MAX_CHARS {
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&length) {
             return Err(format!(
                 "must be between {} and {} characters",
                 Self::MIN_CHARS,
@@ -31,7 +31,10 @@ impl Username {
             ));
         }
         // No '@', so a login string is never both a username and an email.
-        if !display.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)) {
+        if !display
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-.".contains(c))
+        {
             return Err("may only contain letters, digits, '_', '-' and '.'".into());
         }
         let key = login_key(&display);
@@ -83,10 +86,16 @@ pub fn login_key(input: &str) -> String {
 /// that caps hashing work).
 pub fn check_new_password(password: &str, settings: &Settings) -> Result<(), String> {
     if password.chars().count() < settings.password_min_length {
-        return Err(format!("must be at least {} characters", settings.password_min_length));
+        return Err(format!(
+            "must be at least {} characters",
+            settings.password_min_length
+        ));
     }
     if password.len() > settings.password_max_length {
-        return Err(format!("must be at most {} bytes", settings.password_max_length));
+        return Err(format!(
+            "must be at most {} bytes",
+            settings.password_max_length
+        ));
     }
     Ok(())
 }
@@ -161,7 +170,11 @@ pub struct NewAccount<'a> {
     pub is_superuser: bool,
 }
 
-pub async fn insert_account(pool: &AnyPool, new: &NewAccount<'_>, now: i64) -> Result<Account, CreateError> {
+pub async fn insert_account(
+    pool: &AnyPool,
+    new: &NewAccount<'_>,
+    now: i64,
+) -> Result<Account, CreateError> {
     let sql = concat!(
         "INSERT INTO accounts (username, username_key, email, email_key, password_hash, ",
         "is_active, is_staff, is_superuser, created_at, updated_at, password_changed_at) ",
@@ -182,7 +195,9 @@ pub async fn insert_account(pool: &AnyPool, new: &NewAccount<'_>, now: i64) -> R
     match result {
         Ok(row) => Ok(row.into()),
         Err(error) => match crate::db::unique_violation(&error) {
-            Some(which) if which.contains("username") => Err(CreateError::Taken(TakenField::Username)),
+            Some(which) if which.contains("username") => {
+                Err(CreateError::Taken(TakenField::Username))
+            }
             Some(_) => Err(CreateError::Taken(TakenField::Email)),
             None => Err(error.into()),
         },
@@ -197,15 +212,30 @@ pub async fn find_by_login(pool: &AnyPool, login: &str) -> Result<Option<Account
         account_columns!(),
         " FROM accounts WHERE username_key = $1 OR email_key = $1"
     );
-    sqlx::query_as::<_, AccountRow>(sql).bind(key).fetch_optional(pool).await
+    sqlx::query_as::<_, AccountRow>(sql)
+        .bind(key)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<AccountRow>, sqlx::Error> {
-    let sql = concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1");
-    sqlx::query_as::<_, AccountRow>(sql).bind(id).fetch_optional(pool).await
+    let sql = concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id = $1"
+    );
+    sqlx::query_as::<_, AccountRow>(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
-pub async fn update_password_hash(pool: &AnyPool, id: i64, hash: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn update_password_hash(
+    pool: &AnyPool,
+    id: i64,
+    hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now)
@@ -216,7 +246,12 @@ pub async fn update_password_hash(pool: &AnyPool, id: i64, hash: &str, now: i64)
 }
 
 /// Replaces a hash made with outdated parameters; the password itself is unchanged.
-pub async fn upgrade_password_hash(pool: &AnyPool, id: i64, old: &str, new: &str) -> Result<(), sqlx::Error> {
+pub async fn upgrade_password_hash(
+    pool: &AnyPool,
+    id: i64,
+    old: &str,
+    new: &str,
+) -> Result<(), sqlx::Error> {
     // Only if the hash is still the one that was verified, so a concurrent password
     // change is never overwritten by the old password's new hash.
     sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")

@@ -123,10 +123,17 @@ pub async fn register(app: &App, input: &Registration<'_>) -> Result<Account, Au
 }
 
 /// Checks every field, reporting all problems at once.
-pub fn validate_registration(app: &App, input: &Registration<'_>) -> Result<(Username, Email), AuthError> {
+pub fn validate_registration(
+    app: &App,
+    input: &Registration<'_>,
+) -> Result<(Username, Email), AuthError> {
     let mut errors = FieldErrors::new();
-    let username = Username::parse(input.username).map_err(|e| errors.insert("username".into(), e)).ok();
-    let email = Email::parse(input.email).map_err(|e| errors.insert("email".into(), e)).ok();
+    let username = Username::parse(input.username)
+        .map_err(|e| errors.insert("username".into(), e))
+        .ok();
+    let email = Email::parse(input.email)
+        .map_err(|e| errors.insert("email".into(), e))
+        .ok();
     if let Err(e) = accounts::check_new_password(input.password, &app.settings) {
         errors.insert("password".into(), e);
     }
@@ -170,7 +177,8 @@ pub async fn login(
     } else {
         app.settings.refresh_ttl
     };
-    let session = sessions::create_session(app.pool(), row.id, remember, ttl, client, app.now()).await?;
+    let session =
+        sessions::create_session(app.pool(), row.id, remember, ttl, client, app.now()).await?;
     Ok(issue_tokens(app, &session))
 }
 
@@ -183,7 +191,10 @@ async fn upgrade_hash(app: &App, row: &AccountRow, password: &str) {
         Err(e) => Err(e.to_string()),
     };
     if let Err(error) = upgraded {
-        log::warn!("could not upgrade the password hash of account {}: {error}", row.id);
+        log::warn!(
+            "could not upgrade the password hash of account {}: {error}",
+            row.id
+        );
     }
 }
 
@@ -254,7 +265,10 @@ pub async fn refresh(app: &App, token: &str) -> Result<IssuedTokens, AuthError> 
         }
         if presented < current {
             sessions::revoke_session(app.pool(), &session.id, "refresh_token_reused", now).await?;
-            log::warn!("refresh token reuse on session of account {}: session revoked", session.account_id);
+            log::warn!(
+                "refresh token reuse on session of account {}: session revoked",
+                session.account_id
+            );
             return Err(AuthError::TokenReused);
         }
         // A generation ahead of the session's was never issued.
@@ -320,18 +334,30 @@ pub async fn change_password(
     current_password: &str,
     new_password: &str,
 ) -> Result<(), AuthError> {
-    accounts::check_new_password(new_password, &app.settings).map_err(|e| field_error("new_password", e))?;
+    accounts::check_new_password(new_password, &app.settings)
+        .map_err(|e| field_error("new_password", e))?;
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
         .ok_or(AuthError::SessionRevoked)?;
     if current_password.len() > app.settings.password_max_length
-        || app.hasher.verify(current_password, Some(&row.password_hash)).await? == Verdict::Mismatch
+        || app
+            .hasher
+            .verify(current_password, Some(&row.password_hash))
+            .await?
+            == Verdict::Mismatch
     {
         return Err(field_error("current_password", "is incorrect"));
     }
     let hash = app.hasher.hash(new_password).await?;
     let now = app.now();
     accounts::update_password_hash(app.pool(), account_id, &hash, now).await?;
-    sessions::revoke_other_sessions(app.pool(), account_id, Some(current_session), "password_changed", now).await?;
+    sessions::revoke_other_sessions(
+        app.pool(),
+        account_id,
+        Some(current_session),
+        "password_changed",
+        now,
+    )
+    .await?;
     Ok(())
 }

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Accounts and authentication for Rocket apps")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Accounts and authentication for Rocket apps"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

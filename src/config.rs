@@ -35,9 +35,10 @@ pub enum SameSite {
     None,
 }
 
-/// The raw settings as they come out of the figment, before validation.
+/// The raw settings as they come out of the figment, before validation. Unknown keys
+/// are refused, so a misspelt setting is an error rather than silently ignored.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 struct RawSettings {
     secret: Option<String>,
     access_ttl: u64,
@@ -61,6 +62,36 @@ struct RawSettings {
     password_max_length: usize,
     registration_open: bool,
     health_timeout_ms: u64,
+}
+
+/// The defaults, the same as Rocket.toml's, for a binary started without that file.
+impl Default for RawSettings {
+    fn default() -> Self {
+        RawSettings {
+            secret: None,
+            access_ttl: 15 * 60,
+            refresh_ttl: 24 * 60 * 60,
+            remember_ttl: 30 * 24 * 60 * 60,
+            refresh_grace: 10,
+            leeway: 30,
+            token_locations: vec![TokenLocation::Header, TokenLocation::Cookie],
+            access_cookie: "gatehouse_access".into(),
+            refresh_cookie: "gatehouse_refresh".into(),
+            cookie_path: "/".into(),
+            cookie_secure: false,
+            cookie_same_site: SameSite::Lax,
+            issuer: "gatehouse".into(),
+            audience: "gatehouse".into(),
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_concurrency: None,
+            password_min_length: 8,
+            password_max_length: 1024,
+            registration_open: true,
+            health_timeout_ms: 1000,
+        }
+    }
 }
 
 /// Validated settings, shared by every part of the app.
@@ -143,7 +174,13 @@ pub fn figment() -> Figment {
 impl Settings {
     /// Reads and validates the `gatehouse` table of the selected profile.
     pub fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
-        let raw: RawSettings = figment.extract_inner("gatehouse").map_err(describe_figment_error)?;
+        let raw: RawSettings = if figment.contains("gatehouse") {
+            figment
+                .extract_inner("gatehouse")
+                .map_err(describe_figment_error)?
+        } else {
+            RawSettings::default()
+        };
         let release = figment.profile() == rocket::Config::RELEASE_PROFILE;
         let (secret, secret_is_ephemeral) = match raw.secret.as_deref() {
             Some(text) if !text.trim().is_empty() => (check_secret(text)?, false),
@@ -172,7 +209,10 @@ impl Settings {
             return Err(invalid("access_ttl", "must not be longer than refresh_ttl"));
         }
         if refresh_ttl > remember_ttl {
-            return Err(invalid("remember_ttl", "must not be shorter than refresh_ttl"));
+            return Err(invalid(
+                "remember_ttl",
+                "must not be shorter than refresh_ttl",
+            ));
         }
         if raw.refresh_grace > 300 {
             return Err(invalid("refresh_grace", "must be at most 300 seconds"));
@@ -181,13 +221,24 @@ impl Settings {
             return Err(invalid("leeway", "must be at most 60 seconds"));
         }
         if raw.token_locations.is_empty() {
-            return Err(invalid("token_locations", "needs at least one of \"header\" and \"cookie\""));
+            return Err(invalid(
+                "token_locations",
+                "needs at least one of \"header\" and \"cookie\"",
+            ));
         }
-        for (name, value) in [("access_cookie", &raw.access_cookie), ("refresh_cookie", &raw.refresh_cookie)] {
+        for (name, value) in [
+            ("access_cookie", &raw.access_cookie),
+            ("refresh_cookie", &raw.refresh_cookie),
+        ] {
             let valid = !value.is_empty()
-                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !valid {
-                return Err(invalid(name, "must be a non-empty cookie name of letters, digits, '-', '_' or '.'"));
+                return Err(invalid(
+                    name,
+                    "must be a non-empty cookie name of letters, digits, '-', '_' or '.'",
+                ));
             }
         }
         if raw.access_cookie == raw.refresh_cookie {
@@ -197,7 +248,10 @@ impl Settings {
             return Err(invalid("cookie_path", "must start with '/'"));
         }
         if raw.cookie_same_site == SameSite::None && !raw.cookie_secure {
-            return Err(invalid("cookie_same_site", "\"none\" requires cookie_secure = true"));
+            return Err(invalid(
+                "cookie_same_site",
+                "\"none\" requires cookie_secure = true",
+            ));
         }
         if raw.issuer.trim().is_empty() {
             return Err(invalid("issuer", "must not be empty"));
@@ -205,7 +259,14 @@ impl Settings {
         if raw.audience.trim().is_empty() {
             return Err(invalid("audience", "must not be empty"));
         }
-        if argon2::Params::new(raw.argon2_memory_kib, raw.argon2_iterations, raw.argon2_parallelism, None).is_err() {
+        if argon2::Params::new(
+            raw.argon2_memory_kib,
+            raw.argon2_iterations,
+            raw.argon2_parallelism,
+            None,
+        )
+        .is_err()
+        {
             return Err(invalid(
                 "argon2_memory_kib",
                 format!(
@@ -295,7 +356,10 @@ fn check_secret(text: &str) -> Result<Vec<u8>, ConfigError> {
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < 10 {
-        return Err(invalid("secret", "does not look random: use `openssl rand -base64 48`"));
+        return Err(invalid(
+            "secret",
+            "does not look random: use `openssl rand -base64 48`",
+        ));
     }
     Ok(bytes.to_vec())
 }

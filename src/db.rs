@@ -92,9 +92,9 @@ pub async fn connect(config: &Config) -> Result<DbPool, PoolError> {
         }
         _ => config.url.clone(),
     };
-    let options: AnyConnectOptions = url
-        .parse()
-        .map_err(|e: sqlx::Error| PoolError::Config(format!("{} ({e})", redact_url(&config.url))))?;
+    let options: AnyConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        PoolError::Config(format!("{} ({e})", redact_url(&config.url)))
+    })?;
     let pool = AnyPoolOptions::new()
         .max_connections(config.max_connections.max(1) as u32)
         .min_connections(config.min_connections.unwrap_or(0))
@@ -131,9 +131,10 @@ pub async fn migrate(db: &DbPool) -> Result<(), sqlx::migrate::MigrateError> {
 /// or, where the backend gives none (SQLite), its message, for the caller to inspect.
 pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
     match error {
-        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
-            Some(db.constraint().map_or_else(|| db.message().to_string(), str::to_string))
-        }
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => Some(
+            db.constraint()
+                .map_or_else(|| db.message().to_string(), str::to_string),
+        ),
         _ => None,
     }
 }

@@ -40,7 +40,9 @@ pub struct AuthAccount {
 pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AuthError> {
     if app.settings.accepts(TokenLocation::Header) {
         if let Some(value) = request.headers().get_one("Authorization") {
-            return bearer(value).map(str::to_owned).ok_or(AuthError::InvalidToken);
+            return bearer(value)
+                .map(str::to_owned)
+                .ok_or(AuthError::InvalidToken);
         }
     }
     if app.settings.accepts(TokenLocation::Cookie) {

@@ -54,7 +54,10 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
 
 /// Builds the app with the given clock (tests pass a `ManualClock`). Settings are
 /// validated here, before anything starts, so a bad one is reported as a sentence.
-pub fn rocket_with_clock(figment: Figment, clock: Arc<dyn Clock>) -> Result<Rocket<Build>, ConfigError> {
+pub fn rocket_with_clock(
+    figment: Figment,
+    clock: Arc<dyn Clock>,
+) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(Settings::from_figment(&figment)?);
     let hasher = Hasher::new(&settings).map_err(|e| ConfigError::Invalid {
         setting: "argon2_memory_kib",
@@ -63,19 +66,22 @@ pub fn rocket_with_clock(figment: Figment, clock: Arc<dyn Clock>) -> Result<Rock
     })?;
     Ok(rocket::custom(figment)
         .attach(Db::init())
-        .attach(AdHoc::try_on_ignite("Gatehouse state", move |rocket| async move {
-            let Some(db) = Db::fetch(&rocket) else {
-                return Err(rocket);
-            };
-            if settings.secret_is_ephemeral {
-                log::warn!(
-                    "no signing secret configured: using a random one for this run, so tokens \
+        .attach(AdHoc::try_on_ignite(
+            "Gatehouse state",
+            move |rocket| async move {
+                let Some(db) = Db::fetch(&rocket) else {
+                    return Err(rocket);
+                };
+                if settings.secret_is_ephemeral {
+                    log::warn!(
+                        "no signing secret configured: using a random one for this run, so tokens \
                      will not survive a restart; set {}SECRET",
-                    config::ENV_PREFIX
-                );
-            }
-            let state = App::new(settings, db.0.clone(), hasher, clock);
-            Ok(rocket.manage(state))
-        }))
+                        config::ENV_PREFIX
+                    );
+                }
+                let state = App::new(settings, db.0.clone(), hasher, clock);
+                Ok(rocket.manage(state))
+            },
+        ))
         .attach(api::stage()))
 }

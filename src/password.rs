@@ -61,7 +61,8 @@ impl Hasher {
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.to_owned();
-        self.run_blocking(move || hash_with(&params, &password)).await?
+        self.run_blocking(move || hash_with(&params, &password))
+            .await?
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no
@@ -104,7 +105,8 @@ fn argon2(params: &Params) -> Argon2<'static> {
 }
 
 fn hash_with(params: &Params, password: &str) -> Result<String, HashError> {
-    let salt = SaltString::encode_b64(&crate::random::bytes(16)).map_err(|e| HashError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&crate::random::bytes(16))
+        .map_err(|e| HashError::Hash(e.to_string()))?;
     argon2(params)
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
@@ -117,13 +119,18 @@ fn verify_with(params: &Params, password: &str, stored: &str) -> Verdict {
     };
     // Verification uses the parameters recorded in the hash itself; argon2 compares
     // the outputs in constant time.
-    if argon2(params).verify_password(password.as_bytes(), &parsed).is_err() {
+    if argon2(params)
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
         return Verdict::Mismatch;
     }
     let current = parsed.algorithm == Algorithm::Argon2id.ident()
         && parsed.version == Some(Version::V0x13.into())
         && Params::try_from(&parsed).is_ok_and(|p| {
-            p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost()
+            p.m_cost() == params.m_cost()
+                && p.t_cost() == params.t_cost()
+                && p.p_cost() == params.p_cost()
         });
     if current {
         Verdict::Match

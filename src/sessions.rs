@@ -107,19 +107,32 @@ pub async fn create_session(
 }
 
 pub async fn find_session(pool: &AnyPool, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-    let sql = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
-    sqlx::query_as::<_, SessionRow>(sql).bind(id).fetch_optional(pool).await
+    let sql = concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE id = $1"
+    );
+    sqlx::query_as::<_, SessionRow>(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// The guards' read: one primary-key look-up joined to the account's primary key.
-pub async fn find_session_with_account(pool: &AnyPool, id: &str) -> Result<Option<SessionWithAccount>, sqlx::Error> {
+pub async fn find_session_with_account(
+    pool: &AnyPool,
+    id: &str,
+) -> Result<Option<SessionWithAccount>, sqlx::Error> {
     let sql = concat!(
         "SELECT s.expires_at AS session_expires_at, s.last_used_at AS session_last_used_at, ",
         "s.revoked_at AS session_revoked_at, a.id, a.username, a.email, a.password_hash, ",
         "a.is_active, a.is_staff, a.is_superuser, a.created_at ",
         "FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
     );
-    sqlx::query_as::<_, SessionWithAccount>(sql).bind(id).fetch_optional(pool).await
+    sqlx::query_as::<_, SessionWithAccount>(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Moves a live session from refresh generation `from` to `from + 1`, sliding its
@@ -157,7 +170,12 @@ pub async fn touch_session(pool: &AnyPool, id: &str, now: i64) -> Result<(), sql
 }
 
 /// Revokes one session, whoever owns it. True when it was live until now.
-pub async fn revoke_session(pool: &AnyPool, id: &str, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn revoke_session(
+    pool: &AnyPool,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
     )
@@ -213,7 +231,11 @@ pub async fn revoke_other_sessions(
 }
 
 /// The account's sessions that are neither revoked nor expired, newest first.
-pub async fn list_live_sessions(pool: &AnyPool, account_id: i64, now: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+pub async fn list_live_sessions(
+    pool: &AnyPool,
+    account_id: i64,
+    now: i64,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
     let sql = concat!(
         "SELECT ",
         session_columns!(),

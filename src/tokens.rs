@@ -76,7 +76,14 @@ impl TokenKeys {
     }
 
     /// Claims for a new token; the caller fills the times and the generation.
-    pub fn claims(&self, kind: TokenKind, account_id: i64, session_id: &str, iat: i64, exp: i64) -> Claims {
+    pub fn claims(
+        &self,
+        kind: TokenKind,
+        account_id: i64,
+        session_id: &str,
+        iat: i64,
+        exp: i64,
+    ) -> Claims {
         Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),

@@ -27,7 +27,10 @@ pub struct RegisterRequest {
 }
 
 #[post("/register", data = "<body>")]
-pub async fn register(app: &State<App>, body: JsonBody<RegisterRequest>) -> ApiResult<(Status, Json<Value>)> {
+pub async fn register(
+    app: &State<App>,
+    body: JsonBody<RegisterRequest>,
+) -> ApiResult<(Status, Json<Value>)> {
     let input = Registration {
         username: &body.0.username,
         email: &body.0.email,
@@ -77,7 +80,14 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<Json<TokenPair>> {
     let request = body.0;
-    let tokens = auth::login(app, &request.login, &request.password, request.remember, &client).await?;
+    let tokens = auth::login(
+        app,
+        &request.login,
+        &request.password,
+        request.remember,
+        &client,
+    )
+    .await?;
     set_auth_cookies(cookies, &app.settings, &tokens);
     Ok(Json(TokenPair::from(&tokens)))
 }
@@ -96,11 +106,15 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
-        let header = request.headers().get_one("Authorization").map(|v| bearer(v).map(str::to_owned));
+        let header = request
+            .headers()
+            .get_one("Authorization")
+            .map(|v| bearer(v).map(str::to_owned));
         let cookie = match request.rocket().state::<App>() {
-            Some(app) if app.settings.accepts(TokenLocation::Cookie) => {
-                request.cookies().get(&app.settings.refresh_cookie).map(|c| c.value().to_owned())
-            }
+            Some(app) if app.settings.accepts(TokenLocation::Cookie) => request
+                .cookies()
+                .get(&app.settings.refresh_cookie)
+                .map(|c| c.value().to_owned()),
             _ => None,
         };
         // A malformed Authorization header is presented as an empty (invalid) token
@@ -127,14 +141,20 @@ pub async fn refresh(
     let outcome = auth::refresh(app, &token).await;
     match &outcome {
         Ok(tokens) => set_auth_cookies(cookies, &app.settings, tokens),
-        Err(AuthError::TokenReused | AuthError::SessionRevoked) => clear_auth_cookies(cookies, &app.settings),
+        Err(AuthError::TokenReused | AuthError::SessionRevoked) => {
+            clear_auth_cookies(cookies, &app.settings)
+        }
         Err(_) => {}
     }
     Ok(Json(TokenPair::from(&outcome?)))
 }
 
 #[post("/logout")]
-pub async fn logout(app: &State<App>, session: AuthSession, cookies: &CookieJar<'_>) -> ApiResult<Status> {
+pub async fn logout(
+    app: &State<App>,
+    session: AuthSession,
+    cookies: &CookieJar<'_>,
+) -> ApiResult<Status> {
     crate::sessions::revoke_session(app.pool(), &session.session_id, "logout", app.now())
         .await
         .map_err(AuthError::from)?;
@@ -207,7 +227,9 @@ pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
     if !settings.accepts(TokenLocation::Cookie) {
         return;
     }
+    // An explicit expired cookie, so clients that sent the token by header and hold
+    // the cookie anyway lose it too (Rocket's `remove` only clears cookies it received).
     for name in [&settings.access_cookie, &settings.refresh_cookie] {
-        cookies.remove(Cookie::build(name.clone()).path(settings.cookie_path.clone()));
+        cookies.add(auth_cookie(settings, name.clone(), String::new(), 0));
     }
 }

@@ -23,7 +23,10 @@ impl<'r, T: DeserializeOwned + Send> FromData<'r> for JsonBody<T> {
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
         match read_json(request, data).await {
             Ok(Some(value)) => Outcome::Success(JsonBody(value)),
-            Ok(None) => fail(request, ApiError::InvalidJson("a JSON body is required".into())),
+            Ok(None) => fail(
+                request,
+                ApiError::InvalidJson("a JSON body is required".into()),
+            ),
             Err(error) => fail(request, error),
         }
     }
@@ -45,7 +48,10 @@ fn fail<'r, T>(request: &'r Request<'_>, error: ApiError) -> data::Outcome<'r, T
     Outcome::Error((stash(request, error), ()))
 }
 
-async fn read_json<T: DeserializeOwned>(request: &Request<'_>, data: Data<'_>) -> Result<Option<T>, ApiError> {
+async fn read_json<T: DeserializeOwned>(
+    request: &Request<'_>,
+    data: Data<'_>,
+) -> Result<Option<T>, ApiError> {
     let limit = request.limits().get("json").unwrap_or(16.kibibytes());
     let text = data
         .open(limit)
@@ -53,7 +59,9 @@ async fn read_json<T: DeserializeOwned>(request: &Request<'_>, data: Data<'_>) -
         .await
         .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
     if !text.is_complete() {
-        return Err(ApiError::PayloadTooLarge { limit: limit.as_u64() });
+        return Err(ApiError::PayloadTooLarge {
+            limit: limit.as_u64(),
+        });
     }
     if text.trim().is_empty() {
         return Ok(None);

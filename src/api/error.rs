@@ -25,7 +25,10 @@ pub enum ApiError {
     InvalidJson(String),
     /// 422 `validation_failed`: JSON of the wrong shape (a missing or mistyped field).
     #[error("the request body does not have the expected fields: {message}")]
-    BodyShape { message: String, fields: FieldErrors },
+    BodyShape {
+        message: String,
+        fields: FieldErrors,
+    },
     /// 413 `payload_too_large`.
     #[error("the request body is larger than the {limit} bytes allowed")]
     PayloadTooLarge { limit: u64 },
@@ -95,13 +98,18 @@ impl ApiError {
 
     fn fields(&self) -> Option<FieldErrors> {
         match self {
-            ApiError::Auth(AuthError::Validation(fields)) | ApiError::BodyShape { fields, .. } => Some(fields.clone()),
+            ApiError::Auth(AuthError::Validation(fields)) | ApiError::BodyShape { fields, .. } => {
+                Some(fields.clone())
+            }
             ApiError::Auth(AuthError::Taken(field)) => {
                 let name = match field {
                     TakenField::Username => "username",
                     TakenField::Email => "email",
                 };
-                Some(FieldErrors::from([(name.to_string(), "is already taken".to_string())]))
+                Some(FieldErrors::from([(
+                    name.to_string(),
+                    "is already taken".to_string(),
+                )]))
             }
             _ => None,
         }
@@ -147,7 +155,8 @@ impl<'r> Responder<'r, 'static> for ApiError {
         if let Some(fields) = self.fields() {
             error["fields"] = json!(fields);
         }
-        let mut response = response::Response::build_from(Json(json!({ "error": error })).respond_to(request)?);
+        let mut response =
+            response::Response::build_from(Json(json!({ "error": error })).respond_to(request)?);
         response.status(status);
         if status == Status::Unauthorized {
             response.header(Header::new("WWW-Authenticate", "Bearer"));
@@ -164,14 +173,21 @@ struct Stash(Mutex<Option<ApiError>>);
 pub fn stash(request: &Request<'_>, error: ApiError) -> Status {
     let status = error.status();
     let slot = request.local_cache(Stash::default);
-    *slot.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+    *slot
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
     status
 }
 
 /// Takes the stashed error if it matches `status`, else a generic one for it.
 pub fn take_stashed(request: &Request<'_>, status: Status) -> ApiError {
     let slot = request.local_cache(Stash::default);
-    let stashed = slot.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    let stashed = slot
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
     match stashed {
         Some(error) if error.status() == status => error,
         _ => ApiError::from_status(status),

@@ -20,7 +20,8 @@ pub async fn ready(app: &State<App>) -> Result<Json<Value>, ApiError> {
     let timeout = Duration::from_millis(app.settings.health_timeout_ms);
     // The pool replaces broken connections on acquire, so this recovers by itself once
     // the database is back.
-    let probe = rocket::tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(app.pool())).await;
+    let probe =
+        rocket::tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(app.pool())).await;
     match probe {
         Ok(Ok(_)) => Ok(Json(json!({ "status": "ok", "database": "ok" }))),
         Ok(Err(error)) => {

@@ -16,15 +16,28 @@ pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, 
     let rows = sessions::list_live_sessions(app.pool(), caller.account.id, app.now())
         .await
         .map_err(AuthError::from)?;
-    let views: Vec<_> = rows.iter().map(|row| row.view(&caller.session_id)).collect();
+    let views: Vec<_> = rows
+        .iter()
+        .map(|row| row.view(&caller.session_id))
+        .collect();
     Ok(Json(json!({ "sessions": views })))
 }
 
 #[delete("/sessions/<id>")]
-pub async fn revoke_one(app: &State<App>, caller: AuthAccount, id: &str) -> Result<Status, ApiError> {
-    let revoked = sessions::revoke_own_session(app.pool(), caller.account.id, id, "revoked_by_owner", app.now())
-        .await
-        .map_err(AuthError::from)?;
+pub async fn revoke_one(
+    app: &State<App>,
+    caller: AuthAccount,
+    id: &str,
+) -> Result<Status, ApiError> {
+    let revoked = sessions::revoke_own_session(
+        app.pool(),
+        caller.account.id,
+        id,
+        "revoked_by_owner",
+        app.now(),
+    )
+    .await
+    .map_err(AuthError::from)?;
     if revoked {
         Ok(Status::NoContent)
     } else {

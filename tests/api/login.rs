@@ -1,0 +1,123 @@
+use rocket::http::Status;
+use serde_json::{json, Value};
+
+use crate::support::{assert_error, launch, spawn_app, test_figment, PASSWORD};
+
+#[rocket::async_test]
+async fn login_answers_a_bearer_token_pair() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    let response = app.login("alice", PASSWORD).await;
+    assert_eq!(response.status(), Status::Ok);
+    let body: Value = response.into_json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["two_factor_required"], false);
+    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
+    assert!(body["refresh_token"].as_str().unwrap().split('.').count() == 3);
+    assert_ne!(body["access_token"], body["refresh_token"]);
+}
+
+#[rocket::async_test]
+async fn login_accepts_username_or_email_in_any_case() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    for login in ["ALICE", "Alice@Example.COM", " alice ", "ａｌｉｃｅ"] {
+        assert_eq!(
+            app.login(login, PASSWORD).await.status(),
+            Status::Ok,
+            "{login}"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn wrong_password_and_unknown_login_are_indistinguishable() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    let wrong = assert_error(
+        app.login("alice", "wrong password").await,
+        Status::Unauthorized,
+        "invalid_credentials",
+    )
+    .await;
+    let unknown = assert_error(
+        app.login("nobody", PASSWORD).await,
+        Status::Unauthorized,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(wrong, unknown);
+    let long = "x".repeat(5000);
+    assert_error(
+        app.login("alice", &long).await,
+        Status::Unauthorized,
+        "invalid_credentials",
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn an_inactive_account_is_refused_only_after_the_right_password() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    sqlx::query("UPDATE accounts SET is_active = 0")
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    assert_error(
+        app.login("alice", "wrong password").await,
+        Status::Unauthorized,
+        "invalid_credentials",
+    )
+    .await;
+    assert_error(
+        app.login("alice", PASSWORD).await,
+        Status::Forbidden,
+        "account_inactive",
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn a_hash_with_old_parameters_is_upgraded_at_the_next_login() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    let hash_of = || async {
+        sqlx::query_scalar::<_, String>("SELECT password_hash FROM accounts")
+            .fetch_one(&app.pool())
+            .await
+            .unwrap()
+    };
+    let before = hash_of().await;
+    assert!(before.contains("m=512,t=1,p=1"), "{before}");
+
+    // The same database, now served with stronger parameters.
+    let stronger = launch(
+        test_figment(&app.db.url)
+            .merge(("gatehouse.argon2_memory_kib", 1024))
+            .merge(("gatehouse.argon2_iterations", 2)),
+        &app.clock,
+    )
+    .await;
+    let response = stronger
+        .post("/api/auth/login")
+        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let after = hash_of().await;
+    assert!(after.contains("m=1024,t=2,p=1"), "{after}");
+    // And the upgraded hash still verifies.
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn login_without_a_body_is_a_clear_error() {
+    let app = spawn_app().await;
+    let response = app.client.post("/api/auth/login").dispatch().await;
+    assert_error(response, Status::BadRequest, "invalid_json").await;
+    let response = app.post("/api/auth/login", json!({"login": "alice"})).await;
+    let body = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+    assert_eq!(body["error"]["fields"]["password"], "is required");
+}

@@ -1,0 +1,18 @@
+//! The integration suite: every endpoint through Rocket's local client, each test on
+//! its own database. `cargo test` runs it on SQLite; with TEST_DATABASE_URL set to a
+//! PostgreSQL server it runs on a fresh PostgreSQL database per test instead.
+
+#[macro_use]
+extern crate rocket;
+
+mod support;
+
+mod config;
+mod guards;
+mod health;
+mod login;
+mod logout_and_sessions;
+mod password_change;
+mod refresh;
+mod register;
+mod tokens;

@@ -1,0 +1,137 @@
+use rocket::http::{ContentType, Status};
+use serde_json::{json, Value};
+
+use crate::support::{assert_error, spawn_app, spawn_app_with, PASSWORD};
+
+#[rocket::async_test]
+async fn register_creates_an_account_without_exposing_the_hash() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            json!({"username": "  Alice ", "email": "Alice@Example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Created);
+    let body: Value = response.into_json().await.unwrap();
+    let account = &body["account"];
+    assert_eq!(account["username"], "Alice");
+    assert_eq!(account["email"], "Alice@Example.com");
+    assert_eq!(account["is_active"], true);
+    assert_eq!(account["is_staff"], false);
+    assert_eq!(account["is_superuser"], false);
+    assert!(account["id"].is_i64());
+    assert!(account["created_at"].is_i64());
+    let keys: Vec<_> = account.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys.len(), 7, "unexpected fields: {keys:?}");
+    assert!(!body.to_string().contains("argon2"));
+
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM accounts")
+        .fetch_one(&app.pool())
+        .await
+        .unwrap();
+    assert!(
+        stored.starts_with("$argon2id$v=19$"),
+        "PHC argon2id: {stored}"
+    );
+}
+
+#[rocket::async_test]
+async fn usernames_and_emails_are_unique_whatever_their_case_or_form() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    for (username, email, field) in [
+        ("ALICE", "other@example.com", "username"),
+        // Fullwidth letters normalise (NFKC) onto the plain name.
+        ("ａｌｉｃｅ", "other2@example.com", "username"),
+        ("bob", "ALICE@EXAMPLE.COM", "email"),
+    ] {
+        let response = app
+            .post(
+                "/api/auth/register",
+                json!({"username": username, "email": email, "password": PASSWORD}),
+            )
+            .await;
+        let body = assert_error(response, Status::Conflict, "conflict").await;
+        assert_eq!(
+            body["error"]["fields"][field], "is already taken",
+            "{username} / {email}"
+        );
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[rocket::async_test]
+async fn invalid_fields_are_all_reported_at_once() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            json!({"username": "a b", "email": "not-an-email", "password": "short"}),
+        )
+        .await;
+    let body = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+    let fields = &body["error"]["fields"];
+    assert!(fields["username"].is_string());
+    assert!(fields["email"].is_string());
+    assert!(fields["password"].as_str().unwrap().contains('8'));
+
+    let too_long = "x".repeat(1025);
+    let response = app
+        .post(
+            "/api/auth/register",
+            json!({"username": "carol", "email": "c@example.com", "password": too_long}),
+        )
+        .await;
+    let body = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+    assert!(body["error"]["fields"]["password"]
+        .as_str()
+        .unwrap()
+        .contains("1024"));
+}
+
+#[rocket::async_test]
+async fn malformed_bodies_get_their_own_errors() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post("/api/auth/register")
+        .header(ContentType::JSON)
+        .body("{not json")
+        .dispatch()
+        .await;
+    assert_error(response, Status::BadRequest, "invalid_json").await;
+
+    let response = app
+        .post(
+            "/api/auth/register",
+            json!({"username": "dave", "password": PASSWORD}),
+        )
+        .await;
+    let body = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+    assert_eq!(body["error"]["fields"]["email"], "is required");
+
+    let response = app.client.post("/api/auth/register").dispatch().await;
+    assert_error(response, Status::BadRequest, "invalid_json").await;
+
+    let huge =
+        json!({"username": "x".repeat(20_000), "email": "e@example.com", "password": PASSWORD});
+    let response = app.post("/api/auth/register", huge).await;
+    assert_error(response, Status::PayloadTooLarge, "payload_too_large").await;
+}
+
+#[rocket::async_test]
+async fn registration_can_be_closed() {
+    let app = spawn_app_with(|f| f.merge(("gatehouse.registration_open", false))).await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            json!({"username": "erin", "email": "e@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(response, Status::Forbidden, "registration_closed").await;
+}

@@ -1,0 +1,282 @@
+//! The test harness: `spawn_app()` builds the real app on its own fresh database
+//! (a temporary SQLite file, or a new PostgreSQL database when TEST_DATABASE_URL is
+//! set) with a manual clock, and wraps Rocket's asynchronous local client.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+
+use gatehouse::clock::ManualClock;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::{json, Value};
+use sqlx::{AnyPool, Connection};
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const SECRET: &str = "test-secret-4f9c2a7e81d6b03c5e9a1f7d2b8c4e6a";
+
+static ANNOUNCE: Once = Once::new();
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The PostgreSQL server URL to test against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+fn announce_backend() {
+    ANNOUNCE.call_once(|| {
+        // Written straight to stderr, past the test harness's capture, so every run
+        // says which backend it exercised.
+        let line = match postgres_url() {
+            Some(_) => "gatehouse tests: running on PostgreSQL (TEST_DATABASE_URL)\n".to_string(),
+            None => "gatehouse tests: running on SQLite; PostgreSQL run skipped (set TEST_DATABASE_URL=postgres://… to run it)\n"
+                .to_string(),
+        };
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    });
+}
+
+/// A database that exists for one test only.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn new() -> TestDatabase {
+        announce_backend();
+        sqlx::any::install_default_drivers();
+        match postgres_url() {
+            None => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Some(server) => {
+                let name = format!(
+                    "gatehouse_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    gatehouse::random::token(4)
+                        .to_lowercase()
+                        .replace(['-', '_'], "x")
+                );
+                let mut admin = sqlx::AnyConnection::connect(&server)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create a test database");
+                let _ = admin.close().await;
+                let url = replace_database(&server, &name);
+                TestDatabase {
+                    url,
+                    _dir: None,
+                    postgres: Some((server, name)),
+                }
+            }
+        }
+    }
+}
+
+fn replace_database(server: &str, name: &str) -> String {
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.postgres.take() {
+            // Drop runs outside async code; a short-lived runtime on its own thread
+            // removes the database.
+            let _ = std::thread::spawn(move || {
+                let runtime = rocket::tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(async {
+                        if let Ok(mut admin) = sqlx::AnyConnection::connect(&server).await {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut admin)
+                            .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// The figment of a test app: Rocket.toml's defaults, a fixed secret, cheap argon2
+/// parameters and quiet logs, on `url`.
+pub fn test_figment(url: &str) -> Figment {
+    gatehouse::figment()
+        .merge(("log_level", "off"))
+        .merge(("databases.gatehouse.url", url))
+        .merge(("databases.gatehouse.max_connections", 8))
+        .merge(("gatehouse.secret", SECRET))
+        .merge(("gatehouse.argon2_memory_kib", 512))
+        .merge(("gatehouse.argon2_iterations", 1))
+}
+
+pub struct TestApp {
+    pub client: Client,
+    pub clock: ManualClock,
+    pub db: TestDatabase,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|figment| figment).await
+}
+
+/// Spawns the app with settings changed by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(Figment) -> Figment) -> TestApp {
+    let db = TestDatabase::new().await;
+    let clock = ManualClock::new();
+    let figment = customize(test_figment(&db.url));
+    let client = launch(figment, &clock).await;
+    TestApp { client, clock, db }
+}
+
+/// A client on the app built from `figment`.
+pub async fn launch(figment: Figment, clock: &ManualClock) -> Client {
+    let rocket = gatehouse::rocket_with_clock(figment, Arc::new(clock.clone()))
+        .expect("valid test settings");
+    Client::untracked(rocket).await.expect("the app starts")
+}
+
+/// A registered account's login and the tokens of one of its sessions.
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn pool(&self) -> AnyPool {
+        let app = self
+            .client
+            .rocket()
+            .state::<gatehouse::app::App>()
+            .expect("the app state");
+        app.pool().clone()
+    }
+
+    pub async fn post(&self, uri: &str, body: Value) -> LocalResponse<'_> {
+        self.client
+            .post(uri.to_string())
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await
+    }
+
+    pub async fn post_bearer(
+        &self,
+        uri: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> LocalResponse<'_> {
+        let mut request = self.client.post(uri.to_string()).header(bearer(token));
+        if let Some(body) = body {
+            request = request.header(ContentType::JSON).body(body.to_string());
+        }
+        request.dispatch().await
+    }
+
+    pub async fn get_bearer(&self, uri: &str, token: &str) -> LocalResponse<'_> {
+        self.client
+            .get(uri.to_string())
+            .header(bearer(token))
+            .dispatch()
+            .await
+    }
+
+    pub async fn delete_bearer(&self, uri: &str, token: &str) -> LocalResponse<'_> {
+        self.client
+            .delete(uri.to_string())
+            .header(bearer(token))
+            .dispatch()
+            .await
+    }
+
+    pub async fn register(&self, username: &str, email: &str) -> Value {
+        let response = self
+            .post(
+                "/api/auth/register",
+                json!({"username": username, "email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), Status::Created);
+        response.into_json::<Value>().await.expect("json")
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> LocalResponse<'_> {
+        self.post(
+            "/api/auth/login",
+            json!({"login": login, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers `username` (if needed) and logs in.
+    pub async fn signed_in(&self, username: &str) -> Session {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE username_key = $1")
+                .bind(username.to_lowercase())
+                .fetch_optional(&self.pool())
+                .await
+                .unwrap();
+        if exists.is_none() {
+            self.register(username, &format!("{username}@example.com"))
+                .await;
+        }
+        let response = self.login(username, PASSWORD).await;
+        assert_eq!(response.status(), Status::Ok);
+        let body: Value = response.into_json().await.unwrap();
+        Session {
+            access: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
+pub fn bearer(token: &str) -> Header<'static> {
+    Header::new("Authorization", format!("Bearer {token}"))
+}
+
+/// Asserts the JSON error shape and returns the body.
+pub async fn assert_error(response: LocalResponse<'_>, status: Status, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status of a `{code}` error");
+    assert_eq!(response.content_type(), Some(ContentType::JSON));
+    let body: Value = response.into_json().await.expect("a JSON error body");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+    body
+}

@@ -1,0 +1,211 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rocket::http::{Cookie, Status};
+use serde_json::{json, Value};
+
+use crate::support::{assert_error, spawn_app, spawn_app_with, SECRET};
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn sign(header: &Header, claims: &Value, secret: &[u8]) -> String {
+    jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(secret)).unwrap()
+}
+
+#[rocket::async_test]
+async fn me_answers_the_account_for_a_valid_token() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    let response = app.get_bearer("/api/auth/me", &session.access).await;
+    assert_eq!(response.status(), Status::Ok);
+    let body: Value = response.into_json().await.unwrap();
+    assert_eq!(body["username"], "alice");
+    assert_eq!(body["email"], "alice@example.com");
+    assert!(body.get("password_hash").is_none());
+}
+
+#[rocket::async_test]
+async fn tokens_carry_issuer_audience_type_and_session() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    let access = claims_of(&session.access);
+    assert_eq!(access["iss"], "gatehouse");
+    assert_eq!(access["aud"], "gatehouse");
+    assert_eq!(access["typ"], "access");
+    assert!(access["sid"].as_str().unwrap().len() >= 22);
+    let refresh = claims_of(&session.refresh);
+    assert_eq!(refresh["typ"], "refresh");
+    assert_eq!(refresh["sid"], access["sid"]);
+    assert_eq!(refresh["gen"], 0);
+}
+
+#[rocket::async_test]
+async fn missing_and_malformed_tokens_are_refused() {
+    let app = spawn_app().await;
+    assert_error(
+        app.client.get("/api/auth/me").dispatch().await,
+        Status::Unauthorized,
+        "missing_token",
+    )
+    .await;
+    assert_error(
+        app.get_bearer("/api/auth/me", "garbage").await,
+        Status::Unauthorized,
+        "invalid_token",
+    )
+    .await;
+    let response = app
+        .client
+        .get("/api/auth/me")
+        .header(rocket::http::Header::new("Authorization", "Basic abc"))
+        .dispatch()
+        .await;
+    assert_error(response, Status::Unauthorized, "invalid_token").await;
+}
+
+#[rocket::async_test]
+async fn forged_tokens_are_refused() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    let claims = claims_of(&session.access);
+
+    // Another key.
+    let other_key = sign(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        b"another-secret-that-is-long-enough-0123",
+    );
+    // The right key, another algorithm.
+    let hs512 = sign(&Header::new(Algorithm::HS512), &claims, SECRET.as_bytes());
+    // alg "none" with no signature.
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    // An embedded key and key URL, signed with the attacker's own key.
+    let mut header = Header::new(Algorithm::HS256);
+    header.jku = Some("https://attacker.example/keys".into());
+    header.jwk = Some(
+        serde_json::from_value(json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(b"attacker")}))
+            .unwrap(),
+    );
+    let embedded = sign(&header, &claims, b"attacker");
+    // The right key, a tampered payload.
+    let mut parts: Vec<&str> = session.access.split('.').collect();
+    let mut tampered_claims = claims.clone();
+    tampered_claims["sub"] = json!("999");
+    let tampered_payload = URL_SAFE_NO_PAD.encode(tampered_claims.to_string());
+    parts[1] = &tampered_payload;
+    let tampered = parts.join(".");
+
+    for (name, token) in [
+        ("other key", other_key),
+        ("HS512", hs512),
+        ("none", none),
+        ("jwk", embedded),
+        ("tampered", tampered),
+    ] {
+        let response = app.get_bearer("/api/auth/me", &token).await;
+        assert_eq!(response.status(), Status::Unauthorized, "{name}");
+        let body: Value = response.into_json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_token", "{name}");
+    }
+}
+
+#[rocket::async_test]
+async fn wrong_issuer_or_audience_is_refused() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    for (claim, value) in [("iss", "someone-else"), ("aud", "another-app")] {
+        let mut claims = claims_of(&session.access);
+        claims[claim] = json!(value);
+        let token = sign(&Header::new(Algorithm::HS256), &claims, SECRET.as_bytes());
+        assert_error(
+            app.get_bearer("/api/auth/me", &token).await,
+            Status::Unauthorized,
+            "invalid_token",
+        )
+        .await;
+    }
+}
+
+#[rocket::async_test]
+async fn access_and_refresh_tokens_are_not_interchangeable() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    assert_error(
+        app.get_bearer("/api/auth/me", &session.refresh).await,
+        Status::Unauthorized,
+        "invalid_token",
+    )
+    .await;
+    let response = app
+        .post_bearer("/api/auth/refresh", &session.access, None)
+        .await;
+    assert_error(response, Status::Unauthorized, "invalid_token").await;
+}
+
+#[rocket::async_test]
+async fn access_tokens_expire_after_their_ttl_plus_leeway() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    app.clock.advance(900 + 30);
+    assert_eq!(
+        app.get_bearer("/api/auth/me", &session.access)
+            .await
+            .status(),
+        Status::Ok
+    );
+    app.clock.advance(1);
+    assert_error(
+        app.get_bearer("/api/auth/me", &session.access).await,
+        Status::Unauthorized,
+        "token_expired",
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn the_access_cookie_authenticates_when_cookies_are_enabled() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    let response = app
+        .client
+        .get("/api/auth/me")
+        .cookie(Cookie::new("gatehouse_access", session.access.clone()))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+
+    let header_only = spawn_app_with(|f| f.merge(("gatehouse.token_locations", ["header"]))).await;
+    let session = header_only.signed_in("bob").await;
+    let response = header_only
+        .client
+        .get("/api/auth/me")
+        .cookie(Cookie::new("gatehouse_access", session.access.clone()))
+        .dispatch()
+        .await;
+    assert_error(response, Status::Unauthorized, "missing_token").await;
+}
+
+#[rocket::async_test]
+async fn login_sets_http_only_cookies() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    let response = app.login("alice", crate::support::PASSWORD).await;
+    let cookies: Vec<String> = response
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    for cookie in &cookies {
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+    }
+}
