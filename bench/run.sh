@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Gatehouse benchmark: one run, on this machine, against a release build on loopback.
+# Prints each figure and the ratios the foundation targets:
+#   /api/auth/me >= 0.70 x /api/health/live          (revocation check nearly free)
+#   logins/s >= 0.90 x raw argon2 rate               (the server adds little to the hash)
+#   /api/auth/me p99 < 5 ms during a login storm
+#   peak RSS < 150 MiB with 256 logins in flight; idle RSS < 30 MiB; start-up < 1 s
+# Usage: bench/run.sh [SECONDS per measurement, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${1:-10}
+PORT=${BENCH_PORT:-8099}
+BASE="http://127.0.0.1:$PORT"
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)" >&2
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+cargo build --release --quiet --bin gatehouse --example argon2_rate
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export ROCKET_PROFILE=release ROCKET_PORT=$PORT ROCKET_LOG_LEVEL=off
+export GATEHOUSE_SECRET="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+export DATABASE_URL="sqlite://$work/bench.db"
+export GATEHOUSE_TOKEN_LOCATIONS='["header"]'
+
+rss_kib() { awk -v key="$2" '$1 == key":" {print $2}' "/proc/$1/status"; }
+
+start=$(date +%s%N)
+./target/release/gatehouse serve >"$work/server.log" 2>&1 &
+server_pid=$!
+until curl -sf "$BASE/api/health/live" >/dev/null; do
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
+  sleep 0.005
+done
+startup_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+sleep 1
+idle_kib=$(rss_kib "$server_pid" VmRSS)
+
+curl -sf -X POST "$BASE/api/auth/register" \
+  -d '{"username":"bench","email":"bench@example.com","password":"benchmark password 1"}' >/dev/null
+token=$(curl -sf -X POST "$BASE/api/auth/login" -d '{"login":"bench","password":"benchmark password 1"}' |
+  sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || { echo "login failed" >&2; exit 1; }
+
+rps() { awk '/^Requests\/sec:/ {print $2}'; }
+p99_ms() {
+  awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'
+}
+
+wrk -t2 -c64 -d3s "$BASE/api/health/live" >/dev/null # warm-up
+live=$(wrk -t2 -c64 -d"${DURATION}s" "$BASE/api/health/live" | rps)
+me=$(wrk -t2 -c64 -d"${DURATION}s" -H "Authorization: Bearer $token" "$BASE/api/auth/me" | rps)
+logins=$(wrk -t2 -c256 -d"${DURATION}s" --timeout 30s -s bench/login.lua "$BASE/api/auth/login" | rps)
+peak_kib=$(rss_kib "$server_pid" VmHWM)
+
+# /me latency while a login storm keeps the hashing pool full.
+wrk -t1 -c64 -d"$((DURATION + 2))s" --timeout 30s -s bench/login.lua "$BASE/api/auth/login" >/dev/null &
+storm=$!
+sleep 1
+me_storm=$(wrk -t1 -c4 -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$BASE/api/auth/me")
+wait "$storm"
+me_p99=$(echo "$me_storm" | p99_ms)
+
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+raw=$(./target/release/examples/argon2_rate "$DURATION")
+raw_rate=$(echo "$raw" | sed -n 's/.*: \([0-9.]*\) hashes\/s/\1/p')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v < t; print ok ? "ok" : "MISSED" }'; }
+
+cat <<REPORT
+Gatehouse benchmark ($(nproc) cores, ${DURATION}s per figure, release build, SQLite)
+  GET  /api/health/live             $live req/s
+  GET  /api/auth/me                 $me req/s
+  POST /api/auth/login              $logins logins/s
+  raw argon2 ($raw)
+  /api/auth/me p99 during logins    $me_p99 ms
+  start-up to first answer          $startup_ms ms
+  RSS idle                          $(mib "$idle_kib") MiB
+  RSS peak (256 logins in flight)   $(mib "$peak_kib") MiB
+Ratios and targets
+  me / live        $(ratio "$me" "$live")  (>= 0.70: $(verdict "$(ratio "$me" "$live")" 0.70 ">="))
+  logins / argon2  $(ratio "$logins" "$raw_rate")  (>= 0.90: $(verdict "$(ratio "$logins" "$raw_rate")" 0.90 ">="))
+  me p99           $me_p99 ms  (< 5: $(verdict "$me_p99" 5 "<"))
+  peak RSS         $(mib "$peak_kib") MiB  (< 150: $(verdict "$(mib "$peak_kib")" 150 "<"))
+  idle RSS         $(mib "$idle_kib") MiB  (< 30: $(verdict "$(mib "$idle_kib")" 30 "<"))
+  start-up         $startup_ms ms  (< 1000: $(verdict "$startup_ms" 1000 "<"))
+REPORT

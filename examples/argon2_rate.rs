@@ -1,0 +1,61 @@
+//! The raw argon2id rate of this machine at the configured parameters (Rocket.toml and
+//! GATEHOUSE_*), with as many threads as the server hashes at once: the ceiling the
+//! server's login rate is compared with by bench/run.sh.
+//!
+//! cargo run --release --example argon2_rate -- [SECONDS]
+
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use gatehouse::config::Settings;
+
+fn main() {
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let settings = Settings::from_figment(&gatehouse::figment()).unwrap_or_else(|e| {
+        eprintln!("argon2_rate: {e}");
+        std::process::exit(1);
+    });
+    let params = Params::new(
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_parallelism,
+        None,
+    )
+    .expect("validated parameters");
+    let threads = settings.hash_concurrency;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let counts: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let params = params.clone();
+                scope.spawn(move || {
+                    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                    let salt = SaltString::encode_b64(b"benchmark-salt-1").expect("salt");
+                    let mut count = 0u64;
+                    while Instant::now() < deadline {
+                        argon2
+                            .hash_password(b"correct horse battery", &salt)
+                            .expect("hash");
+                        count += 1;
+                    }
+                    count
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    let total: u64 = counts.iter().sum();
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "argon2id m={} KiB t={} p={} threads={threads}: {rate:.1} hashes/s",
+        settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism
+    );
+}
