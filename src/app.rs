@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::password::Hasher;
+use crate::sessions::cache::SessionCache;
 use crate::tokens::TokenKeys;
 
 pub struct App {
@@ -17,12 +18,14 @@ pub struct App {
     pub keys: TokenKeys,
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
+    pub session_cache: SessionCache,
 }
 
 impl App {
     pub fn new(settings: Arc<Settings>, db: DbPool, hasher: Hasher, clock: Arc<dyn Clock>) -> App {
         let keys = TokenKeys::new(&settings);
         App {
+            session_cache: SessionCache::new(settings.session_cache_ms),
             settings,
             db,
             keys,
@@ -37,5 +40,9 @@ impl App {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::accounts::{self, Account, AccountRow, Email, NewAccount, TakenField, Username};
 use crate::app::App;
 use crate::password::Verdict;
+use crate::sessions::cache::SessionState;
 use crate::sessions::{self, ClientInfo, SessionRow};
 use crate::tokens::{Claims, TokenError, TokenKind};
 
@@ -264,7 +265,7 @@ pub async fn refresh(app: &App, token: &str) -> Result<IssuedTokens, AuthError> 
             return Ok(issue_tokens(app, &session));
         }
         if presented < current {
-            sessions::revoke_session(app.pool(), &session.id, "refresh_token_reused", now).await?;
+            revoke_session(app, &session.id, "refresh_token_reused").await?;
             log::warn!(
                 "refresh token reuse on session of account {}: session revoked",
                 session.account_id
@@ -301,28 +302,81 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
 }
 
 /// Checks an access token and the state of its session: the token must verify and
-/// the session must be neither revoked nor expired. One indexed read.
+/// the session must be neither revoked nor expired. The state comes from the session
+/// cache or, when it has no fresh entry, from one indexed read.
 pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AuthError> {
     let now = app.now();
     let claims = app.keys.decode(token, TokenKind::Access, now)?;
-    let found = sessions::find_session_with_account(app.pool(), &claims.sid)
-        .await?
-        .ok_or(AuthError::SessionRevoked)?;
-    if found.account.id != claims.account_id() {
+    let mut state = match app.session_cache.get(&claims.sid, app.now_ms()) {
+        Some(state) => state,
+        None => {
+            let found = sessions::find_session_with_account(app.pool(), &claims.sid)
+                .await?
+                .ok_or(AuthError::SessionRevoked)?;
+            let state = SessionState::from(found);
+            app.session_cache
+                .put(&claims.sid, state.clone(), app.now_ms());
+            state
+        }
+    };
+    if state.account.id != claims.account_id() {
         return Err(AuthError::InvalidToken);
     }
-    if found.session_revoked_at.is_some() || now > found.session_expires_at + app.settings.leeway {
+    if state.revoked || now > state.expires_at + app.settings.leeway {
         return Err(AuthError::SessionRevoked);
     }
-    if now - found.session_last_used_at >= TOUCH_INTERVAL_SECONDS {
-        if let Err(error) = sessions::touch_session(app.pool(), &claims.sid, now).await {
-            log::warn!("could not record session use: {error}");
+    if now - state.last_used_at >= TOUCH_INTERVAL_SECONDS {
+        match sessions::touch_session(app.pool(), &claims.sid, now).await {
+            Ok(()) => {
+                state.last_used_at = now;
+                app.session_cache
+                    .put(&claims.sid, state.clone(), app.now_ms());
+            }
+            Err(error) => log::warn!("could not record session use: {error}"),
         }
     }
     Ok(Authenticated {
         session_id: claims.sid,
-        account: found.account.into(),
+        account: state.account,
     })
+}
+
+/// Revokes one session and forgets its cached state, so it stops working at once.
+pub async fn revoke_session(app: &App, session_id: &str, reason: &str) -> Result<bool, AuthError> {
+    let revoked = sessions::revoke_session(app.pool(), session_id, reason, app.now()).await?;
+    app.session_cache.forget_session(session_id);
+    Ok(revoked)
+}
+
+/// Revokes one of the account's own sessions; false when it has no such live session.
+pub async fn revoke_own_session(
+    app: &App,
+    account_id: i64,
+    session_id: &str,
+) -> Result<bool, AuthError> {
+    let revoked = sessions::revoke_own_session(
+        app.pool(),
+        account_id,
+        session_id,
+        "revoked_by_owner",
+        app.now(),
+    )
+    .await?;
+    app.session_cache.forget_session(session_id);
+    Ok(revoked)
+}
+
+/// Revokes every session of the account but `keep`.
+pub async fn revoke_other_sessions(
+    app: &App,
+    account_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+) -> Result<u64, AuthError> {
+    let count =
+        sessions::revoke_other_sessions(app.pool(), account_id, keep, reason, app.now()).await?;
+    app.session_cache.forget_account(account_id);
+    Ok(count)
 }
 
 /// Changes the password after checking the current one, then revokes the account's

@@ -5,19 +5,25 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A source of the current time in unix seconds.
+/// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> i64;
+    /// Unix time in milliseconds.
+    fn now_ms(&self) -> i64;
+
+    /// Unix time in seconds.
+    fn now(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
 }
 
 /// The real clock.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> i64 {
+    fn now_ms(&self) -> i64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
+            .map_or(0, |d| d.as_millis() as i64)
     }
 }
 
@@ -28,11 +34,11 @@ pub struct ManualClock(Arc<AtomicI64>);
 impl ManualClock {
     /// Starts at the real current time, so tokens look ordinary.
     pub fn new() -> ManualClock {
-        ManualClock(Arc::new(AtomicI64::new(SystemClock.now())))
+        ManualClock(Arc::new(AtomicI64::new(SystemClock.now_ms())))
     }
 
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.0.fetch_add(seconds * 1000, Ordering::SeqCst);
     }
 }
 
@@ -43,7 +49,7 @@ impl Default for ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> i64 {
+    fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }

@@ -62,6 +62,7 @@ struct RawSettings {
     password_max_length: usize,
     registration_open: bool,
     health_timeout_ms: u64,
+    session_cache_ms: u64,
 }
 
 /// The defaults, the same as Rocket.toml's, for a binary started without that file.
@@ -90,6 +91,7 @@ impl Default for RawSettings {
             password_max_length: 1024,
             registration_open: true,
             health_timeout_ms: 1000,
+            session_cache_ms: 1000,
         }
     }
 }
@@ -122,6 +124,9 @@ pub struct Settings {
     pub password_max_length: usize,
     pub registration_open: bool,
     pub health_timeout_ms: u64,
+    /// How long a guard may trust its cached view of a session changed by another
+    /// process; 0 reads the database on every request.
+    pub session_cache_ms: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -278,7 +283,9 @@ impl Settings {
         let hash_concurrency = match raw.hash_concurrency {
             Some(0) => return Err(invalid("hash_concurrency", "must be at least 1")),
             Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, usize::from),
+            // One core is left to serve requests, so a login storm cannot starve them.
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| usize::from(n).saturating_sub(1).max(1)),
         };
         if raw.password_min_length == 0 {
             return Err(invalid("password_min_length", "must be at least 1"));
@@ -287,6 +294,12 @@ impl Settings {
             return Err(invalid(
                 "password_max_length",
                 "must be between password_min_length and 4096 bytes",
+            ));
+        }
+        if raw.session_cache_ms > 60_000 {
+            return Err(invalid(
+                "session_cache_ms",
+                "must be at most 60000 (one minute)",
             ));
         }
         if raw.health_timeout_ms == 0 {
@@ -317,6 +330,7 @@ impl Settings {
             password_max_length: raw.password_max_length,
             registration_open: raw.registration_open,
             health_timeout_ms: raw.health_timeout_ms,
+            session_cache_ms: raw.session_cache_ms,
         })
     }
 

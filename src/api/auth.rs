@@ -155,9 +155,7 @@ pub async fn logout(
     session: AuthSession,
     cookies: &CookieJar<'_>,
 ) -> ApiResult<Status> {
-    crate::sessions::revoke_session(app.pool(), &session.session_id, "logout", app.now())
-        .await
-        .map_err(AuthError::from)?;
+    auth::revoke_session(app, &session.session_id, "logout").await?;
     clear_auth_cookies(cookies, &app.settings);
     Ok(Status::NoContent)
 }

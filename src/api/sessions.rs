@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use crate::app::App;
-use crate::auth::AuthError;
+use crate::auth::{self, AuthError};
 use crate::guards::AuthAccount;
 use crate::sessions;
 
@@ -29,15 +29,7 @@ pub async fn revoke_one(
     caller: AuthAccount,
     id: &str,
 ) -> Result<Status, ApiError> {
-    let revoked = sessions::revoke_own_session(
-        app.pool(),
-        caller.account.id,
-        id,
-        "revoked_by_owner",
-        app.now(),
-    )
-    .await
-    .map_err(AuthError::from)?;
+    let revoked = auth::revoke_own_session(app, caller.account.id, id).await?;
     if revoked {
         Ok(Status::NoContent)
     } else {
@@ -47,14 +39,12 @@ pub async fn revoke_one(
 
 #[delete("/sessions")]
 pub async fn revoke_others(app: &State<App>, caller: AuthAccount) -> Result<Status, ApiError> {
-    sessions::revoke_other_sessions(
-        app.pool(),
+    auth::revoke_other_sessions(
+        app,
         caller.account.id,
         Some(&caller.session_id),
         "revoked_by_owner",
-        app.now(),
     )
-    .await
-    .map_err(AuthError::from)?;
+    .await?;
     Ok(Status::NoContent)
 }

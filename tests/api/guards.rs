@@ -4,7 +4,7 @@ use gatehouse::guards::{AuthAccount, AuthSession};
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 
-use crate::support::{assert_error, bearer, spawn_app, test_figment, TestApp};
+use crate::support::{assert_error, bearer, spawn_app, spawn_app_with, test_figment, TestApp};
 
 #[get("/hello")]
 fn hello(user: Option<AuthAccount>) -> String {
@@ -105,15 +105,36 @@ async fn a_deactivated_account_loses_access_at_once_but_may_log_out() {
 }
 
 #[rocket::async_test]
-async fn a_revoked_session_loses_access_on_the_next_request() {
+async fn a_session_revoked_by_another_process_is_refused_within_the_cache_interval() {
     let app = spawn_app().await;
     let tokens = app.signed_in("alice").await;
     let client = app_with_own_routes(&app).await;
+    let response = client
+        .get("/api/demo/private")
+        .header(bearer(&tokens.access))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    // Another instance (or the CLI) revokes the session behind this one's back.
+    sqlx::query("UPDATE sessions SET revoked_at = 1")
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    app.clock.advance(1); // session_cache_ms = 1000
+    let response = client
+        .get("/api/demo/private")
+        .header(bearer(&tokens.access))
+        .dispatch()
+        .await;
+    assert_error(response, Status::Unauthorized, "session_revoked").await;
+}
+
+#[rocket::async_test]
+async fn without_the_cache_every_request_reads_the_session_state() {
+    let app = spawn_app_with(|f| f.merge(("gatehouse.session_cache_ms", 0))).await;
+    let tokens = app.signed_in("alice").await;
     assert_eq!(
-        client
-            .get("/api/demo/private")
-            .header(bearer(&tokens.access))
-            .dispatch()
+        app.get_bearer("/api/auth/me", &tokens.access)
             .await
             .status(),
         Status::Ok
@@ -122,10 +143,6 @@ async fn a_revoked_session_loses_access_on_the_next_request() {
         .execute(&app.pool())
         .await
         .unwrap();
-    let response = client
-        .get("/api/demo/private")
-        .header(bearer(&tokens.access))
-        .dispatch()
-        .await;
+    let response = app.get_bearer("/api/auth/me", &tokens.access).await;
     assert_error(response, Status::Unauthorized, "session_revoked").await;
 }

@@ -1,6 +1,8 @@
 //! Sessions: one row per login (per device), the SQL of the `sessions` table, and the
 //! refresh-generation bookkeeping behind token rotation.
 
+pub mod cache;
+
 use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
@@ -247,4 +249,15 @@ pub async fn list_live_sessions(
         .bind(now)
         .fetch_all(pool)
         .await
+}
+
+impl From<SessionWithAccount> for cache::SessionState {
+    fn from(found: SessionWithAccount) -> cache::SessionState {
+        cache::SessionState {
+            expires_at: found.session_expires_at,
+            last_used_at: found.session_last_used_at,
+            revoked: found.session_revoked_at.is_some(),
+            account: found.account.into(),
+        }
+    }
 }
