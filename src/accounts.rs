@@ -112,7 +112,8 @@ pub struct Account {
     pub created_at: i64,
 }
 
-/// An account row with its password hash, for the login path only.
+/// An account row with its password hash and its lockout and block state, for the
+/// flows and the admin views; never serialised as a whole.
 #[derive(Debug, Clone, FromRow)]
 pub struct AccountRow {
     pub id: i64,
@@ -123,6 +124,38 @@ pub struct AccountRow {
     pub is_staff: i64,
     pub is_superuser: i64,
     pub created_at: i64,
+    pub failed_logins: i64,
+    pub locked_at: Option<i64>,
+    pub locked_until: Option<i64>,
+    pub blocked_at: Option<i64>,
+    pub block_reason: Option<String>,
+    pub blocked_by: Option<i64>,
+}
+
+/// Whether a login may be attempted now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Open,
+    /// Locked for this many more seconds.
+    For(i64),
+    /// Locked until an admin unlocks it.
+    UntilUnlocked,
+}
+
+impl AccountRow {
+    pub fn is_blocked(&self) -> bool {
+        self.blocked_at.is_some()
+    }
+
+    /// The lock in force at `now`; a lock whose time has passed is open.
+    pub fn lock(&self, now: i64) -> Lock {
+        match (self.locked_at, self.locked_until) {
+            (None, _) => Lock::Open,
+            (Some(_), None) => Lock::UntilUnlocked,
+            (Some(_), Some(until)) if until > now => Lock::For(until - now),
+            (Some(_), Some(_)) => Lock::Open,
+        }
+    }
 }
 
 impl From<AccountRow> for Account {
@@ -139,10 +172,45 @@ impl From<AccountRow> for Account {
     }
 }
 
+/// An account as the admin API shows it: the public fields plus lock and block state.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountDetail {
+    #[serde(flatten)]
+    pub account: Account,
+    pub failed_logins: i64,
+    pub locked: bool,
+    /// When the lock lapses; null while unlocked or when only an admin can unlock.
+    pub locked_until: Option<i64>,
+    pub blocked: bool,
+    pub block_reason: Option<String>,
+    pub blocked_at: Option<i64>,
+    pub blocked_by: Option<i64>,
+}
+
+impl AccountDetail {
+    pub fn new(row: AccountRow, now: i64) -> AccountDetail {
+        let lock = row.lock(now);
+        AccountDetail {
+            failed_logins: row.failed_logins,
+            locked: lock != Lock::Open,
+            locked_until: match lock {
+                Lock::For(seconds) => Some(now + seconds),
+                Lock::Open | Lock::UntilUnlocked => None,
+            },
+            blocked: row.blocked_at.is_some(),
+            block_reason: row.block_reason.clone(),
+            blocked_at: row.blocked_at,
+            blocked_by: row.blocked_by,
+            account: row.into(),
+        }
+    }
+}
+
 /// The columns of `AccountRow`, spliced into queries at compile time by `concat!`.
 macro_rules! account_columns {
     () => {
-        "id, username, email, password_hash, is_active, is_staff, is_superuser, created_at"
+        "id, username, email, password_hash, is_active, is_staff, is_superuser, created_at, \
+         failed_logins, locked_at, locked_until, blocked_at, block_reason, blocked_by"
     };
 }
 
@@ -261,4 +329,196 @@ pub async fn upgrade_password_hash(
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Counts one more wrong password and returns the new count. One statement, so
+/// concurrent failures (from any number of app instances) each count; a lock that has
+/// lapsed is cleared and counting starts again from one.
+pub async fn record_failed_login(pool: &AnyPool, id: i64, now: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE accounts SET \
+         failed_logins = CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END, \
+         locked_at = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_at END, \
+         locked_until = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END \
+         WHERE id = $1 RETURNING failed_logins",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_one(pool)
+    .await
+}
+
+/// Locks the account unless a lock is already in force; true when this call locked it.
+/// `until` is `None` for a lock only an admin lifts.
+pub async fn lock_account(
+    pool: &AnyPool,
+    id: i64,
+    now: i64,
+    until: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET locked_at = $2, locked_until = $3 WHERE id = $1 AND locked_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(until)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Clears the counter and any lock (a successful login, or an admin's unlock).
+pub async fn clear_failed_logins(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET failed_logins = 0, locked_at = NULL, locked_until = NULL \
+         WHERE id = $1 AND (failed_logins <> 0 OR locked_at IS NOT NULL)",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Blocks an account that is not blocked yet. `may_touch_superuser` false leaves a
+/// superuser alone even if it became one after the caller looked. True when blocked.
+pub async fn block_account(
+    pool: &AnyPool,
+    id: i64,
+    blocked_by: Option<i64>,
+    reason: &str,
+    may_touch_superuser: bool,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET blocked_at = $2, block_reason = $3, blocked_by = $4, updated_at = $2 \
+         WHERE id = $1 AND blocked_at IS NULL AND is_superuser <= $5",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(reason)
+    .bind(blocked_by)
+    .bind(i64::from(may_touch_superuser))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Lifts a block; true when the account was blocked (and, unless
+/// `may_touch_superuser`, is not a superuser).
+pub async fn unblock_account(
+    pool: &AnyPool,
+    id: i64,
+    may_touch_superuser: bool,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET blocked_at = NULL, block_reason = NULL, blocked_by = NULL, \
+         updated_at = $2 WHERE id = $1 AND blocked_at IS NOT NULL AND is_superuser <= $3",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(i64::from(may_touch_superuser))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The three flags of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags {
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+}
+
+impl AccountRow {
+    pub fn flags(&self) -> Flags {
+        Flags {
+            is_active: self.is_active != 0,
+            is_staff: self.is_staff != 0,
+            is_superuser: self.is_superuser != 0,
+        }
+    }
+}
+
+/// Sets the flags if they are still `expected`, so a decision taken on what the caller
+/// read is never applied to an account that changed meanwhile. True when updated.
+pub async fn update_flags(
+    pool: &AnyPool,
+    id: i64,
+    expected: Flags,
+    new: Flags,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET is_active = $2, is_staff = $3, is_superuser = $4, updated_at = $5 \
+         WHERE id = $1 AND is_active = $6 AND is_staff = $7 AND is_superuser = $8",
+    )
+    .bind(id)
+    .bind(i64::from(new.is_active))
+    .bind(i64::from(new.is_staff))
+    .bind(i64::from(new.is_superuser))
+    .bind(now)
+    .bind(i64::from(expected.is_active))
+    .bind(i64::from(expected.is_staff))
+    .bind(i64::from(expected.is_superuser))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes an account; its sessions go with it (ON DELETE CASCADE). True when it existed.
+pub async fn delete_account(pool: &AnyPool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The LIKE pattern matching keys that contain `search` (in login-key form), with
+/// LIKE's own wildcards escaped so they match literally.
+fn contains_pattern(search: &str) -> String {
+    let key = login_key(search);
+    let mut pattern = String::with_capacity(key.len() + 2);
+    pattern.push('%');
+    for c in key.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// One page of accounts whose username or email contains `search`, oldest first.
+pub async fn search_accounts(
+    pool: &AnyPool,
+    search: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AccountRow>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' OR email_key LIKE $1 ESCAPE '\\' ",
+        "ORDER BY id LIMIT $2 OFFSET $3"
+    );
+    sqlx::query_as::<_, AccountRow>(sql)
+        .bind(contains_pattern(search))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await
+}
+
+/// How many accounts `search_accounts` would list over all pages.
+pub async fn count_accounts(pool: &AnyPool, search: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' OR email_key LIKE $1 ESCAPE '\\'",
+    )
+    .bind(contains_pattern(search))
+    .fetch_one(pool)
+    .await
 }

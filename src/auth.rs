@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::accounts::{self, Account, AccountRow, Email, NewAccount, TakenField, Username};
+use crate::accounts::{self, Account, AccountRow, Email, Lock, NewAccount, TakenField, Username};
 use crate::app::App;
+use crate::events::{self, EventKind, NewEvent};
 use crate::password::Verdict;
 use crate::sessions::cache::SessionState;
 use crate::sessions::{self, ClientInfo, SessionRow};
@@ -24,6 +25,17 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("this account is inactive")]
     AccountInactive,
+    #[error("this account has been blocked by an administrator")]
+    AccountBlocked,
+    /// Too many wrong passwords; `retry_after` is `None` when only an admin can unlock.
+    #[error("this account is locked after too many failed logins")]
+    AccountLocked { retry_after: Option<i64> },
+    /// Signed in, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The request contradicts the resource's current state.
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error("registration is closed")]
     RegistrationClosed,
     #[error("some fields are invalid")]
@@ -76,7 +88,7 @@ impl From<accounts::CreateError> for AuthError {
     }
 }
 
-fn field_error(field: &str, message: impl Into<String>) -> AuthError {
+pub(crate) fn field_error(field: &str, message: impl Into<String>) -> AuthError {
     AuthError::Validation(FieldErrors::from([(field.to_string(), message.into())]))
 }
 
@@ -107,20 +119,58 @@ pub struct Registration<'a> {
 }
 
 /// Validates the input and creates an account (not staff, not superuser).
-pub async fn register(app: &App, input: &Registration<'_>) -> Result<Account, AuthError> {
+pub async fn register(
+    app: &App,
+    input: &Registration<'_>,
+    client: &ClientInfo,
+) -> Result<Account, AuthError> {
     if !app.settings.registration_open {
         return Err(AuthError::RegistrationClosed);
     }
+    create_account(app, input, false, None, client).await
+}
+
+/// Creates an account, staff and superuser when `superuser`, and records who did it
+/// (`actor_id` `None` for self-registration and the CLI).
+pub async fn create_account(
+    app: &App,
+    input: &Registration<'_>,
+    superuser: bool,
+    actor_id: Option<i64>,
+    client: &ClientInfo,
+) -> Result<Account, AuthError> {
     let (username, email) = validate_registration(app, input)?;
     let hash = app.hasher.hash(input.password).await?;
     let new = NewAccount {
         username: &username,
         email: &email,
         password_hash: &hash,
-        is_staff: false,
-        is_superuser: false,
+        is_staff: superuser,
+        is_superuser: superuser,
     };
-    Ok(accounts::insert_account(app.pool(), &new, app.now()).await?)
+    let account = accounts::insert_account(app.pool(), &new, app.now()).await?;
+    let detail = superuser.then(|| "superuser".to_string());
+    audit(app, EventKind::AccountCreated, account.id, actor_id, detail, client).await;
+    Ok(account)
+}
+
+/// Records an event about `account_id` (see [`events`]).
+pub async fn audit(
+    app: &App,
+    kind: EventKind,
+    account_id: i64,
+    actor_id: Option<i64>,
+    detail: Option<String>,
+    client: &ClientInfo,
+) {
+    let event = NewEvent {
+        kind,
+        account_id: Some(account_id),
+        actor_id,
+        detail,
+        client,
+    };
+    events::record(app.pool(), event, app.now()).await;
 }
 
 /// Checks every field, reporting all problems at once.
@@ -145,7 +195,8 @@ pub fn validate_registration(
 }
 
 /// Checks a login and password and opens a session. An unknown login and a wrong
-/// password give the same error after the same argon2 work.
+/// password give the same error after the same argon2 work. A blocked or locked
+/// account is refused before its password is checked, so guessing learns nothing.
 pub async fn login(
     app: &App,
     login: &str,
@@ -159,16 +210,37 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials);
     }
     let row = accounts::find_by_login(app.pool(), login).await?;
+    if let Some(row) = &row {
+        check_login_allowed(app, row, client).await?;
+    }
     let verdict = app
         .hasher
         .verify(password, row.as_ref().map(|r| r.password_hash.as_str()))
         .await?;
     let row = match (row, verdict) {
         (Some(row), Verdict::Match | Verdict::MatchNeedsRehash) => row,
-        _ => return Err(AuthError::InvalidCredentials),
+        (Some(row), Verdict::Mismatch) => {
+            return Err(record_failed_attempt(app, &row, "wrong_password", client).await)
+        }
+        (None, _) => {
+            let event = NewEvent {
+                kind: EventKind::LoginFailed,
+                account_id: None,
+                actor_id: None,
+                detail: Some("unknown_login".into()),
+                client,
+            };
+            events::record(app.pool(), event, app.now()).await;
+            return Err(AuthError::InvalidCredentials);
+        }
     };
     if row.is_active == 0 {
+        let detail = Some("account_inactive".into());
+        audit(app, EventKind::LoginFailed, row.id, Some(row.id), detail, client).await;
         return Err(AuthError::AccountInactive);
+    }
+    if row.failed_logins != 0 || row.locked_at.is_some() {
+        accounts::clear_failed_logins(app.pool(), row.id).await?;
     }
     if verdict == Verdict::MatchNeedsRehash {
         upgrade_hash(app, &row, password).await;
@@ -180,7 +252,72 @@ pub async fn login(
     };
     let session =
         sessions::create_session(app.pool(), row.id, remember, ttl, client, app.now()).await?;
+    audit(app, EventKind::LoginSucceeded, row.id, Some(row.id), None, client).await;
     Ok(issue_tokens(app, &session))
+}
+
+/// Refuses a login to a blocked or locked account, whatever the password.
+pub async fn check_login_allowed(
+    app: &App,
+    row: &AccountRow,
+    client: &ClientInfo,
+) -> Result<(), AuthError> {
+    let refusal = if row.is_blocked() {
+        AuthError::AccountBlocked
+    } else {
+        match row.lock(app.now()) {
+            Lock::Open => return Ok(()),
+            Lock::For(seconds) => AuthError::AccountLocked {
+                retry_after: Some(seconds),
+            },
+            Lock::UntilUnlocked => AuthError::AccountLocked { retry_after: None },
+        }
+    };
+    let detail = match refusal {
+        AuthError::AccountBlocked => "account_blocked",
+        _ => "account_locked",
+    };
+    let detail = Some(detail.to_string());
+    audit(app, EventKind::LoginFailed, row.id, Some(row.id), detail, client).await;
+    Err(refusal)
+}
+
+/// Counts a wrong secret (a password, later a one-time code) against the account and
+/// locks it when the count reaches `lockout_max_attempts`. Returns the error to
+/// answer: `AccountLocked` from the attempt that locks, else `InvalidCredentials`.
+pub async fn record_failed_attempt(
+    app: &App,
+    row: &AccountRow,
+    reason: &str,
+    client: &ClientInfo,
+) -> AuthError {
+    let now = app.now();
+    let count = match accounts::record_failed_login(app.pool(), row.id, now).await {
+        Ok(count) => count,
+        Err(error) => return error.into(),
+    };
+    let detail = Some(format!("{reason} (failed attempt {count})"));
+    audit(app, EventKind::LoginFailed, row.id, Some(row.id), detail, client).await;
+    let max = app.settings.lockout_max_attempts;
+    if max == 0 || count < max {
+        return AuthError::InvalidCredentials;
+    }
+    let until = app.settings.lockout_duration.map(|seconds| now + seconds);
+    match accounts::lock_account(app.pool(), row.id, now, until).await {
+        Ok(true) => {
+            log::warn!(
+                "account {} locked after {count} failed login attempts",
+                row.id
+            );
+            let detail = Some(format!("after {count} failed attempts"));
+            audit(app, EventKind::AccountLocked, row.id, None, detail, client).await;
+        }
+        Ok(false) => {}
+        Err(error) => return error.into(),
+    }
+    AuthError::AccountLocked {
+        retry_after: until.map(|until| until - now),
+    }
 }
 
 /// Stores a hash with the configured parameters; a failure only delays the upgrade.
@@ -234,7 +371,11 @@ fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
 /// and answered with the same current pair, so tabs refreshing at once all stay
 /// signed in; any older token, or the previous one after the grace, is a replay and
 /// revokes the whole session.
-pub async fn refresh(app: &App, token: &str) -> Result<IssuedTokens, AuthError> {
+pub async fn refresh(
+    app: &App,
+    token: &str,
+    client: &ClientInfo,
+) -> Result<IssuedTokens, AuthError> {
     let now = app.now();
     let claims = app.keys.decode(token, TokenKind::Refresh, now)?;
     let presented = claims.gen.unwrap_or(-1);
@@ -265,7 +406,15 @@ pub async fn refresh(app: &App, token: &str) -> Result<IssuedTokens, AuthError> 
             return Ok(issue_tokens(app, &session));
         }
         if presented < current {
-            revoke_session(app, &session.id, "refresh_token_reused").await?;
+            revoke_session(
+                app,
+                session.account_id,
+                &session.id,
+                "refresh_token_reused",
+                None,
+                client,
+            )
+            .await?;
             log::warn!(
                 "refresh token reuse on session of account {}: session revoked",
                 session.account_id
@@ -295,6 +444,9 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
     let account = accounts::find_by_id(app.pool(), session.account_id)
         .await?
         .ok_or(AuthError::SessionRevoked)?;
+    if account.is_blocked() {
+        return Err(AuthError::AccountBlocked);
+    }
     if account.is_active == 0 {
         return Err(AuthError::AccountInactive);
     }
@@ -322,6 +474,11 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AuthE
     if state.account.id != claims.account_id() {
         return Err(AuthError::InvalidToken);
     }
+    // Blocking revokes every session too; this check also catches a session opened
+    // by a login that was already past its checks when the block landed.
+    if state.account_blocked {
+        return Err(AuthError::AccountBlocked);
+    }
     if state.revoked || now > state.expires_at + app.settings.leeway {
         return Err(AuthError::SessionRevoked);
     }
@@ -342,9 +499,21 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AuthE
 }
 
 /// Revokes one session and forgets its cached state, so it stops working at once.
-pub async fn revoke_session(app: &App, session_id: &str, reason: &str) -> Result<bool, AuthError> {
+/// `actor_id` is who asked (`None` when the system did, as on token reuse).
+pub async fn revoke_session(
+    app: &App,
+    account_id: i64,
+    session_id: &str,
+    reason: &str,
+    actor_id: Option<i64>,
+    client: &ClientInfo,
+) -> Result<bool, AuthError> {
     let revoked = sessions::revoke_session(app.pool(), session_id, reason, app.now()).await?;
     app.session_cache.forget_session(session_id);
+    if revoked {
+        let detail = Some(reason.to_string());
+        audit(app, EventKind::SessionRevoked, account_id, actor_id, detail, client).await;
+    }
     Ok(revoked)
 }
 
@@ -353,29 +522,36 @@ pub async fn revoke_own_session(
     app: &App,
     account_id: i64,
     session_id: &str,
+    client: &ClientInfo,
 ) -> Result<bool, AuthError> {
-    let revoked = sessions::revoke_own_session(
-        app.pool(),
-        account_id,
-        session_id,
-        "revoked_by_owner",
-        app.now(),
-    )
-    .await?;
+    let reason = "revoked_by_owner";
+    let revoked =
+        sessions::revoke_own_session(app.pool(), account_id, session_id, reason, app.now())
+            .await?;
     app.session_cache.forget_session(session_id);
+    if revoked {
+        let detail = Some(reason.to_string());
+        audit(app, EventKind::SessionRevoked, account_id, Some(account_id), detail, client).await;
+    }
     Ok(revoked)
 }
 
-/// Revokes every session of the account but `keep`.
+/// Revokes every session of the account but `keep`, forgetting their cached state.
 pub async fn revoke_other_sessions(
     app: &App,
     account_id: i64,
     keep: Option<&str>,
     reason: &str,
+    actor_id: Option<i64>,
+    client: &ClientInfo,
 ) -> Result<u64, AuthError> {
     let count =
         sessions::revoke_other_sessions(app.pool(), account_id, keep, reason, app.now()).await?;
     app.session_cache.forget_account(account_id);
+    if count > 0 {
+        let detail = Some(format!("{reason} ({count})"));
+        audit(app, EventKind::SessionsRevoked, account_id, actor_id, detail, client).await;
+    }
     Ok(count)
 }
 
@@ -387,6 +563,7 @@ pub async fn change_password(
     current_session: &str,
     current_password: &str,
     new_password: &str,
+    client: &ClientInfo,
 ) -> Result<(), AuthError> {
     accounts::check_new_password(new_password, &app.settings)
         .map_err(|e| field_error("new_password", e))?;
@@ -403,15 +580,34 @@ pub async fn change_password(
         return Err(field_error("current_password", "is incorrect"));
     }
     let hash = app.hasher.hash(new_password).await?;
-    let now = app.now();
-    accounts::update_password_hash(app.pool(), account_id, &hash, now).await?;
-    sessions::revoke_other_sessions(
-        app.pool(),
+    accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
+    audit(app, EventKind::PasswordChanged, account_id, Some(account_id), None, client).await;
+    revoke_other_sessions(
+        app,
         account_id,
         Some(current_session),
         "password_changed",
-        now,
+        Some(account_id),
+        client,
     )
     .await?;
+    Ok(())
+}
+
+/// Sets a new password without the old one (an admin's reset, the CLI) and signs the
+/// account out everywhere.
+pub async fn reset_password(
+    app: &App,
+    account_id: i64,
+    new_password: &str,
+    actor_id: Option<i64>,
+    client: &ClientInfo,
+) -> Result<(), AuthError> {
+    accounts::check_new_password(new_password, &app.settings)
+        .map_err(|e| field_error("password", e))?;
+    let hash = app.hasher.hash(new_password).await?;
+    accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
+    audit(app, EventKind::PasswordReset, account_id, actor_id, None, client).await;
+    revoke_other_sessions(app, account_id, None, "password_reset", actor_id, client).await?;
     Ok(())
 }

@@ -1,9 +1,28 @@
 //! The command line of the `gatehouse` binary: `gatehouse` or `gatehouse serve` runs
-//! the server.
+//! the server; `create-superuser` bootstraps the first admin; `accounts …` administers
+//! accounts from a terminal. The admin commands share the flows of [`crate::admin`]
+//! with the admin API and act as the trusted `Operator`.
+//!
+//! Every failure prints one sentence on stderr and exits 1 (2 for a usage error).
 
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use rocket::figment::providers::Serialized;
+use rocket::figment::Figment;
+
+use crate::accounts::{AccountDetail, AccountRow, TakenField};
+use crate::admin::{self, Actor, Page};
+use crate::app::App;
+use crate::auth::{self, AuthError, Registration};
+use crate::clock::SystemClock;
+use crate::config::{Settings, DATABASE_NAME};
+use crate::db;
+use crate::password::Hasher;
+use crate::sessions::ClientInfo;
 
 #[derive(Parser)]
 #[command(
@@ -20,13 +39,99 @@ pub struct Cli {
 enum Command {
     /// Run the web server (the default).
     Serve,
+    /// Create an account that is staff and superuser; prompts for what is not given.
+    CreateSuperuser(CreateSuperuser),
+    /// Administer accounts (LOGIN is a username or an email, as at login).
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
+
+#[derive(Args)]
+struct DatabaseArg {
+    /// The database URL (default: DATABASE_URL, else Rocket.toml's
+    /// databases.gatehouse.url).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args)]
+struct CreateSuperuser {
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    /// Read the password from standard input (one line) instead of prompting; for
+    /// scripts, which must then give --username and --email.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    database: DatabaseArg,
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// List accounts with their roles and lock and block status.
+    List {
+        /// Only accounts whose username or email contains this.
+        #[arg(long, default_value = "")]
+        search: String,
+    },
+    /// Block an account and sign it out everywhere.
+    Block {
+        login: String,
+        /// Why (shown to admins, at most 500 characters).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a block.
+    Unblock { login: String },
+    /// Clear the failed-login counter and any lock.
+    Unlock { login: String },
+    /// Set a new password (prompted twice) and sign the account out everywhere.
+    SetPassword {
+        login: String,
+        /// Read the password from standard input (one line) instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete an account and its sessions (asks to confirm on a terminal).
+    Delete {
+        login: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// A failed command: the sentence printed after `gatehouse: `.
+struct Failure(String);
+
+impl From<AuthError> for Failure {
+    fn from(error: AuthError) -> Failure {
+        Failure(describe(&error))
+    }
+}
+
+type CliResult = Result<(), Failure>;
 
 /// Parses the arguments and runs the chosen command.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve().await,
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => return serve().await,
+        Command::CreateSuperuser(args) => create_superuser(args).await,
+        Command::Accounts { command, database } => accounts(command, database).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("gatehouse: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -48,4 +153,341 @@ async fn serve() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The app state without the server: settings, the migrated database and the hasher.
+async fn open_app(database: &DatabaseArg) -> Result<App, Failure> {
+    let mut figment: Figment = crate::figment();
+    if let Some(url) = &database.database_url {
+        figment = figment.merge((format!("databases.{DATABASE_NAME}.url"), url));
+    }
+    // The CLI signs no token, so a missing secret (an error in release) does not matter.
+    if !figment.contains("gatehouse.secret") {
+        figment = figment.merge(("gatehouse.secret", crate::random::token(48)));
+    }
+    let settings = Settings::from_figment(&figment).map_err(|e| Failure(e.to_string()))?;
+    let config: rocket_db_pools::Config = figment
+        .focus(&format!("databases.{DATABASE_NAME}"))
+        .join(Serialized::default("max_connections", 2))
+        .join(Serialized::default("connect_timeout", 5))
+        .extract()
+        .map_err(|e| {
+            Failure(format!(
+                "no usable database setting (give --database-url or set DATABASE_URL): {e}"
+            ))
+        })?;
+    let pool = db::connect(&config).await.map_err(|e| {
+        Failure(format!(
+            "cannot open the database at {}: {e}",
+            db::redact_url(&config.url)
+        ))
+    })?;
+    db::migrate(&pool).await.map_err(|e| {
+        Failure(format!(
+            "cannot apply the migrations to {}: {e}",
+            db::redact_url(&config.url)
+        ))
+    })?;
+    let hasher = Hasher::new(&settings).map_err(|e| Failure(e.to_string()))?;
+    Ok(App::new(
+        Arc::new(settings),
+        pool,
+        hasher,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// What the audit trail records as the client of a CLI action.
+fn cli_client() -> ClientInfo {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    ClientInfo {
+        user_agent: Some(format!("gatehouse-cli ({user})")),
+        ip: None,
+    }
+}
+
+async fn create_superuser(args: CreateSuperuser) -> CliResult {
+    if args.password_stdin && (args.username.is_none() || args.email.is_none()) {
+        return Err(Failure(
+            "--password-stdin needs --username and --email, since standard input holds the password"
+                .into(),
+        ));
+    }
+    // Open the database first, so a wrong URL fails before any typing.
+    let app = open_app(&args.database).await?;
+    let mut input = Input::new();
+    let username = match args.username {
+        Some(username) => username,
+        None => input.line("Username: ", "--username")?,
+    };
+    let email = match args.email {
+        Some(email) => email,
+        None => input.line("Email: ", "--email")?,
+    };
+    let password = if args.password_stdin {
+        input.password_from_stdin()?
+    } else {
+        input.new_password()?
+    };
+    let registration = Registration {
+        username: &username,
+        email: &email,
+        password: &password,
+    };
+    let account = auth::create_account(&app, &registration, true, None, &cli_client()).await?;
+    println!(
+        "Superuser {} <{}> created (id {}).",
+        account.username, account.email, account.id
+    );
+    Ok(())
+}
+
+async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult {
+    let app = open_app(&database).await?;
+    let client = cli_client();
+    let operator = Actor::Operator;
+    match command {
+        AccountsCommand::List { search } => list_accounts(&app, &search).await,
+        AccountsCommand::Block { login, reason } => {
+            admin::check_block_reason(&reason)?;
+            let target = find(&app, &login).await?;
+            admin::block(&app, &operator, target.id, &reason, &client).await?;
+            println!(
+                "Blocked {} (id {}); its sessions are revoked.",
+                target.username, target.id
+            );
+            Ok(())
+        }
+        AccountsCommand::Unblock { login } => {
+            let target = find(&app, &login).await?;
+            admin::unblock(&app, &operator, target.id, &client).await?;
+            println!("Unblocked {} (id {}).", target.username, target.id);
+            Ok(())
+        }
+        AccountsCommand::Unlock { login } => {
+            let target = find(&app, &login).await?;
+            admin::unlock(&app, &operator, target.id, &client).await?;
+            println!(
+                "Unlocked {} (id {}); its failed-login counter is cleared.",
+                target.username, target.id
+            );
+            Ok(())
+        }
+        AccountsCommand::SetPassword {
+            login,
+            password_stdin,
+        } => {
+            let target = find(&app, &login).await?;
+            let mut input = Input::new();
+            let password = if password_stdin {
+                input.password_from_stdin()?
+            } else {
+                input.new_password()?
+            };
+            admin::set_password(&app, &operator, target.id, &password, &client).await?;
+            println!(
+                "Password of {} (id {}) set; its sessions are revoked.",
+                target.username, target.id
+            );
+            Ok(())
+        }
+        AccountsCommand::Delete { login, yes } => {
+            let target = find(&app, &login).await?;
+            if !yes && std::io::stdin().is_terminal() {
+                let question = format!(
+                    "Delete {} <{}> (id {}) and all its sessions? [y/N] ",
+                    target.username, target.email, target.id
+                );
+                let answer = Input::new().line(&question, "--yes")?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
+                    return Err(Failure("nothing deleted".into()));
+                }
+            }
+            admin::delete(&app, &operator, target.id, &client).await?;
+            println!("Deleted {} (id {}).", target.username, target.id);
+            Ok(())
+        }
+    }
+}
+
+async fn find(app: &App, login: &str) -> Result<AccountRow, Failure> {
+    match admin::find_account_by_login(app, login).await {
+        Err(AuthError::NotFound) => Err(Failure(format!(
+            "no account has the username or email {login:?}"
+        ))),
+        other => Ok(other?),
+    }
+}
+
+async fn list_accounts(app: &App, search: &str) -> CliResult {
+    let mut rows: Vec<AccountDetail> = Vec::new();
+    for number in 1.. {
+        let page = Page {
+            page: number,
+            per_page: Page::MAX_PER_PAGE,
+        };
+        let listing = admin::list_accounts(app, search, page).await?;
+        let done = listing.items.len() < page.per_page as usize;
+        rows.extend(listing.items);
+        if done {
+            break;
+        }
+    }
+    let mut table = vec![[
+        "ID".to_string(),
+        "USERNAME".into(),
+        "EMAIL".into(),
+        "ROLES".into(),
+        "STATUS".into(),
+    ]];
+    for row in &rows {
+        table.push([
+            row.account.id.to_string(),
+            row.account.username.clone(),
+            row.account.email.clone(),
+            roles(row),
+            status(row),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|column| {
+            table
+                .iter()
+                .map(|line| line[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in &table {
+        let mut text = String::new();
+        for (cell, width) in line.iter().zip(&widths) {
+            let _ = write!(text, "{cell:<width$}  ");
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    let _ = write!(out, "{} account(s)\n", rows.len());
+    print!("{out}");
+    Ok(())
+}
+
+fn roles(row: &AccountDetail) -> String {
+    match (row.account.is_superuser, row.account.is_staff) {
+        (true, _) => "superuser".into(),
+        (false, true) => "staff".into(),
+        (false, false) => "-".into(),
+    }
+}
+
+fn status(row: &AccountDetail) -> String {
+    let mut parts = vec![if row.account.is_active {
+        "active".to_string()
+    } else {
+        "inactive".to_string()
+    }];
+    if row.blocked {
+        parts.push(format!(
+            "blocked: {}",
+            row.block_reason.as_deref().unwrap_or("")
+        ));
+    }
+    if row.locked {
+        parts.push(match row.locked_until {
+            Some(until) => format!("locked until {until} (unix time)"),
+            None => "locked until unlocked".into(),
+        });
+    } else if row.failed_logins > 0 {
+        parts.push(format!("{} failed login(s)", row.failed_logins));
+    }
+    parts.join(", ")
+}
+
+/// The sentence for a flow's error.
+fn describe(error: &AuthError) -> String {
+    match error {
+        AuthError::Validation(fields) => fields
+            .iter()
+            .map(|(field, problem)| format!("the {field} {problem}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        AuthError::Taken(TakenField::Username) => "that username is already taken".into(),
+        AuthError::Taken(TakenField::Email) => "that email is already taken".into(),
+        AuthError::NotFound => "no such account".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads answers from the terminal or, when standard input is not one, from its lines.
+struct Input {
+    interactive: bool,
+}
+
+impl Input {
+    fn new() -> Input {
+        Input {
+            interactive: std::io::stdin().is_terminal(),
+        }
+    }
+
+    /// One answer; `flag` names the option that gives it without asking.
+    fn line(&mut self, prompt: &str, flag: &str) -> Result<String, Failure> {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let read = std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Failure(format!("cannot read standard input: {e}")))?;
+        if read == 0 {
+            eprintln!();
+            return Err(Failure(format!(
+                "no answer to {:?} (end of input); give {flag}",
+                prompt.trim_end_matches([' ', ':'])
+            )));
+        }
+        Ok(strip_newline(answer))
+    }
+
+    /// A password typed twice, hidden on a terminal.
+    fn new_password(&mut self) -> Result<String, Failure> {
+        let first = self.secret("Password: ")?;
+        let second = self.secret("Password (again): ")?;
+        if first != second {
+            return Err(Failure(
+                "the two passwords do not match; nothing was changed".into(),
+            ));
+        }
+        Ok(first)
+    }
+
+    fn secret(&mut self, prompt: &str) -> Result<String, Failure> {
+        if self.interactive {
+            rpassword::prompt_password(prompt)
+                .map_err(|e| Failure(format!("cannot read the password: {e}")))
+        } else {
+            self.line(prompt, "--password-stdin")
+        }
+    }
+
+    /// The first line of standard input, for `--password-stdin`.
+    fn password_from_stdin(&mut self) -> Result<String, Failure> {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure(format!("cannot read the password from standard input: {e}")))?;
+        let password = strip_newline(text.lines().next().unwrap_or("").to_string());
+        if password.is_empty() {
+            return Err(Failure("standard input holds no password".into()));
+        }
+        Ok(password)
+    }
+}
+
+fn strip_newline(mut text: String) -> String {
+    while text.ends_with(['\n', '\r']) {
+        text.pop();
+    }
+    text
 }

@@ -63,6 +63,8 @@ struct RawSettings {
     registration_open: bool,
     health_timeout_ms: u64,
     session_cache_ms: u64,
+    lockout_max_attempts: u32,
+    lockout_duration: u64,
 }
 
 /// The defaults, the same as Rocket.toml's, for a binary started without that file.
@@ -92,6 +94,8 @@ impl Default for RawSettings {
             registration_open: true,
             health_timeout_ms: 1000,
             session_cache_ms: 1000,
+            lockout_max_attempts: 5,
+            lockout_duration: 15 * 60,
         }
     }
 }
@@ -127,6 +131,10 @@ pub struct Settings {
     /// How long a guard may trust its cached view of a session changed by another
     /// process; 0 reads the database on every request.
     pub session_cache_ms: u64,
+    /// Wrong passwords in a row that lock an account; 0 never locks.
+    pub lockout_max_attempts: i64,
+    /// Seconds a lock lasts; `None` (configured as 0) until an admin unlocks.
+    pub lockout_duration: Option<i64>,
 }
 
 impl fmt::Debug for Settings {
@@ -302,6 +310,26 @@ impl Settings {
                 "must be at most 60000 (one minute)",
             ));
         }
+        if raw.lockout_max_attempts > 1000 {
+            return Err(invalid(
+                "lockout_max_attempts",
+                "must be at most 1000 (0 turns locking off)",
+            ));
+        }
+        let lockout_duration = match raw.lockout_duration {
+            0 => None,
+            seconds => Some(
+                i64::try_from(seconds)
+                    .ok()
+                    .filter(|s| *s <= 365 * 24 * 60 * 60)
+                    .ok_or_else(|| {
+                        invalid(
+                            "lockout_duration",
+                            "must be at most one year (0 locks until an admin unlocks)",
+                        )
+                    })?,
+            ),
+        };
         if raw.health_timeout_ms == 0 {
             return Err(invalid("health_timeout_ms", "must be greater than zero"));
         }
@@ -331,6 +359,8 @@ impl Settings {
             registration_open: raw.registration_open,
             health_timeout_ms: raw.health_timeout_ms,
             session_cache_ms: raw.session_cache_ms,
+            lockout_max_attempts: i64::from(raw.lockout_max_attempts),
+            lockout_duration,
         })
     }
 

@@ -2,14 +2,17 @@
 //!
 //! - [`AuthSession`]: a valid access token of a live (not revoked, not expired) session.
 //! - [`AuthAccount`]: the same, and the account is active.
+//! - [`StaffAccount`]: an active staff member (or superuser); others get 403 `forbidden`.
+//! - [`SuperuserAccount`]: an active superuser; others get 403 `forbidden`.
 //! - `Option<AuthAccount>` / `Option<AuthSession>`: `None` for anonymous or refused
 //!   requests, for routes that serve everyone but greet the signed-in.
 //!
 //! The token is read from `Authorization: Bearer …` and then from the access cookie,
-//! as `token_locations` allows. Every check reads the session's state from the
-//! database (one primary-key look-up), so revocation takes effect on the next
-//! request, not at token expiry. A refused request fails with 401 (or 403 for an
-//! inactive account) and, under `/api`, a JSON body with the precise code.
+//! as `token_locations` allows. Every check looks at the session's state (from the
+//! short-lived session cache or one primary-key read), so revocation takes effect on
+//! the next request, not at token expiry. A refused request fails with 401 (missing,
+//! invalid or expired token, revoked session), 403 (`account_blocked`,
+//! `account_inactive`, `forbidden`) and, under `/api`, a JSON body with the code.
 
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
@@ -106,6 +109,70 @@ impl<'r> FromRequest<'r> for AuthAccount {
             Ok(_) => refuse(request, &AuthError::AccountInactive),
             Err(error) => refuse(request, error),
         }
+    }
+}
+
+/// A request from an active staff member or superuser.
+#[derive(Debug, Clone)]
+pub struct StaffAccount {
+    pub session_id: String,
+    pub account: Account,
+}
+
+/// A request from an active superuser.
+#[derive(Debug, Clone)]
+pub struct SuperuserAccount {
+    pub session_id: String,
+    pub account: Account,
+}
+
+/// The active account of the request if `allowed` says yes, else the refusal.
+async fn active_account_where<'r>(
+    request: &'r Request<'_>,
+    allowed: fn(&Account) -> bool,
+    refusal: &'static str,
+) -> request::Outcome<AuthAccount, ()> {
+    match AuthAccount::from_request(request).await {
+        Outcome::Success(found) if allowed(&found.account) => Outcome::Success(found),
+        Outcome::Success(_) => refuse(request, &AuthError::Forbidden(refusal)),
+        Outcome::Error(error) => Outcome::Error(error),
+        Outcome::Forward(status) => Outcome::Forward(status),
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for StaffAccount {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        active_account_where(
+            request,
+            |account| account.is_staff || account.is_superuser,
+            "this needs a staff account",
+        )
+        .await
+        .map(|found| StaffAccount {
+            session_id: found.session_id,
+            account: found.account,
+        })
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SuperuserAccount {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        active_account_where(
+            request,
+            |account| account.is_superuser,
+            "this needs a superuser account",
+        )
+        .await
+        .map(|found| SuperuserAccount {
+            session_id: found.session_id,
+            account: found.account,
+        })
     }
 }
 

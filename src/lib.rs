@@ -5,8 +5,11 @@
 //! - [`db`]: the pool (SQLite or PostgreSQL through sqlx's Any driver) and migrations;
 //! - [`guards`]: the request guards apps put on their own routes;
 //! - [`api`]: the JSON routes, their error type and catchers;
-//! - [`auth`]: the flows (register, login, refresh, password change), free of HTTP;
-//! - [`accounts`], [`sessions`]: the models and the SQL of their tables;
+//! - [`auth`]: the flows (register, login with lockout, refresh, password change),
+//!   free of HTTP; [`admin`]: account administration and its rules, for the admin
+//!   API and the CLI;
+//! - [`accounts`], [`sessions`], [`events`] (the audit trail): the models and the SQL
+//!   of their tables;
 //! - [`tokens`] (JWT) and [`password`] (argon2): the cryptography;
 //! - [`cli`]: the command line of the `gatehouse` binary.
 //!
@@ -19,6 +22,7 @@
 extern crate rocket;
 
 pub mod accounts;
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -26,6 +30,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod guards;
 pub mod password;
 pub mod random;

@@ -29,6 +29,7 @@ pub struct RegisterRequest {
 #[post("/register", data = "<body>")]
 pub async fn register(
     app: &State<App>,
+    client: ClientInfo,
     body: JsonBody<RegisterRequest>,
 ) -> ApiResult<(Status, Json<Value>)> {
     let input = Registration {
@@ -36,7 +37,7 @@ pub async fn register(
         email: &body.0.email,
         password: &body.0.password,
     };
-    let account = auth::register(app, &input).await?;
+    let account = auth::register(app, &input, &client).await?;
     Ok((Status::Created, Json(json!({ "account": account }))))
 }
 
@@ -130,6 +131,7 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
 #[post("/refresh", data = "<body>")]
 pub async fn refresh(
     app: &State<App>,
+    client: ClientInfo,
     presented: PresentedRefreshToken,
     cookies: &CookieJar<'_>,
     body: OptionalJson<RefreshRequest>,
@@ -138,10 +140,10 @@ pub async fn refresh(
         .0
         .or(body.0.map(|b| b.refresh_token))
         .ok_or(AuthError::MissingToken)?;
-    let outcome = auth::refresh(app, &token).await;
+    let outcome = auth::refresh(app, &token, &client).await;
     match &outcome {
         Ok(tokens) => set_auth_cookies(cookies, &app.settings, tokens),
-        Err(AuthError::TokenReused | AuthError::SessionRevoked) => {
+        Err(AuthError::TokenReused | AuthError::SessionRevoked | AuthError::AccountBlocked) => {
             clear_auth_cookies(cookies, &app.settings)
         }
         Err(_) => {}
@@ -153,9 +155,19 @@ pub async fn refresh(
 pub async fn logout(
     app: &State<App>,
     session: AuthSession,
+    client: ClientInfo,
     cookies: &CookieJar<'_>,
 ) -> ApiResult<Status> {
-    auth::revoke_session(app, &session.session_id, "logout").await?;
+    let account_id = session.account.id;
+    auth::revoke_session(
+        app,
+        account_id,
+        &session.session_id,
+        "logout",
+        Some(account_id),
+        &client,
+    )
+    .await?;
     clear_auth_cookies(cookies, &app.settings);
     Ok(Status::NoContent)
 }
@@ -175,6 +187,7 @@ pub struct PasswordChange {
 pub async fn change_password(
     app: &State<App>,
     account: AuthAccount,
+    client: ClientInfo,
     body: JsonBody<PasswordChange>,
 ) -> ApiResult<Status> {
     auth::change_password(
@@ -183,6 +196,7 @@ pub async fn change_password(
         &account.session_id,
         &body.0.current_password,
         &body.0.new_password,
+        &client,
     )
     .await?;
     Ok(Status::NoContent)

@@ -50,7 +50,12 @@ impl ApiError {
                 | AuthError::TokenExpired
                 | AuthError::SessionRevoked
                 | AuthError::TokenReused => Status::Unauthorized,
-                AuthError::AccountInactive | AuthError::RegistrationClosed => Status::Forbidden,
+                AuthError::AccountInactive
+                | AuthError::AccountBlocked
+                | AuthError::RegistrationClosed
+                | AuthError::Forbidden(_) => Status::Forbidden,
+                AuthError::AccountLocked { .. } => Status::Locked,
+                AuthError::Conflict(_) => Status::Conflict,
                 AuthError::Validation(_) => Status::UnprocessableEntity,
                 AuthError::Taken(_) => Status::Conflict,
                 AuthError::NotFound => Status::NotFound,
@@ -69,6 +74,10 @@ impl ApiError {
             ApiError::Auth(error) => match error {
                 AuthError::InvalidCredentials => "invalid_credentials",
                 AuthError::AccountInactive => "account_inactive",
+                AuthError::AccountBlocked => "account_blocked",
+                AuthError::AccountLocked { .. } => "account_locked",
+                AuthError::Forbidden(_) => "forbidden",
+                AuthError::Conflict(_) => "conflict",
                 AuthError::RegistrationClosed => "registration_closed",
                 AuthError::Validation(_) => "validation_failed",
                 AuthError::Taken(_) => "conflict",
@@ -155,11 +164,21 @@ impl<'r> Responder<'r, 'static> for ApiError {
         if let Some(fields) = self.fields() {
             error["fields"] = json!(fields);
         }
+        let retry_after = match &self {
+            ApiError::Auth(AuthError::AccountLocked { retry_after }) => *retry_after,
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            error["retry_after"] = json!(seconds);
+        }
         let mut response =
             response::Response::build_from(Json(json!({ "error": error })).respond_to(request)?);
         response.status(status);
         if status == Status::Unauthorized {
             response.header(Header::new("WWW-Authenticate", "Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            response.header(Header::new("Retry-After", seconds.to_string()));
         }
         Ok(response.finalize())
     }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api`: one file per resource, one error type, and catchers that
 //! keep every answer under `/api` JSON, errors included.
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -30,6 +31,19 @@ pub fn stage() -> AdHoc {
                     sessions::list,
                     sessions::revoke_one,
                     sessions::revoke_others,
+                ],
+            )
+            .mount(
+                "/api/admin",
+                routes![
+                    admin::list_accounts,
+                    admin::show_account,
+                    admin::block_account,
+                    admin::unblock_account,
+                    admin::unlock_account,
+                    admin::update_account,
+                    admin::delete_account,
+                    admin::account_events,
                 ],
             )
             .register("/api", catchers![json_error])

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::auth::{self, AuthError};
 use crate::guards::AuthAccount;
-use crate::sessions;
+use crate::sessions::{self, ClientInfo};
 
 #[get("/sessions")]
 pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, ApiError> {
@@ -27,9 +27,10 @@ pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, 
 pub async fn revoke_one(
     app: &State<App>,
     caller: AuthAccount,
+    client: ClientInfo,
     id: &str,
 ) -> Result<Status, ApiError> {
-    let revoked = auth::revoke_own_session(app, caller.account.id, id).await?;
+    let revoked = auth::revoke_own_session(app, caller.account.id, id, &client).await?;
     if revoked {
         Ok(Status::NoContent)
     } else {
@@ -38,12 +39,18 @@ pub async fn revoke_one(
 }
 
 #[delete("/sessions")]
-pub async fn revoke_others(app: &State<App>, caller: AuthAccount) -> Result<Status, ApiError> {
+pub async fn revoke_others(
+    app: &State<App>,
+    caller: AuthAccount,
+    client: ClientInfo,
+) -> Result<Status, ApiError> {
     auth::revoke_other_sessions(
         app,
         caller.account.id,
         Some(&caller.session_id),
         "revoked_by_owner",
+        Some(caller.account.id),
+        &client,
     )
     .await?;
     Ok(Status::NoContent)

@@ -1,10 +1,11 @@
 //! A short-lived, in-process cache of the session state the guards check, so that a
 //! request with a valid token usually costs no database read.
 //!
-//! Every change this process makes (logout, revocation, password change) forgets the
-//! affected entries at once. A change made elsewhere (another instance on the same
-//! PostgreSQL, the CLI on the same SQLite file) is seen once the entry is older than
-//! `session_cache_ms`; 0 turns the cache off and reads the database on every request.
+//! Every change this process makes (logout, revocation, password change, block, role
+//! change) forgets the affected entries at once. A change made elsewhere (another
+//! instance on the same PostgreSQL, the CLI on the same SQLite file) is seen once the
+//! entry is older than `session_cache_ms`; 0 turns the cache off and reads the
+//! database on every request.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -20,6 +21,7 @@ pub struct SessionState {
     pub expires_at: i64,
     pub last_used_at: i64,
     pub revoked: bool,
+    pub account_blocked: bool,
     pub account: Account,
 }
 

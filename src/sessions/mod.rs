@@ -128,7 +128,8 @@ pub async fn find_session_with_account(
     let sql = concat!(
         "SELECT s.expires_at AS session_expires_at, s.last_used_at AS session_last_used_at, ",
         "s.revoked_at AS session_revoked_at, a.id, a.username, a.email, a.password_hash, ",
-        "a.is_active, a.is_staff, a.is_superuser, a.created_at ",
+        "a.is_active, a.is_staff, a.is_superuser, a.created_at, a.failed_logins, a.locked_at, ",
+        "a.locked_until, a.blocked_at, a.block_reason, a.blocked_by ",
         "FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
     );
     sqlx::query_as::<_, SessionWithAccount>(sql)
@@ -257,6 +258,7 @@ impl From<SessionWithAccount> for cache::SessionState {
             expires_at: found.session_expires_at,
             last_used_at: found.session_last_used_at,
             revoked: found.session_revoked_at.is_some(),
+            account_blocked: found.account.is_blocked(),
             account: found.account.into(),
         }
     }

@@ -1,0 +1,384 @@
+//! Account administration, shared by the admin API and the CLI: listing, blocking,
+//! unlocking, role changes, password resets and deletion, with the rules of who may
+//! do what. Free of HTTP, like [`crate::auth`].
+//!
+//! The rules: staff may list, inspect, block, unblock and unlock accounts and
+//! (de)activate them; only superusers change roles or delete accounts. Staff cannot
+//! touch a superuser (block, unblock, deactivate); nobody can block, deactivate,
+//! demote or delete themselves. The CLI acts as the `Operator`, who may do anything.
+
+use serde::Serialize;
+
+use crate::accounts::{self, Account, AccountDetail, AccountRow, Flags};
+use crate::app::App;
+use crate::auth::{self, audit, AuthError, FieldErrors};
+use crate::events::{self, Event, EventKind};
+use crate::sessions::ClientInfo;
+
+/// Longest block reason, in characters.
+pub const MAX_BLOCK_REASON_CHARS: usize = 500;
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A signed-in staff member or superuser, through the admin API.
+    Admin(Account),
+    /// Whoever runs the CLI against the database: trusted with everything.
+    Operator,
+}
+
+impl Actor {
+    /// The acting account, recorded in the audit trail (`None` for the CLI).
+    pub fn id(&self) -> Option<i64> {
+        match self {
+            Actor::Admin(account) => Some(account.id),
+            Actor::Operator => None,
+        }
+    }
+
+    fn is_superuser(&self) -> bool {
+        match self {
+            Actor::Admin(account) => account.is_superuser,
+            Actor::Operator => true,
+        }
+    }
+
+    fn is(&self, row: &AccountRow) -> bool {
+        self.id() == Some(row.id)
+    }
+
+    /// Refuses a staff member's action on a superuser.
+    fn check_may_touch(&self, target: &AccountRow, action: &'static str) -> Result<(), AuthError> {
+        if target.is_superuser != 0 && !self.is_superuser() {
+            return Err(AuthError::Forbidden(action));
+        }
+        Ok(())
+    }
+}
+
+/// A validated page request: `page` from 1, `per_page` from 1 to `MAX_PER_PAGE`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub const DEFAULT_PER_PAGE: i64 = 20;
+    pub const MAX_PER_PAGE: i64 = 100;
+
+    /// Parses the query values as given, reporting each bad one by name.
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Page, AuthError> {
+        let mut errors = FieldErrors::new();
+        let mut number = |name: &str, value: Option<&str>, default: i64, max: i64| match value {
+            None => default,
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    errors.insert(
+                        name.to_string(),
+                        format!("must be a whole number from 1 to {max}"),
+                    );
+                    default
+                }
+            },
+        };
+        let page = number("page", page, 1, 1_000_000);
+        let per_page = number(
+            "per_page",
+            per_page,
+            Self::DEFAULT_PER_PAGE,
+            Self::MAX_PER_PAGE,
+        );
+        if errors.is_empty() {
+            Ok(Page { page, per_page })
+        } else {
+            Err(AuthError::Validation(errors))
+        }
+    }
+
+    fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+/// One page of a listing and the size of the whole.
+#[derive(Debug, Serialize)]
+pub struct Listing<T: Serialize> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+/// Accounts whose username or email contains `search` (all when empty), oldest first.
+pub async fn list_accounts(
+    app: &App,
+    search: &str,
+    page: Page,
+) -> Result<Listing<AccountDetail>, AuthError> {
+    let rows =
+        accounts::search_accounts(app.pool(), search, page.per_page, page.offset()).await?;
+    let total = accounts::count_accounts(app.pool(), search).await?;
+    let now = app.now();
+    Ok(Listing {
+        items: rows
+            .into_iter()
+            .map(|row| AccountDetail::new(row, now))
+            .collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// The account `id`, or `NotFound`.
+pub async fn find_account(app: &App, id: i64) -> Result<AccountRow, AuthError> {
+    accounts::find_by_id(app.pool(), id)
+        .await?
+        .ok_or(AuthError::NotFound)
+}
+
+/// The account a LOGIN (username or email, any case) names, or `NotFound`.
+pub async fn find_account_by_login(app: &App, login: &str) -> Result<AccountRow, AuthError> {
+    accounts::find_by_login(app.pool(), login)
+        .await?
+        .ok_or(AuthError::NotFound)
+}
+
+pub async fn account_detail(app: &App, id: i64) -> Result<AccountDetail, AuthError> {
+    Ok(AccountDetail::new(find_account(app, id).await?, app.now()))
+}
+
+/// Checks a block reason: required, at most `MAX_BLOCK_REASON_CHARS` characters.
+pub fn check_block_reason(reason: &str) -> Result<&str, AuthError> {
+    let reason = reason.trim();
+    let problem = if reason.is_empty() {
+        "is required".to_string()
+    } else if reason.chars().count() > MAX_BLOCK_REASON_CHARS {
+        format!("must be at most {MAX_BLOCK_REASON_CHARS} characters")
+    } else {
+        return Ok(reason);
+    };
+    Err(AuthError::Validation(FieldErrors::from([(
+        "reason".to_string(),
+        problem,
+    )])))
+}
+
+/// Blocks the account and revokes all its sessions, so its tokens stop working on
+/// their next request.
+pub async fn block(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+    client: &ClientInfo,
+) -> Result<AccountDetail, AuthError> {
+    let reason = check_block_reason(reason)?;
+    let target = find_account(app, id).await?;
+    if actor.is(&target) {
+        return Err(AuthError::Forbidden("you cannot block your own account"));
+    }
+    actor.check_may_touch(&target, "staff cannot block a superuser")?;
+    if target.is_blocked() {
+        return Err(AuthError::Conflict("the account is already blocked"));
+    }
+    let blocked = accounts::block_account(
+        app.pool(),
+        id,
+        actor.id(),
+        reason,
+        actor.is_superuser(),
+        app.now(),
+    )
+    .await?;
+    if !blocked {
+        return Err(AuthError::Conflict(
+            "the account changed meanwhile (blocked or promoted); look again",
+        ));
+    }
+    audit(
+        app,
+        EventKind::AccountBlocked,
+        id,
+        actor.id(),
+        Some(reason.to_string()),
+        client,
+    )
+    .await;
+    auth::revoke_other_sessions(app, id, None, "account_blocked", actor.id(), client).await?;
+    account_detail(app, id).await
+}
+
+pub async fn unblock(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    client: &ClientInfo,
+) -> Result<AccountDetail, AuthError> {
+    let target = find_account(app, id).await?;
+    actor.check_may_touch(&target, "staff cannot unblock a superuser")?;
+    let unblocked =
+        accounts::unblock_account(app.pool(), id, actor.is_superuser(), app.now()).await?;
+    if !unblocked {
+        return Err(AuthError::Conflict("the account is not blocked"));
+    }
+    app.session_cache.forget_account(id);
+    audit(app, EventKind::AccountUnblocked, id, actor.id(), None, client).await;
+    account_detail(app, id).await
+}
+
+/// Clears the failed-login counter and any lock.
+pub async fn unlock(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    client: &ClientInfo,
+) -> Result<AccountDetail, AuthError> {
+    let target = find_account(app, id).await?;
+    accounts::clear_failed_logins(app.pool(), id).await?;
+    let detail = Some(format!(
+        "{} failed attempts cleared{}",
+        target.failed_logins,
+        if target.locked_at.is_some() {
+            ", lock lifted"
+        } else {
+            ""
+        }
+    ));
+    audit(app, EventKind::AccountUnlocked, id, actor.id(), detail, client).await;
+    account_detail(app, id).await
+}
+
+/// The flags a PATCH asks to change; absent ones stay as they are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlagChange {
+    pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+/// Changes activation and roles. Deactivating revokes the account's sessions; any
+/// change is seen by the guards at once.
+pub async fn update_flags(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    change: FlagChange,
+    client: &ClientInfo,
+) -> Result<AccountDetail, AuthError> {
+    if change.is_active.is_none() && change.is_staff.is_none() && change.is_superuser.is_none() {
+        return Err(AuthError::Validation(FieldErrors::from([(
+            "body".to_string(),
+            "give at least one of is_active, is_staff and is_superuser".to_string(),
+        )])));
+    }
+    let target = find_account(app, id).await?;
+    let role_change = change.is_staff.is_some() || change.is_superuser.is_some();
+    if role_change && !actor.is_superuser() {
+        return Err(AuthError::Forbidden("only superusers can change roles"));
+    }
+    actor.check_may_touch(&target, "staff cannot change a superuser")?;
+    let old = target.flags();
+    let new = Flags {
+        is_active: change.is_active.unwrap_or(old.is_active),
+        is_staff: change.is_staff.unwrap_or(old.is_staff),
+        is_superuser: change.is_superuser.unwrap_or(old.is_superuser),
+    };
+    let demotes_itself = (old.is_staff && !new.is_staff)
+        || (old.is_superuser && !new.is_superuser)
+        || (old.is_active && !new.is_active);
+    if actor.is(&target) && demotes_itself {
+        return Err(AuthError::Forbidden(
+            "you cannot deactivate your own account or remove your own roles",
+        ));
+    }
+    if new == old {
+        return Ok(AccountDetail::new(target, app.now()));
+    }
+    if !accounts::update_flags(app.pool(), id, old, new, app.now()).await? {
+        return Err(AuthError::Conflict(
+            "the account changed meanwhile; look again",
+        ));
+    }
+    app.session_cache.forget_account(id);
+    let mut roles = Vec::new();
+    if old.is_staff != new.is_staff {
+        roles.push(format!("is_staff: {} -> {}", old.is_staff, new.is_staff));
+    }
+    if old.is_superuser != new.is_superuser {
+        roles.push(format!(
+            "is_superuser: {} -> {}",
+            old.is_superuser, new.is_superuser
+        ));
+    }
+    if !roles.is_empty() {
+        let detail = Some(roles.join(", "));
+        audit(app, EventKind::RolesChanged, id, actor.id(), detail, client).await;
+    }
+    if old.is_active != new.is_active {
+        let kind = if new.is_active {
+            EventKind::AccountActivated
+        } else {
+            EventKind::AccountDeactivated
+        };
+        audit(app, kind, id, actor.id(), None, client).await;
+    }
+    if !new.is_active {
+        auth::revoke_other_sessions(app, id, None, "account_deactivated", actor.id(), client)
+            .await?;
+    }
+    account_detail(app, id).await
+}
+
+/// Deletes an account and, with it, its sessions. Its audit trail stays.
+pub async fn delete(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    client: &ClientInfo,
+) -> Result<(), AuthError> {
+    if !actor.is_superuser() {
+        return Err(AuthError::Forbidden("only superusers can delete accounts"));
+    }
+    let target = find_account(app, id).await?;
+    if actor.is(&target) {
+        return Err(AuthError::Forbidden("you cannot delete your own account"));
+    }
+    if !accounts::delete_account(app.pool(), id).await? {
+        return Err(AuthError::NotFound);
+    }
+    app.session_cache.forget_account(id);
+    let detail = Some(format!("{} <{}>", target.username, target.email));
+    audit(app, EventKind::AccountDeleted, id, actor.id(), detail, client).await;
+    Ok(())
+}
+
+/// Sets a new password (superusers and the CLI only) and signs the account out.
+pub async fn set_password(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<(), AuthError> {
+    if !actor.is_superuser() {
+        return Err(AuthError::Forbidden("only superusers can set passwords"));
+    }
+    find_account(app, id).await?;
+    auth::reset_password(app, id, password, actor.id(), client).await
+}
+
+/// The account's audit trail, newest first.
+pub async fn account_events(app: &App, id: i64, page: Page) -> Result<Listing<Event>, AuthError> {
+    find_account(app, id).await?;
+    let items = events::list_for_account(app.pool(), id, page.per_page, page.offset()).await?;
+    let total = events::count_for_account(app.pool(), id).await?;
+    Ok(Listing {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}

@@ -1,0 +1,132 @@
+//! The audit trail: one `auth_events` row per security event (logins, locks, blocks,
+//! role and password changes, revocations), and the SQL of that table.
+//!
+//! Recording is best effort: a failed insert is logged and the action it describes
+//! still stands, so a full disk cannot turn into a denial of every login.
+
+use serde::Serialize;
+use sqlx::{AnyPool, FromRow};
+
+use crate::sessions::ClientInfo;
+
+/// What happened. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    AccountCreated,
+    LoginSucceeded,
+    /// The detail says why: wrong_password, unknown_login, account_locked,
+    /// account_blocked or account_inactive.
+    LoginFailed,
+    AccountLocked,
+    AccountUnlocked,
+    AccountBlocked,
+    AccountUnblocked,
+    RolesChanged,
+    AccountActivated,
+    AccountDeactivated,
+    /// By the owner, who knew the old password.
+    PasswordChanged,
+    /// By an admin or the CLI.
+    PasswordReset,
+    /// One session; the detail is the reason (logout, refresh_token_reused, …).
+    SessionRevoked,
+    /// Several sessions at once; the detail is the reason and the count.
+    SessionsRevoked,
+    AccountDeleted,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::AccountCreated => "account_created",
+            EventKind::LoginSucceeded => "login_succeeded",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::AccountLocked => "account_locked",
+            EventKind::AccountUnlocked => "account_unlocked",
+            EventKind::AccountBlocked => "account_blocked",
+            EventKind::AccountUnblocked => "account_unblocked",
+            EventKind::RolesChanged => "roles_changed",
+            EventKind::AccountActivated => "account_activated",
+            EventKind::AccountDeactivated => "account_deactivated",
+            EventKind::PasswordChanged => "password_changed",
+            EventKind::PasswordReset => "password_reset",
+            EventKind::SessionRevoked => "session_revoked",
+            EventKind::SessionsRevoked => "sessions_revoked",
+            EventKind::AccountDeleted => "account_deleted",
+        }
+    }
+}
+
+/// An event about to be recorded.
+pub struct NewEvent<'a> {
+    pub kind: EventKind,
+    /// The account the event is about; `None` for a login naming no account.
+    pub account_id: Option<i64>,
+    /// Who acted: the account itself, an admin, or `None` for the CLI.
+    pub actor_id: Option<i64>,
+    pub detail: Option<String>,
+    pub client: &'a ClientInfo,
+}
+
+/// A recorded event, as `GET /api/admin/accounts/{id}/events` shows it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub account_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+}
+
+/// Records `event`; a failure is logged, never returned (see the module note).
+pub async fn record(pool: &AnyPool, event: NewEvent<'_>, now: i64) {
+    let inserted = sqlx::query(
+        "INSERT INTO auth_events (account_id, actor_id, kind, detail, ip, user_agent, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.account_id)
+    .bind(event.actor_id)
+    .bind(event.kind.as_str())
+    .bind(event.detail.as_deref())
+    .bind(event.client.ip.as_deref())
+    .bind(event.client.user_agent.as_deref())
+    .bind(now)
+    .execute(pool)
+    .await;
+    if let Err(error) = inserted {
+        log::error!(
+            "could not record the {} event of account {:?}: {error}",
+            event.kind.as_str(),
+            event.account_id
+        );
+    }
+}
+
+/// One page of the account's events, newest first.
+pub async fn list_for_account(
+    pool: &AnyPool,
+    account_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Event>, sqlx::Error> {
+    sqlx::query_as::<_, Event>(
+        "SELECT id, kind, account_id, actor_id, detail, ip, user_agent, created_at \
+         FROM auth_events WHERE account_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(account_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// How many events the account has.
+pub async fn count_for_account(pool: &AnyPool, account_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM auth_events WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_one(pool)
+        .await
+}
