@@ -428,6 +428,8 @@ pub async fn refresh(
 }
 
 /// The session a refresh token names, if it is still live and its account active.
+/// A blocked account is named as such, even though its sessions were revoked, so the
+/// client can tell its user why.
 async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<SessionRow, AuthError> {
     let session = sessions::find_session(app.pool(), &claims.sid)
         .await?
@@ -435,17 +437,17 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
     if session.account_id != claims.account_id() {
         return Err(AuthError::InvalidToken);
     }
-    if session.revoked_at.is_some() {
-        return Err(AuthError::SessionRevoked);
-    }
-    if now > session.expires_at + app.settings.leeway {
-        return Err(AuthError::TokenExpired);
-    }
     let account = accounts::find_by_id(app.pool(), session.account_id)
         .await?
         .ok_or(AuthError::SessionRevoked)?;
     if account.is_blocked() {
         return Err(AuthError::AccountBlocked);
+    }
+    if session.revoked_at.is_some() {
+        return Err(AuthError::SessionRevoked);
+    }
+    if now > session.expires_at + app.settings.leeway {
+        return Err(AuthError::TokenExpired);
     }
     if account.is_active == 0 {
         return Err(AuthError::AccountInactive);

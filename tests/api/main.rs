@@ -7,9 +7,12 @@ extern crate rocket;
 
 mod support;
 
+mod admin;
+mod blocks;
 mod config;
 mod guards;
 mod health;
+mod lockout;
 mod login;
 mod logout_and_sessions;
 mod password_change;

@@ -153,7 +153,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app with settings changed by `customize`.
 pub async fn spawn_app_with(customize: impl FnOnce(Figment) -> Figment) -> TestApp {
-    let db = TestDatabase::new().await;
+    spawn_app_on(TestDatabase::new().await, customize).await
+}
+
+/// Spawns the app on a database made beforehand (by the CLI, say).
+pub async fn spawn_app_on(db: TestDatabase, customize: impl FnOnce(Figment) -> Figment) -> TestApp {
     let clock = ManualClock::new();
     let figment = customize(test_figment(&db.url));
     let client = launch(figment, &clock).await;
@@ -205,6 +209,16 @@ impl TestApp {
         request.dispatch().await
     }
 
+    pub async fn patch_bearer(&self, uri: &str, token: &str, body: Value) -> LocalResponse<'_> {
+        self.client
+            .patch(uri.to_string())
+            .header(bearer(token))
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await
+    }
+
     pub async fn get_bearer(&self, uri: &str, token: &str) -> LocalResponse<'_> {
         self.client
             .get(uri.to_string())
@@ -238,6 +252,38 @@ impl TestApp {
             json!({"login": login, "password": password}),
         )
         .await
+    }
+
+    /// The id of the account `username`.
+    pub async fn account_id(&self, username: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM accounts WHERE username_key = $1")
+            .bind(username.to_lowercase())
+            .fetch_one(&self.pool())
+            .await
+            .expect("the account exists")
+    }
+
+    /// The failed-login counter of `username`, read from the database.
+    pub async fn failed_logins(&self, username: &str) -> i64 {
+        sqlx::query_scalar("SELECT failed_logins FROM accounts WHERE username_key = $1")
+            .bind(username.to_lowercase())
+            .fetch_one(&self.pool())
+            .await
+            .expect("the account exists")
+    }
+
+    /// Registers `username` as staff (and superuser if asked), bypassing the API as
+    /// the CLI would, and signs in.
+    pub async fn signed_in_admin(&self, username: &str, superuser: bool) -> Session {
+        self.register(username, &format!("{username}@example.com"))
+            .await;
+        sqlx::query("UPDATE accounts SET is_staff = 1, is_superuser = $1 WHERE username_key = $2")
+            .bind(i64::from(superuser))
+            .bind(username.to_lowercase())
+            .execute(&self.pool())
+            .await
+            .unwrap();
+        self.signed_in(username).await
     }
 
     /// Registers `username` (if needed) and logs in.
