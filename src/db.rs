@@ -8,7 +8,7 @@ use rocket::figment::Figment;
 use rocket_db_pools::{Config, Database};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 
 /// The two databases Gatehouse speaks; the URL's scheme chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,22 @@ pub async fn connect(config: &Config) -> Result<DbPool, PoolError> {
     let options: AnyConnectOptions = url.parse().map_err(|e: sqlx::Error| {
         PoolError::Config(format!("{} ({e})", redact_url(&config.url)))
     })?;
+    // One direct connection first: the pool retries until its timeout and then only
+    // says it timed out, where this reports the cause (refused, no such database).
+    let timeout = Duration::from_secs(config.connect_timeout.max(1));
+    match rocket::tokio::time::timeout(timeout, AnyConnection::connect_with(&options)).await {
+        Ok(Ok(probe)) => {
+            let _ = probe.close().await;
+        }
+        Ok(Err(error)) => return Err(error.into()),
+        Err(_) => {
+            return Err(PoolError::Config(format!(
+                "no answer from {} within {} s",
+                redact_url(&config.url),
+                timeout.as_secs()
+            )))
+        }
+    }
     let pool = AnyPoolOptions::new()
         .max_connections(config.max_connections.max(1) as u32)
         .min_connections(config.min_connections.unwrap_or(0))
@@ -143,9 +159,12 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+            match url[scheme_end + 3..at].split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+                }
+                None => url.to_string(),
+            }
         }
         _ => url.to_string(),
     }

@@ -9,6 +9,7 @@ mod support;
 
 mod admin;
 mod blocks;
+mod cli;
 mod config;
 mod guards;
 mod health;

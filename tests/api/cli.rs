@@ -1,0 +1,377 @@
+//! The admin CLI, run as a process against each test's own database: bootstrapping a
+//! superuser (flags, prompts on standard input and on a pseudo-terminal) and the
+//! `accounts` commands, checked through the HTTP API.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use rocket::http::Status;
+use serde_json::Value;
+
+use crate::support::{assert_error, spawn_app_on, TestDatabase, PASSWORD};
+
+/// The `gatehouse` binary with cheap hashing, pointed at `db` with `--database-url`.
+fn gatehouse(db: &TestDatabase, args: &[&str]) -> Command {
+    gatehouse_on(&db.url, args)
+}
+
+fn gatehouse_on(url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .args(args)
+        .arg("--database-url")
+        .arg(url)
+        .env_remove("DATABASE_URL")
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1");
+    command
+}
+
+/// Runs the command with `input` on standard input.
+fn run(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the gatehouse binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the command failed with exit code 1 and a message containing `needle`.
+fn assert_fails(output: &Output, needle: &str) {
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(output));
+    let message = stderr(output);
+    assert!(
+        message.contains("gatehouse: ") && message.contains(needle),
+        "expected {needle:?} in: {message}"
+    );
+}
+
+fn create_root(db: &TestDatabase) {
+    let output = run(
+        gatehouse(
+            db,
+            &[
+                "create-superuser",
+                "--username",
+                "root",
+                "--email",
+                "root@example.com",
+                "--password-stdin",
+            ],
+        ),
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+}
+
+#[rocket::async_test]
+async fn create_superuser_with_flags_and_a_password_on_stdin() {
+    let db = TestDatabase::new().await;
+    // The CLI runs first, on an empty database: it applies the migrations itself.
+    create_root(&db);
+    let app = spawn_app_on(db, |f| f).await;
+    let root = app.signed_in("root").await;
+    let me: Value = app
+        .get_bearer("/api/auth/me", &root.access)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(me["is_superuser"], true);
+    assert_eq!(me["is_staff"], true);
+    assert_eq!(me["email"], "root@example.com");
+    assert_eq!(
+        app.get_bearer("/api/admin/accounts", &root.access)
+            .await
+            .status(),
+        Status::Ok
+    );
+}
+
+#[rocket::async_test]
+async fn create_superuser_prompts_for_what_flags_do_not_give() {
+    let db = TestDatabase::new().await;
+    let output = run(
+        gatehouse(&db, &["create-superuser"]),
+        &format!("root\nroot@example.com\n{PASSWORD}\n{PASSWORD}\n"),
+    );
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let prompts = stderr(&output);
+    for prompt in ["Username: ", "Email: ", "Password: ", "Password (again): "] {
+        assert!(prompts.contains(prompt), "{prompt:?} missing from {prompts}");
+    }
+    assert!(stdout(&output).contains("Superuser root <root@example.com> created"));
+    let app = spawn_app_on(db, |f| f).await;
+    assert_eq!(app.login("root", PASSWORD).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn create_superuser_refuses_bad_input_with_a_sentence_and_creates_nothing() {
+    let db = TestDatabase::new().await;
+    let mismatch = run(
+        gatehouse(&db, &["create-superuser"]),
+        "root\nroot@example.com\none password\nanother password\n",
+    );
+    assert_fails(&mismatch, "do not match");
+    let short = run(
+        gatehouse(
+            &db,
+            &[
+                "create-superuser",
+                "--username",
+                "root",
+                "--email",
+                "root@example.com",
+            ],
+        ),
+        "short\nshort\n",
+    );
+    assert_fails(&short, "password must be at least 8 characters");
+    let bad_email = run(
+        gatehouse(&db, &["create-superuser", "--username", "root"]),
+        &format!("not-an-email\n{PASSWORD}\n{PASSWORD}\n"),
+    );
+    assert_fails(&bad_email, "email is not a valid email address");
+    let no_input = run(gatehouse(&db, &["create-superuser"]), "");
+    assert_fails(&no_input, "--username");
+    let stdin_without_flags = run(
+        gatehouse(&db, &["create-superuser", "--password-stdin"]),
+        PASSWORD,
+    );
+    assert_fails(&stdin_without_flags, "--username and --email");
+
+    create_root(&db);
+    let taken_username = run(
+        gatehouse(
+            &db,
+            &[
+                "create-superuser",
+                "--username",
+                "ROOT",
+                "--email",
+                "other@example.com",
+                "--password-stdin",
+            ],
+        ),
+        PASSWORD,
+    );
+    assert_fails(&taken_username, "username is already taken");
+    let taken_email = run(
+        gatehouse(
+            &db,
+            &[
+                "create-superuser",
+                "--username",
+                "other",
+                "--email",
+                "Root@Example.com",
+                "--password-stdin",
+            ],
+        ),
+        PASSWORD,
+    );
+    assert_fails(&taken_email, "email is already taken");
+
+    let list = run(gatehouse(&db, &["accounts", "list"]), "");
+    assert!(list.status.success());
+    assert!(stdout(&list).contains("1 account(s)"), "{}", stdout(&list));
+}
+
+#[test]
+fn an_unreachable_database_is_a_sentence_and_exit_code_1() {
+    for url in [
+        "sqlite:///nonexistent-directory/for/gatehouse.db",
+        "postgres://postgres@127.0.0.1:1/gatehouse",
+        "mysql://localhost/gatehouse",
+    ] {
+        let output = run(gatehouse_on(url, &["accounts", "list"]), "");
+        assert_fails(&output, "cannot open the database");
+    }
+}
+
+#[rocket::async_test]
+async fn the_accounts_commands_administer_by_username_or_email() {
+    let db = TestDatabase::new().await;
+    create_root(&db);
+    let app = spawn_app_on(db, |f| f).await;
+    let alice = app.signed_in("alice").await;
+    let db = &app.db;
+    let accounts = |args: &[&str]| {
+        let mut all = vec!["accounts"];
+        all.extend_from_slice(args);
+        run(gatehouse(db, &all), "")
+    };
+
+    let list = accounts(&["list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let table = stdout(&list);
+    assert!(table.lines().next().unwrap().starts_with("ID"), "{table}");
+    assert!(
+        table.contains("root") && table.contains("superuser"),
+        "{table}"
+    );
+    assert!(table.contains("alice@example.com"), "{table}");
+    assert!(table.contains("2 account(s)"), "{table}");
+
+    // Block: by email, with a reason; alice's session ends and login is refused.
+    assert_fails(&accounts(&["block", "alice", "--reason", " "]), "reason");
+    let blocked = accounts(&["block", "Alice@Example.com", "--reason", "spam"]);
+    assert!(blocked.status.success(), "{}", stderr(&blocked));
+    assert!(stdout(&blocked).contains("Blocked alice"));
+    app.clock.advance(1); // past session_cache_ms: the CLI is another process
+    assert_error(
+        app.get_bearer("/api/auth/me", &alice.access).await,
+        Status::Forbidden,
+        "account_blocked",
+    )
+    .await;
+    assert_error(
+        app.login("alice", PASSWORD).await,
+        Status::Forbidden,
+        "account_blocked",
+    )
+    .await;
+    assert!(stdout(&accounts(&["list", "--search", "ali"])).contains("blocked: spam"));
+    assert_fails(
+        &accounts(&["block", "alice", "--reason", "again"]),
+        "already blocked",
+    );
+    let event: (Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT actor_id, user_agent FROM auth_events WHERE kind = 'account_blocked'",
+    )
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    assert_eq!(event.0, None, "the CLI acts as no account");
+    assert!(event.1.unwrap().starts_with("gatehouse-cli"));
+
+    assert!(accounts(&["unblock", "ALICE"]).status.success());
+    assert_fails(&accounts(&["unblock", "alice"]), "not blocked");
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Ok);
+
+    // Unlock clears a lock from failed logins.
+    for _ in 0..5 {
+        app.login("alice", "wrong password").await;
+    }
+    assert_eq!(
+        app.login("alice", PASSWORD).await.status(),
+        Status::Locked
+    );
+    assert!(stdout(&accounts(&["list"])).contains("locked until"));
+    assert!(accounts(&["unlock", "alice"]).status.success());
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Ok);
+
+    // set-password: the new password works, the old one and the old sessions do not.
+    let session = app.signed_in("alice").await;
+    let mismatch = run(
+        gatehouse(db, &["accounts", "set-password", "alice"]),
+        "first password\nsecond password\n",
+    );
+    assert_fails(&mismatch, "do not match");
+    let set = run(
+        gatehouse(db, &["accounts", "set-password", "alice", "--password-stdin"]),
+        "a completely new password\n",
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    app.clock.advance(1);
+    assert_error(
+        app.get_bearer("/api/auth/me", &session.access).await,
+        Status::Unauthorized,
+        "session_revoked",
+    )
+    .await;
+    assert_error(
+        app.login("alice", PASSWORD).await,
+        Status::Unauthorized,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        app.login("alice", "a completely new password")
+            .await
+            .status(),
+        Status::Ok
+    );
+
+    // delete, without a terminal, needs no confirmation.
+    let deleted = accounts(&["delete", "alice"]);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    assert_error(
+        app.login("alice", "a completely new password").await,
+        Status::Unauthorized,
+        "invalid_credentials",
+    )
+    .await;
+    for command in [
+        vec!["delete", "alice"],
+        vec!["unlock", "nobody@example.com"],
+        vec!["block", "nobody", "--reason", "x"],
+    ] {
+        assert_fails(&accounts(&command), "no account has the username or email");
+    }
+}
+
+#[rocket::async_test]
+async fn no_subcommand_or_a_wrong_one_is_a_usage_error() {
+    let db = TestDatabase::new().await;
+    let output = run(gatehouse(&db, &["accounts", "promote", "alice"]), "");
+    assert_eq!(output.status.code(), Some(2));
+    let help = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = stdout(&help);
+    for command in ["serve", "create-superuser", "accounts"] {
+        assert!(text.contains(command), "{command} missing from {text}");
+    }
+}
+
+/// The interactive path a person takes: every answer typed at a terminal, the
+/// password read with echo off by the terminal prompt.
+#[cfg(unix)]
+#[rocket::async_test]
+async fn create_superuser_prompts_on_a_terminal() {
+    let db = TestDatabase::new().await;
+    let command = gatehouse(&db, &["create-superuser"]);
+    let outcome = rocket::tokio::task::spawn_blocking(move || {
+        let mut terminal = rexpect::session::spawn_command(command, Some(30_000))?;
+        terminal.exp_string("Username: ")?;
+        terminal.send_line("root")?;
+        terminal.exp_string("Email: ")?;
+        terminal.send_line("root@example.com")?;
+        terminal.exp_string("Password: ")?;
+        terminal.send_line(PASSWORD)?;
+        terminal.exp_string("Password (again): ")?;
+        terminal.send_line(PASSWORD)?;
+        let rest = terminal.exp_eof()?;
+        let status = terminal.process.wait()?;
+        Ok::<_, rexpect::error::Error>((rest, status))
+    })
+    .await
+    .unwrap();
+    let (rest, status) = outcome.expect("the prompts are answered");
+    assert!(rest.contains("Superuser root"), "{rest}");
+    assert!(!rest.contains(PASSWORD), "the password is never printed");
+    assert!(
+        matches!(status, rexpect::process::wait::WaitStatus::Exited(_, 0)),
+        "{status:?}"
+    );
+    let app = spawn_app_on(db, |f| f).await;
+    assert_eq!(app.login("root", PASSWORD).await.status(), Status::Ok);
+}
