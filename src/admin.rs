@@ -117,8 +117,7 @@ pub async fn list_accounts(
     search: &str,
     page: Page,
 ) -> Result<Listing<AccountDetail>, AuthError> {
-    let rows =
-        accounts::search_accounts(app.pool(), search, page.per_page, page.offset()).await?;
+    let rows = accounts::search_accounts(app.pool(), search, page.per_page, page.offset()).await?;
     let total = accounts::count_accounts(app.pool(), search).await?;
     let now = app.now();
     Ok(Listing {
@@ -225,7 +224,15 @@ pub async fn unblock(
         return Err(AuthError::Conflict("the account is not blocked"));
     }
     app.session_cache.forget_account(id);
-    audit(app, EventKind::AccountUnblocked, id, actor.id(), None, client).await;
+    audit(
+        app,
+        EventKind::AccountUnblocked,
+        id,
+        actor.id(),
+        None,
+        client,
+    )
+    .await;
     account_detail(app, id).await
 }
 
@@ -247,7 +254,15 @@ pub async fn unlock(
             ""
         }
     ));
-    audit(app, EventKind::AccountUnlocked, id, actor.id(), detail, client).await;
+    audit(
+        app,
+        EventKind::AccountUnlocked,
+        id,
+        actor.id(),
+        detail,
+        client,
+    )
+    .await;
     account_detail(app, id).await
 }
 
@@ -351,7 +366,15 @@ pub async fn delete(
     }
     app.session_cache.forget_account(id);
     let detail = Some(format!("{} <{}>", target.username, target.email));
-    audit(app, EventKind::AccountDeleted, id, actor.id(), detail, client).await;
+    audit(
+        app,
+        EventKind::AccountDeleted,
+        id,
+        actor.id(),
+        detail,
+        client,
+    )
+    .await;
     Ok(())
 }
 

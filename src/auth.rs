@@ -150,7 +150,15 @@ pub async fn create_account(
     };
     let account = accounts::insert_account(app.pool(), &new, app.now()).await?;
     let detail = superuser.then(|| "superuser".to_string());
-    audit(app, EventKind::AccountCreated, account.id, actor_id, detail, client).await;
+    audit(
+        app,
+        EventKind::AccountCreated,
+        account.id,
+        actor_id,
+        detail,
+        client,
+    )
+    .await;
     Ok(account)
 }
 
@@ -236,7 +244,15 @@ pub async fn login(
     };
     if row.is_active == 0 {
         let detail = Some("account_inactive".into());
-        audit(app, EventKind::LoginFailed, row.id, Some(row.id), detail, client).await;
+        audit(
+            app,
+            EventKind::LoginFailed,
+            row.id,
+            Some(row.id),
+            detail,
+            client,
+        )
+        .await;
         return Err(AuthError::AccountInactive);
     }
     if row.failed_logins != 0 || row.locked_at.is_some() {
@@ -252,7 +268,15 @@ pub async fn login(
     };
     let session =
         sessions::create_session(app.pool(), row.id, remember, ttl, client, app.now()).await?;
-    audit(app, EventKind::LoginSucceeded, row.id, Some(row.id), None, client).await;
+    audit(
+        app,
+        EventKind::LoginSucceeded,
+        row.id,
+        Some(row.id),
+        None,
+        client,
+    )
+    .await;
     Ok(issue_tokens(app, &session))
 }
 
@@ -278,7 +302,15 @@ pub async fn check_login_allowed(
         _ => "account_locked",
     };
     let detail = Some(detail.to_string());
-    audit(app, EventKind::LoginFailed, row.id, Some(row.id), detail, client).await;
+    audit(
+        app,
+        EventKind::LoginFailed,
+        row.id,
+        Some(row.id),
+        detail,
+        client,
+    )
+    .await;
     Err(refusal)
 }
 
@@ -297,7 +329,15 @@ pub async fn record_failed_attempt(
         Err(error) => return error.into(),
     };
     let detail = Some(format!("{reason} (failed attempt {count})"));
-    audit(app, EventKind::LoginFailed, row.id, Some(row.id), detail, client).await;
+    audit(
+        app,
+        EventKind::LoginFailed,
+        row.id,
+        Some(row.id),
+        detail,
+        client,
+    )
+    .await;
     let max = app.settings.lockout_max_attempts;
     if max == 0 || count < max {
         return AuthError::InvalidCredentials;
@@ -514,7 +554,15 @@ pub async fn revoke_session(
     app.session_cache.forget_session(session_id);
     if revoked {
         let detail = Some(reason.to_string());
-        audit(app, EventKind::SessionRevoked, account_id, actor_id, detail, client).await;
+        audit(
+            app,
+            EventKind::SessionRevoked,
+            account_id,
+            actor_id,
+            detail,
+            client,
+        )
+        .await;
     }
     Ok(revoked)
 }
@@ -528,12 +576,19 @@ pub async fn revoke_own_session(
 ) -> Result<bool, AuthError> {
     let reason = "revoked_by_owner";
     let revoked =
-        sessions::revoke_own_session(app.pool(), account_id, session_id, reason, app.now())
-            .await?;
+        sessions::revoke_own_session(app.pool(), account_id, session_id, reason, app.now()).await?;
     app.session_cache.forget_session(session_id);
     if revoked {
         let detail = Some(reason.to_string());
-        audit(app, EventKind::SessionRevoked, account_id, Some(account_id), detail, client).await;
+        audit(
+            app,
+            EventKind::SessionRevoked,
+            account_id,
+            Some(account_id),
+            detail,
+            client,
+        )
+        .await;
     }
     Ok(revoked)
 }
@@ -552,7 +607,15 @@ pub async fn revoke_other_sessions(
     app.session_cache.forget_account(account_id);
     if count > 0 {
         let detail = Some(format!("{reason} ({count})"));
-        audit(app, EventKind::SessionsRevoked, account_id, actor_id, detail, client).await;
+        audit(
+            app,
+            EventKind::SessionsRevoked,
+            account_id,
+            actor_id,
+            detail,
+            client,
+        )
+        .await;
     }
     Ok(count)
 }
@@ -583,7 +646,15 @@ pub async fn change_password(
     }
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
-    audit(app, EventKind::PasswordChanged, account_id, Some(account_id), None, client).await;
+    audit(
+        app,
+        EventKind::PasswordChanged,
+        account_id,
+        Some(account_id),
+        None,
+        client,
+    )
+    .await;
     revoke_other_sessions(
         app,
         account_id,
@@ -609,7 +680,15 @@ pub async fn reset_password(
         .map_err(|e| field_error("password", e))?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
-    audit(app, EventKind::PasswordReset, account_id, actor_id, None, client).await;
+    audit(
+        app,
+        EventKind::PasswordReset,
+        account_id,
+        actor_id,
+        None,
+        client,
+    )
+    .await;
     revoke_other_sessions(app, account_id, None, "password_reset", actor_id, client).await?;
     Ok(())
 }

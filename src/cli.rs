@@ -369,7 +369,7 @@ async fn list_accounts(app: &App, search: &str) -> CliResult {
         out.push_str(text.trim_end());
         out.push('\n');
     }
-    let _ = write!(out, "{} account(s)\n", rows.len());
+    let _ = writeln!(out, "{} account(s)", rows.len());
     print!("{out}");
     Ok(())
 }

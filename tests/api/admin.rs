@@ -198,7 +198,11 @@ async fn roles_change_by_superusers_only_and_take_effect_at_once() {
     );
 
     // Bad bodies change nothing.
-    for body in [json!({}), json!({"is_admin": true}), json!({"is_staff": "yes"})] {
+    for body in [
+        json!({}),
+        json!({"is_admin": true}),
+        json!({"is_staff": "yes"}),
+    ] {
         assert_error(
             app.patch_bearer(&uri, &root.access, body).await,
             Status::UnprocessableEntity,
@@ -344,8 +348,12 @@ async fn the_audit_trail_lists_an_accounts_events_newest_first() {
     }
     let admin = |action: &str| format!("/api/admin/accounts/{id}/{action}");
     app.post_bearer(&admin("unlock"), &root.access, None).await;
-    app.post_bearer(&admin("block"), &root.access, Some(json!({"reason": "spam"})))
-        .await;
+    app.post_bearer(
+        &admin("block"),
+        &root.access,
+        Some(json!({"reason": "spam"})),
+    )
+    .await;
     app.post_bearer(&admin("unblock"), &root.access, None).await;
     app.patch_bearer(
         &format!("/api/admin/accounts/{id}"),

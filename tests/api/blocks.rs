@@ -46,8 +46,11 @@ async fn a_block_ends_the_sessions_at_once_and_refuses_login_until_lifted() {
         )
         .await;
         assert_error(
-            app.post("/api/auth/refresh", json!({"refresh_token": tokens.refresh}))
-                .await,
+            app.post(
+                "/api/auth/refresh",
+                json!({"refresh_token": tokens.refresh}),
+            )
+            .await,
             Status::Forbidden,
             "account_blocked",
         )
@@ -61,7 +64,11 @@ async fn a_block_ends_the_sessions_at_once_and_refuses_login_until_lifted() {
         )
         .await;
     }
-    assert_eq!(app.failed_logins("alice").await, 0, "no password was checked");
+    assert_eq!(
+        app.failed_logins("alice").await,
+        0,
+        "no password was checked"
+    );
 
     let response = app
         .post_bearer(
@@ -90,15 +97,26 @@ async fn a_block_needs_a_reason_of_at_most_500_characters() {
     let app = spawn_app().await;
     let admin = app.signed_in_admin("boss", false).await;
     app.register("alice", "alice@example.com").await;
-    let uri = format!("/api/admin/accounts/{}/block", app.account_id("alice").await);
+    let uri = format!(
+        "/api/admin/accounts/{}/block",
+        app.account_id("alice").await
+    );
 
-    for body in [json!({}), json!({"reason": "   "}), json!({"reason": "é".repeat(501)})] {
+    for body in [
+        json!({}),
+        json!({"reason": "   "}),
+        json!({"reason": "é".repeat(501)}),
+    ] {
         let response = app.post_bearer(&uri, &admin.access, Some(body)).await;
         let error = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
         assert!(error["error"]["fields"]["reason"].is_string(), "{error}");
     }
     let response = app
-        .post_bearer(&uri, &admin.access, Some(json!({"reason": "é".repeat(500)})))
+        .post_bearer(
+            &uri,
+            &admin.access,
+            Some(json!({"reason": "é".repeat(500)})),
+        )
         .await;
     assert_eq!(response.status(), Status::Ok);
     // Nothing was lost: the block is in place, and a second one is a conflict.

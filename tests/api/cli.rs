@@ -114,7 +114,10 @@ async fn create_superuser_prompts_for_what_flags_do_not_give() {
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let prompts = stderr(&output);
     for prompt in ["Username: ", "Email: ", "Password: ", "Password (again): "] {
-        assert!(prompts.contains(prompt), "{prompt:?} missing from {prompts}");
+        assert!(
+            prompts.contains(prompt),
+            "{prompt:?} missing from {prompts}"
+        );
     }
     assert!(stdout(&output).contains("Superuser root <root@example.com> created"));
     let app = spawn_app_on(db, |f| f).await;
@@ -269,10 +272,7 @@ async fn the_accounts_commands_administer_by_username_or_email() {
     for _ in 0..5 {
         app.login("alice", "wrong password").await;
     }
-    assert_eq!(
-        app.login("alice", PASSWORD).await.status(),
-        Status::Locked
-    );
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Locked);
     assert!(stdout(&accounts(&["list"])).contains("locked until"));
     assert!(accounts(&["unlock", "alice"]).status.success());
     assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Ok);
@@ -285,7 +285,10 @@ async fn the_accounts_commands_administer_by_username_or_email() {
     );
     assert_fails(&mismatch, "do not match");
     let set = run(
-        gatehouse(db, &["accounts", "set-password", "alice", "--password-stdin"]),
+        gatehouse(
+            db,
+            &["accounts", "set-password", "alice", "--password-stdin"],
+        ),
         "a completely new password\n",
     );
     assert!(set.status.success(), "{}", stderr(&set));

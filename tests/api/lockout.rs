@@ -41,7 +41,11 @@ async fn the_maximum_of_wrong_passwords_locks_the_account_for_the_duration() {
         "account_locked",
     )
     .await;
-    assert_eq!(app.failed_logins("alice").await, 5, "no password was checked");
+    assert_eq!(
+        app.failed_logins("alice").await,
+        5,
+        "no password was checked"
+    );
 
     // Once the lock lapses the right password works and resets the counter.
     app.clock.advance(300);
@@ -114,7 +118,7 @@ async fn a_successful_login_resets_the_counter() {
 #[rocket::async_test]
 async fn a_zero_duration_locks_until_an_admin_unlocks() {
     let app = spawn_app_with(|f| f.merge(("gatehouse.lockout_duration", 0))).await;
-    let admin = app.signed_in_admin("boss", false).await;
+    app.signed_in_admin("boss", false).await;
     app.register("alice", "alice@example.com").await;
     for _ in 0..4 {
         app.login("alice", WRONG).await;
@@ -237,6 +241,7 @@ async fn concurrent_wrong_logins_from_two_instances_count_exactly() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
 fn lockout_settings_come_from_the_environment() {
     use gatehouse::config::Settings;
     figment::Jail::expect_with(|jail| {
