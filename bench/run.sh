@@ -5,6 +5,8 @@
 #   logins/s >= 0.90 x raw argon2 rate               (the server adds little to the hash)
 #   /api/auth/me p99 < 5 ms during a login storm
 #   peak RSS < 150 MiB with 256 logins in flight; idle RSS < 30 MiB; start-up < 1 s
+# and, one request at a time, the mean latency of a wrong password against that of an
+# unknown login (they should not tell an account exists).
 # Usage: bench/run.sh [SECONDS per measurement, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,8 @@ export ROCKET_PROFILE=release ROCKET_PORT=$PORT ROCKET_LOG_LEVEL=off
 export GATEHOUSE_SECRET="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 export DATABASE_URL="sqlite://$work/bench.db"
 export GATEHOUSE_TOKEN_LOCATIONS='["header"]'
+# The wrong-password figure sends thousands of them; lockout would stop it at five.
+export GATEHOUSE_LOCKOUT_MAX_ATTEMPTS=0
 
 rss_kib() { awk -v key="$2" '$1 == key":" {print $2}' "/proc/$1/status"; }
 
@@ -53,9 +57,12 @@ token=$(curl -sf -X POST "$BASE/api/auth/login" -d '{"login":"bench","password":
 [ -n "$token" ] || { echo "login failed" >&2; exit 1; }
 
 rps() { awk '/^Requests\/sec:/ {print $2}'; }
-p99_ms() {
-  awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'
+# wrk's latency column ($2 of the line whose $1 is given) in milliseconds.
+latency_ms() {
+  awk -v key="$1" '$1 == key { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'
 }
+p99_ms() { latency_ms "99%"; }
+mean_ms() { latency_ms "Latency"; }
 
 wrk -t2 -c64 -d3s "$BASE/api/health/live" >/dev/null # warm-up
 live=$(wrk -t2 -c64 -d"${DURATION}s" "$BASE/api/health/live" | rps)
@@ -70,6 +77,11 @@ sleep 1
 me_storm=$(wrk -t1 -c4 -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$BASE/api/auth/me")
 wait "$storm"
 me_p99=$(echo "$me_storm" | p99_ms)
+
+# One request at a time: a wrong password for an existing account, then an unknown login.
+half=$(( (DURATION + 1) / 2 ))
+wrong_ms=$(BENCH_PASSWORD="not the password" wrk -t1 -c1 -d"${half}s" -s bench/login.lua "$BASE/api/auth/login" | mean_ms)
+unknown_ms=$(BENCH_LOGIN="nobody-here" wrk -t1 -c1 -d"${half}s" -s bench/login.lua "$BASE/api/auth/login" | mean_ms)
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 raw=$(./target/release/examples/argon2_rate "$DURATION")
@@ -86,6 +98,8 @@ Gatehouse benchmark ($(nproc) cores, ${DURATION}s per figure, release build, SQL
   POST /api/auth/login              $logins logins/s
   raw argon2 ($raw)
   /api/auth/me p99 during logins    $me_p99 ms
+  login, wrong password (mean)      $wrong_ms ms
+  login, unknown login (mean)       $unknown_ms ms
   start-up to first answer          $startup_ms ms
   RSS idle                          $(mib "$idle_kib") MiB
   RSS peak (256 logins in flight)   $(mib "$peak_kib") MiB
@@ -93,6 +107,7 @@ Ratios and targets
   me / live        $(ratio "$me" "$live")  (>= 0.70: $(verdict "$(ratio "$me" "$live")" 0.70 ">="))
   logins / argon2  $(ratio "$logins" "$raw_rate")  (>= 0.90: $(verdict "$(ratio "$logins" "$raw_rate")" 0.90 ">="))
   me p99           $me_p99 ms  (< 5: $(verdict "$me_p99" 5 "<"))
+  wrong / unknown  $(ratio "$wrong_ms" "$unknown_ms")  (the closer to 1.00, the less a login's timing tells)
   peak RSS         $(mib "$peak_kib") MiB  (< 150: $(verdict "$(mib "$peak_kib")" 150 "<"))
   idle RSS         $(mib "$idle_kib") MiB  (< 30: $(verdict "$(mib "$idle_kib")" 30 "<"))
   start-up         $startup_ms ms  (< 1000: $(verdict "$startup_ms" 1000 "<"))

@@ -326,6 +326,8 @@ pub async fn record_failed_attempt(
     let now = app.now();
     let count = match accounts::record_failed_login(app.pool(), row.id, now).await {
         Ok(count) => count,
+        // Deleted since it was read: there is nothing left to count against.
+        Err(sqlx::Error::RowNotFound) => return AuthError::InvalidCredentials,
         Err(error) => return error.into(),
     };
     let detail = Some(format!("{reason} (failed attempt {count})"));
