@@ -274,6 +274,9 @@ pub async fn insert_account(
 
 /// Finds an account by username or email, in any case or Unicode form.
 pub async fn find_by_login(pool: &AnyPool, login: &str) -> Result<Option<AccountRow>, sqlx::Error> {
+    if !crate::db::storable(login) {
+        return Ok(None);
+    }
     let key = login_key(login);
     let sql = concat!(
         "SELECT ",
@@ -367,16 +370,41 @@ pub async fn lock_account(
     Ok(done.rows_affected() == 1)
 }
 
-/// Clears the counter and any lock (a successful login, or an admin's unlock).
-pub async fn clear_failed_logins(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Clears the counter and any lock: an admin's unlock. `may_touch_superuser` false
+/// leaves a superuser alone. True when the account was there to unlock.
+pub async fn unlock_account(
+    pool: &AnyPool,
+    id: i64,
+    may_touch_superuser: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "UPDATE accounts SET failed_logins = 0, locked_at = NULL, locked_until = NULL \
-         WHERE id = $1 AND (failed_logins <> 0 OR locked_at IS NOT NULL)",
+         WHERE id = $1 AND is_superuser <= $2",
     )
     .bind(id)
+    .bind(i64::from(may_touch_superuser))
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// Clears the counter after a successful login, unless a lock is in force at `now`:
+/// a lock set by concurrent wrong guesses after this login read the account must
+/// still stop it. False when locked (the login must be refused).
+pub async fn clear_failed_logins_unless_locked(
+    pool: &AnyPool,
+    id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET failed_logins = 0, locked_at = NULL, locked_until = NULL \
+         WHERE id = $1 AND (locked_at IS NULL OR locked_until <= $2)",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Blocks an account that is not blocked yet. `may_touch_superuser` false leaves a
@@ -505,6 +533,9 @@ pub async fn search_accounts(
         " FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' OR email_key LIKE $1 ESCAPE '\\' ",
         "ORDER BY id LIMIT $2 OFFSET $3"
     );
+    if !crate::db::storable(search) {
+        return Ok(Vec::new());
+    }
     sqlx::query_as::<_, AccountRow>(sql)
         .bind(contains_pattern(search))
         .bind(limit)
@@ -515,6 +546,9 @@ pub async fn search_accounts(
 
 /// How many accounts `search_accounts` would list over all pages.
 pub async fn count_accounts(pool: &AnyPool, search: &str) -> Result<i64, sqlx::Error> {
+    if !crate::db::storable(search) {
+        return Ok(0);
+    }
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' OR email_key LIKE $1 ESCAPE '\\'",
     )

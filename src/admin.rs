@@ -18,6 +18,22 @@ use crate::sessions::ClientInfo;
 /// Longest block reason, in characters.
 pub const MAX_BLOCK_REASON_CHARS: usize = 500;
 
+/// The acting admin as the database has it now, not as the guard's cache saw it up to
+/// `session_cache_ms` ago: a demotion or block made elsewhere stops admin actions at once.
+pub async fn current_admin(app: &App, account_id: i64) -> Result<Actor, AuthError> {
+    let row = accounts::find_by_id(app.pool(), account_id).await?;
+    match row {
+        Some(row)
+            if !row.is_blocked()
+                && row.is_active != 0
+                && (row.is_staff != 0 || row.is_superuser != 0) =>
+        {
+            Ok(Actor::Admin(row.into()))
+        }
+        _ => Err(AuthError::Forbidden("this needs a staff account")),
+    }
+}
+
 /// Who is acting.
 #[derive(Debug, Clone)]
 pub enum Actor {
@@ -154,6 +170,11 @@ pub fn check_block_reason(reason: &str) -> Result<&str, AuthError> {
     let reason = reason.trim();
     let problem = if reason.is_empty() {
         "is required".to_string()
+    } else if reason
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        "must not contain control characters".to_string()
     } else if reason.chars().count() > MAX_BLOCK_REASON_CHARS {
         format!("must be at most {MAX_BLOCK_REASON_CHARS} characters")
     } else {
@@ -217,6 +238,9 @@ pub async fn unblock(
     client: &ClientInfo,
 ) -> Result<AccountDetail, AuthError> {
     let target = find_account(app, id).await?;
+    if actor.is(&target) {
+        return Err(AuthError::Forbidden("you cannot unblock your own account"));
+    }
     actor.check_may_touch(&target, "staff cannot unblock a superuser")?;
     let unblocked =
         accounts::unblock_account(app.pool(), id, actor.is_superuser(), app.now()).await?;
@@ -244,7 +268,13 @@ pub async fn unlock(
     client: &ClientInfo,
 ) -> Result<AccountDetail, AuthError> {
     let target = find_account(app, id).await?;
-    accounts::clear_failed_logins(app.pool(), id).await?;
+    // Unlocking a superuser over and over would let staff guess its password.
+    actor.check_may_touch(&target, "staff cannot unlock a superuser")?;
+    if !accounts::unlock_account(app.pool(), id, actor.is_superuser()).await? {
+        return Err(AuthError::Conflict(
+            "the account changed meanwhile (deleted or promoted); look again",
+        ));
+    }
     let detail = Some(format!(
         "{} failed attempts cleared{}",
         target.failed_logins,
@@ -393,11 +423,13 @@ pub async fn set_password(
     auth::reset_password(app, id, password, actor.id(), client).await
 }
 
-/// The account's audit trail, newest first.
+/// The account's audit trail, newest first; a deleted account's trail stays readable.
 pub async fn account_events(app: &App, id: i64, page: Page) -> Result<Listing<Event>, AuthError> {
-    find_account(app, id).await?;
-    let items = events::list_for_account(app.pool(), id, page.per_page, page.offset()).await?;
     let total = events::count_for_account(app.pool(), id).await?;
+    if total == 0 {
+        find_account(app, id).await?;
+    }
+    let items = events::list_for_account(app.pool(), id, page.per_page, page.offset()).await?;
     Ok(Listing {
         items,
         page: page.page,

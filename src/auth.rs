@@ -255,8 +255,10 @@ pub async fn login(
         .await;
         return Err(AuthError::AccountInactive);
     }
-    if row.failed_logins != 0 || row.locked_at.is_some() {
-        accounts::clear_failed_logins(app.pool(), row.id).await?;
+    if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, app.now()).await? {
+        // Concurrent wrong guesses locked the account while this password was being
+        // checked: a burst of guesses must not get past the lock by one lucky hit.
+        return Err(lock_in_force(app, row.id).await);
     }
     if verdict == Verdict::MatchNeedsRehash {
         upgrade_hash(app, &row, password).await;
@@ -312,6 +314,23 @@ pub async fn check_login_allowed(
     )
     .await;
     Err(refusal)
+}
+
+/// The refusal for an account found locked after its row was read.
+async fn lock_in_force(app: &App, account_id: i64) -> AuthError {
+    match accounts::find_by_id(app.pool(), account_id).await {
+        Ok(Some(row)) => match row.lock(app.now()) {
+            Lock::For(seconds) => AuthError::AccountLocked {
+                retry_after: Some(seconds),
+            },
+            Lock::UntilUnlocked => AuthError::AccountLocked { retry_after: None },
+            Lock::Open => AuthError::AccountLocked {
+                retry_after: Some(1),
+            },
+        },
+        Ok(None) => AuthError::InvalidCredentials,
+        Err(error) => error.into(),
+    }
 }
 
 /// Counts a wrong secret (a password, later a one-time code) against the account and

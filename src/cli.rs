@@ -161,9 +161,12 @@ async fn open_app(database: &DatabaseArg) -> Result<App, Failure> {
     if let Some(url) = &database.database_url {
         figment = figment.merge((format!("databases.{DATABASE_NAME}.url"), url));
     }
-    // The CLI signs no token, so a missing secret (an error in release) does not matter.
-    if !figment.contains("gatehouse.secret") {
-        figment = figment.merge(("gatehouse.secret", crate::random::token(48)));
+    // The CLI signs no token and opens no TOTP secret, so missing keys (an error in
+    // release) do not matter to it.
+    for key in ["gatehouse.secret", "gatehouse.two_factor_key"] {
+        if !figment.contains(key) {
+            figment = figment.merge((key, crate::random::token(48)));
+        }
     }
     let settings = Settings::from_figment(&figment).map_err(|e| Failure(e.to_string()))?;
     let config: rocket_db_pools::Config = figment

@@ -65,6 +65,12 @@ struct RawSettings {
     session_cache_ms: u64,
     lockout_max_attempts: u32,
     lockout_duration: u64,
+    two_factor_enabled: bool,
+    two_factor_issuer: String,
+    two_factor_max_attempts: u32,
+    two_factor_pending_ttl: u64,
+    two_factor_key: Option<String>,
+    two_factor_reauth: bool,
 }
 
 /// The defaults, the same as Rocket.toml's, for a binary started without that file.
@@ -96,6 +102,12 @@ impl Default for RawSettings {
             session_cache_ms: 1000,
             lockout_max_attempts: 5,
             lockout_duration: 15 * 60,
+            two_factor_enabled: true,
+            two_factor_issuer: "Gatehouse".into(),
+            two_factor_max_attempts: 3,
+            two_factor_pending_ttl: 5 * 60,
+            two_factor_key: None,
+            two_factor_reauth: true,
         }
     }
 }
@@ -135,6 +147,21 @@ pub struct Settings {
     pub lockout_max_attempts: i64,
     /// Seconds a lock lasts; `None` (configured as 0) until an admin unlocks.
     pub lockout_duration: Option<i64>,
+    /// False: no 2FA routes (404) and every login is one step.
+    pub two_factor_enabled: bool,
+    /// The issuer authenticator apps show next to the account name.
+    pub two_factor_issuer: String,
+    /// Wrong codes a pending session may receive before it is revoked.
+    pub two_factor_max_attempts: i64,
+    /// Seconds a pending (password-only) session lives.
+    pub two_factor_pending_ttl: i64,
+    /// The key material TOTP secrets are sealed with (distinct from `secret`). Never
+    /// printed.
+    pub two_factor_key: Vec<u8>,
+    /// True when no `two_factor_key` was configured and a random one was made for this run.
+    pub two_factor_key_is_ephemeral: bool,
+    /// Whether 2FA setup and disable ask for the password again.
+    pub two_factor_reauth: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -330,6 +357,47 @@ impl Settings {
                     })?,
             ),
         };
+        let issuer = raw.two_factor_issuer.trim().to_string();
+        if issuer.is_empty() || issuer.contains(':') || issuer.chars().count() > 64 {
+            return Err(invalid(
+                "two_factor_issuer",
+                "must be 1 to 64 characters without ':' (authenticator apps split on it)",
+            ));
+        }
+        if !(1..=10).contains(&raw.two_factor_max_attempts) {
+            return Err(invalid(
+                "two_factor_max_attempts",
+                "must be between 1 and 10",
+            ));
+        }
+        if !(30..=3600).contains(&raw.two_factor_pending_ttl) {
+            return Err(invalid(
+                "two_factor_pending_ttl",
+                "must be between 30 and 3600 seconds",
+            ));
+        }
+        let (two_factor_key, two_factor_key_is_ephemeral) = match raw.two_factor_key.as_deref() {
+            Some(text) if !text.trim().is_empty() => {
+                let key = check_key_material("two_factor_key", text)?;
+                if key == secret {
+                    return Err(invalid(
+                        "two_factor_key",
+                        "must differ from `secret`: rotating the token key must not destroy every enrolment",
+                    ));
+                }
+                (key, false)
+            }
+            _ if release && raw.two_factor_enabled => {
+                return Err(invalid(
+                    "two_factor_key",
+                    format!(
+                        "the release profile needs a key for the TOTP secrets at rest (or two_factor_enabled = false); \
+                         generate one with `openssl rand -base64 48` and set {ENV_PREFIX}TWO_FACTOR_KEY"
+                    ),
+                ))
+            }
+            _ => (crate::random::bytes(MIN_SECRET_BYTES), true),
+        };
         if raw.health_timeout_ms == 0 {
             return Err(invalid("health_timeout_ms", "must be greater than zero"));
         }
@@ -361,6 +429,13 @@ impl Settings {
             session_cache_ms: raw.session_cache_ms,
             lockout_max_attempts: i64::from(raw.lockout_max_attempts),
             lockout_duration,
+            two_factor_enabled: raw.two_factor_enabled,
+            two_factor_issuer: issuer,
+            two_factor_max_attempts: i64::from(raw.two_factor_max_attempts),
+            two_factor_pending_ttl: raw.two_factor_pending_ttl as i64,
+            two_factor_key,
+            two_factor_key_is_ephemeral,
+            two_factor_reauth: raw.two_factor_reauth,
         })
     }
 
@@ -386,10 +461,15 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
 
 /// A secret is taken as its bytes; it must be long and not an obvious placeholder.
 fn check_secret(text: &str) -> Result<Vec<u8>, ConfigError> {
+    check_key_material("secret", text)
+}
+
+/// Key material is taken as its bytes; it must be long and not an obvious placeholder.
+fn check_key_material(setting: &'static str, text: &str) -> Result<Vec<u8>, ConfigError> {
     let bytes = text.as_bytes();
     if bytes.len() < MIN_SECRET_BYTES {
         return Err(invalid(
-            "secret",
+            setting,
             format!(
                 "is {} bytes long; it must be at least {MIN_SECRET_BYTES} random bytes (try `openssl rand -base64 48`)",
                 bytes.len()
@@ -401,7 +481,7 @@ fn check_secret(text: &str) -> Result<Vec<u8>, ConfigError> {
     distinct.dedup();
     if distinct.len() < 10 {
         return Err(invalid(
-            "secret",
+            setting,
             "does not look random: use `openssl rand -base64 48`",
         ));
     }

@@ -143,6 +143,13 @@ pub async fn migrate(db: &DbPool) -> Result<(), sqlx::migrate::MigrateError> {
     }
 }
 
+/// False for text PostgreSQL cannot store or compare (it refuses NUL characters with
+/// an error, where SQLite accepts them). Functions that take client text check it and
+/// answer "no match", so a crafted `%00` never becomes a 500.
+pub fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 /// True when `error` is a unique-constraint violation; returns the constraint's name
 /// or, where the backend gives none (SQLite), its message, for the caller to inspect.
 pub fn unique_violation(error: &sqlx::Error) -> Option<String> {

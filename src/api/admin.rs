@@ -23,8 +23,9 @@ fn account_id(id: &str) -> Result<i64, AuthError> {
     id.parse().map_err(|_| AuthError::NotFound)
 }
 
-fn actor(staff: StaffAccount) -> Actor {
-    Actor::Admin(staff.account)
+/// The acting admin, re-read for actions that change something.
+async fn actor(app: &App, staff: StaffAccount) -> Result<Actor, AuthError> {
+    admin::current_admin(app, staff.account.id).await
 }
 
 #[get("/accounts?<q>&<page>&<per_page>")]
@@ -70,7 +71,7 @@ pub async fn block_account(
     body: JsonBody<BlockRequest>,
 ) -> ApiResult<Json<Value>> {
     let id = account_id(id)?;
-    let account = admin::block(app, &actor(staff), id, &body.0.reason, &client).await?;
+    let account = admin::block(app, &actor(app, staff).await?, id, &body.0.reason, &client).await?;
     Ok(Json(json!({ "account": account })))
 }
 
@@ -81,7 +82,7 @@ pub async fn unblock_account(
     client: ClientInfo,
     id: &str,
 ) -> ApiResult<Json<Value>> {
-    let account = admin::unblock(app, &actor(staff), account_id(id)?, &client).await?;
+    let account = admin::unblock(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
     Ok(Json(json!({ "account": account })))
 }
 
@@ -92,7 +93,7 @@ pub async fn unlock_account(
     client: ClientInfo,
     id: &str,
 ) -> ApiResult<Json<Value>> {
-    let account = admin::unlock(app, &actor(staff), account_id(id)?, &client).await?;
+    let account = admin::unlock(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
     Ok(Json(json!({ "account": account })))
 }
 
@@ -119,7 +120,7 @@ pub async fn update_account(
         is_staff: body.0.is_staff,
         is_superuser: body.0.is_superuser,
     };
-    let account = admin::update_flags(app, &actor(staff), id, change, &client).await?;
+    let account = admin::update_flags(app, &actor(app, staff).await?, id, change, &client).await?;
     Ok(Json(json!({ "account": account })))
 }
 
@@ -130,7 +131,7 @@ pub async fn delete_account(
     client: ClientInfo,
     id: &str,
 ) -> ApiResult<Status> {
-    admin::delete(app, &actor(staff), account_id(id)?, &client).await?;
+    admin::delete(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
     Ok(Status::NoContent)
 }
 

@@ -199,6 +199,9 @@ pub async fn revoke_own_session(
     reason: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
+    if !crate::db::storable(id) {
+        return Ok(false);
+    }
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
          WHERE id = $3 AND account_id = $4 AND revoked_at IS NULL AND expires_at > $1",

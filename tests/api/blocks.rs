@@ -106,6 +106,7 @@ async fn a_block_needs_a_reason_of_at_most_500_characters() {
         json!({}),
         json!({"reason": "   "}),
         json!({"reason": "é".repeat(501)}),
+        json!({"reason": "nul \u{0} inside"}),
     ] {
         let response = app.post_bearer(&uri, &admin.access, Some(body)).await;
         let error = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
@@ -156,6 +157,18 @@ async fn nobody_blocks_themselves_and_staff_cannot_block_a_superuser() {
     assert_error(
         app.post_bearer(&block(root_id), &staff.access, reason.clone())
             .await,
+        Status::Forbidden,
+        "forbidden",
+    )
+    .await;
+    // Nor unlock one: staff could otherwise guess a superuser's password without end.
+    assert_error(
+        app.post_bearer(
+            &format!("/api/admin/accounts/{root_id}/unlock"),
+            &staff.access,
+            None,
+        )
+        .await,
         Status::Forbidden,
         "forbidden",
     )

@@ -3,7 +3,7 @@ use std::process::Command;
 use gatehouse::config::Settings;
 use rocket::figment::Figment;
 
-use crate::support::{spawn_app, test_figment};
+use crate::support::{spawn_app, test_figment, SECRET};
 
 fn error_of(figment: Figment) -> String {
     match gatehouse::rocket(figment) {
@@ -25,7 +25,13 @@ async fn the_release_profile_refuses_to_start_without_a_strong_secret() {
     );
     let message = error_of(release().merge(("gatehouse.secret", "a".repeat(64))));
     assert!(message.contains("random"), "{message}");
-    assert!(gatehouse::rocket(release()).is_ok());
+    let message = error_of(release());
+    assert!(message.contains("GATEHOUSE_TWO_FACTOR_KEY"), "{message}");
+    let message = error_of(release().merge(("gatehouse.two_factor_key", SECRET)));
+    assert!(message.contains("must differ"), "{message}");
+    assert!(gatehouse::rocket(release().merge(("gatehouse.two_factor_enabled", false))).is_ok());
+    let key = "another-key-9d8c7b6a5f4e3d2c1b0a99887766554433";
+    assert!(gatehouse::rocket(release().merge(("gatehouse.two_factor_key", key))).is_ok());
 }
 
 #[rocket::async_test]

@@ -190,6 +190,52 @@ async fn unknown_logins_lock_nothing_and_answer_like_wrong_passwords() {
     }
 }
 
+#[rocket::async_test]
+async fn a_right_password_checked_after_concurrent_guesses_locked_the_account_is_refused() {
+    // Slow hashing on one thread: the guesses queue up in order, and the right
+    // password, read while the account was still open, is checked after them.
+    let app = spawn_app_with(|f| {
+        f.merge(("gatehouse.lockout_max_attempts", 3))
+            .merge(("gatehouse.argon2_memory_kib", 8192))
+            .merge(("gatehouse.argon2_iterations", 4))
+            .merge(("gatehouse.hash_concurrency", 1))
+    })
+    .await;
+    app.register("alice", "alice@example.com").await;
+    let guesses = wrong_logins(&app.client, 5);
+    let right = async {
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        app.login("alice", PASSWORD).await.status()
+    };
+    let (guesses, right) = rocket::tokio::join!(guesses, right);
+    assert!(guesses.contains(&Status::Locked), "{guesses:?}");
+    assert_eq!(right, Status::Locked, "a burst must not get past the lock");
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[rocket::async_test]
+async fn text_postgresql_cannot_store_is_a_client_error_not_a_500() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    assert_error(
+        app.login("ali\u{0}ce", PASSWORD).await,
+        Status::Unauthorized,
+        "invalid_credentials",
+    )
+    .await;
+    assert_error(
+        app.delete_bearer("/api/auth/sessions/abc%00def", &alice.access)
+            .await,
+        Status::NotFound,
+        "not_found",
+    )
+    .await;
+}
+
 /// Fires `count` wrong logins at once through `client`.
 async fn wrong_logins(client: &Client, count: usize) -> Vec<Status> {
     let requests = (0..count).map(|_| async {
