@@ -130,6 +130,11 @@ pub struct AccountRow {
     pub blocked_at: Option<i64>,
     pub block_reason: Option<String>,
     pub blocked_by: Option<i64>,
+    /// The sealed TOTP secret (see `two_factor`), set from setup on.
+    pub totp_secret: Option<String>,
+    /// When 2FA was switched on; `None` while off or only set up.
+    pub totp_enabled_at: Option<i64>,
+    pub totp_last_step: Option<i64>,
 }
 
 /// Whether a login may be attempted now.
@@ -185,6 +190,7 @@ pub struct AccountDetail {
     pub block_reason: Option<String>,
     pub blocked_at: Option<i64>,
     pub blocked_by: Option<i64>,
+    pub two_factor_enabled: bool,
 }
 
 impl AccountDetail {
@@ -201,6 +207,7 @@ impl AccountDetail {
             block_reason: row.block_reason.clone(),
             blocked_at: row.blocked_at,
             blocked_by: row.blocked_by,
+            two_factor_enabled: row.totp_enabled_at.is_some(),
             account: row.into(),
         }
     }
@@ -210,7 +217,8 @@ impl AccountDetail {
 macro_rules! account_columns {
     () => {
         "id, username, email, password_hash, is_active, is_staff, is_superuser, created_at, \
-         failed_logins, locked_at, locked_until, blocked_at, block_reason, blocked_by"
+         failed_logins, locked_at, locked_until, blocked_at, block_reason, blocked_by, \
+         totp_secret, totp_enabled_at, totp_last_step"
     };
 }
 

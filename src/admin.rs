@@ -408,6 +408,29 @@ pub async fn delete(
     Ok(())
 }
 
+/// Switches 2FA off for a user who lost their device. Staff cannot do it to a
+/// superuser, nor anyone to themselves (that would skip their own second factor).
+pub async fn reset_two_factor(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    client: &ClientInfo,
+) -> Result<AccountDetail, AuthError> {
+    let target = find_account(app, id).await?;
+    if actor.is(&target) {
+        return Err(AuthError::Forbidden(
+            "turn your own two-factor authentication off with /api/auth/2fa/disable",
+        ));
+    }
+    actor.check_may_touch(&target, "staff cannot reset a superuser's two-factor authentication")?;
+    if !crate::two_factor::reset(app, id, actor.id(), client).await? {
+        return Err(AuthError::Conflict(
+            "two-factor authentication is not on for this account",
+        ));
+    }
+    account_detail(app, id).await
+}
+
 /// Sets a new password (superusers and the CLI only) and signs the account out.
 pub async fn set_password(
     app: &App,

@@ -11,6 +11,7 @@ use crate::db::DbPool;
 use crate::password::Hasher;
 use crate::sessions::cache::SessionCache;
 use crate::tokens::TokenKeys;
+use crate::two_factor::crypto::TwoFactorKeys;
 
 pub struct App {
     pub settings: Arc<Settings>,
@@ -19,6 +20,7 @@ pub struct App {
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
     pub session_cache: SessionCache,
+    pub two_factor_keys: TwoFactorKeys,
 }
 
 impl App {
@@ -26,6 +28,7 @@ impl App {
         let keys = TokenKeys::new(&settings);
         App {
             session_cache: SessionCache::new(settings.session_cache_ms),
+            two_factor_keys: TwoFactorKeys::derive(&settings.two_factor_key),
             settings,
             db,
             keys,

@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::events::{self, EventKind, NewEvent};
 use crate::password::Verdict;
 use crate::sessions::cache::SessionState;
-use crate::sessions::{self, ClientInfo, SessionRow};
+use crate::sessions::{self, ClientInfo, NewSession, SessionRow};
 use crate::tokens::{Claims, TokenError, TokenKind};
 
 /// Field name → what is wrong with it.
@@ -54,6 +54,12 @@ pub enum AuthError {
     TokenReused,
     #[error("not found")]
     NotFound,
+    /// A pending session's token used where a complete session is needed.
+    #[error("this session waits for its second factor: POST /api/auth/2fa/verify")]
+    TwoFactorRequired,
+    /// A wrong one-time or recovery code; `attempts_left` on a pending login.
+    #[error("the code is wrong, expired or already used")]
+    InvalidOtp { attempts_left: Option<i64> },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -96,7 +102,10 @@ pub(crate) fn field_error(field: &str, message: impl Into<String>) -> AuthError 
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
     pub access_token: String,
-    pub refresh_token: String,
+    /// `None` for a pending session, which cannot be refreshed.
+    pub refresh_token: Option<String>,
+    /// True when the session waits for its second factor.
+    pub two_factor_required: bool,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     /// Seconds until the session (and so the refresh token) expires.
@@ -109,6 +118,8 @@ pub struct IssuedTokens {
 pub struct Authenticated {
     pub session_id: String,
     pub account: Account,
+    /// The session waits for its second factor; only verify and logout take it.
+    pub pending: bool,
 }
 
 /// What `register` needs, as the user typed it.
@@ -255,24 +266,79 @@ pub async fn login(
         .await;
         return Err(AuthError::AccountInactive);
     }
+    if verdict == Verdict::MatchNeedsRehash {
+        upgrade_hash(app, &row, password).await;
+    }
+    if app.settings.two_factor_enabled && row.totp_enabled_at.is_some() {
+        return start_second_factor(app, &row, remember, client).await;
+    }
     if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, app.now()).await? {
         // Concurrent wrong guesses locked the account while this password was being
         // checked: a burst of guesses must not get past the lock by one lucky hit.
         return Err(lock_in_force(app, row.id).await);
     }
-    if verdict == Verdict::MatchNeedsRehash {
-        upgrade_hash(app, &row, password).await;
-    }
-    let ttl = if remember {
-        app.settings.remember_ttl
-    } else {
-        app.settings.refresh_ttl
+    open_session(app, row.id, remember, None, client).await
+}
+
+/// Opens a complete session after a successful login (`method` names the second
+/// factor, if one was used) and records it.
+pub(crate) async fn open_session(
+    app: &App,
+    account_id: i64,
+    remember: bool,
+    method: Option<&str>,
+    client: &ClientInfo,
+) -> Result<IssuedTokens, AuthError> {
+    let new = NewSession {
+        account_id,
+        persistent: remember,
+        pending: false,
+        ttl: if remember {
+            app.settings.remember_ttl
+        } else {
+            app.settings.refresh_ttl
+        },
     };
-    let session =
-        sessions::create_session(app.pool(), row.id, remember, ttl, client, app.now()).await?;
+    let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
+    let detail = method.map(|m| format!("second factor: {m}"));
     audit(
         app,
         EventKind::LoginSucceeded,
+        account_id,
+        Some(account_id),
+        detail,
+        client,
+    )
+    .await;
+    Ok(issue_tokens(app, &session))
+}
+
+/// The password step of a login with 2FA on: a pending session whose token only
+/// reaches /2fa/verify and logout. The failed-login counter is left alone: only a
+/// completed login resets it.
+async fn start_second_factor(
+    app: &App,
+    row: &AccountRow,
+    remember: bool,
+    client: &ClientInfo,
+) -> Result<IssuedTokens, AuthError> {
+    // Concurrent guesses may have locked the account while this password was checked.
+    let fresh = accounts::find_by_id(app.pool(), row.id)
+        .await?
+        .ok_or(AuthError::InvalidCredentials)?;
+    if fresh.lock(app.now()) != Lock::Open {
+        return Err(lock_in_force(app, row.id).await);
+    }
+    let new = NewSession {
+        account_id: row.id,
+        persistent: remember,
+        pending: true,
+        ttl: app.settings.two_factor_pending_ttl,
+    };
+    let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
+    audit(
+        app,
+        EventKind::SecondFactorRequested,
         row.id,
         Some(row.id),
         None,
@@ -317,7 +383,7 @@ pub async fn check_login_allowed(
 }
 
 /// The refusal for an account found locked after its row was read.
-async fn lock_in_force(app: &App, account_id: i64) -> AuthError {
+pub(crate) async fn lock_in_force(app: &App, account_id: i64) -> AuthError {
     match accounts::find_by_id(app.pool(), account_id).await {
         Ok(Some(row)) => match row.lock(app.now()) {
             Lock::For(seconds) => AuthError::AccountLocked {
@@ -399,16 +465,33 @@ async fn upgrade_hash(app: &App, row: &AccountRow, password: &str) {
 
 /// Mints the access token and the session's current refresh token. The refresh token
 /// is a function of the session row alone, so re-minting it yields the same token.
-fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
+pub(crate) fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
     let now = app.now();
     let settings = &app.settings;
+    let pending = session.two_factor_pending != 0;
+    // A pending session's token lives no longer than the session itself.
+    let access_ttl = if pending {
+        settings.access_ttl.min(session.expires_at - now).max(1)
+    } else {
+        settings.access_ttl
+    };
     let access = app.keys.claims(
         TokenKind::Access,
         session.account_id,
         &session.id,
         now,
-        now + settings.access_ttl,
+        now + access_ttl,
     );
+    if pending {
+        return IssuedTokens {
+            access_token: app.keys.encode(&access),
+            refresh_token: None,
+            two_factor_required: true,
+            expires_in: access_ttl,
+            refresh_expires_in: (session.expires_at - now).max(0),
+            session_id: session.id.clone(),
+        };
+    }
     let mut refresh = app.keys.claims(
         TokenKind::Refresh,
         session.account_id,
@@ -419,7 +502,8 @@ fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
     refresh.gen = Some(session.refresh_generation);
     IssuedTokens {
         access_token: app.keys.encode(&access),
-        refresh_token: app.keys.encode(&refresh),
+        refresh_token: Some(app.keys.encode(&refresh)),
+        two_factor_required: false,
         expires_in: settings.access_ttl,
         refresh_expires_in: (session.expires_at - now).max(0),
         session_id: session.id.clone(),
@@ -507,6 +591,9 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
     if session.revoked_at.is_some() {
         return Err(AuthError::SessionRevoked);
     }
+    if session.two_factor_pending != 0 {
+        return Err(AuthError::TwoFactorRequired);
+    }
     if now > session.expires_at + app.settings.leeway {
         return Err(AuthError::TokenExpired);
     }
@@ -558,6 +645,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AuthE
     Ok(Authenticated {
         session_id: claims.sid,
         account: state.account,
+        pending: state.pending,
     })
 }
 

@@ -98,6 +98,9 @@ enum AccountsCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Switch two-factor authentication off for a user who lost their device.
+    #[command(name = "disable-2fa")]
+    DisableTwoFactor { login: String },
     /// Delete an account and its sessions (asks to confirm on a terminal).
     Delete {
         login: String,
@@ -296,6 +299,15 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
             );
             Ok(())
         }
+        AccountsCommand::DisableTwoFactor { login } => {
+            let target = find(&app, &login).await?;
+            admin::reset_two_factor(&app, &operator, target.id, &client).await?;
+            println!(
+                "Two-factor authentication of {} (id {}) is off; the next login needs the password only.",
+                target.username, target.id
+            );
+            Ok(())
+        }
         AccountsCommand::Delete { login, yes } => {
             let target = find(&app, &login).await?;
             if !yes && std::io::stdin().is_terminal() {
@@ -396,6 +408,9 @@ fn status(row: &AccountDetail) -> String {
             "blocked: {}",
             row.block_reason.as_deref().unwrap_or("")
         ));
+    }
+    if row.two_factor_enabled {
+        parts.push("2fa".into());
     }
     if row.locked {
         parts.push(match row.locked_until {

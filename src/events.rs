@@ -33,6 +33,15 @@ pub enum EventKind {
     /// Several sessions at once; the detail is the reason and the count.
     SessionsRevoked,
     AccountDeleted,
+    /// The password of a 2FA account was right; a pending session awaits the code.
+    SecondFactorRequested,
+    TwoFactorEnabled,
+    /// By the account holder.
+    TwoFactorDisabled,
+    /// By an admin or the CLI, for a user who lost their device.
+    TwoFactorReset,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
 }
 
 impl EventKind {
@@ -53,6 +62,12 @@ impl EventKind {
             EventKind::SessionRevoked => "session_revoked",
             EventKind::SessionsRevoked => "sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::SecondFactorRequested => "second_factor_requested",
+            EventKind::TwoFactorEnabled => "two_factor_enabled",
+            EventKind::TwoFactorDisabled => "two_factor_disabled",
+            EventKind::TwoFactorReset => "two_factor_reset",
+            EventKind::RecoveryCodeUsed => "recovery_code_used",
+            EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
         }
     }
 }

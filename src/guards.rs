@@ -87,7 +87,55 @@ impl<'r> FromRequest<'r> for AuthSession {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match authenticated(request).await {
+            Ok(found) if found.pending => refuse(request, &AuthError::TwoFactorRequired),
             Ok(found) => Outcome::Success(AuthSession {
+                session_id: found.session_id.clone(),
+                account: found.account.clone(),
+            }),
+            Err(error) => refuse(request, error),
+        }
+    }
+}
+
+/// A session waiting for its second factor: the guard of `POST /api/auth/2fa/verify`.
+/// A complete session is refused with 401 `session_revoked` (it has nothing to verify).
+#[derive(Debug, Clone)]
+pub struct PendingSession {
+    pub session_id: String,
+    pub account: Account,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for PendingSession {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match authenticated(request).await {
+            Ok(found) if found.pending => Outcome::Success(PendingSession {
+                session_id: found.session_id.clone(),
+                account: found.account.clone(),
+            }),
+            Ok(_) => refuse(request, &AuthError::SessionRevoked),
+            Err(error) => refuse(request, error),
+        }
+    }
+}
+
+/// Any live session, complete or pending: the guard of logout, which must be able to
+/// abandon a login half-way.
+#[derive(Debug, Clone)]
+pub struct AnySession {
+    pub session_id: String,
+    pub account: Account,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AnySession {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match authenticated(request).await {
+            Ok(found) => Outcome::Success(AnySession {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),
             }),
@@ -102,6 +150,7 @@ impl<'r> FromRequest<'r> for AuthAccount {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match authenticated(request).await {
+            Ok(found) if found.pending => refuse(request, &AuthError::TwoFactorRequired),
             Ok(found) if found.account.is_active => Outcome::Success(AuthAccount {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),

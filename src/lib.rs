@@ -36,6 +36,7 @@ pub mod password;
 pub mod random;
 pub mod sessions;
 pub mod tokens;
+pub mod two_factor;
 
 use std::sync::Arc;
 
@@ -64,6 +65,7 @@ pub fn rocket_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(Settings::from_figment(&figment)?);
+    let two_factor = settings.two_factor_enabled;
     let hasher = Hasher::new(&settings).map_err(|e| ConfigError::Invalid {
         setting: "argon2_memory_kib",
         env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
@@ -77,6 +79,13 @@ pub fn rocket_with_clock(
                 let Some(db) = Db::fetch(&rocket) else {
                     return Err(rocket);
                 };
+                if settings.two_factor_enabled && settings.two_factor_key_is_ephemeral {
+                    log::warn!(
+                        "no two_factor_key configured: using a random one for this run, so 2FA \
+                         enrolments will not survive a restart; set {}TWO_FACTOR_KEY",
+                        config::ENV_PREFIX
+                    );
+                }
                 if settings.secret_is_ephemeral {
                     log::warn!(
                         "no signing secret configured: using a random one for this run, so tokens \
@@ -88,5 +97,5 @@ pub fn rocket_with_clock(
                 Ok(rocket.manage(state))
             },
         ))
-        .attach(api::stage()))
+        .attach(api::stage(two_factor)))
 }

@@ -56,6 +56,18 @@ pub async fn show_account(
     Ok(Json(json!({ "account": account })))
 }
 
+#[post("/accounts/<id>/2fa/disable")]
+pub async fn reset_two_factor(
+    app: &State<App>,
+    staff: StaffAccount,
+    client: ClientInfo,
+    id: &str,
+) -> ApiResult<Json<Value>> {
+    let actor = actor(app, staff).await?;
+    let account = admin::reset_two_factor(app, &actor, account_id(id)?, &client).await?;
+    Ok(Json(json!({ "account": account })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRequest {

@@ -14,7 +14,7 @@ use crate::accounts::Account;
 use crate::app::App;
 use crate::auth::{self, AuthError, IssuedTokens, Registration};
 use crate::config::{self, Settings, TokenLocation};
-use crate::guards::{bearer, AuthAccount, AuthSession};
+use crate::guards::{bearer, AnySession, AuthAccount};
 use crate::sessions::ClientInfo;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -55,7 +55,8 @@ pub struct LoginRequest {
 #[derive(Serialize)]
 pub struct TokenPair {
     access_token: String,
-    refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     token_type: &'static str,
     expires_in: i64,
     two_factor_required: bool,
@@ -68,7 +69,7 @@ impl From<&IssuedTokens> for TokenPair {
             refresh_token: tokens.refresh_token.clone(),
             token_type: "Bearer",
             expires_in: tokens.expires_in,
-            two_factor_required: false,
+            two_factor_required: tokens.two_factor_required,
         }
     }
 }
@@ -154,7 +155,7 @@ pub async fn refresh(
 #[post("/logout")]
 pub async fn logout(
     app: &State<App>,
-    session: AuthSession,
+    session: AnySession,
     client: ClientInfo,
     cookies: &CookieJar<'_>,
 ) -> ApiResult<Status> {
@@ -227,12 +228,21 @@ pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &I
         tokens.access_token.clone(),
         tokens.expires_in,
     ));
-    cookies.add(auth_cookie(
-        settings,
-        settings.refresh_cookie.clone(),
-        tokens.refresh_token.clone(),
-        tokens.refresh_expires_in,
-    ));
+    match &tokens.refresh_token {
+        Some(refresh_token) => cookies.add(auth_cookie(
+            settings,
+            settings.refresh_cookie.clone(),
+            refresh_token.clone(),
+            tokens.refresh_expires_in,
+        )),
+        // A pending session has no refresh token; drop any earlier session's.
+        None => cookies.add(auth_cookie(
+            settings,
+            settings.refresh_cookie.clone(),
+            String::new(),
+            0,
+        )),
+    }
 }
 
 pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {

@@ -49,7 +49,9 @@ impl ApiError {
                 | AuthError::InvalidToken
                 | AuthError::TokenExpired
                 | AuthError::SessionRevoked
-                | AuthError::TokenReused => Status::Unauthorized,
+                | AuthError::TokenReused
+                | AuthError::TwoFactorRequired
+                | AuthError::InvalidOtp { .. } => Status::Unauthorized,
                 AuthError::AccountInactive
                 | AuthError::AccountBlocked
                 | AuthError::RegistrationClosed
@@ -87,6 +89,8 @@ impl ApiError {
                 AuthError::SessionRevoked => "session_revoked",
                 AuthError::TokenReused => "token_reused",
                 AuthError::NotFound => "not_found",
+                AuthError::TwoFactorRequired => "two_factor_required",
+                AuthError::InvalidOtp { .. } => "invalid_otp",
                 AuthError::Internal(_) => "internal_error",
             },
             ApiError::InvalidJson(_) => "invalid_json",
@@ -170,6 +174,12 @@ impl<'r> Responder<'r, 'static> for ApiError {
         };
         if let Some(seconds) = retry_after {
             error["retry_after"] = json!(seconds);
+        }
+        if let ApiError::Auth(AuthError::InvalidOtp {
+            attempts_left: Some(left),
+        }) = &self
+        {
+            error["attempts_left"] = json!(left);
         }
         let mut response =
             response::Response::build_from(Json(json!({ "error": error })).respond_to(request)?);

@@ -7,6 +7,7 @@ pub mod body;
 pub mod error;
 pub mod health;
 pub mod sessions;
+pub mod two_factor;
 
 use rocket::fairing::AdHoc;
 use rocket::http::Status;
@@ -14,9 +15,26 @@ use rocket::Request;
 
 use error::{take_stashed, ApiError};
 
-/// Mounts the API's routes and catchers.
-pub fn stage() -> AdHoc {
-    AdHoc::on_ignite("JSON API", |rocket| async {
+/// Mounts the API's routes and catchers; the 2FA routes only when `two_factor` is on.
+pub fn stage(two_factor: bool) -> AdHoc {
+    AdHoc::on_ignite("JSON API", move |rocket| async move {
+        let rocket = if two_factor {
+            rocket
+                .mount(
+                    "/api/auth",
+                    routes![
+                        two_factor::status,
+                        two_factor::setup,
+                        two_factor::enable,
+                        two_factor::recovery_codes,
+                        two_factor::disable,
+                        two_factor::verify,
+                    ],
+                )
+                .mount("/api/admin", routes![admin::reset_two_factor])
+        } else {
+            rocket
+        };
         rocket
             .mount("/api", routes![health::live, health::ready])
             .mount(

@@ -21,6 +21,8 @@ pub struct SessionState {
     pub expires_at: i64,
     pub last_used_at: i64,
     pub revoked: bool,
+    /// Waiting for its second factor: only verify and logout accept it.
+    pub pending: bool,
     pub account_blocked: bool,
     pub account: Account,
 }

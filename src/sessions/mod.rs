@@ -24,12 +24,16 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub revoked_at: Option<i64>,
+    /// 1 while the session waits for its second factor.
+    pub two_factor_pending: i64,
+    pub otp_failures: i64,
 }
 
 macro_rules! session_columns {
     () => {
         "id, account_id, created_at, last_used_at, expires_at, persistent, \
-         refresh_generation, rotated_at, user_agent, ip, revoked_at"
+         refresh_generation, rotated_at, user_agent, ip, revoked_at, two_factor_pending, \
+         otp_failures"
     };
 }
 
@@ -66,6 +70,7 @@ pub struct SessionWithAccount {
     pub session_expires_at: i64,
     pub session_last_used_at: i64,
     pub session_revoked_at: Option<i64>,
+    pub session_two_factor_pending: i64,
     #[sqlx(flatten)]
     pub account: AccountRow,
 }
@@ -77,11 +82,20 @@ pub struct ClientInfo {
     pub ip: Option<String>,
 }
 
+/// How a new session starts.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession {
+    pub account_id: i64,
+    /// "Remember me": the longer lifetime, kept across the second factor.
+    pub persistent: bool,
+    /// Opened by the password alone; waits for the second factor.
+    pub pending: bool,
+    pub ttl: i64,
+}
+
 pub async fn create_session(
     pool: &AnyPool,
-    account_id: i64,
-    persistent: bool,
-    ttl: i64,
+    new: NewSession,
     client: &ClientInfo,
     now: i64,
 ) -> Result<SessionRow, sqlx::Error> {
@@ -92,18 +106,19 @@ pub async fn create_session(
         .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
     let sql = concat!(
         "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, persistent, ",
-        "refresh_generation, rotated_at, user_agent, ip) ",
-        "VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7) RETURNING ",
+        "refresh_generation, rotated_at, user_agent, ip, two_factor_pending) ",
+        "VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7, $8) RETURNING ",
         session_columns!()
     );
     sqlx::query_as::<_, SessionRow>(sql)
         .bind(id)
-        .bind(account_id)
+        .bind(new.account_id)
         .bind(now)
-        .bind(now + ttl)
-        .bind(i64::from(persistent))
+        .bind(now + new.ttl)
+        .bind(i64::from(new.persistent))
         .bind(user_agent)
         .bind(client.ip.clone())
+        .bind(i64::from(new.pending))
         .fetch_one(pool)
         .await
 }
@@ -127,9 +142,10 @@ pub async fn find_session_with_account(
 ) -> Result<Option<SessionWithAccount>, sqlx::Error> {
     let sql = concat!(
         "SELECT s.expires_at AS session_expires_at, s.last_used_at AS session_last_used_at, ",
-        "s.revoked_at AS session_revoked_at, a.id, a.username, a.email, a.password_hash, ",
-        "a.is_active, a.is_staff, a.is_superuser, a.created_at, a.failed_logins, a.locked_at, ",
-        "a.locked_until, a.blocked_at, a.block_reason, a.blocked_by ",
+        "s.revoked_at AS session_revoked_at, s.two_factor_pending AS session_two_factor_pending, ",
+        "a.id, a.username, a.email, a.password_hash, a.is_active, a.is_staff, a.is_superuser, ",
+        "a.created_at, a.failed_logins, a.locked_at, a.locked_until, a.blocked_at, ",
+        "a.block_reason, a.blocked_by, a.totp_secret, a.totp_enabled_at, a.totp_last_step ",
         "FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
     );
     sqlx::query_as::<_, SessionWithAccount>(sql)
@@ -157,6 +173,30 @@ pub async fn rotate_refresh(
     .bind(expires_at)
     .bind(id)
     .bind(from)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Counts one more wrong second-factor code on a pending session; returns the count.
+pub async fn record_otp_failure(pool: &AnyPool, id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE sessions SET otp_failures = otp_failures + 1 WHERE id = $1 RETURNING otp_failures",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Ends a pending session whose second factor was accepted; its successor is a new
+/// session. True for exactly one caller, however many race to complete it.
+pub async fn spend_pending_session(pool: &AnyPool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $2, revoke_reason = 'second_factor_completed' \
+         WHERE id = $1 AND two_factor_pending = 1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -246,6 +286,7 @@ pub async fn list_live_sessions(
         "SELECT ",
         session_columns!(),
         " FROM sessions WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 ",
+        "AND two_factor_pending = 0 ",
         "ORDER BY created_at DESC, id"
     );
     sqlx::query_as::<_, SessionRow>(sql)
@@ -261,6 +302,7 @@ impl From<SessionWithAccount> for cache::SessionState {
             expires_at: found.session_expires_at,
             last_used_at: found.session_last_used_at,
             revoked: found.session_revoked_at.is_some(),
+            pending: found.session_two_factor_pending != 0,
             account_blocked: found.account.is_blocked(),
             account: found.account.into(),
         }

@@ -1,0 +1,432 @@
+//! Optional TOTP two-factor authentication, free of HTTP like [`crate::auth`]:
+//! enrolment (setup, then enable with a first code), the second step of a login,
+//! recovery codes, and switching it off.
+//!
+//! A code is accepted once: a TOTP code's time step is recorded with a guarded update
+//! (`totp_last_step < step`), a recovery code is marked used the same way, so of two
+//! concurrent requests with one code exactly one succeeds. Every wrong code counts
+//! towards the account's lockout counter; on a pending login it also counts towards
+//! the session's own limit (`two_factor_max_attempts`), past which the session is
+//! revoked and the login starts again from the password.
+
+pub mod codes;
+pub mod crypto;
+pub mod store;
+
+use crate::accounts::{self, AccountRow, Lock};
+use crate::app::App;
+use crate::auth::{self, audit, field_error, AuthError, IssuedTokens};
+use crate::events::EventKind;
+use crate::password::Verdict;
+use crate::sessions::{self, ClientInfo};
+use codes::Presented;
+
+/// What an authenticator app needs to enrol: the secret (base32), the otpauth URI and
+/// that URI as a QR code.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Status {
+    pub enabled: bool,
+    pub recovery_codes_left: i64,
+}
+
+/// Which second factor was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Totp,
+    RecoveryCode,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Totp => "totp",
+            Method::RecoveryCode => "recovery code",
+        }
+    }
+}
+
+async fn account(app: &App, account_id: i64) -> Result<AccountRow, AuthError> {
+    accounts::find_by_id(app.pool(), account_id)
+        .await?
+        .ok_or(AuthError::SessionRevoked)
+}
+
+pub async fn status(app: &App, account_id: i64) -> Result<Status, AuthError> {
+    let row = account(app, account_id).await?;
+    let enabled = row.totp_enabled_at.is_some();
+    let recovery_codes_left = if enabled {
+        store::recovery_codes_left(app.pool(), account_id).await?
+    } else {
+        0
+    };
+    Ok(Status {
+        enabled,
+        recovery_codes_left,
+    })
+}
+
+/// Re-checks the password when `two_factor_reauth` asks for it: a stolen session alone
+/// must not be able to enrol or remove a second factor.
+async fn reauthenticate(
+    app: &App,
+    row: &AccountRow,
+    password: Option<&str>,
+) -> Result<(), AuthError> {
+    if !app.settings.two_factor_reauth {
+        return Ok(());
+    }
+    let password = password.ok_or_else(|| field_error("password", "is required"))?;
+    let verdict = if password.len() > app.settings.password_max_length {
+        Verdict::Mismatch
+    } else {
+        app.hasher.verify(password, Some(&row.password_hash)).await?
+    };
+    if verdict == Verdict::Mismatch {
+        return Err(field_error("password", "is incorrect"));
+    }
+    Ok(())
+}
+
+fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP, AuthError> {
+    codes::totp(secret, &app.settings.two_factor_issuer, &row.username).map_err(AuthError::Internal)
+}
+
+/// The account's TOTP secret, opened.
+fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AuthError> {
+    let sealed = row
+        .totp_secret
+        .as_deref()
+        .ok_or_else(|| AuthError::Internal("no TOTP secret stored".into()))?;
+    app.two_factor_keys
+        .open(row.id, sealed)
+        .map_err(|e| AuthError::Internal(e.to_string()))
+}
+
+/// Starts enrolment: a new secret, stored sealed but not yet enabled. A second setup
+/// replaces an unconfirmed one; with 2FA already on it is a conflict.
+pub async fn setup(
+    app: &App,
+    account_id: i64,
+    password: Option<&str>,
+) -> Result<Enrolment, AuthError> {
+    let row = account(app, account_id).await?;
+    if row.totp_enabled_at.is_some() {
+        return Err(AuthError::Conflict(
+            "two-factor authentication is already on; disable it first",
+        ));
+    }
+    reauthenticate(app, &row, password).await?;
+    let secret = crate::random::bytes(codes::SECRET_BYTES);
+    let sealed = app.two_factor_keys.seal(account_id, &secret);
+    if !store::start_setup(app.pool(), account_id, &sealed, app.now()).await? {
+        return Err(AuthError::Conflict(
+            "two-factor authentication is already on; disable it first",
+        ));
+    }
+    let totp = totp_of(app, &row, secret)?;
+    let otpauth_uri = totp.get_url();
+    let qr_svg = qrcode::QrCode::new(otpauth_uri.as_bytes())
+        .map_err(|e| AuthError::Internal(format!("QR code: {e}")))?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    Ok(Enrolment {
+        secret_base32: totp.get_secret_base32(),
+        otpauth_uri,
+        qr_svg,
+    })
+}
+
+/// Confirms the setup with a first code and switches 2FA on; returns the recovery
+/// codes, which are shown this once and stored only as hashes.
+pub async fn enable(
+    app: &App,
+    account_id: i64,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Vec<String>, AuthError> {
+    let row = account(app, account_id).await?;
+    if row.totp_enabled_at.is_some() {
+        return Err(AuthError::Conflict(
+            "two-factor authentication is already on",
+        ));
+    }
+    let Some(sealed) = row.totp_secret.clone() else {
+        return Err(AuthError::Conflict(
+            "no setup to confirm: start with POST /api/auth/2fa/setup",
+        ));
+    };
+    let totp = totp_of(app, &row, secret_of(app, &row)?)?;
+    let step = match Presented::parse(code) {
+        Presented::Totp(code) => codes::matching_step(&totp, &code, app.now()),
+        Presented::Recovery(_) | Presented::Malformed => None,
+    }
+    .ok_or(AuthError::InvalidOtp {
+        attempts_left: None,
+    })?;
+    let recovery_codes = codes::new_recovery_codes();
+    let hashes = hashes_of(app, &recovery_codes);
+    if !store::enable(app.pool(), account_id, &sealed, step, &hashes, app.now()).await? {
+        return Err(AuthError::Conflict(
+            "the setup changed meanwhile; start again with POST /api/auth/2fa/setup",
+        ));
+    }
+    audit(
+        app,
+        EventKind::TwoFactorEnabled,
+        account_id,
+        Some(account_id),
+        None,
+        client,
+    )
+    .await;
+    Ok(recovery_codes)
+}
+
+fn hashes_of(app: &App, recovery_codes: &[String]) -> Vec<String> {
+    recovery_codes
+        .iter()
+        .map(|code| {
+            app.two_factor_keys
+                .recovery_hash(&codes::normalise_recovery_code(code))
+        })
+        .collect()
+}
+
+/// Checks and spends a code of an account with 2FA on: a TOTP code whose step is
+/// newer than the last accepted one, or (if `allow_recovery`) an unused recovery code.
+/// `None` when the code is wrong, malformed, or already used.
+async fn spend_code(
+    app: &App,
+    row: &AccountRow,
+    code: &str,
+    allow_recovery: bool,
+) -> Result<Option<Method>, AuthError> {
+    match Presented::parse(code) {
+        Presented::Totp(code) => {
+            let totp = totp_of(app, row, secret_of(app, row)?)?;
+            match codes::matching_step(&totp, &code, app.now()) {
+                Some(step) if store::accept_step(app.pool(), row.id, step).await? => {
+                    Ok(Some(Method::Totp))
+                }
+                _ => Ok(None),
+            }
+        }
+        Presented::Recovery(code) if allow_recovery => {
+            let hash = app.two_factor_keys.recovery_hash(&code);
+            if store::use_recovery_code(app.pool(), row.id, &hash, app.now()).await? {
+                Ok(Some(Method::RecoveryCode))
+            } else {
+                Ok(None)
+            }
+        }
+        Presented::Recovery(_) | Presented::Malformed => Ok(None),
+    }
+}
+
+/// A code from a signed-in holder (new recovery codes, disable): refused while the
+/// account is locked, and a wrong one counts towards the lock, so a stolen session
+/// cannot try the million codes.
+async fn holder_code(
+    app: &App,
+    row: &AccountRow,
+    code: &str,
+    allow_recovery: bool,
+    client: &ClientInfo,
+) -> Result<Method, AuthError> {
+    if row.totp_enabled_at.is_none() {
+        return Err(AuthError::Conflict("two-factor authentication is off"));
+    }
+    if row.lock(app.now()) != Lock::Open {
+        return Err(auth::lock_in_force(app, row.id).await);
+    }
+    match spend_code(app, row, code, allow_recovery).await? {
+        Some(method) => {
+            if method == Method::RecoveryCode {
+                let detail = Some("two-factor management".into());
+                audit(app, EventKind::RecoveryCodeUsed, row.id, Some(row.id), detail, client).await;
+            }
+            Ok(method)
+        }
+        None => match auth::record_failed_attempt(app, row, "wrong_otp", client).await {
+            locked @ AuthError::AccountLocked { .. } => Err(locked),
+            _ => Err(AuthError::InvalidOtp {
+                attempts_left: None,
+            }),
+        },
+    }
+}
+
+/// A fresh set of recovery codes, for a current TOTP code; the old set stops working.
+pub async fn regenerate_recovery_codes(
+    app: &App,
+    account_id: i64,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Vec<String>, AuthError> {
+    let row = account(app, account_id).await?;
+    holder_code(app, &row, code, false, client).await?;
+    let recovery_codes = codes::new_recovery_codes();
+    store::replace_recovery_codes(
+        app.pool(),
+        account_id,
+        &hashes_of(app, &recovery_codes),
+        app.now(),
+    )
+    .await?;
+    audit(
+        app,
+        EventKind::RecoveryCodesRegenerated,
+        account_id,
+        Some(account_id),
+        None,
+        client,
+    )
+    .await;
+    Ok(recovery_codes)
+}
+
+/// Switches 2FA off for its holder, who proves both factors (a recovery code will do
+/// for the second).
+pub async fn disable(
+    app: &App,
+    account_id: i64,
+    password: Option<&str>,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<(), AuthError> {
+    let row = account(app, account_id).await?;
+    if row.totp_enabled_at.is_none() {
+        return Err(AuthError::Conflict("two-factor authentication is off"));
+    }
+    reauthenticate(app, &row, password).await?;
+    holder_code(app, &row, code, true, client).await?;
+    if store::turn_off(app.pool(), account_id, app.now()).await? {
+        audit(
+            app,
+            EventKind::TwoFactorDisabled,
+            account_id,
+            Some(account_id),
+            None,
+            client,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Switches 2FA off for someone else (an admin, the CLI). False when it was off.
+pub async fn reset(
+    app: &App,
+    account_id: i64,
+    actor_id: Option<i64>,
+    client: &ClientInfo,
+) -> Result<bool, AuthError> {
+    let reset = store::turn_off(app.pool(), account_id, app.now()).await?;
+    if reset {
+        audit(app, EventKind::TwoFactorReset, account_id, actor_id, None, client).await;
+    }
+    Ok(reset)
+}
+
+/// The second step of a login: the pending session `session_id` and a code. Success
+/// spends the pending session and opens a complete one under a new id; it is the only
+/// place a 2FA login resets the failed-login counter.
+pub async fn complete_login(
+    app: &App,
+    session_id: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<IssuedTokens, AuthError> {
+    let now = app.now();
+    let session = sessions::find_session(app.pool(), session_id)
+        .await?
+        .filter(|s| s.two_factor_pending != 0 && s.revoked_at.is_none() && s.expires_at > now)
+        .ok_or(AuthError::SessionRevoked)?;
+    let row = accounts::find_by_id(app.pool(), session.account_id)
+        .await?
+        .ok_or(AuthError::SessionRevoked)?;
+    let refusal = if row.is_blocked() {
+        Some(AuthError::AccountBlocked)
+    } else if row.is_active == 0 {
+        Some(AuthError::AccountInactive)
+    } else if row.lock(now) != Lock::Open {
+        Some(auth::lock_in_force(app, row.id).await)
+    } else if row.totp_enabled_at.is_none() {
+        // Reset by an admin meanwhile: start again, now with the password alone.
+        Some(AuthError::SessionRevoked)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        end_pending(app, &session.id, row.id, "login_refused", client).await?;
+        return Err(refusal);
+    }
+
+    let Some(method) = spend_code(app, &row, code, true).await? else {
+        return Err(wrong_login_code(app, &session.id, &row, client).await?);
+    };
+    if !sessions::spend_pending_session(app.pool(), &session.id, now).await? {
+        // A parallel request completed (or ended) this login first.
+        return Err(AuthError::SessionRevoked);
+    }
+    app.session_cache.forget_session(&session.id);
+    if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, now).await? {
+        return Err(auth::lock_in_force(app, row.id).await);
+    }
+    if method == Method::RecoveryCode {
+        let left = store::recovery_codes_left(app.pool(), row.id).await?;
+        let detail = Some(format!("{left} left"));
+        audit(app, EventKind::RecoveryCodeUsed, row.id, Some(row.id), detail, client).await;
+    }
+    auth::open_session(
+        app,
+        row.id,
+        session.persistent != 0,
+        Some(method.name()),
+        client,
+    )
+    .await
+}
+
+/// Counts a wrong code on a pending login, against the session and the account, and
+/// gives the answer: how many tries are left, or the revoked session, or the lock.
+async fn wrong_login_code(
+    app: &App,
+    session_id: &str,
+    row: &AccountRow,
+    client: &ClientInfo,
+) -> Result<AuthError, AuthError> {
+    let failures = sessions::record_otp_failure(app.pool(), session_id).await?;
+    let account_answer = auth::record_failed_attempt(app, row, "wrong_otp", client).await;
+    if let AuthError::AccountLocked { .. } = account_answer {
+        end_pending(app, session_id, row.id, "account_locked", client).await?;
+        return Ok(account_answer);
+    }
+    let left = app.settings.two_factor_max_attempts - failures;
+    if left <= 0 {
+        end_pending(app, session_id, row.id, "too_many_wrong_codes", client).await?;
+        return Ok(AuthError::SessionRevoked);
+    }
+    Ok(AuthError::InvalidOtp {
+        attempts_left: Some(left),
+    })
+}
+
+async fn end_pending(
+    app: &App,
+    session_id: &str,
+    account_id: i64,
+    reason: &str,
+    client: &ClientInfo,
+) -> Result<(), AuthError> {
+    auth::revoke_session(app, account_id, session_id, reason, None, client).await?;
+    Ok(())
+}
