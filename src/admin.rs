@@ -422,7 +422,10 @@ pub async fn reset_two_factor(
             "turn your own two-factor authentication off with /api/auth/2fa/disable",
         ));
     }
-    actor.check_may_touch(&target, "staff cannot reset a superuser's two-factor authentication")?;
+    actor.check_may_touch(
+        &target,
+        "staff cannot reset a superuser's two-factor authentication",
+    )?;
     if !crate::two_factor::reset(app, id, actor.id(), client).await? {
         return Err(AuthError::Conflict(
             "two-factor authentication is not on for this account",

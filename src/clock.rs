@@ -40,6 +40,11 @@ impl ManualClock {
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds * 1000, Ordering::SeqCst);
     }
+
+    /// Moves to exactly `seconds` past the epoch (tests that need a time-step boundary).
+    pub fn set(&self, seconds: i64) {
+        self.0.store(seconds * 1000, Ordering::SeqCst);
+    }
 }
 
 impl Default for ManualClock {

@@ -39,8 +39,7 @@ pub async fn setup(
     caller: AuthAccount,
     body: JsonBody<SetupRequest>,
 ) -> ApiResult<Json<Value>> {
-    let enrolment =
-        two_factor::setup(app, caller.account.id, body.0.password.as_deref()).await?;
+    let enrolment = two_factor::setup(app, caller.account.id, body.0.password.as_deref()).await?;
     Ok(Json(json!({
         "secret": enrolment.secret_base32,
         "otpauth_uri": enrolment.otpauth_uri,

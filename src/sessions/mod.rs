@@ -190,7 +190,11 @@ pub async fn record_otp_failure(pool: &AnyPool, id: &str) -> Result<i64, sqlx::E
 
 /// Ends a pending session whose second factor was accepted; its successor is a new
 /// session. True for exactly one caller, however many race to complete it.
-pub async fn spend_pending_session(pool: &AnyPool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn spend_pending_session(
+    pool: &AnyPool,
+    id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $2, revoke_reason = 'second_factor_completed' \
          WHERE id = $1 AND two_factor_pending = 1 AND revoked_at IS NULL",

@@ -86,7 +86,9 @@ async fn reauthenticate(
     let verdict = if password.len() > app.settings.password_max_length {
         Verdict::Mismatch
     } else {
-        app.hasher.verify(password, Some(&row.password_hash)).await?
+        app.hasher
+            .verify(password, Some(&row.password_hash))
+            .await?
     };
     if verdict == Verdict::Mismatch {
         return Err(field_error("password", "is incorrect"));
@@ -251,7 +253,15 @@ async fn holder_code(
         Some(method) => {
             if method == Method::RecoveryCode {
                 let detail = Some("two-factor management".into());
-                audit(app, EventKind::RecoveryCodeUsed, row.id, Some(row.id), detail, client).await;
+                audit(
+                    app,
+                    EventKind::RecoveryCodeUsed,
+                    row.id,
+                    Some(row.id),
+                    detail,
+                    client,
+                )
+                .await;
             }
             Ok(method)
         }
@@ -331,7 +341,15 @@ pub async fn reset(
 ) -> Result<bool, AuthError> {
     let reset = store::turn_off(app.pool(), account_id, app.now()).await?;
     if reset {
-        audit(app, EventKind::TwoFactorReset, account_id, actor_id, None, client).await;
+        audit(
+            app,
+            EventKind::TwoFactorReset,
+            account_id,
+            actor_id,
+            None,
+            client,
+        )
+        .await;
     }
     Ok(reset)
 }
@@ -384,7 +402,15 @@ pub async fn complete_login(
     if method == Method::RecoveryCode {
         let left = store::recovery_codes_left(app.pool(), row.id).await?;
         let detail = Some(format!("{left} left"));
-        audit(app, EventKind::RecoveryCodeUsed, row.id, Some(row.id), detail, client).await;
+        audit(
+            app,
+            EventKind::RecoveryCodeUsed,
+            row.id,
+            Some(row.id),
+            detail,
+            client,
+        )
+        .await;
     }
     auth::open_session(
         app,

@@ -331,6 +331,34 @@ async fn the_accounts_commands_administer_by_username_or_email() {
 }
 
 #[rocket::async_test]
+async fn disable_2fa_turns_it_off_for_a_user_who_lost_the_device() {
+    let db = TestDatabase::new().await;
+    let app = spawn_app_on(db, |f| f).await;
+    crate::two_factor::enrol(&app, "alice").await;
+    let list = run(gatehouse(&app.db, &["accounts", "list"]), "");
+    assert!(stdout(&list).contains("active, 2fa"), "{}", stdout(&list));
+
+    let output = run(
+        gatehouse(&app.db, &["accounts", "disable-2fa", "alice"]),
+        "",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Two-factor authentication of alice"));
+    let login: Value = app
+        .login("alice", PASSWORD)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(login["two_factor_required"], false);
+    let again = run(
+        gatehouse(&app.db, &["accounts", "disable-2fa", "alice"]),
+        "",
+    );
+    assert_fails(&again, "not on");
+}
+
+#[rocket::async_test]
 async fn no_subcommand_or_a_wrong_one_is_a_usage_error() {
     let db = TestDatabase::new().await;
     let output = run(gatehouse(&db, &["accounts", "promote", "alice"]), "");

@@ -20,3 +20,4 @@ mod password_change;
 mod refresh;
 mod register;
 mod tokens;
+mod two_factor;

@@ -15,6 +15,7 @@ use sqlx::{AnyPool, Connection};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const SECRET: &str = "test-secret-4f9c2a7e81d6b03c5e9a1f7d2b8c4e6a";
+pub const TWO_FACTOR_KEY: &str = "test-2fa-key-7c1e9b3d5f2a8c4e6b0d1f3a5c7e9b2d";
 
 static ANNOUNCE: Once = Once::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -137,6 +138,7 @@ pub fn test_figment(url: &str) -> Figment {
         .merge(("databases.gatehouse.url", url))
         .merge(("databases.gatehouse.max_connections", 8))
         .merge(("gatehouse.secret", SECRET))
+        .merge(("gatehouse.two_factor_key", TWO_FACTOR_KEY))
         .merge(("gatehouse.argon2_memory_kib", 512))
         .merge(("gatehouse.argon2_iterations", 1))
 }

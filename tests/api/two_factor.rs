@@ -1,0 +1,697 @@
+//! Two-factor authentication: enrolment, the two-step login, replay and drift, recovery
+//! codes, the attempt limit and lockout, disabling, the admin reset, the feature
+//! switched off, and what the database holds. Codes are computed with totp-rs from
+//! the secret the setup returns, at times set on the app's manual clock.
+
+use gatehouse::clock::Clock;
+use rocket::futures::future::join_all;
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::LocalResponse;
+use serde_json::{json, Value};
+use totp_rs::{Algorithm, Secret, TOTP};
+
+use crate::support::{
+    assert_error, bearer, launch, spawn_app, spawn_app_with, test_figment, TestApp, PASSWORD,
+};
+
+/// The code of `secret` (base32) at unix time `time`.
+fn code_at(secret: &str, time: i64) -> String {
+    let bytes = Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".into())
+        .unwrap()
+        .generate(time as u64)
+}
+
+/// Moves the clock to 10 s into the next 30-second step and returns that time.
+fn next_step(app: &TestApp) -> i64 {
+    let now = app.clock.now();
+    let time = (now / 30 + 1) * 30 + 10;
+    app.clock.set(time);
+    time
+}
+
+async fn json_of(response: LocalResponse<'_>) -> Value {
+    response.into_json().await.expect("a JSON body")
+}
+
+/// An enrolled account: its full session, TOTP secret and recovery codes. The clock is
+/// left one step past the code that enabled it.
+pub struct Enrolled {
+    access: String,
+    secret: String,
+    recovery_codes: Vec<String>,
+}
+
+pub async fn enrol(app: &TestApp, username: &str) -> Enrolled {
+    let session = app.signed_in(username).await;
+    let response = app
+        .post_bearer(
+            "/api/auth/2fa/setup",
+            &session.access,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let setup = json_of(response).await;
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    let time = next_step(app);
+    let response = app
+        .post_bearer(
+            "/api/auth/2fa/enable",
+            &session.access,
+            Some(json!({"code": code_at(&secret, time)})),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let body = json_of(response).await;
+    let recovery_codes = body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    next_step(app);
+    Enrolled {
+        access: session.access,
+        secret,
+        recovery_codes,
+    }
+}
+
+/// Logs in with the password; returns the pending session's token.
+async fn password_step(app: &TestApp, username: &str) -> String {
+    let response = app.login(username, PASSWORD).await;
+    assert_eq!(response.status(), Status::Ok);
+    let body = json_of(response).await;
+    assert_eq!(body["two_factor_required"], true, "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn verify<'a>(app: &'a TestApp, pending: &str, code: &str) -> LocalResponse<'a> {
+    app.post_bearer(
+        "/api/auth/2fa/verify",
+        pending,
+        Some(json!({ "code": code })),
+    )
+    .await
+}
+
+async fn status(app: &TestApp, access: &str) -> Value {
+    json_of(app.get_bearer("/api/auth/2fa", access).await).await
+}
+
+#[rocket::async_test]
+async fn setup_alone_enables_nothing_and_a_new_setup_replaces_it() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    for (body, field) in [
+        (json!({}), "password"),
+        (json!({"password": "wrong one"}), "password"),
+    ] {
+        let response = app
+            .post_bearer("/api/auth/2fa/setup", &session.access, Some(body))
+            .await;
+        let error = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+        assert!(error["error"]["fields"][field].is_string(), "{error}");
+    }
+    let first = json_of(
+        app.post_bearer(
+            "/api/auth/2fa/setup",
+            &session.access,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await,
+    )
+    .await;
+    let secret = first["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    let uri = first["otpauth_uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Gatehouse:alice?") && uri.contains("issuer=Gatehouse"),
+        "{uri}"
+    );
+    assert!(uri.contains(&format!("secret={secret}")), "{uri}");
+    assert!(first["qr_svg"].as_str().unwrap().contains("<svg"));
+
+    assert_eq!(status(&app, &session.access).await["enabled"], false);
+    let login = json_of(app.login("alice", PASSWORD).await).await;
+    assert_eq!(login["two_factor_required"], false);
+
+    let second = json_of(
+        app.post_bearer(
+            "/api/auth/2fa/setup",
+            &session.access,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await,
+    )
+    .await;
+    let replacement = second["secret"].as_str().unwrap();
+    assert_ne!(replacement, secret);
+    let time = next_step(&app);
+    assert_error(
+        app.post_bearer(
+            "/api/auth/2fa/enable",
+            &session.access,
+            Some(json!({"code": code_at(secret, time)})),
+        )
+        .await,
+        Status::Unauthorized,
+        "invalid_otp",
+    )
+    .await;
+    assert_eq!(status(&app, &session.access).await["enabled"], false);
+    let response = app
+        .post_bearer(
+            "/api/auth/2fa/enable",
+            &session.access,
+            Some(json!({"code": code_at(replacement, time)})),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let state = status(&app, &session.access).await;
+    assert_eq!(state["enabled"], true);
+    assert_eq!(state["recovery_codes_left"], 10);
+    // On now: a further setup is a conflict.
+    assert_error(
+        app.post_bearer(
+            "/api/auth/2fa/setup",
+            &session.access,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await,
+        Status::Conflict,
+        "conflict",
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn enabling_needs_a_setup_and_the_right_code() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    assert_error(
+        app.post_bearer(
+            "/api/auth/2fa/enable",
+            &session.access,
+            Some(json!({"code": "123456"})),
+        )
+        .await,
+        Status::Conflict,
+        "conflict",
+    )
+    .await;
+    app.post_bearer(
+        "/api/auth/2fa/setup",
+        &session.access,
+        Some(json!({"password": PASSWORD})),
+    )
+    .await;
+    for wrong in ["000000", "12345", "not a code"] {
+        assert_error(
+            app.post_bearer(
+                "/api/auth/2fa/enable",
+                &session.access,
+                Some(json!({ "code": wrong })),
+            )
+            .await,
+            Status::Unauthorized,
+            "invalid_otp",
+        )
+        .await;
+    }
+    assert_eq!(status(&app, &session.access).await["enabled"], false);
+}
+
+#[rocket::async_test]
+async fn a_login_with_2fa_on_takes_a_second_step_under_a_new_session() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let pending = password_step(&app, "alice").await;
+
+    // The pending token opens nothing but verify and logout.
+    for uri in ["/api/auth/me", "/api/auth/sessions", "/api/auth/2fa"] {
+        assert_error(
+            app.get_bearer(uri, &pending).await,
+            Status::Unauthorized,
+            "two_factor_required",
+        )
+        .await;
+    }
+    // A complete session has nothing to verify.
+    assert_error(
+        verify(&app, &enrolled.access, "123456").await,
+        Status::Unauthorized,
+        "session_revoked",
+    )
+    .await;
+
+    let code = code_at(&enrolled.secret, app.clock.now());
+    let response = verify(&app, &pending, &code).await;
+    assert_eq!(response.status(), Status::Ok);
+    let pair = json_of(response).await;
+    assert_eq!(pair["two_factor_required"], false);
+    let access = pair["access_token"].as_str().unwrap();
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    let me = json_of(app.get_bearer("/api/auth/me", access).await).await;
+    assert_eq!(me["username"], "alice");
+    let refreshed = app
+        .post("/api/auth/refresh", json!({ "refresh_token": refresh }))
+        .await;
+    assert_eq!(refreshed.status(), Status::Ok);
+    // The pending session is spent.
+    assert_error(
+        verify(&app, &pending, &code).await,
+        Status::Unauthorized,
+        "session_revoked",
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn a_code_is_accepted_once_and_within_one_step_of_drift() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    // One step further, so that the step before now is not the one enabling spent.
+    let now = next_step(&app);
+    let at = |steps: i64| code_at(&enrolled.secret, now + steps * 30);
+
+    let pending = password_step(&app, "alice").await;
+    for (too_far, left) in [(at(-2), 2), (at(2), 1)] {
+        let error = assert_error(
+            verify(&app, &pending, &too_far).await,
+            Status::Unauthorized,
+            "invalid_otp",
+        )
+        .await;
+        assert_eq!(error["error"]["attempts_left"], left);
+    }
+    assert_eq!(verify(&app, &pending, &at(-1)).await.status(), Status::Ok);
+
+    // The next step's code is still ahead of the last one accepted.
+    let pending = password_step(&app, "alice").await;
+    assert_eq!(verify(&app, &pending, &at(1)).await.status(), Status::Ok);
+
+    // Every code up to the last accepted step is spent, the current one included.
+    let pending = password_step(&app, "alice").await;
+    for replay in [at(1), at(0)] {
+        assert_error(
+            verify(&app, &pending, &replay).await,
+            Status::Unauthorized,
+            "invalid_otp",
+        )
+        .await;
+    }
+    app.clock.advance(60);
+    let fresh = code_at(&enrolled.secret, app.clock.now());
+    assert_eq!(verify(&app, &pending, &fresh).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn a_recovery_code_works_once_in_any_case_or_spacing() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let code = enrolled.recovery_codes[3].clone();
+    assert_eq!(enrolled.recovery_codes.len(), 10);
+    assert!(code.len() == 14 && code.matches('-').count() == 2, "{code}");
+
+    let pending = password_step(&app, "alice").await;
+    let typed = format!(" {} ", code.to_uppercase().replace('-', " "));
+    let response = verify(&app, &pending, &typed).await;
+    assert_eq!(response.status(), Status::Ok);
+    let access = json_of(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(status(&app, &access).await["recovery_codes_left"], 9);
+
+    let pending = password_step(&app, "alice").await;
+    assert_error(
+        verify(&app, &pending, &code).await,
+        Status::Unauthorized,
+        "invalid_otp",
+    )
+    .await;
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM auth_events WHERE kind = 'recovery_code_used'")
+            .fetch_all(&app.pool())
+            .await
+            .unwrap();
+    assert_eq!(kinds.len(), 1);
+}
+
+/// Sends `code` on each pending session at once; returns the statuses.
+async fn verify_at_once(app: &TestApp, pendings: &[String], code: &str) -> Vec<Status> {
+    let requests = pendings.iter().map(|pending| async move {
+        app.client
+            .post("/api/auth/2fa/verify")
+            .header(bearer(pending))
+            .header(ContentType::JSON)
+            .body(json!({ "code": code }).to_string())
+            .dispatch()
+            .await
+            .status()
+    });
+    join_all(requests).await
+}
+
+#[rocket::async_test]
+async fn one_code_sent_twice_at_once_succeeds_exactly_once() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let code = code_at(&enrolled.secret, app.clock.now());
+    let mut pendings = Vec::new();
+    for _ in 0..2 {
+        pendings.push(password_step(&app, "alice").await);
+    }
+    let statuses = verify_at_once(&app, &pendings, &code).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == Status::Ok).count(),
+        1,
+        "{statuses:?}"
+    );
+
+    let mut pendings = Vec::new();
+    for _ in 0..2 {
+        pendings.push(password_step(&app, "alice").await);
+    }
+    let statuses = verify_at_once(&app, &pendings, &enrolled.recovery_codes[0]).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == Status::Ok).count(),
+        1,
+        "{statuses:?}"
+    );
+}
+
+#[rocket::async_test]
+async fn too_many_wrong_codes_revoke_the_pending_session() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let pending = password_step(&app, "alice").await;
+    for left in [2, 1] {
+        let error = assert_error(
+            verify(&app, &pending, "000000").await,
+            Status::Unauthorized,
+            "invalid_otp",
+        )
+        .await;
+        assert_eq!(error["error"]["attempts_left"], left);
+    }
+    assert_error(
+        verify(&app, &pending, "000000").await,
+        Status::Unauthorized,
+        "session_revoked",
+    )
+    .await;
+    let right = code_at(&enrolled.secret, app.clock.now());
+    assert_error(
+        verify(&app, &pending, &right).await,
+        Status::Unauthorized,
+        "session_revoked",
+    )
+    .await;
+    // Starting again from the password works.
+    let pending = password_step(&app, "alice").await;
+    assert_eq!(verify(&app, &pending, &right).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn wrong_codes_count_towards_the_lockout_and_only_a_completed_login_resets_it() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let pending = password_step(&app, "alice").await;
+    for _ in 0..3 {
+        verify(&app, &pending, "000000").await;
+    }
+    assert_eq!(app.failed_logins("alice").await, 3);
+    // The password step alone does not reset the counter.
+    let pending = password_step(&app, "alice").await;
+    assert_eq!(app.failed_logins("alice").await, 3);
+    assert_error(
+        verify(&app, &pending, "000000").await,
+        Status::Unauthorized,
+        "invalid_otp",
+    )
+    .await;
+    let response = verify(&app, &pending, "000000").await;
+    assert_eq!(response.headers().get_one("Retry-After"), Some("900"));
+    assert_error(response, Status::Locked, "account_locked").await;
+    // Locked: even the right code and the right password are refused.
+    assert_error(
+        app.login("alice", PASSWORD).await,
+        Status::Locked,
+        "account_locked",
+    )
+    .await;
+    let right = code_at(&enrolled.secret, app.clock.now());
+    assert_error(
+        verify(&app, &pending, &right).await,
+        Status::Unauthorized,
+        "session_revoked",
+    )
+    .await;
+
+    app.clock.advance(901);
+    let pending = password_step(&app, "alice").await;
+    let right = code_at(&enrolled.secret, app.clock.now());
+    assert_eq!(verify(&app, &pending, &right).await.status(), Status::Ok);
+    assert_eq!(app.failed_logins("alice").await, 0);
+}
+
+#[rocket::async_test]
+async fn a_pending_session_lapses_and_can_be_logged_out() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let pending = password_step(&app, "alice").await;
+    assert_eq!(
+        app.post_bearer("/api/auth/logout", &pending, None)
+            .await
+            .status(),
+        Status::NoContent
+    );
+    let pending = password_step(&app, "alice").await;
+    app.clock.advance(301 + 30);
+    let right = code_at(&enrolled.secret, app.clock.now());
+    let response = verify(&app, &pending, &right).await;
+    assert_eq!(response.status(), Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn new_recovery_codes_replace_the_old_ones() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let code = code_at(&enrolled.secret, app.clock.now());
+    let response = app
+        .post_bearer(
+            "/api/auth/2fa/recovery-codes",
+            &enrolled.access,
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let fresh: Vec<String> = json_of(response).await["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fresh.len(), 10);
+    let pending = password_step(&app, "alice").await;
+    assert_error(
+        verify(&app, &pending, &enrolled.recovery_codes[0]).await,
+        Status::Unauthorized,
+        "invalid_otp",
+    )
+    .await;
+    assert_eq!(verify(&app, &pending, &fresh[0]).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn the_holder_disables_2fa_with_password_and_code() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let code = code_at(&enrolled.secret, app.clock.now());
+    let disable = |body: Value| async {
+        app.post_bearer("/api/auth/2fa/disable", &enrolled.access, Some(body))
+            .await
+    };
+    assert_error(
+        disable(json!({"password": "wrong password", "code": code})).await,
+        Status::UnprocessableEntity,
+        "validation_failed",
+    )
+    .await;
+    assert_error(
+        disable(json!({"password": PASSWORD, "code": "000000"})).await,
+        Status::Unauthorized,
+        "invalid_otp",
+    )
+    .await;
+    assert_eq!(
+        disable(json!({"password": PASSWORD, "code": code}))
+            .await
+            .status(),
+        Status::NoContent
+    );
+    assert_eq!(status(&app, &enrolled.access).await["enabled"], false);
+    let login = json_of(app.login("alice", PASSWORD).await).await;
+    assert_eq!(login["two_factor_required"], false);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes")
+        .fetch_one(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[rocket::async_test]
+async fn staff_reset_2fa_for_a_user_who_lost_the_device() {
+    let app = spawn_app().await;
+    let staff = app.signed_in_admin("helper", false).await;
+    enrol(&app, "alice").await;
+    let id = app.account_id("alice").await;
+    let uri = format!("/api/admin/accounts/{id}/2fa/disable");
+    let detail = json_of(
+        app.get_bearer(&format!("/api/admin/accounts/{id}"), &staff.access)
+            .await,
+    )
+    .await;
+    assert_eq!(detail["account"]["two_factor_enabled"], true);
+
+    let response = app.post_bearer(&uri, &staff.access, None).await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(
+        json_of(response).await["account"]["two_factor_enabled"],
+        false
+    );
+    assert_error(
+        app.post_bearer(&uri, &staff.access, None).await,
+        Status::Conflict,
+        "conflict",
+    )
+    .await;
+    let login = json_of(app.login("alice", PASSWORD).await).await;
+    assert_eq!(login["two_factor_required"], false);
+
+    let own = format!(
+        "/api/admin/accounts/{}/2fa/disable",
+        app.account_id("helper").await
+    );
+    assert_error(
+        app.post_bearer(&own, &staff.access, None).await,
+        Status::Forbidden,
+        "forbidden",
+    )
+    .await;
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM auth_events WHERE account_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&app.pool())
+            .await
+            .unwrap();
+    for kind in ["two_factor_enabled", "two_factor_reset"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} missing: {kinds:?}");
+    }
+}
+
+#[rocket::async_test]
+async fn switched_off_the_routes_are_gone_and_logins_take_one_step() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    // The same database, served with 2FA off.
+    let off = launch(
+        test_figment(&app.db.url).merge(("gatehouse.two_factor_enabled", false)),
+        &app.clock,
+    )
+    .await;
+    let response = off
+        .get("/api/auth/2fa")
+        .header(bearer(&enrolled.access))
+        .dispatch()
+        .await;
+    assert_error(response, Status::NotFound, "not_found").await;
+    let response = off
+        .post("/api/auth/2fa/setup")
+        .header(bearer(&enrolled.access))
+        .header(ContentType::JSON)
+        .body(json!({"password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    assert_error(response, Status::NotFound, "not_found").await;
+    let response = off
+        .post("/api/auth/login")
+        .header(ContentType::JSON)
+        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let body: Value = response.into_json().await.unwrap();
+    assert_eq!(body["two_factor_required"], false);
+    let off_only = spawn_app_with(|f| f.merge(("gatehouse.two_factor_enabled", false))).await;
+    let session = off_only.signed_in("bob").await;
+    assert_error(
+        off_only
+            .post_bearer("/api/auth/2fa/setup", &session.access, Some(json!({})))
+            .await,
+        Status::NotFound,
+        "not_found",
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn the_database_holds_neither_the_secret_nor_the_recovery_codes() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let stored: String =
+        sqlx::query_scalar("SELECT totp_secret FROM accounts WHERE username_key = 'alice'")
+            .fetch_one(&app.pool())
+            .await
+            .unwrap();
+    assert!(stored.starts_with("v1."), "{stored}");
+    let raw = Secret::Encoded(enrolled.secret.clone()).to_bytes().unwrap();
+    let lower = enrolled.secret.to_lowercase();
+    assert!(!stored.contains(&enrolled.secret) && !stored.to_lowercase().contains(&lower));
+    assert!(!stored
+        .as_bytes()
+        .windows(raw.len())
+        .any(|w| w == raw.as_slice()));
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM recovery_codes")
+        .fetch_all(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 10);
+    for code in &enrolled.recovery_codes {
+        let bare = code.replace('-', "");
+        assert!(
+            hashes.iter().all(|h| !h.contains(&bare)),
+            "{code} stored in clear"
+        );
+    }
+    // A copy of the database without the key does not open it: another key cannot.
+    let other_key = launch(
+        test_figment(&app.db.url).merge((
+            "gatehouse.two_factor_key",
+            "a-different-key-0123456789abcdefghijkl",
+        )),
+        &app.clock,
+    )
+    .await;
+    let response = other_key
+        .post("/api/auth/login")
+        .header(ContentType::JSON)
+        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    let pending: Value = response.into_json().await.unwrap();
+    let pending = pending["access_token"].as_str().unwrap();
+    let code = code_at(&enrolled.secret, app.clock.now());
+    let response = other_key
+        .post("/api/auth/2fa/verify")
+        .header(bearer(pending))
+        .header(ContentType::JSON)
+        .body(json!({ "code": code }).to_string())
+        .dispatch()
+        .await;
+    assert_ne!(response.status(), Status::Ok);
+}
