@@ -191,25 +191,46 @@ async fn unknown_logins_lock_nothing_and_answer_like_wrong_passwords() {
 }
 
 #[rocket::async_test]
-async fn a_right_password_checked_after_concurrent_guesses_locked_the_account_is_refused() {
-    // Slow hashing on one thread: the guesses queue up in order, and the right
-    // password, read while the account was still open, is checked after them.
+async fn a_right_password_checked_after_the_account_was_locked_is_refused() {
+    // One hashing thread with slow parameters: logins queue for it in order. The right
+    // password is read while the account is open, then waits behind twenty other
+    // logins; meanwhile guesses elsewhere (another instance, here a direct update)
+    // lock the account. Its hash completes into a locked account.
     let app = spawn_app_with(|f| {
-        f.merge(("gatehouse.lockout_max_attempts", 3))
-            .merge(("gatehouse.argon2_memory_kib", 8192))
+        f.merge(("gatehouse.argon2_memory_kib", 8192))
             .merge(("gatehouse.argon2_iterations", 4))
             .merge(("gatehouse.hash_concurrency", 1))
     })
     .await;
     app.register("alice", "alice@example.com").await;
-    let guesses = wrong_logins(&app.client, 5);
+    let queue = (0..20).map(|_| async {
+        app.client
+            .post("/api/auth/login")
+            .header(ContentType::JSON)
+            .body(json!({"login": "nobody", "password": WRONG}).to_string())
+            .dispatch()
+            .await
+            .status()
+    });
     let right = async {
         rocket::tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         app.login("alice", PASSWORD).await.status()
     };
-    let (guesses, right) = rocket::tokio::join!(guesses, right);
-    assert!(guesses.contains(&Status::Locked), "{guesses:?}");
-    assert_eq!(right, Status::Locked, "a burst must not get past the lock");
+    let lock_elsewhere = async {
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        let now = gatehouse::clock::Clock::now(&app.clock);
+        sqlx::query(
+            "UPDATE accounts SET failed_logins = 5, locked_at = $1, locked_until = $2 \
+             WHERE username_key = 'alice'",
+        )
+        .bind(now)
+        .bind(now + 900)
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    };
+    let (_, right, ()) = rocket::tokio::join!(join_all(queue), right, lock_elsewhere);
+    assert_eq!(right, Status::Locked, "a lock set meanwhile must hold");
     let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
         .fetch_one(&app.pool())
         .await
