@@ -409,6 +409,7 @@ pub async fn record_failed_attempt(
     client: &ClientInfo,
 ) -> AuthError {
     let now = app.now();
+    // Internal errors pass through as such; callers map only the credential answers.
     let count = match accounts::record_failed_login(app.pool(), row.id, now).await {
         Ok(count) => count,
         // Deleted since it was read: there is nothing left to count against.
@@ -744,15 +745,7 @@ pub async fn change_password(
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
         .ok_or(AuthError::SessionRevoked)?;
-    if current_password.len() > app.settings.password_max_length
-        || app
-            .hasher
-            .verify(current_password, Some(&row.password_hash))
-            .await?
-            == Verdict::Mismatch
-    {
-        return Err(field_error("current_password", "is incorrect"));
-    }
+    recheck_password(app, &row, current_password, "current_password", client).await?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
     audit(
@@ -774,6 +767,38 @@ pub async fn change_password(
     )
     .await?;
     Ok(())
+}
+
+/// Re-checks the password of a signed-in account (password change, 2FA setup and
+/// disable). Refused while the account is locked, and a wrong one counts towards the
+/// lock like a failed login, so a stolen session cannot guess the password freely.
+/// A wrong password is reported on `field` (422), or as the lock it caused (423).
+pub(crate) async fn recheck_password(
+    app: &App,
+    row: &AccountRow,
+    password: &str,
+    field: &str,
+    client: &ClientInfo,
+) -> Result<(), AuthError> {
+    if row.lock(app.now()) != Lock::Open {
+        return Err(lock_in_force(app, row.id).await);
+    }
+    let verdict = if password.len() > app.settings.password_max_length {
+        Verdict::Mismatch
+    } else {
+        app.hasher
+            .verify(password, Some(&row.password_hash))
+            .await?
+    };
+    if verdict != Verdict::Mismatch {
+        return Ok(());
+    }
+    Err(
+        match record_failed_attempt(app, row, "wrong_password", client).await {
+            refusal @ (AuthError::AccountLocked { .. } | AuthError::Internal(_)) => refusal,
+            _ => field_error(field, "is incorrect"),
+        },
+    )
 }
 
 /// Sets a new password without the old one (an admin's reset, the CLI) and signs the

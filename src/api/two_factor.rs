@@ -37,9 +37,11 @@ pub struct SetupRequest {
 pub async fn setup(
     app: &State<App>,
     caller: AuthAccount,
+    client: ClientInfo,
     body: JsonBody<SetupRequest>,
 ) -> ApiResult<Json<Value>> {
-    let enrolment = two_factor::setup(app, caller.account.id, body.0.password.as_deref()).await?;
+    let enrolment =
+        two_factor::setup(app, caller.account.id, body.0.password.as_deref(), &client).await?;
     Ok(Json(json!({
         "secret": enrolment.secret_base32,
         "otpauth_uri": enrolment.otpauth_uri,

@@ -178,13 +178,14 @@ pub async fn rotate_refresh(
     Ok(done.rows_affected() == 1)
 }
 
-/// Counts one more wrong second-factor code on a pending session; returns the count.
-pub async fn record_otp_failure(pool: &AnyPool, id: &str) -> Result<i64, sqlx::Error> {
+/// Counts one more wrong second-factor code on a pending session; returns the count,
+/// or `None` if the session is gone (its account deleted meanwhile).
+pub async fn record_otp_failure(pool: &AnyPool, id: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE sessions SET otp_failures = otp_failures + 1 WHERE id = $1 RETURNING otp_failures",
     )
     .bind(id)
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await
 }
 

@@ -17,7 +17,6 @@ use crate::accounts::{self, AccountRow, Lock};
 use crate::app::App;
 use crate::auth::{self, audit, field_error, AuthError, IssuedTokens};
 use crate::events::EventKind;
-use crate::password::Verdict;
 use crate::sessions::{self, ClientInfo};
 use codes::Presented;
 
@@ -78,22 +77,13 @@ async fn reauthenticate(
     app: &App,
     row: &AccountRow,
     password: Option<&str>,
+    client: &ClientInfo,
 ) -> Result<(), AuthError> {
     if !app.settings.two_factor_reauth {
         return Ok(());
     }
     let password = password.ok_or_else(|| field_error("password", "is required"))?;
-    let verdict = if password.len() > app.settings.password_max_length {
-        Verdict::Mismatch
-    } else {
-        app.hasher
-            .verify(password, Some(&row.password_hash))
-            .await?
-    };
-    if verdict == Verdict::Mismatch {
-        return Err(field_error("password", "is incorrect"));
-    }
-    Ok(())
+    auth::recheck_password(app, row, password, "password", client).await
 }
 
 fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP, AuthError> {
@@ -117,6 +107,7 @@ pub async fn setup(
     app: &App,
     account_id: i64,
     password: Option<&str>,
+    client: &ClientInfo,
 ) -> Result<Enrolment, AuthError> {
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_some() {
@@ -124,7 +115,7 @@ pub async fn setup(
             "two-factor authentication is already on; disable it first",
         ));
     }
-    reauthenticate(app, &row, password).await?;
+    reauthenticate(app, &row, password, client).await?;
     let secret = crate::random::bytes(codes::SECRET_BYTES);
     let sealed = app.two_factor_keys.seal(account_id, &secret);
     if !store::start_setup(app.pool(), account_id, &sealed, app.now()).await? {
@@ -251,6 +242,12 @@ async fn holder_code(
     }
     match spend_code(app, row, code, allow_recovery).await? {
         Some(method) => {
+            // Wrong codes sent alongside may have locked the account meanwhile: a burst
+            // must not get a right code past the lock.
+            let fresh = account(app, row.id).await?;
+            if fresh.lock(app.now()) != Lock::Open {
+                return Err(auth::lock_in_force(app, row.id).await);
+            }
             if method == Method::RecoveryCode {
                 let detail = Some("two-factor management".into());
                 audit(
@@ -266,7 +263,7 @@ async fn holder_code(
             Ok(method)
         }
         None => match auth::record_failed_attempt(app, row, "wrong_otp", client).await {
-            locked @ AuthError::AccountLocked { .. } => Err(locked),
+            refusal @ (AuthError::AccountLocked { .. } | AuthError::Internal(_)) => Err(refusal),
             _ => Err(AuthError::InvalidOtp {
                 attempts_left: None,
             }),
@@ -316,7 +313,7 @@ pub async fn disable(
     if row.totp_enabled_at.is_none() {
         return Err(AuthError::Conflict("two-factor authentication is off"));
     }
-    reauthenticate(app, &row, password).await?;
+    reauthenticate(app, &row, password, client).await?;
     holder_code(app, &row, code, true, client).await?;
     if store::turn_off(app.pool(), account_id, app.now()).await? {
         audit(
@@ -430,11 +427,17 @@ async fn wrong_login_code(
     row: &AccountRow,
     client: &ClientInfo,
 ) -> Result<AuthError, AuthError> {
-    let failures = sessions::record_otp_failure(app.pool(), session_id).await?;
+    let Some(failures) = sessions::record_otp_failure(app.pool(), session_id).await? else {
+        return Ok(AuthError::SessionRevoked);
+    };
     let account_answer = auth::record_failed_attempt(app, row, "wrong_otp", client).await;
-    if let AuthError::AccountLocked { .. } = account_answer {
-        end_pending(app, session_id, row.id, "account_locked", client).await?;
-        return Ok(account_answer);
+    match account_answer {
+        AuthError::AccountLocked { .. } => {
+            end_pending(app, session_id, row.id, "account_locked", client).await?;
+            return Ok(account_answer);
+        }
+        AuthError::Internal(_) => return Err(account_answer),
+        _ => {}
     }
     let left = app.settings.two_factor_max_attempts - failures;
     if left <= 0 {

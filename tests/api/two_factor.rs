@@ -695,3 +695,61 @@ async fn the_database_holds_neither_the_secret_nor_the_recovery_codes() {
         .await;
     assert_ne!(response.status(), Status::Ok);
 }
+
+#[rocket::async_test]
+async fn wrong_passwords_and_codes_from_a_signed_in_session_count_towards_the_lock() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let code = code_at(&enrolled.secret, app.clock.now());
+    for _ in 0..2 {
+        assert_error(
+            app.post_bearer(
+                "/api/auth/2fa/recovery-codes",
+                &enrolled.access,
+                Some(json!({"code": "000000"})),
+            )
+            .await,
+            Status::Unauthorized,
+            "invalid_otp",
+        )
+        .await;
+    }
+    for _ in 0..2 {
+        assert_error(
+            app.post_bearer(
+                "/api/auth/password",
+                &enrolled.access,
+                Some(json!({"current_password": "wrong", "new_password": "a new password"})),
+            )
+            .await,
+            Status::UnprocessableEntity,
+            "validation_failed",
+        )
+        .await;
+    }
+    assert_error(
+        app.post_bearer(
+            "/api/auth/2fa/disable",
+            &enrolled.access,
+            Some(json!({"password": "wrong", "code": code})),
+        )
+        .await,
+        Status::Locked,
+        "account_locked",
+    )
+    .await;
+    assert_eq!(app.failed_logins("alice").await, 5);
+    // Locked: the right code and password are refused too, and 2FA stays on.
+    assert_error(
+        app.post_bearer(
+            "/api/auth/2fa/disable",
+            &enrolled.access,
+            Some(json!({"password": PASSWORD, "code": code})),
+        )
+        .await,
+        Status::Locked,
+        "account_locked",
+    )
+    .await;
+    assert_eq!(status(&app, &enrolled.access).await["enabled"], true);
+}
