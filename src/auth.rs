@@ -60,6 +60,11 @@ pub enum AuthError {
     /// A wrong one-time or recovery code; `attempts_left` on a pending login.
     #[error("the code is wrong, expired or already used")]
     InvalidOtp { attempts_left: Option<i64> },
+    /// A cookie-authenticated unsafe request without the matching CSRF token.
+    #[error(
+        "the CSRF token is missing or does not match; send the csrf cookie's value in X-CSRF-Token"
+    )]
+    CsrfFailed,
     #[error("internal error: {0}")]
     Internal(String),
 }

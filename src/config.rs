@@ -49,6 +49,7 @@ struct RawSettings {
     token_locations: Vec<TokenLocation>,
     access_cookie: String,
     refresh_cookie: String,
+    csrf_cookie: String,
     cookie_path: String,
     cookie_secure: bool,
     cookie_same_site: SameSite,
@@ -86,6 +87,7 @@ impl Default for RawSettings {
             token_locations: vec![TokenLocation::Header, TokenLocation::Cookie],
             access_cookie: "gatehouse_access".into(),
             refresh_cookie: "gatehouse_refresh".into(),
+            csrf_cookie: "gatehouse_csrf".into(),
             cookie_path: "/".into(),
             cookie_secure: false,
             cookie_same_site: SameSite::Lax,
@@ -125,8 +127,10 @@ pub struct Settings {
     pub refresh_grace: i64,
     pub leeway: i64,
     pub token_locations: Vec<TokenLocation>,
+    /// The cookie names as sent: with the `__Host-` prefix when Secure on path `/`.
     pub access_cookie: String,
     pub refresh_cookie: String,
+    pub csrf_cookie: String,
     pub cookie_path: String,
     pub cookie_secure: bool,
     pub cookie_same_site: SameSite,
@@ -269,6 +273,7 @@ impl Settings {
         for (name, value) in [
             ("access_cookie", &raw.access_cookie),
             ("refresh_cookie", &raw.refresh_cookie),
+            ("csrf_cookie", &raw.csrf_cookie),
         ] {
             let valid = !value.is_empty()
                 && value
@@ -281,9 +286,23 @@ impl Settings {
                 ));
             }
         }
-        if raw.access_cookie == raw.refresh_cookie {
-            return Err(invalid("refresh_cookie", "must differ from access_cookie"));
+        if raw.access_cookie == raw.refresh_cookie
+            || raw.csrf_cookie == raw.access_cookie
+            || raw.csrf_cookie == raw.refresh_cookie
+        {
+            return Err(invalid(
+                "refresh_cookie",
+                "access_cookie, refresh_cookie and csrf_cookie must all differ",
+            ));
         }
+        // Browsers only accept `__Host-` cookies that are Secure, on path `/`, with no
+        // domain: then no subdomain or plain-HTTP page can plant or overwrite them.
+        let host_prefix = if raw.cookie_secure && raw.cookie_path == "/" {
+            "__Host-"
+        } else {
+            ""
+        };
+        let cookie_name = |name: &str| format!("{host_prefix}{name}");
         if !raw.cookie_path.starts_with('/') {
             return Err(invalid("cookie_path", "must start with '/'"));
         }
@@ -411,8 +430,9 @@ impl Settings {
             refresh_grace: raw.refresh_grace as i64,
             leeway: raw.leeway as i64,
             token_locations: raw.token_locations,
-            access_cookie: raw.access_cookie,
-            refresh_cookie: raw.refresh_cookie,
+            access_cookie: cookie_name(&raw.access_cookie),
+            refresh_cookie: cookie_name(&raw.refresh_cookie),
+            csrf_cookie: cookie_name(&raw.csrf_cookie),
             cookie_path: raw.cookie_path,
             cookie_secure: raw.cookie_secure,
             cookie_same_site: raw.cookie_same_site,

@@ -39,7 +39,10 @@ pub struct AuthAccount {
     pub account: Account,
 }
 
-/// The access token of the request, from the header or the cookie as configured.
+/// The access token of the request, from the header or the cookie as configured. A
+/// token from the cookie on an unsafe request (anything but GET, HEAD, OPTIONS) must
+/// come with the browser's CSRF token in `X-CSRF-Token` (double submit): a cross-site
+/// page can make the browser send the cookie, but cannot read the token to echo it.
 pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AuthError> {
     if app.settings.accepts(TokenLocation::Header) {
         if let Some(value) = request.headers().get_one("Authorization") {
@@ -50,10 +53,28 @@ pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AuthErro
     }
     if app.settings.accepts(TokenLocation::Cookie) {
         if let Some(cookie) = request.cookies().get(&app.settings.access_cookie) {
+            check_csrf_header(request, app)?;
             return Ok(cookie.value().to_owned());
         }
     }
     Err(AuthError::MissingToken)
+}
+
+/// Requires `X-CSRF-Token` to match the CSRF cookie on unsafe requests.
+pub fn check_csrf_header(request: &Request<'_>, app: &App) -> Result<(), AuthError> {
+    use rocket::http::Method;
+    if matches!(
+        request.method(),
+        Method::Get | Method::Head | Method::Options
+    ) {
+        return Ok(());
+    }
+    let presented = request.headers().get_one("X-CSRF-Token").unwrap_or("");
+    if crate::cookies::csrf_matches(request.cookies(), &app.settings, presented) {
+        Ok(())
+    } else {
+        Err(AuthError::CsrfFailed)
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header value.

@@ -29,6 +29,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cookies;
 pub mod db;
 pub mod events;
 pub mod guards;

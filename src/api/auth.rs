@@ -1,9 +1,8 @@
 //! `/api/auth`: register, login, refresh, logout, me and password change.
 
-use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::http::{CookieJar, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
-use rocket::time::Duration;
 use rocket::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -13,8 +12,9 @@ use super::error::ApiError;
 use crate::accounts::Account;
 use crate::app::App;
 use crate::auth::{self, AuthError, IssuedTokens, Registration};
-use crate::config::{self, Settings, TokenLocation};
-use crate::guards::{bearer, AnySession, AuthAccount};
+use crate::config::TokenLocation;
+pub use crate::cookies::{clear_auth_cookies, set_auth_cookies};
+use crate::guards::{bearer, check_csrf_header, AnySession, AuthAccount};
 use crate::sessions::ClientInfo;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -101,7 +101,8 @@ pub struct RefreshRequest {
 
 /// The refresh token, from the `Authorization` header, then the refresh cookie, then
 /// the body.
-pub struct PresentedRefreshToken(Option<String>);
+/// A refresh token from the cookie needs the CSRF header, like any cookie-borne token.
+pub struct PresentedRefreshToken(Result<Option<String>, AuthError>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for PresentedRefreshToken {
@@ -116,14 +117,16 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
             Some(app) if app.settings.accepts(TokenLocation::Cookie) => request
                 .cookies()
                 .get(&app.settings.refresh_cookie)
-                .map(|c| c.value().to_owned()),
+                .map(|c| (c.value().to_owned(), check_csrf_header(request, app))),
             _ => None,
         };
         // A malformed Authorization header is presented as an empty (invalid) token
         // rather than silently skipped.
-        let token = match header {
-            Some(value) => Some(value.unwrap_or_default()),
-            None => cookie,
+        let token = match (header, cookie) {
+            (Some(value), _) => Ok(Some(value.unwrap_or_default())),
+            (None, Some((token, Ok(())))) => Ok(Some(token)),
+            (None, Some((_, Err(error)))) => Err(error),
+            (None, None) => Ok(None),
         };
         Outcome::Success(PresentedRefreshToken(token))
     }
@@ -138,7 +141,7 @@ pub async fn refresh(
     body: OptionalJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenPair>> {
     let token = presented
-        .0
+        .0?
         .or(body.0.map(|b| b.refresh_token))
         .ok_or(AuthError::MissingToken)?;
     let outcome = auth::refresh(app, &token, &client).await;
@@ -201,57 +204,4 @@ pub async fn change_password(
     )
     .await?;
     Ok(Status::NoContent)
-}
-
-fn auth_cookie(settings: &Settings, name: String, value: String, max_age: i64) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .path(settings.cookie_path.clone())
-        .http_only(true)
-        .secure(settings.cookie_secure)
-        .same_site(match settings.cookie_same_site {
-            config::SameSite::Strict => SameSite::Strict,
-            config::SameSite::Lax => SameSite::Lax,
-            config::SameSite::None => SameSite::None,
-        })
-        .max_age(Duration::seconds(max_age))
-        .build()
-}
-
-/// Sets the access and refresh cookies when cookies are a configured token location.
-pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &IssuedTokens) {
-    if !settings.accepts(TokenLocation::Cookie) {
-        return;
-    }
-    cookies.add(auth_cookie(
-        settings,
-        settings.access_cookie.clone(),
-        tokens.access_token.clone(),
-        tokens.expires_in,
-    ));
-    match &tokens.refresh_token {
-        Some(refresh_token) => cookies.add(auth_cookie(
-            settings,
-            settings.refresh_cookie.clone(),
-            refresh_token.clone(),
-            tokens.refresh_expires_in,
-        )),
-        // A pending session has no refresh token; drop any earlier session's.
-        None => cookies.add(auth_cookie(
-            settings,
-            settings.refresh_cookie.clone(),
-            String::new(),
-            0,
-        )),
-    }
-}
-
-pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
-    if !settings.accepts(TokenLocation::Cookie) {
-        return;
-    }
-    // An explicit expired cookie, so clients that sent the token by header and hold
-    // the cookie anyway lose it too (Rocket's `remove` only clears cookies it received).
-    for name in [&settings.access_cookie, &settings.refresh_cookie] {
-        cookies.add(auth_cookie(settings, name.clone(), String::new(), 0));
-    }
 }

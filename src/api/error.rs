@@ -55,7 +55,8 @@ impl ApiError {
                 AuthError::AccountInactive
                 | AuthError::AccountBlocked
                 | AuthError::RegistrationClosed
-                | AuthError::Forbidden(_) => Status::Forbidden,
+                | AuthError::Forbidden(_)
+                | AuthError::CsrfFailed => Status::Forbidden,
                 AuthError::AccountLocked { .. } => Status::Locked,
                 AuthError::Conflict(_) => Status::Conflict,
                 AuthError::Validation(_) => Status::UnprocessableEntity,
@@ -79,6 +80,7 @@ impl ApiError {
                 AuthError::AccountBlocked => "account_blocked",
                 AuthError::AccountLocked { .. } => "account_locked",
                 AuthError::Forbidden(_) => "forbidden",
+                AuthError::CsrfFailed => "csrf_failed",
                 AuthError::Conflict(_) => "conflict",
                 AuthError::RegistrationClosed => "registration_closed",
                 AuthError::Validation(_) => "validation_failed",

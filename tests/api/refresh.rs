@@ -106,13 +106,26 @@ async fn the_refresh_token_is_read_from_header_cookie_or_body() {
         .await;
     assert_eq!(response.status(), Status::Ok);
     let body: Value = response.into_json().await.unwrap();
-    // Cookie, with no body and no Content-Type.
+    // Cookie, with no body and no Content-Type: it needs the CSRF header.
+    let refresh_cookie = Cookie::new(
+        "gatehouse_refresh",
+        body["refresh_token"].as_str().unwrap().to_string(),
+    );
     let response = app
         .client
         .post("/api/auth/refresh")
-        .cookie(Cookie::new(
-            "gatehouse_refresh",
-            body["refresh_token"].as_str().unwrap().to_string(),
+        .cookie(refresh_cookie.clone())
+        .dispatch()
+        .await;
+    assert_error(response, Status::Forbidden, "csrf_failed").await;
+    let response = app
+        .client
+        .post("/api/auth/refresh")
+        .cookie(refresh_cookie)
+        .cookie(Cookie::new("gatehouse_csrf", "a-csrf-token-of-the-browser"))
+        .header(rocket::http::Header::new(
+            "X-CSRF-Token",
+            "a-csrf-token-of-the-browser",
         ))
         .dispatch()
         .await;

@@ -202,10 +202,70 @@ async fn login_sets_http_only_cookies() {
         .get("Set-Cookie")
         .map(str::to_string)
         .collect();
-    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert_eq!(cookies.len(), 3, "{cookies:?}");
     for cookie in &cookies {
-        assert!(cookie.contains("HttpOnly"), "{cookie}");
         assert!(cookie.contains("SameSite=Lax"), "{cookie}");
         assert!(cookie.contains("Path=/"), "{cookie}");
+        // The CSRF token is meant to be read by the page's scripts; the tokens are not.
+        assert_eq!(
+            cookie.contains("HttpOnly"),
+            !cookie.starts_with("gatehouse_csrf="),
+            "{cookie}"
+        );
     }
+}
+
+#[rocket::async_test]
+async fn a_cookie_authenticated_unsafe_request_needs_the_csrf_header() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    let response = app.login("alice", crate::support::PASSWORD).await;
+    let jar: Vec<Cookie<'static>> = response
+        .cookies()
+        .iter()
+        .map(|c| Cookie::new(c.name().to_string(), c.value().to_string()))
+        .collect();
+    let csrf = jar
+        .iter()
+        .find(|c| c.name() == "gatehouse_csrf")
+        .unwrap()
+        .value()
+        .to_string();
+    fn with_cookies<'c>(
+        request: rocket::local::asynchronous::LocalRequest<'c>,
+        jar: &[Cookie<'static>],
+    ) -> rocket::local::asynchronous::LocalRequest<'c> {
+        request.cookies(jar.iter().cloned())
+    }
+    // Reads need nothing more.
+    let response = with_cookies(app.client.get("/api/auth/me"), &jar)
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    // A forged cross-site POST carries the cookies but not the token: refused, and
+    // the session is still there.
+    for forged in [None, Some("guessed-wrong-token-value")] {
+        let mut request = with_cookies(app.client.delete("/api/auth/sessions"), &jar);
+        if let Some(token) = forged {
+            request = request.header(rocket::http::Header::new("X-CSRF-Token", token));
+        }
+        assert_error(request.dispatch().await, Status::Forbidden, "csrf_failed").await;
+    }
+    let response = with_cookies(app.client.post("/api/auth/logout"), &jar)
+        .dispatch()
+        .await;
+    assert_error(response, Status::Forbidden, "csrf_failed").await;
+    let response = with_cookies(app.client.get("/api/auth/me"), &jar)
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok, "nothing changed");
+    // With the token the same request goes through; bearer requests need none.
+    let response = with_cookies(app.client.post("/api/auth/logout"), &jar)
+        .header(rocket::http::Header::new("X-CSRF-Token", csrf))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::NoContent);
+    let bob = app.signed_in("bob").await;
+    let response = app.post_bearer("/api/auth/logout", &bob.access, None).await;
+    assert_eq!(response.status(), Status::NoContent);
 }

@@ -1,0 +1,110 @@
+//! The cookies the API and the pages share: the access and refresh tokens (HttpOnly)
+//! and the CSRF token (readable by scripts, for the `X-CSRF-Token` header). All are
+//! SameSite per the settings, path `/`, Secure in release, where their names also
+//! carry the `__Host-` prefix so no subdomain can plant one.
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::time::Duration;
+
+use crate::auth::IssuedTokens;
+use crate::config::{self, Settings, TokenLocation};
+
+fn cookie(
+    settings: &Settings,
+    name: String,
+    value: String,
+    max_age: Option<i64>,
+    http_only: bool,
+) -> Cookie<'static> {
+    let mut builder = Cookie::build((name, value))
+        .path(settings.cookie_path.clone())
+        .http_only(http_only)
+        .secure(settings.cookie_secure)
+        .same_site(match settings.cookie_same_site {
+            config::SameSite::Strict => SameSite::Strict,
+            config::SameSite::Lax => SameSite::Lax,
+            config::SameSite::None => SameSite::None,
+        });
+    if let Some(seconds) = max_age {
+        builder = builder.max_age(Duration::seconds(seconds));
+    }
+    builder.build()
+}
+
+/// Sets the access and refresh cookies when cookies are a configured token location,
+/// and a CSRF cookie if there is none yet.
+pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &IssuedTokens) {
+    if !settings.accepts(TokenLocation::Cookie) {
+        return;
+    }
+    cookies.add(cookie(
+        settings,
+        settings.access_cookie.clone(),
+        tokens.access_token.clone(),
+        Some(tokens.expires_in),
+        true,
+    ));
+    // A pending session has no refresh token: any earlier session's is dropped.
+    let (refresh, max_age) = match &tokens.refresh_token {
+        Some(token) => (token.clone(), tokens.refresh_expires_in),
+        None => (String::new(), 0),
+    };
+    cookies.add(cookie(
+        settings,
+        settings.refresh_cookie.clone(),
+        refresh,
+        Some(max_age),
+        true,
+    ));
+    csrf_token(cookies, settings);
+}
+
+pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
+    if !settings.accepts(TokenLocation::Cookie) {
+        return;
+    }
+    // An explicit expired cookie, so clients that sent the token by header and hold
+    // the cookie anyway lose it too (Rocket's `remove` only clears cookies it received).
+    for name in [&settings.access_cookie, &settings.refresh_cookie] {
+        cookies.add(cookie(settings, name.clone(), String::new(), Some(0), true));
+    }
+}
+
+/// The CSRF token of this browser: the cookie's value, set now if absent. It lives as
+/// long as the browser session; forms carry it in a hidden field, scripts in the
+/// `X-CSRF-Token` header.
+pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
+    if let Some(existing) = cookies.get(&settings.csrf_cookie) {
+        if existing.value().len() >= 16 {
+            return existing.value().to_string();
+        }
+    }
+    if let Some(pending) = cookies.get_pending(&settings.csrf_cookie) {
+        if pending.value().len() >= 16 {
+            return pending.value().to_string();
+        }
+    }
+    let token = crate::random::token(24);
+    cookies.add(cookie(
+        settings,
+        settings.csrf_cookie.clone(),
+        token.clone(),
+        None,
+        false,
+    ));
+    token
+}
+
+/// True when `presented` is this browser's CSRF token (compared in constant time).
+pub fn csrf_matches(cookies: &CookieJar<'_>, settings: &Settings, presented: &str) -> bool {
+    match cookies.get(&settings.csrf_cookie) {
+        Some(cookie) if cookie.value().len() >= 16 => {
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                cookie.value().as_bytes(),
+                presented.as_bytes(),
+            )
+            .is_ok()
+        }
+        _ => false,
+    }
+}
