@@ -38,6 +38,7 @@ pub mod random;
 pub mod sessions;
 pub mod tokens;
 pub mod two_factor;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ pub fn rocket_with_clock(
 ) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(Settings::from_figment(&figment)?);
     let two_factor = settings.two_factor_enabled;
+    let pages = settings.accepts(config::TokenLocation::Cookie);
+    let https = settings.cookie_secure;
     let hasher = Hasher::new(&settings).map_err(|e| ConfigError::Invalid {
         setting: "argon2_memory_kib",
         env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
@@ -98,5 +101,6 @@ pub fn rocket_with_clock(
                 Ok(rocket.manage(state))
             },
         ))
-        .attach(api::stage(two_factor)))
+        .attach(api::stage(two_factor))
+        .attach(web::stage(pages, https)))
 }

@@ -1,0 +1,49 @@
+//! Security headers on every response, pages and API alike, and cache headers: static
+//! files may be cached for a day, everything else (account data) never.
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Request, Response};
+
+/// No script at all, styles and images only from this origin (the QR code is inline
+/// SVG markup, not a script), never framed, forms only to this origin.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub struct SecurityHeaders {
+    /// Served over HTTPS (release): add Strict-Transport-Security.
+    pub https: bool,
+}
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info {
+            name: "Security headers",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        response.set_header(Header::new(
+            "Content-Security-Policy",
+            CONTENT_SECURITY_POLICY,
+        ));
+        response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        response.set_header(Header::new("Referrer-Policy", "same-origin"));
+        response.set_header(Header::new("X-Frame-Options", "DENY"));
+        if self.https {
+            response.set_header(Header::new(
+                "Strict-Transport-Security",
+                "max-age=31536000; includeSubDomains",
+            ));
+        }
+        let cache = if request.uri().path().starts_with("/static/") && response.status().code == 200
+        {
+            "public, max-age=86400"
+        } else {
+            "no-store"
+        };
+        response.set_header(Header::new("Cache-Control", cache));
+    }
+}

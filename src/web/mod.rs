@@ -1,0 +1,176 @@
+//! The server-rendered pages (askama templates under `templates/`, one stylesheet under
+//! `static/`, no JavaScript): home, login with its second step, registration and
+//! logout, with HTML error pages. Forms post, then redirect to a page that shows their
+//! outcome (POST/redirect/GET), and carry the browser's CSRF token.
+//!
+//! The pages use the API's sessions through cookies, so they need `cookie` among the
+//! `token_locations`; without it they are not mounted.
+
+pub mod feedback;
+pub mod headers;
+pub mod pages;
+pub mod visitor;
+
+use askama::Template;
+use rocket::fairing::AdHoc;
+use rocket::fs::FileServer;
+use rocket::http::Status;
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::Request;
+
+use crate::accounts::Account;
+use crate::auth::AuthError;
+use feedback::Feedback;
+
+/// What every page's layout shows: the title, who is signed in, the CSRF token of its
+/// forms and the feedback of the previous POST.
+pub struct Layout {
+    pub title: String,
+    pub username: Option<String>,
+    pub is_staff: bool,
+    pub csrf: String,
+    pub feedback: Feedback,
+}
+
+impl Layout {
+    pub fn new(
+        title: &str,
+        account: Option<&Account>,
+        csrf: &str,
+        feedback: Option<Feedback>,
+    ) -> Layout {
+        Layout {
+            title: title.to_string(),
+            username: account.map(|a| a.username.clone()),
+            is_staff: account.is_some_and(|a| a.is_staff || a.is_superuser),
+            csrf: csrf.to_string(),
+            feedback: feedback.unwrap_or_default(),
+        }
+    }
+}
+
+/// A page's answer: the page itself, a redirect (with or without feedback), or an
+/// error page with its status.
+#[derive(Responder)]
+pub enum Page {
+    Html(RawHtml<String>),
+    Redirect(Redirect),
+    Feedback(Flash<Redirect>),
+    Error((Status, RawHtml<String>)),
+}
+
+impl Page {
+    pub fn render(template: &impl Template) -> Page {
+        match template.render() {
+            Ok(html) => Page::Html(RawHtml(html)),
+            Err(error) => {
+                log::error!("a page template failed to render: {error}");
+                error_page(Status::InternalServerError)
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate {
+    layout: Layout,
+    heading: String,
+    explanation: String,
+}
+
+/// The styled page for an error status.
+pub fn error_page(status: Status) -> Page {
+    let (heading, explanation) = match status.code {
+        403 => (
+            "Not allowed",
+            "This form has expired or was sent from another site, or this page is not for your account. Reload the page and try again.",
+        ),
+        404 => ("Page not found", "There is nothing at this address."),
+        422 | 400 => ("That did not work", "The form was incomplete or malformed. Go back and try again."),
+        500..=599 => ("Something went wrong", "An error occurred on our side. Please try again in a moment."),
+        _ => ("That did not work", "The request could not be completed."),
+    };
+    let page = ErrorTemplate {
+        layout: Layout::new(heading, None, "", None),
+        heading: heading.to_string(),
+        explanation: explanation.to_string(),
+    };
+    let html = page
+        .render()
+        .unwrap_or_else(|_| format!("<!doctype html><title>{heading}</title><h1>{heading}</h1>"));
+    Page::Error((status, RawHtml(html)))
+}
+
+/// The sentence a person reads for a flow's error.
+pub fn human(error: &AuthError) -> String {
+    match error {
+        AuthError::InvalidCredentials => "Wrong username, email or password.".into(),
+        AuthError::AccountLocked {
+            retry_after: Some(seconds),
+        } => {
+            let minutes = (seconds + 59) / 60;
+            format!(
+                "Too many failed attempts: this account is locked for {minutes} more minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            )
+        }
+        AuthError::AccountLocked { retry_after: None } => {
+            "Too many failed attempts: this account is locked until an administrator unlocks it."
+                .into()
+        }
+        AuthError::AccountBlocked => "This account has been blocked by an administrator.".into(),
+        AuthError::AccountInactive => "This account is inactive.".into(),
+        AuthError::RegistrationClosed => "Registration is closed.".into(),
+        AuthError::Validation(_) => "Some fields need another look.".into(),
+        AuthError::Taken(_) => "That is already taken.".into(),
+        AuthError::InvalidOtp {
+            attempts_left: Some(left),
+        } => format!(
+            "Wrong code. {left} attempt{} left.",
+            if *left == 1 { "" } else { "s" }
+        ),
+        AuthError::InvalidOtp {
+            attempts_left: None,
+        } => "Wrong code.".into(),
+        AuthError::SessionRevoked | AuthError::TokenReused => {
+            "Your session has ended. Please log in again.".into()
+        }
+        AuthError::TokenExpired | AuthError::MissingToken | AuthError::InvalidToken => {
+            "Please log in.".into()
+        }
+        AuthError::TwoFactorRequired => "Enter your two-factor code first.".into(),
+        AuthError::Forbidden(reason) | AuthError::Conflict(reason) => {
+            let mut text = reason.to_string();
+            if let Some(first) = text.get(0..1) {
+                text.replace_range(0..1, &first.to_uppercase());
+            }
+            text.push('.');
+            text
+        }
+        AuthError::NotFound => "No such account.".into(),
+        AuthError::CsrfFailed => "This form has expired. Reload the page and try again.".into(),
+        AuthError::Internal(_) => "Something went wrong on our side. Please try again.".into(),
+    }
+}
+
+/// Mounts the pages, the stylesheet and the HTML catchers, and adds the security
+/// headers to every response (the API's included).
+pub fn stage(pages: bool, https: bool) -> AdHoc {
+    AdHoc::on_ignite("Pages", move |rocket| async move {
+        let rocket = rocket.attach(headers::SecurityHeaders { https });
+        if !pages {
+            return rocket;
+        }
+        rocket
+            .mount("/", pages::routes())
+            .mount("/static", FileServer::from(rocket::fs::relative!("static")))
+            .register("/", catchers![html_error])
+    })
+}
+
+#[catch(default)]
+fn html_error(status: Status, _request: &Request<'_>) -> Page {
+    error_page(status)
+}

@@ -1,0 +1,301 @@
+//! The page routes: home, login (and its 2FA step), registration, logout.
+
+use askama::Template;
+use rocket::form::{Form, FromForm};
+use rocket::http::{CookieJar, Status};
+use rocket::request::FlashMessage;
+use rocket::response::Redirect;
+use rocket::{Route, State};
+
+use super::feedback::Feedback;
+use super::visitor::Visitor;
+use super::{error_page, human, Layout, Page};
+use crate::app::App;
+use crate::auth::{self, AuthError, Registration};
+use crate::cookies;
+use crate::sessions::ClientInfo;
+use crate::two_factor;
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        home,
+        login_page,
+        login,
+        register_page,
+        register,
+        second_factor_page,
+        second_factor,
+        logout
+    ]
+}
+
+/// Refuses a form whose CSRF token is not this browser's: 403, nothing changed.
+fn check_csrf(app: &App, jar: &CookieJar<'_>, presented: &str) -> Result<(), Page> {
+    if cookies::csrf_matches(jar, &app.settings, presented) {
+        Ok(())
+    } else {
+        Err(error_page(Status::Forbidden))
+    }
+}
+
+/// The feedback to show: the previous POST's, else why the visitor's session ended.
+fn feedback_of(flash: Option<FlashMessage<'_>>, visitor: &Visitor) -> Option<Feedback> {
+    Feedback::from_flash(flash)
+        .or_else(|| visitor.refusal.as_ref().map(|e| Feedback::error(human(e))))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomeTemplate {
+    layout: Layout,
+}
+
+#[get("/")]
+fn home(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+    if visitor.pending {
+        return Page::Redirect(Redirect::to(uri!(second_factor_page)));
+    }
+    let feedback = feedback_of(flash, &visitor);
+    Page::render(&HomeTemplate {
+        layout: Layout::new("Home", visitor.signed_in(), &visitor.csrf, feedback),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginTemplate {
+    layout: Layout,
+}
+
+#[get("/login")]
+fn login_page(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+    if visitor.signed_in().is_some() {
+        return Page::Redirect(Redirect::to(uri!(home)));
+    }
+    let feedback = feedback_of(flash, &visitor);
+    Page::render(&LoginTemplate {
+        layout: Layout::new("Log in", None, &visitor.csrf, feedback),
+    })
+}
+
+#[derive(FromForm)]
+struct LoginForm {
+    #[field(default = String::new())]
+    login: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = false)]
+    remember: bool,
+    #[field(default = String::new())]
+    csrf_token: String,
+}
+
+#[post("/login", data = "<form>")]
+async fn login(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    client: ClientInfo,
+    form: Form<LoginForm>,
+) -> Page {
+    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
+        return refused;
+    }
+    match auth::login(app, &form.login, &form.password, form.remember, &client).await {
+        Ok(tokens) => {
+            cookies::set_auth_cookies(jar, &app.settings, &tokens);
+            if tokens.two_factor_required {
+                Page::Redirect(Redirect::to(uri!(second_factor_page)))
+            } else {
+                Page::Feedback(Feedback::success("You are signed in.").redirect("/"))
+            }
+        }
+        Err(AuthError::Internal(error)) => {
+            log::error!("login page: {error}");
+            error_page(Status::InternalServerError)
+        }
+        Err(error) => Page::Feedback(
+            Feedback::error(human(&error))
+                .keep("login", &form.login)
+                .redirect("/login"),
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterTemplate {
+    layout: Layout,
+}
+
+#[get("/register")]
+fn register_page(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+    if visitor.signed_in().is_some() {
+        return Page::Redirect(Redirect::to(uri!(home)));
+    }
+    let feedback = feedback_of(flash, &visitor);
+    Page::render(&RegisterTemplate {
+        layout: Layout::new("Register", None, &visitor.csrf, feedback),
+    })
+}
+
+#[derive(FromForm)]
+struct RegisterForm {
+    #[field(default = String::new())]
+    username: String,
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = String::new())]
+    csrf_token: String,
+}
+
+#[post("/register", data = "<form>")]
+async fn register(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    client: ClientInfo,
+    form: Form<RegisterForm>,
+) -> Page {
+    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
+        return refused;
+    }
+    let input = Registration {
+        username: &form.username,
+        email: &form.email,
+        password: &form.password,
+    };
+    let keep = |feedback: Feedback| {
+        feedback
+            .keep("username", &form.username)
+            .keep("email", &form.email)
+            .redirect("/register")
+    };
+    match auth::register(app, &input, &client).await {
+        Ok(account) => Page::Feedback(
+            Feedback::success("Your account is ready. Log in to continue.")
+                .keep("login", &account.username)
+                .redirect("/login"),
+        ),
+        Err(AuthError::Validation(fields)) => Page::Feedback(keep(
+            Feedback::error("Some fields need another look.").with_fields(fields),
+        )),
+        Err(AuthError::Taken(field)) => {
+            let name = match field {
+                crate::accounts::TakenField::Username => "username",
+                crate::accounts::TakenField::Email => "email",
+            };
+            let fields =
+                auth::FieldErrors::from([(name.to_string(), "is already taken".to_string())]);
+            Page::Feedback(keep(
+                Feedback::error("That is already taken.").with_fields(fields),
+            ))
+        }
+        Err(AuthError::Internal(error)) => {
+            log::error!("register page: {error}");
+            error_page(Status::InternalServerError)
+        }
+        Err(error) => Page::Feedback(keep(Feedback::error(human(&error)))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login_2fa.html")]
+struct SecondFactorTemplate {
+    layout: Layout,
+}
+
+#[get("/login/2fa")]
+fn second_factor_page(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+    if !visitor.pending {
+        return Page::Redirect(Redirect::to(uri!(login_page)));
+    }
+    let feedback = feedback_of(flash, &visitor);
+    Page::render(&SecondFactorTemplate {
+        layout: Layout::new("Two-factor authentication", None, &visitor.csrf, feedback),
+    })
+}
+
+#[derive(FromForm)]
+struct CodeForm {
+    #[field(default = String::new())]
+    code: String,
+    #[field(default = String::new())]
+    csrf_token: String,
+}
+
+#[post("/login/2fa", data = "<form>")]
+async fn second_factor(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    client: ClientInfo,
+    visitor: Visitor,
+    form: Form<CodeForm>,
+) -> Page {
+    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
+        return refused;
+    }
+    let (true, Some(session_id)) = (visitor.pending, visitor.session_id.as_deref()) else {
+        return Page::Feedback(Feedback::error("Please log in again.").redirect("/login"));
+    };
+    match two_factor::complete_login(app, session_id, &form.code, &client).await {
+        Ok(tokens) => {
+            cookies::set_auth_cookies(jar, &app.settings, &tokens);
+            Page::Feedback(Feedback::success("You are signed in.").redirect("/"))
+        }
+        Err(error @ AuthError::InvalidOtp { .. }) => {
+            Page::Feedback(Feedback::error(human(&error)).redirect("/login/2fa"))
+        }
+        Err(AuthError::Internal(error)) => {
+            log::error!("2FA page: {error}");
+            error_page(Status::InternalServerError)
+        }
+        Err(error) => {
+            cookies::clear_auth_cookies(jar, &app.settings);
+            let message = match error {
+                AuthError::SessionRevoked => {
+                    "Too many wrong codes, or the login took too long. Please log in again."
+                        .to_string()
+                }
+                other => human(&other),
+            };
+            Page::Feedback(Feedback::error(message).redirect("/login"))
+        }
+    }
+}
+
+#[derive(FromForm)]
+struct CsrfForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+}
+
+#[post("/logout", data = "<form>")]
+async fn logout(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    client: ClientInfo,
+    visitor: Visitor,
+    form: Form<CsrfForm>,
+) -> Page {
+    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
+        return refused;
+    }
+    if let (Some(account), Some(session_id)) = (&visitor.account, &visitor.session_id) {
+        let revoked = auth::revoke_session(
+            app,
+            account.id,
+            session_id,
+            "logout",
+            Some(account.id),
+            &client,
+        )
+        .await;
+        if let Err(error) = revoked {
+            log::error!("logout page: {error}");
+            return error_page(Status::InternalServerError);
+        }
+    }
+    cookies::clear_auth_cookies(jar, &app.settings);
+    Page::Feedback(Feedback::success("You are signed out.").redirect("/login"))
+}
