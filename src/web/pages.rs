@@ -29,13 +29,10 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// Refuses a form whose CSRF token is not this browser's: 403, nothing changed.
-fn check_csrf(app: &App, jar: &CookieJar<'_>, presented: &str) -> Result<(), Page> {
-    if cookies::csrf_matches(jar, &app.settings, presented) {
-        Ok(())
-    } else {
-        Err(error_page(Status::Forbidden))
-    }
+/// True when a form carries this browser's CSRF token; otherwise the form is refused
+/// with 403 and nothing changes.
+fn csrf_ok(app: &App, jar: &CookieJar<'_>, presented: &str) -> bool {
+    cookies::csrf_matches(jar, &app.settings, presented)
 }
 
 /// The feedback to show: the previous POST's, else why the visitor's session ended.
@@ -97,8 +94,8 @@ async fn login(
     client: ClientInfo,
     form: Form<LoginForm>,
 ) -> Page {
-    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
-        return refused;
+    if !csrf_ok(app, jar, &form.csrf_token) {
+        return error_page(Status::Forbidden);
     }
     match auth::login(app, &form.login, &form.password, form.remember, &client).await {
         Ok(tokens) => {
@@ -157,8 +154,8 @@ async fn register(
     client: ClientInfo,
     form: Form<RegisterForm>,
 ) -> Page {
-    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
-        return refused;
+    if !csrf_ok(app, jar, &form.csrf_token) {
+        return error_page(Status::Forbidden);
     }
     let input = Registration {
         username: &form.username,
@@ -232,8 +229,8 @@ async fn second_factor(
     visitor: Visitor,
     form: Form<CodeForm>,
 ) -> Page {
-    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
-        return refused;
+    if !csrf_ok(app, jar, &form.csrf_token) {
+        return error_page(Status::Forbidden);
     }
     let (true, Some(session_id)) = (visitor.pending, visitor.session_id.as_deref()) else {
         return Page::Feedback(Feedback::error("Please log in again.").redirect("/login"));
@@ -278,8 +275,8 @@ async fn logout(
     visitor: Visitor,
     form: Form<CsrfForm>,
 ) -> Page {
-    if let Err(refused) = check_csrf(app, jar, &form.csrf_token) {
-        return refused;
+    if !csrf_ok(app, jar, &form.csrf_token) {
+        return error_page(Status::Forbidden);
     }
     if let (Some(account), Some(session_id)) = (&visitor.account, &visitor.session_id) {
         let revoked = auth::revoke_session(
