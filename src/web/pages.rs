@@ -35,10 +35,12 @@ fn csrf_ok(app: &App, jar: &CookieJar<'_>, presented: &str) -> bool {
     cookies::csrf_matches(jar, &app.settings, presented)
 }
 
-/// The feedback to show: the previous POST's, else why the visitor's session ended.
+/// The feedback to show: why the visitor's session just ended, else the previous POST's.
 fn feedback_of(flash: Option<FlashMessage<'_>>, visitor: &Visitor) -> Option<Feedback> {
-    Feedback::from_flash(flash)
-        .or_else(|| visitor.refusal.as_ref().map(|e| Feedback::error(human(e))))
+    match &visitor.refusal {
+        Some(error) => Some(Feedback::error(human(error))),
+        None => Feedback::from_flash(flash),
+    }
 }
 
 #[derive(Template)]

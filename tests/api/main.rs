@@ -16,6 +16,7 @@ mod health;
 mod lockout;
 mod login;
 mod logout_and_sessions;
+mod pages;
 mod password_change;
 mod refresh;
 mod register;

@@ -166,6 +166,16 @@ pub async fn spawn_app_on(db: TestDatabase, customize: impl FnOnce(Figment) -> F
     TestApp { client, clock, db }
 }
 
+/// Spawns the app with a client that keeps cookies between requests, as a browser does.
+pub async fn spawn_browser() -> TestApp {
+    let db = TestDatabase::new().await;
+    let clock = ManualClock::new();
+    let rocket = gatehouse::rocket_with_clock(test_figment(&db.url), Arc::new(clock.clone()))
+        .expect("valid test settings");
+    let client = Client::tracked(rocket).await.expect("the app starts");
+    TestApp { client, clock, db }
+}
+
 /// A client on the app built from `figment`.
 pub async fn launch(figment: Figment, clock: &ManualClock) -> Client {
     let rocket = gatehouse::rocket_with_clock(figment, Arc::new(clock.clone()))

@@ -37,9 +37,14 @@ async fn json_of(response: LocalResponse<'_>) -> Value {
 /// An enrolled account: its full session, TOTP secret and recovery codes. The clock is
 /// left one step past the code that enabled it.
 pub struct Enrolled {
-    access: String,
-    secret: String,
-    recovery_codes: Vec<String>,
+    pub access: String,
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+}
+
+/// The code of `secret` at the app's current time.
+pub fn code_now(app: &TestApp, secret: &str) -> String {
+    code_at(secret, app.clock.now())
 }
 
 pub async fn enrol(app: &TestApp, username: &str) -> Enrolled {

@@ -1,0 +1,388 @@
+//! The server-rendered pages through a cookie-keeping client: rendering and headers,
+//! the forms and their error renderings, CSRF refusals, the 2FA step, renewal of the
+//! access cookie, and a blocked account's open browser session.
+
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::LocalResponse;
+use serde_json::json;
+
+use crate::support::{spawn_browser, TestApp, PASSWORD};
+
+/// The CSRF token the client's cookie jar holds (after any page view).
+fn csrf(app: &TestApp) -> String {
+    app.client
+        .cookies()
+        .get("gatehouse_csrf")
+        .expect("a page view sets the csrf cookie")
+        .value()
+        .to_string()
+}
+
+async fn page(app: &TestApp, uri: &str) -> (Status, String) {
+    let response = app.client.get(uri.to_string()).dispatch().await;
+    let status = response.status();
+    (status, response.into_string().await.unwrap_or_default())
+}
+
+async fn submit<'a>(app: &'a TestApp, uri: &str, fields: &[(&str, &str)]) -> LocalResponse<'a> {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    app.client
+        .post(uri.to_string())
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn location(response: &LocalResponse<'_>) -> String {
+    response
+        .headers()
+        .get_one("Location")
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Registers through the API and logs in through the login form.
+async fn browser_login(app: &TestApp, username: &str) {
+    if sqlx::query_scalar::<_, i64>("SELECT id FROM accounts WHERE username_key = $1")
+        .bind(username)
+        .fetch_optional(&app.pool())
+        .await
+        .unwrap()
+        .is_none()
+    {
+        app.register(username, &format!("{username}@example.com"))
+            .await;
+    }
+    page(app, "/login").await;
+    let token = csrf(app);
+    let response = submit(
+        app,
+        "/login",
+        &[
+            ("login", username),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn pages_render_with_security_and_cache_headers() {
+    let app = spawn_browser().await;
+    for uri in ["/", "/login", "/register"] {
+        let response = app.client.get(uri).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "{uri}");
+        assert_eq!(response.content_type(), Some(ContentType::HTML));
+        let headers = response.headers();
+        let csp = headers.get_one("Content-Security-Policy").unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(headers.get_one("X-Content-Type-Options"), Some("nosniff"));
+        assert!(headers.get_one("Referrer-Policy").is_some());
+        assert_eq!(headers.get_one("Cache-Control"), Some("no-store"));
+        assert!(
+            headers.get_one("Strict-Transport-Security").is_none(),
+            "debug is plain HTTP"
+        );
+        let html = response.into_string().await.unwrap();
+        assert!(!html.contains("<script"), "{uri} has a script");
+    }
+    let css = app.client.get("/static/style.css").dispatch().await;
+    assert_eq!(css.status(), Status::Ok);
+    assert_eq!(
+        css.headers().get_one("Cache-Control"),
+        Some("public, max-age=86400")
+    );
+
+    let (status, html) = page(&app, "/no/such/page").await;
+    assert_eq!(status, Status::NotFound);
+    assert!(html.contains("Page not found") && html.contains("/static/style.css"));
+    // The API keeps its JSON errors.
+    let response = app.client.get("/api/no/such").dispatch().await;
+    assert_eq!(response.content_type(), Some(ContentType::JSON));
+}
+
+#[rocket::async_test]
+async fn the_login_form_has_the_right_fields() {
+    let app = spawn_browser().await;
+    let (_, login) = page(&app, "/login").await;
+    assert!(login.contains(r#"autocomplete="username""#));
+    assert!(login.contains(r#"autocomplete="current-password""#));
+    assert!(login.contains(r#"name="remember""#));
+    assert!(login.contains(r#"<label for="password">"#));
+    let (_, register) = page(&app, "/register").await;
+    assert!(register.contains(r#"autocomplete="new-password""#));
+}
+
+#[rocket::async_test]
+async fn registration_errors_show_next_to_their_fields_and_keep_the_input() {
+    let app = spawn_browser().await;
+    page(&app, "/register").await;
+    let token = csrf(&app);
+    let response = submit(
+        &app,
+        "/register",
+        &[
+            ("username", "al"),
+            ("email", "not-an-email"),
+            ("password", "short"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(&response), "/register");
+    let (_, html) = page(&app, "/register").await;
+    assert!(
+        html.contains("Username must be between 3 and 32 characters"),
+        "{html}"
+    );
+    assert!(html.contains("Email is not a valid email address"));
+    assert!(html.contains("Password must be at least 8 characters"));
+    assert!(html.contains(r#"value="al""#) && html.contains(r#"value="not-an-email""#));
+    assert!(!html.contains("short"), "passwords are never put back");
+    // The feedback shows once.
+    let (_, again) = page(&app, "/register").await;
+    assert!(!again.contains("field-error"));
+
+    let response = submit(
+        &app,
+        "/register",
+        &[
+            ("username", "alice"),
+            ("email", "alice@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/login");
+    let (_, html) = page(&app, "/login").await;
+    assert!(html.contains("Your account is ready") && html.contains(r#"value="alice""#));
+    let response = submit(
+        &app,
+        "/register",
+        &[
+            ("username", "ALICE"),
+            ("email", "other@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/register");
+    let (_, html) = page(&app, "/register").await;
+    assert!(html.contains("Username is already taken"), "{html}");
+}
+
+#[rocket::async_test]
+async fn login_errors_are_told_in_words() {
+    let app = spawn_browser().await;
+    app.register("alice", "alice@example.com").await;
+    page(&app, "/login").await;
+    let token = csrf(&app);
+    let wrong = [
+        ("login", "alice"),
+        ("password", "wrong password"),
+        ("csrf_token", token.as_str()),
+    ];
+    let response = submit(&app, "/login", &wrong).await;
+    assert_eq!(location(&response), "/login");
+    let (_, html) = page(&app, "/login").await;
+    assert!(
+        html.contains("Wrong username, email or password."),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="alice""#));
+    for _ in 0..4 {
+        submit(&app, "/login", &wrong).await;
+    }
+    let (_, html) = page(&app, "/login").await;
+    assert!(html.contains("locked for 15 more minutes"), "{html}");
+
+    let other = spawn_browser().await;
+    other.register("bob", "bob@example.com").await;
+    sqlx::query("UPDATE accounts SET blocked_at = 1, block_reason = 'spam'")
+        .execute(&other.pool())
+        .await
+        .unwrap();
+    page(&other, "/login").await;
+    let token = csrf(&other);
+    submit(
+        &other,
+        "/login",
+        &[
+            ("login", "bob"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    let (_, html) = page(&other, "/login").await;
+    assert!(html.contains("blocked by an administrator"), "{html}");
+}
+
+#[rocket::async_test]
+async fn a_form_without_this_browsers_csrf_token_is_refused_and_changes_nothing() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    for token in ["", "forged-token-from-another-site"] {
+        let response = submit(&app, "/logout", &[("csrf_token", token)]).await;
+        assert_eq!(response.status(), Status::Forbidden);
+        let html = response.into_string().await.unwrap();
+        assert!(html.contains("Not allowed"));
+    }
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains("Hello, alice"), "still signed in");
+    let response = submit(
+        &app,
+        "/login",
+        &[("login", "alice"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(response.status(), Status::Forbidden);
+
+    let token = csrf(&app);
+    let response = submit(&app, "/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(location(&response), "/login");
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains("You are not signed in"));
+}
+
+#[rocket::async_test]
+async fn an_expired_access_cookie_is_renewed_from_the_refresh_cookie() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    let first = app
+        .client
+        .cookies()
+        .get("gatehouse_access")
+        .unwrap()
+        .value()
+        .to_string();
+    app.clock.advance(900 + 31);
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains("Hello, alice"), "{html}");
+    let renewed = app
+        .client
+        .cookies()
+        .get("gatehouse_access")
+        .unwrap()
+        .value()
+        .to_string();
+    assert_ne!(first, renewed);
+    let generation: i64 = sqlx::query_scalar("SELECT refresh_generation FROM sessions")
+        .fetch_one(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        generation, 1,
+        "renewal rotates the refresh token like the API"
+    );
+}
+
+#[rocket::async_test]
+async fn a_blocked_accounts_open_browser_session_is_refused() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    // A staff member blocks alice through the admin API.
+    let staff_session = {
+        app.register("boss", "boss@example.com").await;
+        sqlx::query("UPDATE accounts SET is_staff = 1 WHERE username_key = 'boss'")
+            .execute(&app.pool())
+            .await
+            .unwrap();
+        let response = app
+            .post(
+                "/api/auth/login",
+                json!({"login": "boss", "password": PASSWORD}),
+            )
+            .await;
+        let body: serde_json::Value = response.into_json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    };
+    // That API login set boss's cookies in this client; put alice's back by logging in again.
+    browser_login(&app, "alice").await;
+    let alice_id = app.account_id("alice").await;
+    let response = app
+        .client
+        .post(format!("/api/admin/accounts/{alice_id}/block"))
+        .header(crate::support::bearer(&staff_session))
+        .header(ContentType::JSON)
+        .body(json!({"reason": "spam"}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains("blocked by an administrator"), "{html}");
+    assert!(html.contains("You are not signed in"));
+}
+
+#[rocket::async_test]
+async fn a_2fa_login_goes_through_the_code_page() {
+    let app = spawn_browser().await;
+    let enrolled = crate::two_factor::enrol(&app, "alice").await;
+    // The enrolment's API login left cookies; start from a clean browser.
+    let token = csrf(&app);
+    submit(&app, "/logout", &[("csrf_token", &token)]).await;
+    page(&app, "/login").await;
+    let token = csrf(&app);
+    let response = submit(
+        &app,
+        "/login",
+        &[
+            ("login", "alice"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/login/2fa");
+    let (_, html) = page(&app, "/").await;
+    assert!(
+        !html.contains("Hello, alice"),
+        "a pending login is not signed in"
+    );
+    let (_, html) = page(&app, "/login/2fa").await;
+    assert!(html.contains(r#"autocomplete="one-time-code""#));
+    let response = submit(
+        &app,
+        "/login/2fa",
+        &[("code", "000000"), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/login/2fa");
+    let (_, html) = page(&app, "/login/2fa").await;
+    assert!(html.contains("Wrong code. 2 attempts left."), "{html}");
+    let code = crate::two_factor::code_now(&app, &enrolled.secret);
+    let response = submit(
+        &app,
+        "/login/2fa",
+        &[("code", &code), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/");
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains("Hello, alice"), "{html}");
+}
