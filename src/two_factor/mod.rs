@@ -123,7 +123,22 @@ pub async fn setup(
             "two-factor authentication is already on; disable it first",
         ));
     }
-    let totp = totp_of(app, &row, secret)?;
+    enrolment_of(&totp_of(app, &row, secret)?)
+}
+
+/// The enrolment an unconfirmed setup shows again (QR code and secret), so a page can
+/// redirect after the setup and still display it; `None` unless a setup awaits its
+/// first code.
+pub async fn pending_enrolment(app: &App, account_id: i64) -> Result<Option<Enrolment>, AuthError> {
+    let row = account(app, account_id).await?;
+    if row.totp_enabled_at.is_some() || row.totp_secret.is_none() {
+        return Ok(None);
+    }
+    let totp = totp_of(app, &row, secret_of(app, &row)?)?;
+    Ok(Some(enrolment_of(&totp)?))
+}
+
+fn enrolment_of(totp: &totp_rs::TOTP) -> Result<Enrolment, AuthError> {
     let otpauth_uri = totp.get_url();
     let qr_svg = qrcode::QrCode::new(otpauth_uri.as_bytes())
         .map_err(|e| AuthError::Internal(format!("QR code: {e}")))?

@@ -6,6 +6,7 @@
 //! The pages use the API's sessions through cookies, so they need `cookie` among the
 //! `token_locations`; without it they are not mounted.
 
+pub mod account;
 pub mod feedback;
 pub mod headers;
 pub mod pages;
@@ -165,6 +166,7 @@ pub fn stage(pages: bool, https: bool) -> AdHoc {
         }
         rocket
             .mount("/", pages::routes())
+            .mount("/", account::routes())
             .mount("/static", FileServer::from(rocket::fs::relative!("static")))
             .register("/", catchers![html_error])
     })

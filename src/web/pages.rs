@@ -31,12 +31,12 @@ pub fn routes() -> Vec<Route> {
 
 /// True when a form carries this browser's CSRF token; otherwise the form is refused
 /// with 403 and nothing changes.
-fn csrf_ok(app: &App, jar: &CookieJar<'_>, presented: &str) -> bool {
+pub fn csrf_ok(app: &App, jar: &CookieJar<'_>, presented: &str) -> bool {
     cookies::csrf_matches(jar, &app.settings, presented)
 }
 
 /// The feedback to show: why the visitor's session just ended, else the previous POST's.
-fn feedback_of(flash: Option<FlashMessage<'_>>, visitor: &Visitor) -> Option<Feedback> {
+pub fn feedback_of(flash: Option<FlashMessage<'_>>, visitor: &Visitor) -> Option<Feedback> {
     match &visitor.refusal {
         Some(error) => Some(Feedback::error(human(error))),
         None => Feedback::from_flash(flash),
