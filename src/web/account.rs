@@ -48,12 +48,12 @@ pub fn when(seconds: i64) -> String {
 }
 
 /// The signed-in account and session of a page, or the way to the login page.
-fn signed_in(visitor: &Visitor) -> Result<(Account, String), Page> {
+fn signed_in(visitor: &Visitor) -> Result<(Account, String), Box<Page>> {
     match (visitor.signed_in(), &visitor.session_id) {
         (Some(account), Some(session)) => Ok((account.clone(), session.clone())),
-        _ => Err(Page::Feedback(
+        _ => Err(Box::new(Page::Feedback(
             Feedback::error("Please log in to see that page.").redirect("/login"),
-        )),
+        ))),
     }
 }
 
@@ -98,7 +98,7 @@ struct AccountTemplate {
 async fn account(app: &State<App>, visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
     let (account, session_id) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let rows = match sessions::list_live_sessions(app.pool(), account.id, app.now()).await {
         Ok(rows) => rows,
@@ -164,7 +164,7 @@ async fn change_password(
     }
     let (account, session_id) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match auth::change_password(
         app,
@@ -204,7 +204,7 @@ async fn revoke_session(
     }
     let (account, _) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match auth::revoke_own_session(app, account.id, id, &client).await {
         Ok(true) => {
@@ -230,7 +230,7 @@ async fn revoke_other_sessions(
     }
     let (account, session_id) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let revoked = auth::revoke_other_sessions(
         app,
@@ -277,7 +277,7 @@ async fn setup_two_factor(
     }
     let (account, _) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match two_factor::setup(app, account.id, Some(&form.password), &client).await {
         Ok(_) => Page::Redirect(Redirect::to(uri!(setup_two_factor_page))),
@@ -308,7 +308,7 @@ async fn setup_two_factor_page(
     }
     let (account, _) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match two_factor::pending_enrolment(app, account.id).await {
         Ok(Some(enrolment)) => Page::render(&SetupTemplate {
@@ -371,7 +371,7 @@ async fn enable_two_factor(
     }
     let (account, _) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match two_factor::enable(app, account.id, &form.code, &client).await {
         Ok(codes) => recovery_codes_page(
@@ -407,7 +407,7 @@ async fn regenerate_recovery_codes(
     }
     let (account, _) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match two_factor::regenerate_recovery_codes(app, account.id, &form.code, &client).await {
         Ok(codes) => recovery_codes_page(
@@ -446,7 +446,7 @@ async fn disable_two_factor(
     }
     let (account, _) = match signed_in(&visitor) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match two_factor::disable(app, account.id, Some(&form.password), &form.code, &client).await {
         Ok(()) => Page::Feedback(

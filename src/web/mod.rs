@@ -7,6 +7,7 @@
 //! `token_locations`; without it they are not mounted.
 
 pub mod account;
+pub mod admin;
 pub mod feedback;
 pub mod headers;
 pub mod pages;
@@ -167,6 +168,7 @@ pub fn stage(pages: bool, https: bool) -> AdHoc {
         rocket
             .mount("/", pages::routes())
             .mount("/", account::routes())
+            .mount("/", admin::routes())
             .mount("/static", FileServer::from(rocket::fs::relative!("static")))
             .register("/", catchers![html_error])
     })
