@@ -386,3 +386,255 @@ async fn a_2fa_login_goes_through_the_code_page() {
     let (_, html) = page(&app, "/").await;
     assert!(html.contains("Hello, alice"), "{html}");
 }
+
+#[rocket::async_test]
+async fn the_account_page_changes_the_password_and_signs_out_other_devices() {
+    let app = spawn_browser().await;
+    let other_device = {
+        app.register("alice", "alice@example.com").await;
+        let response = app
+            .post(
+                "/api/auth/login",
+                json!({"login": "alice", "password": PASSWORD}),
+            )
+            .await;
+        let body: serde_json::Value = response.into_json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    };
+    browser_login(&app, "alice").await;
+    let (status, html) = page(&app, "/account").await;
+    assert_eq!(status, Status::Ok);
+    assert!(
+        html.contains("alice@example.com") && html.contains("This device"),
+        "{html}"
+    );
+    assert!(html.contains("Sign out everywhere else"));
+    let token = csrf(&app);
+
+    let response = submit(
+        &app,
+        "/account/password",
+        &[
+            ("current_password", "wrong"),
+            ("new_password", "x"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/account");
+    let (_, html) = page(&app, "/account").await;
+    assert!(
+        html.contains("New password must be at least 8 characters"),
+        "{html}"
+    );
+    let response = submit(
+        &app,
+        "/account/password",
+        &[
+            ("current_password", "wrong password"),
+            ("new_password", "a brand new password"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/account");
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("Current password is incorrect"), "{html}");
+    submit(
+        &app,
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new password"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("Your password is changed"), "{html}");
+    let response = app.get_bearer("/api/auth/me", &other_device).await;
+    assert_eq!(response.status(), Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn the_account_page_signs_out_one_session_or_all_others() {
+    let app = spawn_browser().await;
+    app.register("alice", "alice@example.com").await;
+    let mut devices = Vec::new();
+    for _ in 0..2 {
+        devices.push(app.signed_in("alice").await.access);
+    }
+    browser_login(&app, "alice").await;
+    let token = csrf(&app);
+    let (_, html) = page(&app, "/account").await;
+    let action = html
+        .split("action=\"")
+        .find(|part| {
+            part.starts_with("/account/sessions/")
+                && !part.starts_with("/account/sessions/revoke-others")
+        })
+        .and_then(|part| part.split('"').next())
+        .unwrap()
+        .to_string();
+    let response = submit(&app, &action, &[("csrf_token", &token)]).await;
+    assert_eq!(location(&response), "/account");
+    let live = futures_count(&app, &devices).await;
+    assert_eq!(live, 1, "one device signed out");
+    submit(
+        &app,
+        "/account/sessions/revoke-others",
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(futures_count(&app, &devices).await, 0);
+    let (_, html) = page(&app, "/account").await;
+    assert!(
+        html.contains("Signed out everywhere else (1 session)."),
+        "{html}"
+    );
+}
+
+/// How many of the given access tokens still work.
+async fn futures_count(app: &TestApp, tokens: &[String]) -> usize {
+    let mut live = 0;
+    for token in tokens {
+        if app.get_bearer("/api/auth/me", token).await.status() == Status::Ok {
+            live += 1;
+        }
+    }
+    live
+}
+
+#[rocket::async_test]
+async fn the_account_page_sets_up_and_turns_off_2fa() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    let token = csrf(&app);
+    let response = submit(
+        &app,
+        "/account/2fa/setup",
+        &[("password", "wrong"), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/account");
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("Wrong password"), "{html}");
+    let response = submit(
+        &app,
+        "/account/2fa/setup",
+        &[("password", PASSWORD), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/account/2fa/setup");
+    let (_, html) = page(&app, "/account/2fa/setup").await;
+    assert!(html.contains("<svg"), "the QR code is inline");
+    let secret = html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_string();
+    let response = submit(
+        &app,
+        "/account/2fa/enable",
+        &[("code", "000000"), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/account/2fa/setup");
+    let code = crate::two_factor::code_now(&app, &secret);
+    let response = submit(
+        &app,
+        "/account/2fa/enable",
+        &[("code", &code), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), Status::Ok);
+    let html = response.into_string().await.unwrap();
+    assert_eq!(html.matches("<li>").count(), 10, "{html}");
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("10 recovery codes left"), "{html}");
+
+    app.clock.advance(30);
+    let code = crate::two_factor::code_now(&app, &secret);
+    submit(
+        &app,
+        "/account/2fa/disable",
+        &[
+            ("password", PASSWORD),
+            ("code", &code),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("Two-factor authentication is off."), "{html}");
+}
+
+#[rocket::async_test]
+async fn admin_pages_are_for_staff_and_act_on_accounts() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    let (status, _) = page(&app, "/admin").await;
+    assert_eq!(status, Status::Forbidden);
+    let token = csrf(&app);
+    submit(&app, "/logout", &[("csrf_token", &token)]).await;
+    let response = app.client.get("/admin").dispatch().await;
+    assert_eq!(
+        location(&response),
+        "/login",
+        "anonymous visitors are sent to log in"
+    );
+
+    app.register("boss", "boss@example.com").await;
+    sqlx::query("UPDATE accounts SET is_staff = 1 WHERE username_key = 'boss'")
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    browser_login(&app, "boss").await;
+    let token = csrf(&app);
+    let (status, html) = page(&app, "/admin?q=ALI").await;
+    assert_eq!(status, Status::Ok);
+    assert!(
+        html.contains("1 account matching") && html.contains(">alice</a>"),
+        "{html}"
+    );
+    let alice = app.account_id("alice").await;
+    let uri = format!("/admin/accounts/{alice}");
+
+    let response = submit(
+        &app,
+        &format!("{uri}/block"),
+        &[("reason", " "), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), uri);
+    let (_, html) = page(&app, &uri).await;
+    assert!(html.contains("Reason is required"), "{html}");
+    submit(
+        &app,
+        &format!("{uri}/block"),
+        &[("reason", "spam"), ("csrf_token", &token)],
+    )
+    .await;
+    let (_, html) = page(&app, &uri).await;
+    assert!(
+        html.contains("badge bad\">blocked") && html.contains("“spam”"),
+        "{html}"
+    );
+    assert!(html.contains("account blocked"), "the event is listed");
+    let forged = submit(&app, &format!("{uri}/unblock"), &[("csrf_token", "forged")]).await;
+    assert_eq!(forged.status(), Status::Forbidden);
+    submit(&app, &format!("{uri}/unblock"), &[("csrf_token", &token)]).await;
+    let (_, html) = page(&app, &uri).await;
+    assert!(html.contains("Unblocked."), "{html}");
+    // Staff see no role boxes and cannot delete.
+    assert!(!html.contains("name=\"is_superuser\"") && !html.contains("Delete account"));
+    submit(&app, &format!("{uri}/roles"), &[("csrf_token", &token)]).await;
+    let (_, html) = page(&app, &uri).await;
+    assert!(
+        html.contains("badge bad\">inactive"),
+        "unticked Active deactivates: {html}"
+    );
+    let (status, _) = page(&app, "/admin/accounts/9999").await;
+    assert_eq!(status, Status::NotFound);
+}
