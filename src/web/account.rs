@@ -51,10 +51,18 @@ pub fn when(seconds: i64) -> String {
 fn signed_in(visitor: &Visitor) -> Result<(Account, String), Box<Page>> {
     match (visitor.signed_in(), &visitor.session_id) {
         (Some(account), Some(session)) => Ok((account.clone(), session.clone())),
-        _ => Err(Box::new(Page::Feedback(
-            Feedback::error("Please log in to see that page.").redirect("/login"),
-        ))),
+        _ => Err(Box::new(to_login(visitor))),
     }
+}
+
+/// The way to the login page, saying why: the session just refused (blocked, ended),
+/// or that the page needs a login.
+pub fn to_login(visitor: &Visitor) -> Page {
+    let message = match &visitor.refusal {
+        Some(error) => human(error),
+        None => "Please log in to see that page.".to_string(),
+    };
+    Page::Feedback(Feedback::error(message).redirect("/login"))
 }
 
 /// The answer to a flow's failure on the account page: feedback for what the person

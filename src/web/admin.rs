@@ -38,9 +38,7 @@ fn staff(visitor: &Visitor) -> Result<Account, Box<Page>> {
     match visitor.signed_in() {
         Some(account) if account.is_staff || account.is_superuser => Ok(account.clone()),
         Some(_) => Err(Box::new(error_page(Status::Forbidden))),
-        None => Err(Box::new(Page::Feedback(
-            Feedback::error("Please log in to see that page.").redirect("/login"),
-        ))),
+        None => Err(Box::new(super::account::to_login(visitor))),
     }
 }
 
