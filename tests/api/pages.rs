@@ -638,3 +638,57 @@ async fn admin_pages_are_for_staff_and_act_on_accounts() {
     let (status, _) = page(&app, "/admin/accounts/9999").await;
     assert_eq!(status, Status::NotFound);
 }
+
+#[rocket::async_test]
+async fn in_release_cookies_are_host_prefixed_and_secure_and_hsts_is_sent() {
+    let db = crate::support::TestDatabase::new().await;
+    let figment = crate::support::test_figment(&db.url).select("release");
+    let clock = gatehouse::clock::ManualClock::new();
+    let rocket = gatehouse::rocket_with_clock(figment, std::sync::Arc::new(clock)).unwrap();
+    let client = rocket::local::asynchronous::Client::tracked(rocket)
+        .await
+        .unwrap();
+    let response = client.get("/login").dispatch().await;
+    assert!(response
+        .headers()
+        .get_one("Strict-Transport-Security")
+        .is_some_and(|v| v.contains("max-age=")));
+    let set_cookie: Vec<String> = response
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_string)
+        .collect();
+    assert!(
+        set_cookie
+            .iter()
+            .any(|c| c.starts_with("__Host-gatehouse_csrf=")
+                && c.contains("Secure")
+                && c.contains("Path=/")),
+        "{set_cookie:?}"
+    );
+    client
+        .post("/api/auth/register")
+        .header(ContentType::JSON)
+        .body(
+            json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD})
+                .to_string(),
+        )
+        .dispatch()
+        .await;
+    let response = client
+        .post("/api/auth/login")
+        .header(ContentType::JSON)
+        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    let names: Vec<String> = response
+        .headers()
+        .get("Set-Cookie")
+        .filter(|c| c.contains("HttpOnly"))
+        .map(|c| c.split('=').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["__Host-gatehouse_access", "__Host-gatehouse_refresh"]
+    );
+}

@@ -42,7 +42,8 @@ fn wait_for(port: u16, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
             let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
             let mut answer = [0u8; 8];
             if stream.write_all(request.as_bytes()).is_ok()
@@ -58,14 +59,25 @@ fn wait_for(port: u16, path: &str) {
 }
 
 fn find_program(candidates: &[&str]) -> Option<PathBuf> {
-    candidates.iter().map(Path::new).find(|p| p.exists()).map(Path::to_path_buf)
+    candidates
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .map(Path::to_path_buf)
 }
 
 /// The browser and its driver, or why the test cannot run here.
 fn browser_programs() -> Option<(PathBuf, PathBuf)> {
-    let chromium = std::env::var("CHROMIUM").ok().map(PathBuf::from).or_else(|| {
-        find_program(&["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"])
-    })?;
+    let chromium = std::env::var("CHROMIUM")
+        .ok()
+        .map(PathBuf::from)
+        .or_else(|| {
+            find_program(&[
+                "/usr/bin/chromium",
+                "/usr/bin/chromium-browser",
+                "/usr/bin/google-chrome",
+            ])
+        })?;
     let driver = std::env::var("CHROMEDRIVER")
         .ok()
         .map(PathBuf::from)
@@ -94,8 +106,14 @@ impl Harness {
             .env("ROCKET_LOG_LEVEL", "off")
             .env("ROCKET_PROFILE", "debug")
             .env("DATABASE_URL", &db_url)
-            .env("GATEHOUSE_SECRET", "e2e-secret-5b1c9d7e3f2a8b6c4d0e1f3a5b7c9d2e")
-            .env("GATEHOUSE_TWO_FACTOR_KEY", "e2e-2fa-key-8a6c4e2f0b1d3c5e7a9b2d4f6a8c0e1f")
+            .env(
+                "GATEHOUSE_SECRET",
+                "e2e-secret-5b1c9d7e3f2a8b6c4d0e1f3a5b7c9d2e",
+            )
+            .env(
+                "GATEHOUSE_TWO_FACTOR_KEY",
+                "e2e-2fa-key-8a6c4e2f0b1d3c5e7a9b2d4f6a8c0e1f",
+            )
             .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
             .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
             .stdout(Stdio::null())
@@ -147,7 +165,10 @@ impl Harness {
 }
 
 async fn fill(browser: &Client, css: &str, text: &str) {
-    let field = browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    let field = browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
     field.clear().await.ok();
     field.send_keys(text).await.expect("typing");
 }
@@ -168,7 +189,10 @@ async fn click_and_wait(browser: &Client, element: &fantoccini::elements::Elemen
     element.click().await.expect("a click");
     let deadline = Instant::now() + Duration::from_secs(10);
     while old_root.text().await.is_ok() {
-        assert!(Instant::now() < deadline, "no new page within 10 s of the click");
+        assert!(
+            Instant::now() < deadline,
+            "no new page within 10 s of the click"
+        );
         rocket::tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -184,7 +208,12 @@ async fn page_text(browser: &Client) -> String {
 }
 
 async fn path(browser: &Client) -> String {
-    browser.current_url().await.expect("a URL").path().to_string()
+    browser
+        .current_url()
+        .await
+        .expect("a URL")
+        .path()
+        .to_string()
 }
 
 async fn screenshot(browser: &Client, name: &str) {
@@ -195,18 +224,26 @@ async fn screenshot(browser: &Client, name: &str) {
 }
 
 fn code_at(secret: &str, time: u64) -> String {
-    let bytes = Secret::Encoded(secret.to_string()).to_bytes().expect("base32");
+    let bytes = Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .expect("base32");
     TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "e2e".into())
         .expect("TOTP")
         .generate(time)
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("time").as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
 }
 
 async fn log_in(browser: &Client, harness: &Harness, login: &str) {
-    browser.goto(&harness.url("/login")).await.expect("the login page");
+    browser
+        .goto(&harness.url("/login"))
+        .await
+        .expect("the login page");
     fill(browser, "#login", login).await;
     fill(browser, "#password", PASSWORD).await;
     submit(browser, "/login").await;
@@ -258,7 +295,11 @@ async fn people_use_the_pages_in_a_real_browser() {
     submit(&alice, "/account/2fa/enable").await;
     let codes: Vec<String> = {
         let mut codes = Vec::new();
-        for item in alice.find_all(Locator::Css("#recovery-codes li")).await.unwrap() {
+        for item in alice
+            .find_all(Locator::Css("#recovery-codes li"))
+            .await
+            .unwrap()
+        {
             codes.push(item.text().await.unwrap());
         }
         codes
@@ -289,18 +330,29 @@ async fn people_use_the_pages_in_a_real_browser() {
     screenshot(&phone, "account-phone").await;
     alice.goto(&harness.url("/account")).await.unwrap();
     let sign_out = alice
-        .find(Locator::Css("form[action^='/account/sessions/'][action$='/revoke'] button"))
+        .find(Locator::Css(
+            "form[action^='/account/sessions/'][action$='/revoke'] button",
+        ))
         .await
         .expect("a sign-out button for the other session");
     click_and_wait(&alice, &sign_out).await;
-    assert!(page_text(&alice).await.contains("That device is signed out."));
+    assert!(page_text(&alice)
+        .await
+        .contains("That device is signed out."));
     phone.goto(&harness.url("/account")).await.unwrap();
     assert_eq!(path(&phone).await, "/login", "the phone is signed out");
     phone.close().await.ok();
 
     // An admin blocks alice; her open browser session is refused on its next page.
     let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["create-superuser", "--username", "boss", "--email", "boss@example.com", "--password-stdin"])
+        .args([
+            "create-superuser",
+            "--username",
+            "boss",
+            "--email",
+            "boss@example.com",
+            "--password-stdin",
+        ])
         .arg("--database-url")
         .arg(&harness.db_url)
         .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
@@ -310,11 +362,19 @@ async fn people_use_the_pages_in_a_real_browser() {
         .stderr(Stdio::piped())
         .spawn()
         .and_then(|mut child| {
-            child.stdin.take().expect("stdin").write_all(PASSWORD.as_bytes())?;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(PASSWORD.as_bytes())?;
             child.wait_with_output()
         })
         .expect("the CLI runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let boss = harness.browser().await;
     log_in(&boss, &harness, "boss").await;
     boss.goto(&harness.url("/admin?q=alice")).await.unwrap();
@@ -324,11 +384,15 @@ async fn people_use_the_pages_in_a_real_browser() {
     fill(&boss, "#reason", "Chargeback fraud").await;
     let block_action = format!("{}/block", path(&boss).await);
     submit(&boss, &block_action).await;
-    assert!(page_text(&boss).await.contains("Blocked; its sessions are signed out."));
+    assert!(page_text(&boss)
+        .await
+        .contains("Blocked; its sessions are signed out."));
     screenshot(&boss, "admin-account").await;
     alice.goto(&harness.url("/account")).await.unwrap();
     assert_eq!(path(&alice).await, "/login");
-    assert!(page_text(&alice).await.contains("blocked by an administrator"));
+    assert!(page_text(&alice)
+        .await
+        .contains("blocked by an administrator"));
     boss.close().await.ok();
     alice.close().await.ok();
 }
