@@ -681,12 +681,13 @@ async fn in_release_cookies_are_host_prefixed_and_secure_and_hsts_is_sent() {
         .body(json!({"login": "alice", "password": PASSWORD}).to_string())
         .dispatch()
         .await;
-    let names: Vec<String> = response
+    let mut names: Vec<String> = response
         .headers()
         .get("Set-Cookie")
         .filter(|c| c.contains("HttpOnly"))
         .map(|c| c.split('=').next().unwrap().to_string())
         .collect();
+    names.sort();
     assert_eq!(
         names,
         ["__Host-gatehouse_access", "__Host-gatehouse_refresh"]
