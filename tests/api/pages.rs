@@ -693,3 +693,141 @@ async fn in_release_cookies_are_host_prefixed_and_secure_and_hsts_is_sent() {
         ["__Host-gatehouse_access", "__Host-gatehouse_refresh"]
     );
 }
+
+#[rocket::async_test]
+async fn superusers_change_roles_reset_2fa_unlock_and_delete_from_the_admin_pages() {
+    let app = spawn_browser().await;
+    crate::two_factor::enrol(&app, "alice").await;
+    for _ in 0..2 {
+        app.login("alice", "wrong password").await;
+    }
+    app.register("root", "root@example.com").await;
+    sqlx::query("UPDATE accounts SET is_staff = 1, is_superuser = 1 WHERE username_key = 'root'")
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    browser_login(&app, "root").await;
+    let token = csrf(&app);
+    let alice = app.account_id("alice").await;
+    let uri = format!("/admin/accounts/{alice}");
+    let (_, html) = page(&app, "/admin").await;
+    assert!(
+        html.contains("badge good\">2FA") && html.contains("2 failed"),
+        "{html}"
+    );
+
+    submit(&app, &format!("{uri}/unlock"), &[("csrf_token", &token)]).await;
+    assert_eq!(app.failed_logins("alice").await, 0);
+    submit(
+        &app,
+        &format!("{uri}/2fa/disable"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    let (_, html) = page(&app, &uri).await;
+    assert!(
+        html.contains("Two-factor authentication is off for this account."),
+        "{html}"
+    );
+    assert!(!html.contains("2FA on"));
+    submit(
+        &app,
+        &format!("{uri}/roles"),
+        &[
+            ("is_active", "true"),
+            ("is_staff", "true"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    let (_, html) = page(&app, &uri).await;
+    assert!(
+        html.contains("Saved.") && html.contains("badge\">staff"),
+        "{html}"
+    );
+    // Nobody removes their own roles, even by unticking a box.
+    let own = format!("/admin/accounts/{}", app.account_id("root").await);
+    submit(
+        &app,
+        &format!("{own}/roles"),
+        &[("is_active", "true"), ("csrf_token", &token)],
+    )
+    .await;
+    let (_, html) = page(&app, &own).await;
+    assert!(
+        html.contains("You cannot deactivate your own account or remove your own roles."),
+        "{html}"
+    );
+
+    let response = submit(&app, &format!("{uri}/delete"), &[("csrf_token", &token)]).await;
+    assert_eq!(
+        location(&response),
+        uri,
+        "deletion needs the confirmation box"
+    );
+    let response = submit(
+        &app,
+        &format!("{uri}/delete"),
+        &[("confirm", "true"), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/admin");
+    let (_, html) = page(&app, "/admin").await;
+    assert!(
+        html.contains("The account is deleted.") && !html.contains(">alice</a>"),
+        "{html}"
+    );
+}
+
+#[rocket::async_test]
+async fn the_account_page_regenerates_recovery_codes_and_shows_them_once() {
+    let app = spawn_browser().await;
+    let enrolled = crate::two_factor::enrol(&app, "alice").await;
+    // enrol() signed in through the API; the page session is a second login.
+    let token = csrf(&app);
+    submit(&app, "/logout", &[("csrf_token", &token)]).await;
+    page(&app, "/login").await;
+    let token = csrf(&app);
+    submit(
+        &app,
+        "/login",
+        &[
+            ("login", "alice"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    let code = crate::two_factor::code_now(&app, &enrolled.secret);
+    submit(
+        &app,
+        "/login/2fa",
+        &[("code", &code), ("csrf_token", &token)],
+    )
+    .await;
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("10 recovery codes left"), "{html}");
+    app.clock.advance(30);
+    let response = submit(
+        &app,
+        "/account/2fa/recovery-codes",
+        &[("code", "000000"), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/account");
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("Wrong code."), "{html}");
+    let code = crate::two_factor::code_now(&app, &enrolled.secret);
+    let response = submit(
+        &app,
+        "/account/2fa/recovery-codes",
+        &[("code", &code), ("csrf_token", &token)],
+    )
+    .await;
+    let html = response.into_string().await.unwrap();
+    assert!(
+        html.contains("the old ones no longer work") && html.matches("<li>").count() == 10,
+        "{html}"
+    );
+    assert!(!html.contains(&enrolled.recovery_codes[0]));
+}
