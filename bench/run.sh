@@ -51,9 +51,9 @@ startup_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 sleep 1
 idle_kib=$(rss_kib "$server_pid" VmRSS)
 
-curl -sf -X POST "$BASE/api/auth/register" \
-  -d '{"username":"bench","email":"bench@example.com","password":"benchmark password 1"}' >/dev/null
-token=$(curl -sf -X POST "$BASE/api/auth/login" -d '{"login":"bench","password":"benchmark password 1"}' |
+curl -sf "$BASE/api/auth/register" \
+  --json '{"username":"bench","email":"bench@example.com","password":"benchmark password 1"}' >/dev/null
+token=$(curl -sf "$BASE/api/auth/login" --json '{"login":"bench","password":"benchmark password 1"}' |
   sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 [ -n "$token" ] || { echo "login failed" >&2; exit 1; }
 

@@ -70,9 +70,39 @@ pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
     }
 }
 
-/// The CSRF token of this browser: the cookie's value, set now if absent. It lives as
-/// long as the browser session; forms carry it in a hidden field, scripts in the
-/// `X-CSRF-Token` header.
+/// After a login (or its second step): the session's cookies and a fresh CSRF token,
+/// so no token seen before the login (planted, or left by someone else) stays valid.
+pub fn start_session_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &IssuedTokens) {
+    set_auth_cookies(cookies, settings, tokens);
+    if settings.accepts(TokenLocation::Cookie) {
+        new_csrf_token(cookies, settings);
+    }
+}
+
+/// After a logout: the session's cookies cleared and the CSRF token replaced.
+pub fn end_session_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
+    clear_auth_cookies(cookies, settings);
+    if settings.accepts(TokenLocation::Cookie) {
+        new_csrf_token(cookies, settings);
+    }
+}
+
+fn new_csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
+    let token = crate::random::token(24);
+    // It lives as long as the longest session, so a client that keeps its refresh
+    // cookie across a restart keeps the token its unsafe requests need.
+    cookies.add(cookie(
+        settings,
+        settings.csrf_cookie.clone(),
+        token.clone(),
+        Some(settings.remember_ttl),
+        false,
+    ));
+    token
+}
+
+/// The CSRF token of this browser: the cookie's value, set now if absent. Forms carry
+/// it in a hidden field, scripts in the `X-CSRF-Token` header.
 pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
     if let Some(existing) = cookies.get(&settings.csrf_cookie) {
         if existing.value().len() >= 16 {
@@ -84,15 +114,7 @@ pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
             return pending.value().to_string();
         }
     }
-    let token = crate::random::token(24);
-    cookies.add(cookie(
-        settings,
-        settings.csrf_cookie.clone(),
-        token.clone(),
-        None,
-        false,
-    ));
-    token
+    new_csrf_token(cookies, settings)
 }
 
 /// True when `presented` is this browser's CSRF token (compared in constant time).

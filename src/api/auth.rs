@@ -90,7 +90,7 @@ pub async fn login(
         &client,
     )
     .await?;
-    set_auth_cookies(cookies, &app.settings, &tokens);
+    crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
     Ok(Json(TokenPair::from(&tokens)))
 }
 
@@ -172,7 +172,7 @@ pub async fn logout(
         &client,
     )
     .await?;
-    clear_auth_cookies(cookies, &app.settings);
+    crate::cookies::end_session_cookies(cookies, &app.settings);
     Ok(Status::NoContent)
 }
 

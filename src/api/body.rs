@@ -1,6 +1,7 @@
 //! JSON request bodies. Unlike Rocket's `Json`, these guards give the API's own error
 //! codes (400 `invalid_json`, 422 `validation_failed` naming the missing field, 413
-//! `payload_too_large`), and `OptionalJson` takes an empty body with no Content-Type.
+//! `payload_too_large`, 415 `unsupported_media_type` for a body not declared as
+//! `application/json`), and `OptionalJson` takes an empty body with no Content-Type.
 
 use rocket::data::{self, Data, FromData, ToByteUnit};
 use rocket::outcome::Outcome;
@@ -52,6 +53,10 @@ async fn read_json<T: DeserializeOwned>(
     request: &Request<'_>,
     data: Data<'_>,
 ) -> Result<Option<T>, ApiError> {
+    // A body must say it is JSON. A cross-site HTML form can post text/plain that
+    // happens to parse as JSON (login CSRF); it cannot send application/json without
+    // the browser asking this server first (a CORS preflight it will not get).
+    let declared_json = request.content_type().is_some_and(|ct| ct.is_json());
     let limit = request.limits().get("json").unwrap_or(16.kibibytes());
     let text = data
         .open(limit)
@@ -65,6 +70,12 @@ async fn read_json<T: DeserializeOwned>(
     }
     if text.trim().is_empty() {
         return Ok(None);
+    }
+    if !declared_json {
+        return Err(ApiError::Status {
+            status: rocket::http::Status::UnsupportedMediaType,
+            message: "send the body with Content-Type: application/json".into(),
+        });
     }
     serde_json::from_str(&text).map(Some).map_err(|error| {
         let message = error.to_string();

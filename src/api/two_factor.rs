@@ -8,7 +8,7 @@ use rocket::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{set_auth_cookies, TokenPair};
+use super::auth::TokenPair;
 use super::body::JsonBody;
 use super::error::ApiError;
 use crate::app::App;
@@ -117,6 +117,6 @@ pub async fn verify(
 ) -> ApiResult<Json<TokenPair>> {
     let tokens =
         two_factor::complete_login(app, &pending.session_id, &body.0.code, &client).await?;
-    set_auth_cookies(cookies, &app.settings, &tokens);
+    crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
     Ok(Json(TokenPair::from(&tokens)))
 }

@@ -15,7 +15,6 @@ pub mod visitor;
 
 use askama::Template;
 use rocket::fairing::AdHoc;
-use rocket::fs::FileServer;
 use rocket::http::Status;
 use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
@@ -169,9 +168,19 @@ pub fn stage(pages: bool, https: bool) -> AdHoc {
             .mount("/", pages::routes())
             .mount("/", account::routes())
             .mount("/", admin::routes())
-            .mount("/static", FileServer::from(rocket::fs::relative!("static")))
+            .mount("/static", routes![stylesheet])
             .register("/", catchers![html_error])
     })
+}
+
+/// The stylesheet, compiled into the binary: a deployed binary needs no `static/`
+/// folder beside it, and what is served is what was tested.
+#[get("/style.css")]
+fn stylesheet() -> (rocket::http::ContentType, &'static str) {
+    (
+        rocket::http::ContentType::CSS,
+        include_str!("../../static/style.css"),
+    )
 }
 
 #[catch(default)]

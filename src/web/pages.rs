@@ -101,7 +101,7 @@ async fn login(
     }
     match auth::login(app, &form.login, &form.password, form.remember, &client).await {
         Ok(tokens) => {
-            cookies::set_auth_cookies(jar, &app.settings, &tokens);
+            cookies::start_session_cookies(jar, &app.settings, &tokens);
             if tokens.two_factor_required {
                 Page::Redirect(Redirect::to(uri!(second_factor_page)))
             } else {
@@ -239,7 +239,7 @@ async fn second_factor(
     };
     match two_factor::complete_login(app, session_id, &form.code, &client).await {
         Ok(tokens) => {
-            cookies::set_auth_cookies(jar, &app.settings, &tokens);
+            cookies::start_session_cookies(jar, &app.settings, &tokens);
             Page::Feedback(Feedback::success("You are signed in.").redirect("/"))
         }
         Err(error @ AuthError::InvalidOtp { .. }) => {
@@ -295,6 +295,6 @@ async fn logout(
             return error_page(Status::InternalServerError);
         }
     }
-    cookies::clear_auth_cookies(jar, &app.settings);
+    cookies::end_session_cookies(jar, &app.settings);
     Page::Feedback(Feedback::success("You are signed out.").redirect("/login"))
 }

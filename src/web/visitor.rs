@@ -25,9 +25,11 @@ pub struct Visitor {
 }
 
 impl Visitor {
-    /// The signed-in account of a complete session.
+    /// The signed-in, active account of a complete session.
     pub fn signed_in(&self) -> Option<&Account> {
-        self.account.as_ref().filter(|_| !self.pending)
+        self.account
+            .as_ref()
+            .filter(|account| !self.pending && account.is_active)
     }
 }
 
@@ -68,6 +70,8 @@ impl<'r> FromRequest<'r> for Visitor {
                 visitor.account = Some(found.account);
             }
             Err(AuthError::MissingToken) => {}
+            // Our failure, not the session's: keep the cookies for the next request.
+            Err(error @ AuthError::Internal(_)) => visitor.refusal = Some(error),
             Err(error) => {
                 cookies::clear_auth_cookies(jar, settings);
                 visitor.refusal = Some(error);

@@ -102,6 +102,7 @@ async fn a_hash_with_old_parameters_is_upgraded_at_the_next_login() {
     .await;
     let response = stronger
         .post("/api/auth/login")
+        .header(rocket::http::ContentType::JSON)
         .body(json!({"login": "alice", "password": PASSWORD}).to_string())
         .dispatch()
         .await;

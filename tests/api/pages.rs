@@ -359,6 +359,9 @@ async fn a_2fa_login_goes_through_the_code_page() {
     )
     .await;
     assert_eq!(location(&response), "/login/2fa");
+    // A login replaces the CSRF token.
+    assert_ne!(csrf(&app), token);
+    let token = csrf(&app);
     let (_, html) = page(&app, "/").await;
     assert!(
         !html.contains("Hello, alice"),
@@ -798,6 +801,7 @@ async fn the_account_page_regenerates_recovery_codes_and_shows_them_once() {
         ],
     )
     .await;
+    let token = csrf(&app);
     let code = crate::two_factor::code_now(&app, &enrolled.secret);
     submit(
         &app,
@@ -805,6 +809,7 @@ async fn the_account_page_regenerates_recovery_codes_and_shows_them_once() {
         &[("code", &code), ("csrf_token", &token)],
     )
     .await;
+    let token = csrf(&app);
     let (_, html) = page(&app, "/account").await;
     assert!(html.contains("10 recovery codes left"), "{html}");
     app.clock.advance(30);

@@ -269,3 +269,29 @@ async fn a_cookie_authenticated_unsafe_request_needs_the_csrf_header() {
     let response = app.post_bearer("/api/auth/logout", &bob.access, None).await;
     assert_eq!(response.status(), Status::NoContent);
 }
+
+#[rocket::async_test]
+async fn a_body_not_declared_as_json_is_refused_so_forms_cannot_log_a_visitor_in() {
+    let app = spawn_app().await;
+    app.register("mallory", "mallory@example.com").await;
+    // What a cross-site form with enctype="text/plain" can send.
+    let forged = r#"{"login":"mallory","password":"correct horse battery","x":"="}"#;
+    for content_type in [
+        Some(rocket::http::ContentType::Plain),
+        Some(rocket::http::ContentType::Form),
+        None,
+    ] {
+        let mut request = app.client.post("/api/auth/login").body(forged);
+        if let Some(content_type) = content_type {
+            request = request.header(content_type);
+        }
+        let response = request.dispatch().await;
+        assert!(response.headers().get_one("Set-Cookie").is_none());
+        assert_error(
+            response,
+            Status::UnsupportedMediaType,
+            "unsupported_media_type",
+        )
+        .await;
+    }
+}
