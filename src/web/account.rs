@@ -11,7 +11,7 @@ use rocket::{Route, State};
 use super::feedback::Feedback;
 use super::pages::{csrf_ok, feedback_of};
 use super::visitor::Visitor;
-use super::{error_page, human, Layout, Page};
+use super::{error_page, human, CsrfOnly, Layout, Page};
 use crate::accounts::Account;
 use crate::app::App;
 use crate::auth::{self, AuthError};
@@ -53,6 +53,24 @@ fn signed_in(visitor: &Visitor) -> Result<(Account, String), Box<Page>> {
         (Some(account), Some(session)) => Ok((account.clone(), session.clone())),
         _ => Err(Box::new(to_login(visitor))),
     }
+}
+
+/// What every account form checks first, in this order: the feature (2FA forms), the
+/// form's CSRF token, and a signed-in account with its session.
+fn form_account(
+    app: &App,
+    jar: &CookieJar<'_>,
+    visitor: &Visitor,
+    csrf_token: &str,
+    two_factor_form: bool,
+) -> Result<(Account, String), Box<Page>> {
+    if two_factor_form && !app.settings.two_factor_enabled {
+        return Err(Box::new(error_page(Status::NotFound)));
+    }
+    if !csrf_ok(app, jar, csrf_token) {
+        return Err(Box::new(error_page(Status::Forbidden)));
+    }
+    signed_in(visitor)
 }
 
 /// The way to the login page, saying why: the session just refused (blocked, ended),
@@ -167,10 +185,7 @@ async fn change_password(
     visitor: Visitor,
     form: Form<PasswordForm>,
 ) -> Page {
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
-    let (account, session_id) = match signed_in(&visitor) {
+    let (account, session_id) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -192,12 +207,6 @@ async fn change_password(
     }
 }
 
-#[derive(FromForm)]
-struct CsrfOnly {
-    #[field(default = String::new())]
-    csrf_token: String,
-}
-
 #[post("/account/sessions/<id>/revoke", data = "<form>")]
 async fn revoke_session(
     app: &State<App>,
@@ -207,10 +216,7 @@ async fn revoke_session(
     id: &str,
     form: Form<CsrfOnly>,
 ) -> Page {
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
-    let (account, _) = match signed_in(&visitor) {
+    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -233,10 +239,7 @@ async fn revoke_other_sessions(
     visitor: Visitor,
     form: Form<CsrfOnly>,
 ) -> Page {
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
-    let (account, session_id) = match signed_in(&visitor) {
+    let (account, session_id) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -277,13 +280,7 @@ async fn setup_two_factor(
     visitor: Visitor,
     form: Form<PasswordOnly>,
 ) -> Page {
-    if !app.settings.two_factor_enabled {
-        return error_page(Status::NotFound);
-    }
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
-    let (account, _) = match signed_in(&visitor) {
+    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -371,13 +368,7 @@ async fn enable_two_factor(
     visitor: Visitor,
     form: Form<CodeOnly>,
 ) -> Page {
-    if !app.settings.two_factor_enabled {
-        return error_page(Status::NotFound);
-    }
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
-    let (account, _) = match signed_in(&visitor) {
+    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -407,13 +398,7 @@ async fn regenerate_recovery_codes(
     visitor: Visitor,
     form: Form<CodeOnly>,
 ) -> Page {
-    if !app.settings.two_factor_enabled {
-        return error_page(Status::NotFound);
-    }
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
-    let (account, _) = match signed_in(&visitor) {
+    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -446,13 +431,7 @@ async fn disable_two_factor(
     visitor: Visitor,
     form: Form<DisableForm>,
 ) -> Page {
-    if !app.settings.two_factor_enabled {
-        return error_page(Status::NotFound);
-    }
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
-    let (account, _) = match signed_in(&visitor) {
+    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
         Ok(found) => found,
         Err(page) => return *page,
     };

@@ -12,7 +12,7 @@ use super::account::when;
 use super::feedback::Feedback;
 use super::pages::{csrf_ok, feedback_of};
 use super::visitor::Visitor;
-use super::{error_page, human, Layout, Page};
+use super::{error_page, human, CsrfOnly, Layout, Page};
 use crate::accounts::{Account, AccountDetail};
 use crate::admin::{self, Actor, FlagChange, Page as Paging};
 use crate::app::App;
@@ -280,12 +280,6 @@ async fn block(
         },
     )
     .await
-}
-
-#[derive(FromForm)]
-struct CsrfOnly {
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/admin/accounts/<id>/unblock", data = "<form>")]

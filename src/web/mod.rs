@@ -51,6 +51,13 @@ impl Layout {
     }
 }
 
+/// A form whose only field is the CSRF token (logout, sign-out buttons, admin actions).
+#[derive(FromForm)]
+pub struct CsrfOnly {
+    #[field(default = String::new())]
+    pub csrf_token: String,
+}
+
 /// A page's answer: the page itself, a redirect (with or without feedback), or an
 /// error page with its status.
 #[derive(Responder)]

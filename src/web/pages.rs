@@ -9,7 +9,7 @@ use rocket::{Route, State};
 
 use super::feedback::Feedback;
 use super::visitor::Visitor;
-use super::{error_page, human, Layout, Page};
+use super::{error_page, human, CsrfOnly, Layout, Page};
 use crate::app::App;
 use crate::auth::{self, AuthError, Registration};
 use crate::cookies;
@@ -263,19 +263,13 @@ async fn second_factor(
     }
 }
 
-#[derive(FromForm)]
-struct CsrfForm {
-    #[field(default = String::new())]
-    csrf_token: String,
-}
-
 #[post("/logout", data = "<form>")]
 async fn logout(
     app: &State<App>,
     jar: &CookieJar<'_>,
     client: ClientInfo,
     visitor: Visitor,
-    form: Form<CsrfForm>,
+    form: Form<CsrfOnly>,
 ) -> Page {
     if !csrf_ok(app, jar, &form.csrf_token) {
         return error_page(Status::Forbidden);
