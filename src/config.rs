@@ -131,6 +131,8 @@ pub struct Settings {
     pub access_cookie: String,
     pub refresh_cookie: String,
     pub csrf_cookie: String,
+    /// The pages' one-view feedback cookie (not configurable; prefixed like the others).
+    pub feedback_cookie: String,
     pub cookie_path: String,
     pub cookie_secure: bool,
     pub cookie_same_site: SameSite,
@@ -433,6 +435,7 @@ impl Settings {
             access_cookie: cookie_name(&raw.access_cookie),
             refresh_cookie: cookie_name(&raw.refresh_cookie),
             csrf_cookie: cookie_name(&raw.csrf_cookie),
+            feedback_cookie: cookie_name("gatehouse_feedback"),
             cookie_path: raw.cookie_path,
             cookie_secure: raw.cookie_secure,
             cookie_same_site: raw.cookie_same_site,

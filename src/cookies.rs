@@ -101,6 +101,30 @@ fn new_csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
     token
 }
 
+/// Leaves a page's feedback (JSON) for the next page view, HttpOnly.
+pub fn set_feedback(cookies: &CookieJar<'_>, settings: &Settings, text: String) {
+    cookies.add(cookie(
+        settings,
+        settings.feedback_cookie.clone(),
+        text,
+        Some(60),
+        true,
+    ));
+}
+
+/// Takes the feedback left for this page view, if any, and expires its cookie.
+pub fn take_feedback(cookies: &CookieJar<'_>, settings: &Settings) -> Option<String> {
+    let text = cookies.get(&settings.feedback_cookie)?.value().to_string();
+    cookies.add(cookie(
+        settings,
+        settings.feedback_cookie.clone(),
+        String::new(),
+        Some(0),
+        true,
+    ));
+    Some(text).filter(|t| !t.is_empty())
+}
+
 /// The CSRF token of this browser: the cookie's value, set now if absent. Forms carry
 /// it in a hidden field, scripts in the `X-CSRF-Token` header.
 pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {

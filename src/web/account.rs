@@ -4,11 +4,10 @@
 use askama::Template;
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
-use rocket::request::FlashMessage;
 use rocket::response::Redirect;
 use rocket::{Route, State};
 
-use super::feedback::Feedback;
+use super::feedback::{Feedback, Incoming};
 use super::pages::{csrf_ok, feedback_of};
 use super::visitor::Visitor;
 use super::{error_page, human, CsrfOnly, Layout, Page};
@@ -121,7 +120,7 @@ struct AccountTemplate {
 }
 
 #[get("/account")]
-async fn account(app: &State<App>, visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming) -> Page {
     let (account, session_id) = match signed_in(&visitor) {
         Ok(found) => found,
         Err(page) => return *page,
@@ -156,7 +155,7 @@ async fn account(app: &State<App>, visitor: Visitor, flash: Option<FlashMessage<
             "Your account",
             Some(&account),
             &visitor.csrf,
-            feedback_of(flash, &visitor),
+            feedback_of(incoming, &visitor),
         ),
         username: account.username.clone(),
         email: account.email.clone(),
@@ -303,11 +302,7 @@ struct SetupTemplate {
 }
 
 #[get("/account/2fa/setup")]
-async fn setup_two_factor_page(
-    app: &State<App>,
-    visitor: Visitor,
-    flash: Option<FlashMessage<'_>>,
-) -> Page {
+async fn setup_two_factor_page(app: &State<App>, visitor: Visitor, incoming: Incoming) -> Page {
     if !app.settings.two_factor_enabled {
         return error_page(Status::NotFound);
     }
@@ -321,7 +316,7 @@ async fn setup_two_factor_page(
                 "Set up two-factor authentication",
                 Some(&account),
                 &visitor.csrf,
-                feedback_of(flash, &visitor),
+                feedback_of(incoming, &visitor),
             ),
             qr_svg: enrolment.qr_svg,
             secret: enrolment.secret_base32,

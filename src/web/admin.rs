@@ -5,11 +5,10 @@
 use askama::Template;
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
-use rocket::request::FlashMessage;
 use rocket::{Route, State};
 
 use super::account::when;
-use super::feedback::Feedback;
+use super::feedback::{Feedback, Incoming};
 use super::pages::{csrf_ok, feedback_of};
 use super::visitor::Visitor;
 use super::{error_page, human, CsrfOnly, Layout, Page};
@@ -70,7 +69,7 @@ struct AccountsTemplate {
 async fn accounts(
     app: &State<App>,
     visitor: Visitor,
-    flash: Option<FlashMessage<'_>>,
+    incoming: Incoming,
     q: Option<&str>,
     page: Option<&str>,
 ) -> Page {
@@ -109,7 +108,7 @@ async fn accounts(
             "Accounts",
             Some(&viewer),
             &visitor.csrf,
-            feedback_of(flash, &visitor),
+            feedback_of(incoming, &visitor),
         ),
         query,
         rows,
@@ -151,12 +150,7 @@ struct AccountTemplate {
 }
 
 #[get("/admin/accounts/<id>")]
-async fn account(
-    app: &State<App>,
-    visitor: Visitor,
-    flash: Option<FlashMessage<'_>>,
-    id: &str,
-) -> Page {
+async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming, id: &str) -> Page {
     let viewer = match staff(&visitor) {
         Ok(viewer) => viewer,
         Err(page) => return *page,
@@ -185,7 +179,7 @@ async fn account(
             &detail.account.username,
             Some(&viewer),
             &visitor.csrf,
-            feedback_of(flash, &visitor),
+            feedback_of(incoming, &visitor),
         ),
         created: when(detail.account.created_at),
         lock_text,

@@ -1,14 +1,19 @@
 //! What a form's POST tells the page it redirects to (POST/redirect/GET): a message,
 //! the errors next to their fields and the values to put back (never passwords),
-//! carried in Rocket's flash cookie for exactly one page view.
+//! carried for exactly one page view in a cookie of our own: HttpOnly, SameSite, and
+//! in release Secure with the `__Host-` prefix, like the session cookies (Rocket's
+//! flash cookie has neither).
 
 use std::collections::BTreeMap;
 
-use rocket::request::FlashMessage;
-use rocket::response::{Flash, Redirect};
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use rocket::response::{self, Redirect, Responder};
 use serde::{Deserialize, Serialize};
 
+use crate::app::App;
 use crate::auth::FieldErrors;
+use crate::cookies;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Feedback {
@@ -49,17 +54,11 @@ impl Feedback {
     }
 
     /// A redirect to `to` carrying this feedback.
-    pub fn redirect(self, to: impl Into<String>) -> Flash<Redirect> {
-        let text = serde_json::to_string(&self).unwrap_or_default();
-        Flash::new(Redirect::to(to.into()), self.kind, text)
-    }
-
-    /// The feedback of the previous POST, if any.
-    pub fn from_flash(flash: Option<FlashMessage<'_>>) -> Option<Feedback> {
-        let flash = flash?;
-        serde_json::from_str(flash.message())
-            .ok()
-            .or_else(|| Some(Feedback::error(flash.message().to_string())))
+    pub fn redirect(self, to: impl Into<String>) -> FeedbackRedirect {
+        FeedbackRedirect {
+            to: to.into(),
+            feedback: self,
+        }
     }
 
     pub fn field(&self, name: &str) -> &str {
@@ -68,5 +67,39 @@ impl Feedback {
 
     pub fn value(&self, name: &str) -> &str {
         self.values.get(name).map_or("", String::as_str)
+    }
+}
+
+/// A redirect that leaves its feedback for the next page.
+pub struct FeedbackRedirect {
+    to: String,
+    feedback: Feedback,
+}
+
+impl<'r> Responder<'r, 'static> for FeedbackRedirect {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        if let (Some(app), Ok(text)) = (
+            request.rocket().state::<App>(),
+            serde_json::to_string(&self.feedback),
+        ) {
+            cookies::set_feedback(request.cookies(), &app.settings, text);
+        }
+        Redirect::to(self.to).respond_to(request)
+    }
+}
+
+/// The feedback the previous POST left, taken (so it shows once).
+pub struct Incoming(pub Option<Feedback>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Incoming {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let feedback = request.rocket().state::<App>().and_then(|app| {
+            let text = cookies::take_feedback(request.cookies(), &app.settings)?;
+            serde_json::from_str(&text).ok()
+        });
+        Outcome::Success(Incoming(feedback))
     }
 }

@@ -17,7 +17,7 @@ use askama::Template;
 use rocket::fairing::AdHoc;
 use rocket::http::Status;
 use rocket::response::content::RawHtml;
-use rocket::response::{Flash, Redirect};
+use rocket::response::Redirect;
 use rocket::Request;
 
 use crate::accounts::Account;
@@ -64,7 +64,7 @@ pub struct CsrfOnly {
 pub enum Page {
     Html(RawHtml<String>),
     Redirect(Redirect),
-    Feedback(Flash<Redirect>),
+    Feedback(feedback::FeedbackRedirect),
     Error((Status, RawHtml<String>)),
 }
 

@@ -3,11 +3,10 @@
 use askama::Template;
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
-use rocket::request::FlashMessage;
 use rocket::response::Redirect;
 use rocket::{Route, State};
 
-use super::feedback::Feedback;
+use super::feedback::{Feedback, Incoming};
 use super::visitor::Visitor;
 use super::{error_page, human, CsrfOnly, Layout, Page};
 use crate::app::App;
@@ -36,10 +35,10 @@ pub fn csrf_ok(app: &App, jar: &CookieJar<'_>, presented: &str) -> bool {
 }
 
 /// The feedback to show: why the visitor's session just ended, else the previous POST's.
-pub fn feedback_of(flash: Option<FlashMessage<'_>>, visitor: &Visitor) -> Option<Feedback> {
+pub fn feedback_of(incoming: Incoming, visitor: &Visitor) -> Option<Feedback> {
     match &visitor.refusal {
         Some(error) => Some(Feedback::error(human(error))),
-        None => Feedback::from_flash(flash),
+        None => incoming.0,
     }
 }
 
@@ -50,11 +49,11 @@ struct HomeTemplate {
 }
 
 #[get("/")]
-fn home(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+fn home(visitor: Visitor, incoming: Incoming) -> Page {
     if visitor.pending {
         return Page::Redirect(Redirect::to(uri!(second_factor_page)));
     }
-    let feedback = feedback_of(flash, &visitor);
+    let feedback = feedback_of(incoming, &visitor);
     Page::render(&HomeTemplate {
         layout: Layout::new("Home", visitor.signed_in(), &visitor.csrf, feedback),
     })
@@ -67,11 +66,11 @@ struct LoginTemplate {
 }
 
 #[get("/login")]
-fn login_page(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+fn login_page(visitor: Visitor, incoming: Incoming) -> Page {
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(uri!(home)));
     }
-    let feedback = feedback_of(flash, &visitor);
+    let feedback = feedback_of(incoming, &visitor);
     Page::render(&LoginTemplate {
         layout: Layout::new("Log in", None, &visitor.csrf, feedback),
     })
@@ -127,11 +126,11 @@ struct RegisterTemplate {
 }
 
 #[get("/register")]
-fn register_page(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+fn register_page(visitor: Visitor, incoming: Incoming) -> Page {
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(uri!(home)));
     }
-    let feedback = feedback_of(flash, &visitor);
+    let feedback = feedback_of(incoming, &visitor);
     Page::render(&RegisterTemplate {
         layout: Layout::new("Register", None, &visitor.csrf, feedback),
     })
@@ -205,11 +204,11 @@ struct SecondFactorTemplate {
 }
 
 #[get("/login/2fa")]
-fn second_factor_page(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> Page {
+fn second_factor_page(visitor: Visitor, incoming: Incoming) -> Page {
     if !visitor.pending {
         return Page::Redirect(Redirect::to(uri!(login_page)));
     }
-    let feedback = feedback_of(flash, &visitor);
+    let feedback = feedback_of(incoming, &visitor);
     Page::render(&SecondFactorTemplate {
         layout: Layout::new("Two-factor authentication", None, &visitor.csrf, feedback),
     })

@@ -153,6 +153,16 @@ async fn registration_errors_show_next_to_their_fields_and_keep_the_input() {
     .await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/register");
+    // The kept input travels in an HttpOnly cookie of our own, for one page view.
+    let feedback_cookie: Vec<&str> = response
+        .headers()
+        .get("Set-Cookie")
+        .filter(|c| c.starts_with("gatehouse_feedback="))
+        .collect();
+    assert!(
+        feedback_cookie.len() == 1 && feedback_cookie[0].contains("HttpOnly"),
+        "{feedback_cookie:?}"
+    );
     let (_, html) = page(&app, "/register").await;
     assert!(
         html.contains("Username must be between 3 and 32 characters"),
