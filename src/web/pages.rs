@@ -93,6 +93,7 @@ async fn login(
     app: &State<App>,
     jar: &CookieJar<'_>,
     client: ClientInfo,
+    visitor: Visitor,
     form: Form<LoginForm>,
 ) -> Page {
     if !csrf_ok(app, jar, &form.csrf_token) {
@@ -100,6 +101,17 @@ async fn login(
     }
     match auth::login(app, &form.login, &form.password, form.remember, &client).await {
         Ok(tokens) => {
+            // The browser's earlier session (another account, or a login left half-way)
+            // ends here rather than lingering without a cookie that points to it.
+            if let (Some(account), Some(old)) = (&visitor.account, &visitor.session_id) {
+                let reason = "replaced_by_login";
+                if let Err(error) =
+                    auth::revoke_session(app, account.id, old, reason, Some(account.id), &client)
+                        .await
+                {
+                    log::warn!("could not end the replaced session: {error}");
+                }
+            }
             cookies::start_session_cookies(jar, &app.settings, &tokens);
             if tokens.two_factor_required {
                 Page::Redirect(Redirect::to(uri!(second_factor_page)))

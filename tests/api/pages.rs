@@ -85,6 +85,21 @@ async fn browser_login(app: &TestApp, username: &str) {
     assert_eq!(response.status(), Status::SeeOther);
 }
 
+/// Logs `username` in through the API from another device (a client with cookies of
+/// its own); returns the access token.
+async fn other_device_login(app: &TestApp, username: &str) -> String {
+    let other = crate::support::launch(crate::support::test_figment(&app.db.url), &app.clock).await;
+    let response = other
+        .post("/api/auth/login")
+        .header(ContentType::JSON)
+        .body(json!({"login": username, "password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let body: serde_json::Value = response.into_json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
 #[rocket::async_test]
 async fn pages_render_with_security_and_cache_headers() {
     let app = spawn_browser().await;
@@ -323,17 +338,8 @@ async fn a_blocked_accounts_open_browser_session_is_refused() {
             .execute(&app.pool())
             .await
             .unwrap();
-        let response = app
-            .post(
-                "/api/auth/login",
-                json!({"login": "boss", "password": PASSWORD}),
-            )
-            .await;
-        let body: serde_json::Value = response.into_json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_string()
+        other_device_login(&app, "boss").await
     };
-    // That API login set boss's cookies in this client; put alice's back by logging in again.
-    browser_login(&app, "alice").await;
     let alice_id = app.account_id("alice").await;
     let response = app
         .client
@@ -403,17 +409,8 @@ async fn a_2fa_login_goes_through_the_code_page() {
 #[rocket::async_test]
 async fn the_account_page_changes_the_password_and_signs_out_other_devices() {
     let app = spawn_browser().await;
-    let other_device = {
-        app.register("alice", "alice@example.com").await;
-        let response = app
-            .post(
-                "/api/auth/login",
-                json!({"login": "alice", "password": PASSWORD}),
-            )
-            .await;
-        let body: serde_json::Value = response.into_json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_string()
-    };
+    app.register("alice", "alice@example.com").await;
+    let other_device = other_device_login(&app, "alice").await;
     browser_login(&app, "alice").await;
     let (status, html) = page(&app, "/account").await;
     assert_eq!(status, Status::Ok);
@@ -475,7 +472,7 @@ async fn the_account_page_signs_out_one_session_or_all_others() {
     app.register("alice", "alice@example.com").await;
     let mut devices = Vec::new();
     for _ in 0..2 {
-        devices.push(app.signed_in("alice").await.access);
+        devices.push(other_device_login(&app, "alice").await);
     }
     browser_login(&app, "alice").await;
     let token = csrf(&app);
@@ -845,4 +842,19 @@ async fn the_account_page_regenerates_recovery_codes_and_shows_them_once() {
         "{html}"
     );
     assert!(!html.contains(&enrolled.recovery_codes[0]));
+}
+
+#[rocket::async_test]
+async fn logging_in_over_a_session_ends_the_old_one() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    browser_login(&app, "bob").await;
+    let live: Vec<String> = sqlx::query_scalar(
+        "SELECT a.username FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.revoked_at IS NULL",
+    )
+    .fetch_all(&app.pool())
+    .await
+    .unwrap();
+    assert_eq!(live, ["bob"]);
 }
