@@ -414,7 +414,7 @@ fn status(row: &AccountDetail) -> String {
     }
     if row.locked {
         parts.push(match row.locked_until {
-            Some(until) => format!("locked until {until} (unix time)"),
+            Some(until) => format!("locked until {} UTC", crate::clock::utc_minute(until)),
             None => "locked until unlocked".into(),
         });
     } else if row.failed_logins > 0 {

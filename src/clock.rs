@@ -27,6 +27,21 @@ impl Clock for SystemClock {
     }
 }
 
+/// `YYYY-MM-DD HH:MM` (UTC) of unix seconds, as pages and the CLI show times.
+pub fn utc_minute(seconds: i64) -> String {
+    match rocket::time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(t) => format!(
+            "{}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => seconds.to_string(),
+    }
+}
+
 /// A clock that only moves when told to; shared between a test and the app it drives.
 #[derive(Clone)]
 pub struct ManualClock(Arc<AtomicI64>);

@@ -14,6 +14,7 @@ use super::{error_page, human, CsrfOnly, Layout, Page};
 use crate::accounts::Account;
 use crate::app::App;
 use crate::auth::{self, AuthError};
+use crate::clock::utc_minute as when;
 use crate::sessions::{self, ClientInfo};
 use crate::two_factor;
 
@@ -29,21 +30,6 @@ pub fn routes() -> Vec<Route> {
         regenerate_recovery_codes,
         disable_two_factor,
     ]
-}
-
-/// `YYYY-MM-DD HH:MM` (UTC) of unix seconds.
-pub fn when(seconds: i64) -> String {
-    match rocket::time::OffsetDateTime::from_unix_timestamp(seconds) {
-        Ok(t) => format!(
-            "{}-{:02}-{:02} {:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
-        Err(_) => seconds.to_string(),
-    }
 }
 
 /// The signed-in account and session of a page, or the way to the login page.

@@ -7,7 +7,6 @@ use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
 use rocket::{Route, State};
 
-use super::account::when;
 use super::feedback::{Feedback, Incoming};
 use super::pages::{csrf_ok, feedback_of};
 use super::visitor::Visitor;
@@ -16,6 +15,7 @@ use crate::accounts::{Account, AccountDetail};
 use crate::admin::{self, Actor, FlagChange, Page as Paging};
 use crate::app::App;
 use crate::auth::AuthError;
+use crate::clock::utc_minute as when;
 use crate::sessions::ClientInfo;
 
 pub fn routes() -> Vec<Route> {
