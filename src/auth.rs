@@ -331,8 +331,8 @@ async fn start_second_factor(
     let fresh = accounts::find_by_id(app.pool(), row.id)
         .await?
         .ok_or(AuthError::InvalidCredentials)?;
-    if fresh.lock(app.now()) != Lock::Open {
-        return Err(lock_in_force(app, row.id).await);
+    if let Some(locked) = lock_refusal(&fresh, app.now()) {
+        return Err(locked);
     }
     let new = NewSession {
         account_id: row.id,
@@ -362,12 +362,9 @@ pub async fn check_login_allowed(
     let refusal = if row.is_blocked() {
         AuthError::AccountBlocked
     } else {
-        match row.lock(app.now()) {
-            Lock::Open => return Ok(()),
-            Lock::For(seconds) => AuthError::AccountLocked {
-                retry_after: Some(seconds),
-            },
-            Lock::UntilUnlocked => AuthError::AccountLocked { retry_after: None },
+        match lock_refusal(row, app.now()) {
+            Some(locked) => locked,
+            None => return Ok(()),
         }
     };
     let detail = match refusal {
@@ -387,18 +384,24 @@ pub async fn check_login_allowed(
     Err(refusal)
 }
 
-/// The refusal for an account found locked after its row was read.
+/// The 423 a lock in force at `now` calls for, if any.
+pub(crate) fn lock_refusal(row: &AccountRow, now: i64) -> Option<AuthError> {
+    match row.lock(now) {
+        Lock::Open => None,
+        Lock::For(seconds) => Some(AuthError::AccountLocked {
+            retry_after: Some(seconds),
+        }),
+        Lock::UntilUnlocked => Some(AuthError::AccountLocked { retry_after: None }),
+    }
+}
+
+/// The refusal for an account a guarded update found locked after its row was read.
 pub(crate) async fn lock_in_force(app: &App, account_id: i64) -> AuthError {
     match accounts::find_by_id(app.pool(), account_id).await {
-        Ok(Some(row)) => match row.lock(app.now()) {
-            Lock::For(seconds) => AuthError::AccountLocked {
-                retry_after: Some(seconds),
-            },
-            Lock::UntilUnlocked => AuthError::AccountLocked { retry_after: None },
-            Lock::Open => AuthError::AccountLocked {
-                retry_after: Some(1),
-            },
-        },
+        // The lock may lapse between the update and this read: still refuse, briefly.
+        Ok(Some(row)) => lock_refusal(&row, app.now()).unwrap_or(AuthError::AccountLocked {
+            retry_after: Some(1),
+        }),
         Ok(None) => AuthError::InvalidCredentials,
         Err(error) => error.into(),
     }
@@ -785,8 +788,8 @@ pub(crate) async fn recheck_password(
     field: &str,
     client: &ClientInfo,
 ) -> Result<(), AuthError> {
-    if row.lock(app.now()) != Lock::Open {
-        return Err(lock_in_force(app, row.id).await);
+    if let Some(locked) = lock_refusal(row, app.now()) {
+        return Err(locked);
     }
     let verdict = if password.len() > app.settings.password_max_length {
         Verdict::Mismatch

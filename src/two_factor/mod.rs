@@ -13,7 +13,7 @@ pub mod codes;
 pub mod crypto;
 pub mod store;
 
-use crate::accounts::{self, AccountRow, Lock};
+use crate::accounts::{self, AccountRow};
 use crate::app::App;
 use crate::auth::{self, audit, field_error, AuthError, IssuedTokens};
 use crate::events::EventKind;
@@ -252,16 +252,16 @@ async fn holder_code(
     if row.totp_enabled_at.is_none() {
         return Err(AuthError::Conflict("two-factor authentication is off"));
     }
-    if row.lock(app.now()) != Lock::Open {
-        return Err(auth::lock_in_force(app, row.id).await);
+    if let Some(locked) = auth::lock_refusal(row, app.now()) {
+        return Err(locked);
     }
     match spend_code(app, row, code, allow_recovery).await? {
         Some(method) => {
             // Wrong codes sent alongside may have locked the account meanwhile: a burst
             // must not get a right code past the lock.
             let fresh = account(app, row.id).await?;
-            if fresh.lock(app.now()) != Lock::Open {
-                return Err(auth::lock_in_force(app, row.id).await);
+            if let Some(locked) = auth::lock_refusal(&fresh, app.now()) {
+                return Err(locked);
             }
             if method == Method::RecoveryCode {
                 let detail = Some("two-factor management".into());
@@ -387,8 +387,8 @@ pub async fn complete_login(
         Some(AuthError::AccountBlocked)
     } else if row.is_active == 0 {
         Some(AuthError::AccountInactive)
-    } else if row.lock(now) != Lock::Open {
-        Some(auth::lock_in_force(app, row.id).await)
+    } else if let Some(locked) = auth::lock_refusal(&row, now) {
+        Some(locked)
     } else if row.totp_enabled_at.is_none() {
         // Reset by an admin meanwhile: start again, now with the password alone.
         Some(AuthError::SessionRevoked)
