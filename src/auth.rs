@@ -178,6 +178,17 @@ pub async fn create_account(
     Ok(account)
 }
 
+/// Records an event the account caused itself (its own login, logout, 2FA change).
+pub async fn audit_own(
+    app: &App,
+    kind: EventKind,
+    account_id: i64,
+    detail: Option<String>,
+    client: &ClientInfo,
+) {
+    audit(app, kind, account_id, Some(account_id), detail, client).await;
+}
+
 /// Records an event about `account_id` (see [`events`]).
 pub async fn audit(
     app: &App,
@@ -260,15 +271,7 @@ pub async fn login(
     };
     if row.is_active == 0 {
         let detail = Some("account_inactive".into());
-        audit(
-            app,
-            EventKind::LoginFailed,
-            row.id,
-            Some(row.id),
-            detail,
-            client,
-        )
-        .await;
+        audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
         return Err(AuthError::AccountInactive);
     }
     if verdict == Verdict::MatchNeedsRehash {
@@ -306,15 +309,7 @@ pub(crate) async fn open_session(
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
     let detail = method.map(|m| format!("second factor: {m}"));
-    audit(
-        app,
-        EventKind::LoginSucceeded,
-        account_id,
-        Some(account_id),
-        detail,
-        client,
-    )
-    .await;
+    audit_own(app, EventKind::LoginSucceeded, account_id, detail, client).await;
     Ok(issue_tokens(app, &session))
 }
 
@@ -341,15 +336,7 @@ async fn start_second_factor(
         ttl: app.settings.two_factor_pending_ttl,
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
-    audit(
-        app,
-        EventKind::SecondFactorRequested,
-        row.id,
-        Some(row.id),
-        None,
-        client,
-    )
-    .await;
+    audit_own(app, EventKind::SecondFactorRequested, row.id, None, client).await;
     Ok(issue_tokens(app, &session))
 }
 
@@ -372,15 +359,7 @@ pub async fn check_login_allowed(
         _ => "account_locked",
     };
     let detail = Some(detail.to_string());
-    audit(
-        app,
-        EventKind::LoginFailed,
-        row.id,
-        Some(row.id),
-        detail,
-        client,
-    )
-    .await;
+    audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
     Err(refusal)
 }
 
@@ -425,15 +404,7 @@ pub async fn record_failed_attempt(
         Err(error) => return error.into(),
     };
     let detail = Some(format!("{reason} (failed attempt {count})"));
-    audit(
-        app,
-        EventKind::LoginFailed,
-        row.id,
-        Some(row.id),
-        detail,
-        client,
-    )
-    .await;
+    audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
     let max = app.settings.lockout_max_attempts;
     if max == 0 || count < max {
         return AuthError::InvalidCredentials;
@@ -698,15 +669,7 @@ pub async fn revoke_own_session(
     app.session_cache.forget_session(session_id);
     if revoked {
         let detail = Some(reason.to_string());
-        audit(
-            app,
-            EventKind::SessionRevoked,
-            account_id,
-            Some(account_id),
-            detail,
-            client,
-        )
-        .await;
+        audit_own(app, EventKind::SessionRevoked, account_id, detail, client).await;
     }
     Ok(revoked)
 }
@@ -756,15 +719,7 @@ pub async fn change_password(
     recheck_password(app, &row, current_password, "current_password", client).await?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
-    audit(
-        app,
-        EventKind::PasswordChanged,
-        account_id,
-        Some(account_id),
-        None,
-        client,
-    )
-    .await;
+    audit_own(app, EventKind::PasswordChanged, account_id, None, client).await;
     revoke_other_sessions(
         app,
         account_id,

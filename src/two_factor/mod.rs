@@ -15,7 +15,7 @@ pub mod store;
 
 use crate::accounts::{self, AccountRow};
 use crate::app::App;
-use crate::auth::{self, audit, field_error, AuthError, IssuedTokens};
+use crate::auth::{self, audit, audit_own, field_error, AuthError, IssuedTokens};
 use crate::events::EventKind;
 use crate::sessions::{self, ClientInfo};
 use codes::Presented;
@@ -186,15 +186,7 @@ pub async fn enable(
             "the setup changed meanwhile; start again with POST /api/auth/2fa/setup",
         ));
     }
-    audit(
-        app,
-        EventKind::TwoFactorEnabled,
-        account_id,
-        Some(account_id),
-        None,
-        client,
-    )
-    .await;
+    audit_own(app, EventKind::TwoFactorEnabled, account_id, None, client).await;
     Ok(recovery_codes)
 }
 
@@ -265,15 +257,7 @@ async fn holder_code(
             }
             if method == Method::RecoveryCode {
                 let detail = Some("two-factor management".into());
-                audit(
-                    app,
-                    EventKind::RecoveryCodeUsed,
-                    row.id,
-                    Some(row.id),
-                    detail,
-                    client,
-                )
-                .await;
+                audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
             }
             Ok(method)
         }
@@ -303,11 +287,10 @@ pub async fn regenerate_recovery_codes(
         app.now(),
     )
     .await?;
-    audit(
+    audit_own(
         app,
         EventKind::RecoveryCodesRegenerated,
         account_id,
-        Some(account_id),
         None,
         client,
     )
@@ -331,15 +314,7 @@ pub async fn disable(
     reauthenticate(app, &row, password, client).await?;
     holder_code(app, &row, code, true, client).await?;
     if store::turn_off(app.pool(), account_id, app.now()).await? {
-        audit(
-            app,
-            EventKind::TwoFactorDisabled,
-            account_id,
-            Some(account_id),
-            None,
-            client,
-        )
-        .await;
+        audit_own(app, EventKind::TwoFactorDisabled, account_id, None, client).await;
     }
     Ok(())
 }
@@ -414,15 +389,7 @@ pub async fn complete_login(
     if method == Method::RecoveryCode {
         let left = store::recovery_codes_left(app.pool(), row.id).await?;
         let detail = Some(format!("{left} left"));
-        audit(
-            app,
-            EventKind::RecoveryCodeUsed,
-            row.id,
-            Some(row.id),
-            detail,
-            client,
-        )
-        .await;
+        audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
     }
     auth::open_session(
         app,
