@@ -229,6 +229,15 @@ pub enum TakenField {
     Email,
 }
 
+impl TakenField {
+    pub fn name(self) -> &'static str {
+        match self {
+            TakenField::Username => "username",
+            TakenField::Email => "email",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     #[error("{0:?} is already taken")]

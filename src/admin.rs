@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use crate::accounts::{self, Account, AccountDetail, AccountRow, Flags};
 use crate::app::App;
-use crate::auth::{self, audit, AuthError, FieldErrors};
+use crate::auth::{self, audit};
+use crate::error::{AppError, FieldErrors};
 use crate::events::{self, Event, EventKind};
 use crate::sessions::ClientInfo;
 
@@ -20,7 +21,7 @@ pub const MAX_BLOCK_REASON_CHARS: usize = 500;
 
 /// The acting admin as the database has it now, not as the guard's cache saw it up to
 /// `session_cache_ms` ago: a demotion or block made elsewhere stops admin actions at once.
-pub async fn current_admin(app: &App, account_id: i64) -> Result<Actor, AuthError> {
+pub async fn current_admin(app: &App, account_id: i64) -> Result<Actor, AppError> {
     let row = accounts::find_by_id(app.pool(), account_id).await?;
     match row {
         Some(row)
@@ -30,7 +31,7 @@ pub async fn current_admin(app: &App, account_id: i64) -> Result<Actor, AuthErro
         {
             Ok(Actor::Admin(row.into()))
         }
-        _ => Err(AuthError::Forbidden("this needs a staff account")),
+        _ => Err(AppError::Forbidden("this needs a staff account")),
     }
 }
 
@@ -64,9 +65,9 @@ impl Actor {
     }
 
     /// Refuses a staff member's action on a superuser.
-    fn check_may_touch(&self, target: &AccountRow, action: &'static str) -> Result<(), AuthError> {
+    fn check_may_touch(&self, target: &AccountRow, action: &'static str) -> Result<(), AppError> {
         if target.is_superuser != 0 && !self.is_superuser() {
-            return Err(AuthError::Forbidden(action));
+            return Err(AppError::Forbidden(action));
         }
         Ok(())
     }
@@ -84,7 +85,7 @@ impl Page {
     pub const MAX_PER_PAGE: i64 = 100;
 
     /// Parses the query values as given, reporting each bad one by name.
-    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Page, AuthError> {
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Page, AppError> {
         let mut errors = FieldErrors::new();
         let mut number = |name: &str, value: Option<&str>, default: i64, max: i64| match value {
             None => default,
@@ -109,7 +110,7 @@ impl Page {
         if errors.is_empty() {
             Ok(Page { page, per_page })
         } else {
-            Err(AuthError::Validation(errors))
+            Err(AppError::Validation(errors))
         }
     }
 
@@ -132,7 +133,7 @@ pub async fn list_accounts(
     app: &App,
     search: &str,
     page: Page,
-) -> Result<Listing<AccountDetail>, AuthError> {
+) -> Result<Listing<AccountDetail>, AppError> {
     let rows = accounts::search_accounts(app.pool(), search, page.per_page, page.offset()).await?;
     let total = accounts::count_accounts(app.pool(), search).await?;
     let now = app.now();
@@ -148,25 +149,25 @@ pub async fn list_accounts(
 }
 
 /// The account `id`, or `NotFound`.
-pub async fn find_account(app: &App, id: i64) -> Result<AccountRow, AuthError> {
+pub async fn find_account(app: &App, id: i64) -> Result<AccountRow, AppError> {
     accounts::find_by_id(app.pool(), id)
         .await?
-        .ok_or(AuthError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
 /// The account a LOGIN (username or email, any case) names, or `NotFound`.
-pub async fn find_account_by_login(app: &App, login: &str) -> Result<AccountRow, AuthError> {
+pub async fn find_account_by_login(app: &App, login: &str) -> Result<AccountRow, AppError> {
     accounts::find_by_login(app.pool(), login)
         .await?
-        .ok_or(AuthError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
-pub async fn account_detail(app: &App, id: i64) -> Result<AccountDetail, AuthError> {
+pub async fn account_detail(app: &App, id: i64) -> Result<AccountDetail, AppError> {
     Ok(AccountDetail::new(find_account(app, id).await?, app.now()))
 }
 
 /// Checks a block reason: required, at most `MAX_BLOCK_REASON_CHARS` characters.
-pub fn check_block_reason(reason: &str) -> Result<&str, AuthError> {
+pub fn check_block_reason(reason: &str) -> Result<&str, AppError> {
     let reason = reason.trim();
     let problem = if reason.is_empty() {
         "is required".to_string()
@@ -180,7 +181,7 @@ pub fn check_block_reason(reason: &str) -> Result<&str, AuthError> {
     } else {
         return Ok(reason);
     };
-    Err(AuthError::Validation(FieldErrors::from([(
+    Err(AppError::Validation(FieldErrors::from([(
         "reason".to_string(),
         problem,
     )])))
@@ -194,15 +195,15 @@ pub async fn block(
     id: i64,
     reason: &str,
     client: &ClientInfo,
-) -> Result<AccountDetail, AuthError> {
+) -> Result<AccountDetail, AppError> {
     let reason = check_block_reason(reason)?;
     let target = find_account(app, id).await?;
     if actor.is(&target) {
-        return Err(AuthError::Forbidden("you cannot block your own account"));
+        return Err(AppError::Forbidden("you cannot block your own account"));
     }
     actor.check_may_touch(&target, "staff cannot block a superuser")?;
     if target.is_blocked() {
-        return Err(AuthError::Conflict("the account is already blocked"));
+        return Err(AppError::Conflict("the account is already blocked"));
     }
     let blocked = accounts::block_account(
         app.pool(),
@@ -214,7 +215,7 @@ pub async fn block(
     )
     .await?;
     if !blocked {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "the account changed meanwhile (blocked or promoted); look again",
         ));
     }
@@ -236,16 +237,16 @@ pub async fn unblock(
     actor: &Actor,
     id: i64,
     client: &ClientInfo,
-) -> Result<AccountDetail, AuthError> {
+) -> Result<AccountDetail, AppError> {
     let target = find_account(app, id).await?;
     if actor.is(&target) {
-        return Err(AuthError::Forbidden("you cannot unblock your own account"));
+        return Err(AppError::Forbidden("you cannot unblock your own account"));
     }
     actor.check_may_touch(&target, "staff cannot unblock a superuser")?;
     let unblocked =
         accounts::unblock_account(app.pool(), id, actor.is_superuser(), app.now()).await?;
     if !unblocked {
-        return Err(AuthError::Conflict("the account is not blocked"));
+        return Err(AppError::Conflict("the account is not blocked"));
     }
     app.session_cache.forget_account(id);
     audit(
@@ -266,12 +267,12 @@ pub async fn unlock(
     actor: &Actor,
     id: i64,
     client: &ClientInfo,
-) -> Result<AccountDetail, AuthError> {
+) -> Result<AccountDetail, AppError> {
     let target = find_account(app, id).await?;
     // Unlocking a superuser over and over would let staff guess its password.
     actor.check_may_touch(&target, "staff cannot unlock a superuser")?;
     if !accounts::unlock_account(app.pool(), id, actor.is_superuser()).await? {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "the account changed meanwhile (deleted or promoted); look again",
         ));
     }
@@ -312,9 +313,9 @@ pub async fn update_flags(
     id: i64,
     change: FlagChange,
     client: &ClientInfo,
-) -> Result<AccountDetail, AuthError> {
+) -> Result<AccountDetail, AppError> {
     if change.is_active.is_none() && change.is_staff.is_none() && change.is_superuser.is_none() {
-        return Err(AuthError::Validation(FieldErrors::from([(
+        return Err(AppError::Validation(FieldErrors::from([(
             "body".to_string(),
             "give at least one of is_active, is_staff and is_superuser".to_string(),
         )])));
@@ -322,7 +323,7 @@ pub async fn update_flags(
     let target = find_account(app, id).await?;
     let role_change = change.is_staff.is_some() || change.is_superuser.is_some();
     if role_change && !actor.is_superuser() {
-        return Err(AuthError::Forbidden("only superusers can change roles"));
+        return Err(AppError::Forbidden("only superusers can change roles"));
     }
     actor.check_may_touch(&target, "staff cannot change a superuser")?;
     let old = target.flags();
@@ -335,7 +336,7 @@ pub async fn update_flags(
         || (old.is_superuser && !new.is_superuser)
         || (old.is_active && !new.is_active);
     if actor.is(&target) && demotes_itself {
-        return Err(AuthError::Forbidden(
+        return Err(AppError::Forbidden(
             "you cannot deactivate your own account or remove your own roles",
         ));
     }
@@ -343,7 +344,7 @@ pub async fn update_flags(
         return Ok(AccountDetail::new(target, app.now()));
     }
     if !accounts::update_flags(app.pool(), id, old, new, app.now()).await? {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "the account changed meanwhile; look again",
         ));
     }
@@ -383,16 +384,16 @@ pub async fn delete(
     actor: &Actor,
     id: i64,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     if !actor.is_superuser() {
-        return Err(AuthError::Forbidden("only superusers can delete accounts"));
+        return Err(AppError::Forbidden("only superusers can delete accounts"));
     }
     let target = find_account(app, id).await?;
     if actor.is(&target) {
-        return Err(AuthError::Forbidden("you cannot delete your own account"));
+        return Err(AppError::Forbidden("you cannot delete your own account"));
     }
     if !accounts::delete_account(app.pool(), id).await? {
-        return Err(AuthError::NotFound);
+        return Err(AppError::NotFound);
     }
     app.session_cache.forget_account(id);
     let detail = Some(format!("{} <{}>", target.username, target.email));
@@ -415,10 +416,10 @@ pub async fn reset_two_factor(
     actor: &Actor,
     id: i64,
     client: &ClientInfo,
-) -> Result<AccountDetail, AuthError> {
+) -> Result<AccountDetail, AppError> {
     let target = find_account(app, id).await?;
     if actor.is(&target) {
-        return Err(AuthError::Forbidden(
+        return Err(AppError::Forbidden(
             "turn your own two-factor authentication off with /api/auth/2fa/disable",
         ));
     }
@@ -427,7 +428,7 @@ pub async fn reset_two_factor(
         "staff cannot reset a superuser's two-factor authentication",
     )?;
     if !crate::two_factor::reset(app, id, actor.id(), client).await? {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "two-factor authentication is not on for this account",
         ));
     }
@@ -441,16 +442,16 @@ pub async fn set_password(
     id: i64,
     password: &str,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     if !actor.is_superuser() {
-        return Err(AuthError::Forbidden("only superusers can set passwords"));
+        return Err(AppError::Forbidden("only superusers can set passwords"));
     }
     find_account(app, id).await?;
     auth::reset_password(app, id, password, actor.id(), client).await
 }
 
 /// The account's audit trail, newest first; a deleted account's trail stays readable.
-pub async fn account_events(app: &App, id: i64, page: Page) -> Result<Listing<Event>, AuthError> {
+pub async fn account_events(app: &App, id: i64, page: Page) -> Result<Listing<Event>, AppError> {
     let total = events::count_for_account(app.pool(), id).await?;
     if total == 0 {
         find_account(app, id).await?;

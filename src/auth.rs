@@ -1,106 +1,27 @@
 //! The authentication flows (register, login, refresh, password change, and checking
 //! an access token), written against the domain modules and free of HTTP: the API
-//! and the pages both call these and map `AuthError` to their own answers.
+//! and the pages both call these and map `AppError` to their own answers.
 
-use std::collections::BTreeMap;
-
-use crate::accounts::{self, Account, AccountRow, Email, Lock, NewAccount, TakenField, Username};
+use crate::accounts::{self, Account, AccountRow, Email, Lock, NewAccount, Username};
 use crate::app::App;
+use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
 use crate::password::Verdict;
 use crate::sessions::cache::SessionState;
 use crate::sessions::{self, ClientInfo, NewSession, SessionRow};
-use crate::tokens::{Claims, TokenError, TokenKind};
-
-/// Field name → what is wrong with it.
-pub type FieldErrors = BTreeMap<String, String>;
+use crate::tokens::{Claims, TokenKind};
 
 /// How long a session may go unrecorded before a request writes its `last_used_at`:
 /// most requests then stay pure reads.
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum AuthError {
-    #[error("invalid login or password")]
-    InvalidCredentials,
-    #[error("this account is inactive")]
-    AccountInactive,
-    #[error("this account has been blocked by an administrator")]
-    AccountBlocked,
-    /// Too many wrong passwords; `retry_after` is `None` when only an admin can unlock.
-    #[error("this account is locked after too many failed logins")]
-    AccountLocked { retry_after: Option<i64> },
-    /// Signed in, but not allowed to do this.
-    #[error("{0}")]
-    Forbidden(&'static str),
-    /// The request contradicts the resource's current state.
-    #[error("{0}")]
-    Conflict(&'static str),
-    #[error("registration is closed")]
-    RegistrationClosed,
-    #[error("some fields are invalid")]
-    Validation(FieldErrors),
-    #[error("this {} is already taken", match .0 { TakenField::Username => "username", TakenField::Email => "email" })]
-    Taken(TakenField),
-    #[error("no access token was presented")]
-    MissingToken,
-    #[error("the token is malformed, forged, of the wrong kind, or not for this service")]
-    InvalidToken,
-    #[error("the token has expired")]
-    TokenExpired,
-    #[error("the session has been revoked or has ended")]
-    SessionRevoked,
-    #[error("this refresh token was already used; the session has been revoked")]
-    TokenReused,
-    #[error("not found")]
-    NotFound,
-    /// A pending session's token used where a complete session is needed.
-    #[error("this session waits for its second factor: POST /api/auth/2fa/verify")]
-    TwoFactorRequired,
-    /// A wrong one-time or recovery code; `attempts_left` on a pending login.
-    #[error("the code is wrong, expired or already used")]
-    InvalidOtp { attempts_left: Option<i64> },
-    /// A cookie-authenticated unsafe request without the matching CSRF token.
-    #[error(
-        "the CSRF token is missing or does not match; send the csrf cookie's value in X-CSRF-Token"
-    )]
-    CsrfFailed,
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<sqlx::Error> for AuthError {
-    fn from(error: sqlx::Error) -> AuthError {
-        AuthError::Internal(format!("database: {error}"))
-    }
-}
-
-impl From<crate::password::HashError> for AuthError {
-    fn from(error: crate::password::HashError) -> AuthError {
-        AuthError::Internal(error.to_string())
-    }
-}
-
-impl From<TokenError> for AuthError {
-    fn from(error: TokenError) -> AuthError {
+impl From<accounts::CreateError> for AppError {
+    fn from(error: accounts::CreateError) -> AppError {
         match error {
-            TokenError::Invalid => AuthError::InvalidToken,
-            TokenError::Expired => AuthError::TokenExpired,
-        }
-    }
-}
-
-impl From<accounts::CreateError> for AuthError {
-    fn from(error: accounts::CreateError) -> AuthError {
-        match error {
-            accounts::CreateError::Taken(field) => AuthError::Taken(field),
+            accounts::CreateError::Taken(field) => AppError::Taken(field),
             accounts::CreateError::Database(e) => e.into(),
         }
     }
-}
-
-pub(crate) fn field_error(field: &str, message: impl Into<String>) -> AuthError {
-    AuthError::Validation(FieldErrors::from([(field.to_string(), message.into())]))
 }
 
 /// A freshly issued pair of tokens for one session.
@@ -139,9 +60,9 @@ pub async fn register(
     app: &App,
     input: &Registration<'_>,
     client: &ClientInfo,
-) -> Result<Account, AuthError> {
+) -> Result<Account, AppError> {
     if !app.settings.registration_open {
-        return Err(AuthError::RegistrationClosed);
+        return Err(AppError::RegistrationClosed);
     }
     create_account(app, input, false, None, client).await
 }
@@ -154,7 +75,7 @@ pub async fn create_account(
     superuser: bool,
     actor_id: Option<i64>,
     client: &ClientInfo,
-) -> Result<Account, AuthError> {
+) -> Result<Account, AppError> {
     let (username, email) = validate_registration(app, input)?;
     let hash = app.hasher.hash(input.password).await?;
     let new = NewAccount {
@@ -212,7 +133,7 @@ pub async fn audit(
 pub fn validate_registration(
     app: &App,
     input: &Registration<'_>,
-) -> Result<(Username, Email), AuthError> {
+) -> Result<(Username, Email), AppError> {
     let mut errors = FieldErrors::new();
     let username = Username::parse(input.username)
         .map_err(|e| errors.insert("username".into(), e))
@@ -225,7 +146,7 @@ pub fn validate_registration(
     }
     match (username, email) {
         (Some(username), Some(email)) if errors.is_empty() => Ok((username, email)),
-        _ => Err(AuthError::Validation(errors)),
+        _ => Err(AppError::Validation(errors)),
     }
 }
 
@@ -238,11 +159,11 @@ pub async fn login(
     password: &str,
     remember: bool,
     client: &ClientInfo,
-) -> Result<IssuedTokens, AuthError> {
+) -> Result<IssuedTokens, AppError> {
     // Over-long input is refused before hashing, so nobody can make argon2 chew on
     // megabytes; the answer depends only on the input, so it reveals no account.
     if password.len() > app.settings.password_max_length || login.len() > 1024 {
-        return Err(AuthError::InvalidCredentials);
+        return Err(AppError::InvalidCredentials);
     }
     let row = accounts::find_by_login(app.pool(), login).await?;
     if let Some(row) = &row {
@@ -266,13 +187,13 @@ pub async fn login(
                 client,
             };
             events::record(app.pool(), event, app.now()).await;
-            return Err(AuthError::InvalidCredentials);
+            return Err(AppError::InvalidCredentials);
         }
     };
     if row.is_active == 0 {
         let detail = Some("account_inactive".into());
         audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
-        return Err(AuthError::AccountInactive);
+        return Err(AppError::AccountInactive);
     }
     if verdict == Verdict::MatchNeedsRehash {
         upgrade_hash(app, &row, password).await;
@@ -296,7 +217,7 @@ pub(crate) async fn open_session(
     remember: bool,
     method: Option<&str>,
     client: &ClientInfo,
-) -> Result<IssuedTokens, AuthError> {
+) -> Result<IssuedTokens, AppError> {
     let new = NewSession {
         account_id,
         persistent: remember,
@@ -321,11 +242,11 @@ async fn start_second_factor(
     row: &AccountRow,
     remember: bool,
     client: &ClientInfo,
-) -> Result<IssuedTokens, AuthError> {
+) -> Result<IssuedTokens, AppError> {
     // Concurrent guesses may have locked the account while this password was checked.
     let fresh = accounts::find_by_id(app.pool(), row.id)
         .await?
-        .ok_or(AuthError::InvalidCredentials)?;
+        .ok_or(AppError::InvalidCredentials)?;
     if let Some(locked) = lock_refusal(&fresh, app.now()) {
         return Err(locked);
     }
@@ -345,9 +266,9 @@ pub async fn check_login_allowed(
     app: &App,
     row: &AccountRow,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     let refusal = if row.is_blocked() {
-        AuthError::AccountBlocked
+        AppError::AccountBlocked
     } else {
         match lock_refusal(row, app.now()) {
             Some(locked) => locked,
@@ -355,7 +276,7 @@ pub async fn check_login_allowed(
         }
     };
     let detail = match refusal {
-        AuthError::AccountBlocked => "account_blocked",
+        AppError::AccountBlocked => "account_blocked",
         _ => "account_locked",
     };
     let detail = Some(detail.to_string());
@@ -364,24 +285,24 @@ pub async fn check_login_allowed(
 }
 
 /// The 423 a lock in force at `now` calls for, if any.
-pub(crate) fn lock_refusal(row: &AccountRow, now: i64) -> Option<AuthError> {
+pub(crate) fn lock_refusal(row: &AccountRow, now: i64) -> Option<AppError> {
     match row.lock(now) {
         Lock::Open => None,
-        Lock::For(seconds) => Some(AuthError::AccountLocked {
+        Lock::For(seconds) => Some(AppError::AccountLocked {
             retry_after: Some(seconds),
         }),
-        Lock::UntilUnlocked => Some(AuthError::AccountLocked { retry_after: None }),
+        Lock::UntilUnlocked => Some(AppError::AccountLocked { retry_after: None }),
     }
 }
 
 /// The refusal for an account a guarded update found locked after its row was read.
-pub(crate) async fn lock_in_force(app: &App, account_id: i64) -> AuthError {
+pub(crate) async fn lock_in_force(app: &App, account_id: i64) -> AppError {
     match accounts::find_by_id(app.pool(), account_id).await {
         // The lock may lapse between the update and this read: still refuse, briefly.
-        Ok(Some(row)) => lock_refusal(&row, app.now()).unwrap_or(AuthError::AccountLocked {
+        Ok(Some(row)) => lock_refusal(&row, app.now()).unwrap_or(AppError::AccountLocked {
             retry_after: Some(1),
         }),
-        Ok(None) => AuthError::InvalidCredentials,
+        Ok(None) => AppError::InvalidCredentials,
         Err(error) => error.into(),
     }
 }
@@ -394,20 +315,20 @@ pub async fn record_failed_attempt(
     row: &AccountRow,
     reason: &str,
     client: &ClientInfo,
-) -> AuthError {
+) -> AppError {
     let now = app.now();
     // Internal errors pass through as such; callers map only the credential answers.
     let count = match accounts::record_failed_login(app.pool(), row.id, now).await {
         Ok(count) => count,
         // Deleted since it was read: there is nothing left to count against.
-        Err(sqlx::Error::RowNotFound) => return AuthError::InvalidCredentials,
+        Err(sqlx::Error::RowNotFound) => return AppError::InvalidCredentials,
         Err(error) => return error.into(),
     };
     let detail = Some(format!("{reason} (failed attempt {count})"));
     audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
     let max = app.settings.lockout_max_attempts;
     if max == 0 || count < max {
-        return AuthError::InvalidCredentials;
+        return AppError::InvalidCredentials;
     }
     let until = app.settings.lockout_duration.map(|seconds| now + seconds);
     match accounts::lock_account(app.pool(), row.id, now, until).await {
@@ -422,7 +343,7 @@ pub async fn record_failed_attempt(
         Ok(false) => {}
         Err(error) => return error.into(),
     }
-    AuthError::AccountLocked {
+    AppError::AccountLocked {
         retry_after: until.map(|until| until - now),
     }
 }
@@ -500,7 +421,7 @@ pub async fn refresh(
     app: &App,
     token: &str,
     client: &ClientInfo,
-) -> Result<IssuedTokens, AuthError> {
+) -> Result<IssuedTokens, AppError> {
     let now = app.now();
     let claims = app.keys.decode(token, TokenKind::Refresh, now)?;
     let presented = claims.gen.unwrap_or(-1);
@@ -544,41 +465,41 @@ pub async fn refresh(
                 "refresh token reuse on session of account {}: session revoked",
                 session.account_id
             );
-            return Err(AuthError::TokenReused);
+            return Err(AppError::TokenReused);
         }
         // A generation ahead of the session's was never issued.
-        return Err(AuthError::InvalidToken);
+        return Err(AppError::InvalidToken);
     }
-    Err(AuthError::TokenReused)
+    Err(AppError::TokenReused)
 }
 
 /// The session a refresh token names, if it is still live and its account active.
 /// A blocked account is named as such, even though its sessions were revoked, so the
 /// client can tell its user why.
-async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<SessionRow, AuthError> {
+async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<SessionRow, AppError> {
     let session = sessions::find_session(app.pool(), &claims.sid)
         .await?
-        .ok_or(AuthError::SessionRevoked)?;
+        .ok_or(AppError::SessionRevoked)?;
     if session.account_id != claims.account_id() {
-        return Err(AuthError::InvalidToken);
+        return Err(AppError::InvalidToken);
     }
     let account = accounts::find_by_id(app.pool(), session.account_id)
         .await?
-        .ok_or(AuthError::SessionRevoked)?;
+        .ok_or(AppError::SessionRevoked)?;
     if account.is_blocked() {
-        return Err(AuthError::AccountBlocked);
+        return Err(AppError::AccountBlocked);
     }
     if session.revoked_at.is_some() {
-        return Err(AuthError::SessionRevoked);
+        return Err(AppError::SessionRevoked);
     }
     if session.two_factor_pending != 0 {
-        return Err(AuthError::TwoFactorRequired);
+        return Err(AppError::TwoFactorRequired);
     }
     if now > session.expires_at + app.settings.leeway {
-        return Err(AuthError::TokenExpired);
+        return Err(AppError::TokenExpired);
     }
     if account.is_active == 0 {
-        return Err(AuthError::AccountInactive);
+        return Err(AppError::AccountInactive);
     }
     Ok(session)
 }
@@ -586,7 +507,7 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
 /// Checks an access token and the state of its session: the token must verify and
 /// the session must be neither revoked nor expired. The state comes from the session
 /// cache or, when it has no fresh entry, from one indexed read.
-pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AuthError> {
+pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppError> {
     let now = app.now();
     let claims = app.keys.decode(token, TokenKind::Access, now)?;
     let mut state = match app.session_cache.get(&claims.sid, app.now_ms()) {
@@ -594,7 +515,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AuthE
         None => {
             let found = sessions::find_session_with_account(app.pool(), &claims.sid)
                 .await?
-                .ok_or(AuthError::SessionRevoked)?;
+                .ok_or(AppError::SessionRevoked)?;
             let state = SessionState::from(found);
             app.session_cache
                 .put(&claims.sid, state.clone(), app.now_ms());
@@ -602,15 +523,15 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AuthE
         }
     };
     if state.account.id != claims.account_id() {
-        return Err(AuthError::InvalidToken);
+        return Err(AppError::InvalidToken);
     }
     // Blocking revokes every session too; this check also catches a session opened
     // by a login that was already past its checks when the block landed.
     if state.account_blocked {
-        return Err(AuthError::AccountBlocked);
+        return Err(AppError::AccountBlocked);
     }
     if state.revoked || now > state.expires_at + app.settings.leeway {
-        return Err(AuthError::SessionRevoked);
+        return Err(AppError::SessionRevoked);
     }
     if now - state.last_used_at >= TOUCH_INTERVAL_SECONDS {
         match sessions::touch_session(app.pool(), &claims.sid, now).await {
@@ -638,7 +559,7 @@ pub async fn revoke_session(
     reason: &str,
     actor_id: Option<i64>,
     client: &ClientInfo,
-) -> Result<bool, AuthError> {
+) -> Result<bool, AppError> {
     let revoked = sessions::revoke_session(app.pool(), session_id, reason, app.now()).await?;
     app.session_cache.forget_session(session_id);
     if revoked {
@@ -662,7 +583,7 @@ pub async fn revoke_own_session(
     account_id: i64,
     session_id: &str,
     client: &ClientInfo,
-) -> Result<bool, AuthError> {
+) -> Result<bool, AppError> {
     let reason = "revoked_by_owner";
     let revoked =
         sessions::revoke_own_session(app.pool(), account_id, session_id, reason, app.now()).await?;
@@ -682,7 +603,7 @@ pub async fn revoke_other_sessions(
     reason: &str,
     actor_id: Option<i64>,
     client: &ClientInfo,
-) -> Result<u64, AuthError> {
+) -> Result<u64, AppError> {
     let count =
         sessions::revoke_other_sessions(app.pool(), account_id, keep, reason, app.now()).await?;
     app.session_cache.forget_account(account_id);
@@ -710,12 +631,12 @@ pub async fn change_password(
     current_password: &str,
     new_password: &str,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     accounts::check_new_password(new_password, &app.settings)
-        .map_err(|e| field_error("new_password", e))?;
+        .map_err(|e| AppError::field("new_password", e))?;
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
-        .ok_or(AuthError::SessionRevoked)?;
+        .ok_or(AppError::SessionRevoked)?;
     recheck_password(app, &row, current_password, "current_password", client).await?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
@@ -742,7 +663,7 @@ pub(crate) async fn recheck_password(
     password: &str,
     field: &str,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     if let Some(locked) = lock_refusal(row, app.now()) {
         return Err(locked);
     }
@@ -758,8 +679,9 @@ pub(crate) async fn recheck_password(
     }
     Err(
         match record_failed_attempt(app, row, "wrong_password", client).await {
-            refusal @ (AuthError::AccountLocked { .. } | AuthError::Internal(_)) => refusal,
-            _ => field_error(field, "is incorrect"),
+            refusal @ AppError::AccountLocked { .. } => refusal,
+            refusal if refusal.is_internal() => refusal,
+            _ => AppError::field(field, "is incorrect"),
         },
     )
 }
@@ -772,9 +694,9 @@ pub async fn reset_password(
     new_password: &str,
     actor_id: Option<i64>,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     accounts::check_new_password(new_password, &app.settings)
-        .map_err(|e| field_error("password", e))?;
+        .map_err(|e| AppError::field("password", e))?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
     audit(

@@ -14,13 +14,14 @@ use clap::{Args, Parser, Subcommand};
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
 
-use crate::accounts::{AccountDetail, AccountRow, TakenField};
+use crate::accounts::{AccountDetail, AccountRow};
 use crate::admin::{self, Actor, Page};
 use crate::app::App;
-use crate::auth::{self, AuthError, Registration};
+use crate::auth::{self, Registration};
 use crate::clock::SystemClock;
 use crate::config::{Settings, DATABASE_NAME};
 use crate::db;
+use crate::error::AppError;
 use crate::password::Hasher;
 use crate::sessions::ClientInfo;
 
@@ -113,8 +114,8 @@ enum AccountsCommand {
 /// A failed command: the sentence printed after `gatehouse: `.
 struct Failure(String);
 
-impl From<AuthError> for Failure {
-    fn from(error: AuthError) -> Failure {
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Failure {
         Failure(describe(&error))
     }
 }
@@ -329,7 +330,7 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
 
 async fn find(app: &App, login: &str) -> Result<AccountRow, Failure> {
     match admin::find_account_by_login(app, login).await {
-        Err(AuthError::NotFound) => Err(Failure(format!(
+        Err(AppError::NotFound) => Err(Failure(format!(
             "no account has the username or email {login:?}"
         ))),
         other => Ok(other?),
@@ -423,19 +424,21 @@ fn status(row: &AccountDetail) -> String {
     parts.join(", ")
 }
 
-/// The sentence for a flow's error.
-fn describe(error: &AuthError) -> String {
-    match error {
-        AuthError::Validation(fields) => fields
+/// The sentence for a flow's error: the table's sentence, the fields' problems for
+/// a validation error, and the whole cause for one of ours (the operator may read it).
+fn describe(error: &AppError) -> String {
+    if error.is_internal() {
+        return error.with_causes();
+    }
+    let mut text = error.sentence();
+    if let Some(fields) = error.fields().filter(|f| !f.is_empty()) {
+        let problems: Vec<String> = fields
             .iter()
             .map(|(field, problem)| format!("the {field} {problem}"))
-            .collect::<Vec<_>>()
-            .join("; "),
-        AuthError::Taken(TakenField::Username) => "that username is already taken".into(),
-        AuthError::Taken(TakenField::Email) => "that email is already taken".into(),
-        AuthError::NotFound => "no such account".into(),
-        other => other.to_string(),
+            .collect();
+        text = format!("{} {}.", text, problems.join("; "));
     }
+    text
 }
 
 /// Reads answers from the terminal or, when standard input is not one, from its lines.

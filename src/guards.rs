@@ -14,16 +14,50 @@
 //! invalid or expired token, revoked session), 403 (`account_blocked`,
 //! `account_inactive`, `forbidden`) and, under `/api`, a JSON body with the code.
 
+use std::sync::{Arc, Mutex};
+
+use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 
 use crate::accounts::Account;
-use crate::api::error::{stash, ApiError};
 use crate::app::App;
-use crate::auth::{self, AuthError, Authenticated};
+use crate::auth::{self, Authenticated};
 use crate::config::TokenLocation;
+use crate::error::AppError;
 use crate::sessions::ClientInfo;
+
+/// The error a failing guard or body parser leaves for the catcher, which renders
+/// it (guards and data guards cannot answer with a body themselves).
+#[derive(Default)]
+struct Stash(Mutex<Option<Arc<AppError>>>);
+
+/// Records `error` for the catcher of this request; returns its status.
+pub fn stash(request: &Request<'_>, error: impl Into<Arc<AppError>>) -> Status {
+    let error = error.into();
+    let status = error.status();
+    let slot = request.local_cache(Stash::default);
+    *slot
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+    status
+}
+
+/// Takes the stashed error if it matches `status`, else a generic one for it.
+pub fn take_stashed(request: &Request<'_>, status: Status) -> Arc<AppError> {
+    let slot = request.local_cache(Stash::default);
+    let stashed = slot
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    match stashed {
+        Some(error) if error.status() == status => error,
+        _ => Arc::new(AppError::from_status(status)),
+    }
+}
 
 /// A request with a valid access token of a live session.
 #[derive(Debug, Clone)]
@@ -43,12 +77,12 @@ pub struct AuthAccount {
 /// token from the cookie on an unsafe request (anything but GET, HEAD, OPTIONS) must
 /// come with the browser's CSRF token in `X-CSRF-Token` (double submit): a cross-site
 /// page can make the browser send the cookie, but cannot read the token to echo it.
-pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AuthError> {
+pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AppError> {
     if app.settings.accepts(TokenLocation::Header) {
         if let Some(value) = request.headers().get_one("Authorization") {
             return bearer(value)
                 .map(str::to_owned)
-                .ok_or(AuthError::InvalidToken);
+                .ok_or(AppError::InvalidToken);
         }
     }
     if app.settings.accepts(TokenLocation::Cookie) {
@@ -57,11 +91,11 @@ pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AuthErro
             return Ok(cookie.value().to_owned());
         }
     }
-    Err(AuthError::MissingToken)
+    Err(AppError::MissingToken)
 }
 
 /// Requires `X-CSRF-Token` to match the CSRF cookie on unsafe requests.
-pub fn check_csrf_header(request: &Request<'_>, app: &App) -> Result<(), AuthError> {
+pub fn check_csrf_header(request: &Request<'_>, app: &App) -> Result<(), AppError> {
     use rocket::http::Method;
     if matches!(
         request.method(),
@@ -73,7 +107,7 @@ pub fn check_csrf_header(request: &Request<'_>, app: &App) -> Result<(), AuthErr
     if crate::cookies::csrf_matches(request.cookies(), &app.settings, presented) {
         Ok(())
     } else {
-        Err(AuthError::CsrfFailed)
+        Err(AppError::CsrfFailed)
     }
 }
 
@@ -85,21 +119,21 @@ pub fn bearer(value: &str) -> Option<&str> {
 }
 
 /// Authenticates once per request; every guard of the request shares the result.
-async fn authenticated<'r>(request: &'r Request<'_>) -> &'r Result<Authenticated, AuthError> {
+async fn authenticated<'r>(request: &'r Request<'_>) -> &'r Result<Authenticated, Arc<AppError>> {
     request
         .local_cache_async(async {
             let app = match request.guard::<&State<App>>().await {
                 Outcome::Success(app) => app,
-                _ => return Err(AuthError::Internal("the app state is not managed".into())),
+                _ => return Err(Arc::new(AppError::from_status(Status::InternalServerError))),
             };
             let token = access_token(request, app)?;
-            auth::authenticate(app, &token).await
+            Ok(auth::authenticate(app, &token).await?)
         })
         .await
 }
 
-fn refuse<T>(request: &Request<'_>, error: &AuthError) -> request::Outcome<T, ()> {
-    Outcome::Error((stash(request, ApiError::Auth(error.clone())), ()))
+fn refuse<T>(request: &Request<'_>, error: impl Into<Arc<AppError>>) -> request::Outcome<T, ()> {
+    Outcome::Error((stash(request, error), ()))
 }
 
 #[rocket::async_trait]
@@ -108,12 +142,12 @@ impl<'r> FromRequest<'r> for AuthSession {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match authenticated(request).await {
-            Ok(found) if found.pending => refuse(request, &AuthError::TwoFactorRequired),
+            Ok(found) if found.pending => refuse(request, AppError::TwoFactorRequired),
             Ok(found) => Outcome::Success(AuthSession {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),
             }),
-            Err(error) => refuse(request, error),
+            Err(error) => refuse(request, error.clone()),
         }
     }
 }
@@ -136,8 +170,8 @@ impl<'r> FromRequest<'r> for PendingSession {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),
             }),
-            Ok(_) => refuse(request, &AuthError::SessionRevoked),
-            Err(error) => refuse(request, error),
+            Ok(_) => refuse(request, AppError::SessionRevoked),
+            Err(error) => refuse(request, error.clone()),
         }
     }
 }
@@ -160,7 +194,7 @@ impl<'r> FromRequest<'r> for AnySession {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),
             }),
-            Err(error) => refuse(request, error),
+            Err(error) => refuse(request, error.clone()),
         }
     }
 }
@@ -171,13 +205,13 @@ impl<'r> FromRequest<'r> for AuthAccount {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match authenticated(request).await {
-            Ok(found) if found.pending => refuse(request, &AuthError::TwoFactorRequired),
+            Ok(found) if found.pending => refuse(request, AppError::TwoFactorRequired),
             Ok(found) if found.account.is_active => Outcome::Success(AuthAccount {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),
             }),
-            Ok(_) => refuse(request, &AuthError::AccountInactive),
-            Err(error) => refuse(request, error),
+            Ok(_) => refuse(request, AppError::AccountInactive),
+            Err(error) => refuse(request, error.clone()),
         }
     }
 }
@@ -204,7 +238,7 @@ async fn active_account_where<'r>(
 ) -> request::Outcome<AuthAccount, ()> {
     match AuthAccount::from_request(request).await {
         Outcome::Success(found) if allowed(&found.account) => Outcome::Success(found),
-        Outcome::Success(_) => refuse(request, &AuthError::Forbidden(refusal)),
+        Outcome::Success(_) => refuse(request, AppError::Forbidden(refusal)),
         Outcome::Error(error) => Outcome::Error(error),
         Outcome::Forward(status) => Outcome::Forward(status),
     }

@@ -31,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod cookies;
 pub mod db;
+pub mod error;
 pub mod events;
 pub mod guards;
 pub mod password;

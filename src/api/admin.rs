@@ -9,22 +9,21 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::JsonBody;
-use super::error::ApiError;
 use crate::admin::{self, Actor, FlagChange, Page};
 use crate::app::App;
-use crate::auth::AuthError;
+use crate::error::AppError;
 use crate::guards::StaffAccount;
 use crate::sessions::ClientInfo;
 
-type ApiResult<T> = Result<T, ApiError>;
+type ApiResult<T> = Result<T, AppError>;
 
 /// The account id of a path; anything that is not one names no account.
-fn account_id(id: &str) -> Result<i64, AuthError> {
-    id.parse().map_err(|_| AuthError::NotFound)
+fn account_id(id: &str) -> Result<i64, AppError> {
+    id.parse().map_err(|_| AppError::NotFound)
 }
 
 /// The acting admin, re-read for actions that change something.
-async fn actor(app: &App, staff: StaffAccount) -> Result<Actor, AuthError> {
+async fn actor(app: &App, staff: StaffAccount) -> Result<Actor, AppError> {
     admin::current_admin(app, staff.account.id).await
 }
 

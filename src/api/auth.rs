@@ -8,16 +8,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::body::{JsonBody, OptionalJson};
-use super::error::ApiError;
 use crate::accounts::Account;
 use crate::app::App;
-use crate::auth::{self, AuthError, IssuedTokens, Registration};
+use crate::auth::{self, IssuedTokens, Registration};
 use crate::config::TokenLocation;
 pub use crate::cookies::{clear_auth_cookies, set_auth_cookies};
+use crate::error::AppError;
 use crate::guards::{bearer, check_csrf_header, AnySession, AuthAccount};
 use crate::sessions::ClientInfo;
 
-type ApiResult<T> = Result<T, ApiError>;
+type ApiResult<T> = Result<T, AppError>;
 
 #[derive(Deserialize)]
 pub struct RegisterRequest {
@@ -102,7 +102,7 @@ pub struct RefreshRequest {
 /// The refresh token, from the `Authorization` header, then the refresh cookie, then
 /// the body.
 /// A refresh token from the cookie needs the CSRF header, like any cookie-borne token.
-pub struct PresentedRefreshToken(Result<Option<String>, AuthError>);
+pub struct PresentedRefreshToken(Result<Option<String>, AppError>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for PresentedRefreshToken {
@@ -143,11 +143,11 @@ pub async fn refresh(
     let token = presented
         .0?
         .or(body.0.map(|b| b.refresh_token))
-        .ok_or(AuthError::MissingToken)?;
+        .ok_or(AppError::MissingToken)?;
     let outcome = auth::refresh(app, &token, &client).await;
     match &outcome {
         Ok(tokens) => set_auth_cookies(cookies, &app.settings, tokens),
-        Err(AuthError::TokenReused | AuthError::SessionRevoked | AuthError::AccountBlocked) => {
+        Err(AppError::TokenReused | AppError::SessionRevoked | AppError::AccountBlocked) => {
             clear_auth_cookies(cookies, &app.settings)
         }
         Err(_) => {}

@@ -8,8 +8,8 @@ use rocket::outcome::Outcome;
 use rocket::Request;
 use serde::de::DeserializeOwned;
 
-use super::error::{stash, ApiError};
-use crate::auth::FieldErrors;
+use crate::error::{AppError, FieldErrors};
+use crate::guards::stash;
 
 /// A required JSON body.
 pub struct JsonBody<T>(pub T);
@@ -26,7 +26,7 @@ impl<'r, T: DeserializeOwned + Send> FromData<'r> for JsonBody<T> {
             Ok(Some(value)) => Outcome::Success(JsonBody(value)),
             Ok(None) => fail(
                 request,
-                ApiError::InvalidJson("a JSON body is required".into()),
+                AppError::InvalidJson("a JSON body is required".into()),
             ),
             Err(error) => fail(request, error),
         }
@@ -45,14 +45,14 @@ impl<'r, T: DeserializeOwned + Send> FromData<'r> for OptionalJson<T> {
     }
 }
 
-fn fail<'r, T>(request: &'r Request<'_>, error: ApiError) -> data::Outcome<'r, T, ()> {
+fn fail<'r, T>(request: &'r Request<'_>, error: AppError) -> data::Outcome<'r, T, ()> {
     Outcome::Error((stash(request, error), ()))
 }
 
 async fn read_json<T: DeserializeOwned>(
     request: &Request<'_>,
     data: Data<'_>,
-) -> Result<Option<T>, ApiError> {
+) -> Result<Option<T>, AppError> {
     // A body must say it is JSON. A cross-site HTML form can post text/plain that
     // happens to parse as JSON (login CSRF); it cannot send application/json without
     // the browser asking this server first (a CORS preflight it will not get).
@@ -62,9 +62,9 @@ async fn read_json<T: DeserializeOwned>(
         .open(limit)
         .into_string()
         .await
-        .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+        .map_err(|e| AppError::InvalidJson(e.to_string()))?;
     if !text.is_complete() {
-        return Err(ApiError::PayloadTooLarge {
+        return Err(AppError::PayloadTooLarge {
             limit: limit.as_u64(),
         });
     }
@@ -72,19 +72,16 @@ async fn read_json<T: DeserializeOwned>(
         return Ok(None);
     }
     if !declared_json {
-        return Err(ApiError::Status {
-            status: rocket::http::Status::UnsupportedMediaType,
-            message: "send the body with Content-Type: application/json".into(),
-        });
+        return Err(AppError::UnsupportedMediaType);
     }
     serde_json::from_str(&text).map(Some).map_err(|error| {
         let message = error.to_string();
         match error.classify() {
-            serde_json::error::Category::Data => ApiError::BodyShape {
+            serde_json::error::Category::Data => AppError::BodyShape {
                 fields: missing_field(&message),
                 message,
             },
-            _ => ApiError::InvalidJson(message),
+            _ => AppError::InvalidJson(message),
         }
     })
 }

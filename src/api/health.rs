@@ -7,8 +7,8 @@ use rocket::serde::json::Json;
 use rocket::State;
 use serde_json::{json, Value};
 
-use super::error::ApiError;
 use crate::app::App;
+use crate::error::AppError;
 
 #[get("/health/live")]
 pub fn live() -> Json<Value> {
@@ -16,7 +16,7 @@ pub fn live() -> Json<Value> {
 }
 
 #[get("/health")]
-pub async fn ready(app: &State<App>) -> Result<Json<Value>, ApiError> {
+pub async fn ready(app: &State<App>) -> Result<Json<Value>, AppError> {
     let timeout = Duration::from_millis(app.settings.health_timeout_ms);
     // The pool replaces broken connections on acquire, so this recovers by itself once
     // the database is back.
@@ -26,11 +26,11 @@ pub async fn ready(app: &State<App>) -> Result<Json<Value>, ApiError> {
         Ok(Ok(_)) => Ok(Json(json!({ "status": "ok", "database": "ok" }))),
         Ok(Err(error)) => {
             log::warn!("readiness: the database failed: {error}");
-            Err(ApiError::DatabaseUnavailable)
+            Err(AppError::DatabaseUnavailable)
         }
         Err(_) => {
             log::warn!("readiness: the database did not answer within {timeout:?}");
-            Err(ApiError::DatabaseUnavailable)
+            Err(AppError::DatabaseUnavailable)
         }
     }
 }

@@ -13,7 +13,8 @@ use rocket::fairing::AdHoc;
 use rocket::http::Status;
 use rocket::Request;
 
-use error::{take_stashed, ApiError};
+use crate::guards::take_stashed;
+use error::Stashed;
 
 /// Mounts the API's routes and catchers; the 2FA routes only when `two_factor` is on.
 pub fn stage(two_factor: bool) -> AdHoc {
@@ -71,6 +72,6 @@ pub fn stage(two_factor: bool) -> AdHoc {
 /// Every error status under `/api` answers in the API's JSON shape, with the precise
 /// error a guard or body parser stashed when there is one.
 #[catch(default)]
-fn json_error(status: Status, request: &Request<'_>) -> ApiError {
-    take_stashed(request, status)
+fn json_error(status: Status, request: &Request<'_>) -> Stashed {
+    Stashed(take_stashed(request, status))
 }

@@ -5,17 +5,17 @@ use rocket::serde::json::Json;
 use rocket::State;
 use serde_json::{json, Value};
 
-use super::error::ApiError;
 use crate::app::App;
-use crate::auth::{self, AuthError};
+use crate::auth;
+use crate::error::AppError;
 use crate::guards::AuthAccount;
 use crate::sessions::{self, ClientInfo};
 
 #[get("/sessions")]
-pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, ApiError> {
+pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, AppError> {
     let rows = sessions::list_live_sessions(app.pool(), caller.account.id, app.now())
         .await
-        .map_err(AuthError::from)?;
+        .map_err(AppError::from)?;
     let views: Vec<_> = rows
         .iter()
         .map(|row| row.view(&caller.session_id))
@@ -29,12 +29,12 @@ pub async fn revoke_one(
     caller: AuthAccount,
     client: ClientInfo,
     id: &str,
-) -> Result<Status, ApiError> {
+) -> Result<Status, AppError> {
     let revoked = auth::revoke_own_session(app, caller.account.id, id, &client).await?;
     if revoked {
         Ok(Status::NoContent)
     } else {
-        Err(AuthError::NotFound.into())
+        Err(AppError::NotFound.into())
     }
 }
 
@@ -43,7 +43,7 @@ pub async fn revoke_others(
     app: &State<App>,
     caller: AuthAccount,
     client: ClientInfo,
-) -> Result<Status, ApiError> {
+) -> Result<Status, AppError> {
     auth::revoke_other_sessions(
         app,
         caller.account.id,

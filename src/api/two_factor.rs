@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 
 use super::auth::TokenPair;
 use super::body::JsonBody;
-use super::error::ApiError;
 use crate::app::App;
+use crate::error::AppError;
 use crate::guards::{AuthAccount, PendingSession};
 use crate::sessions::ClientInfo;
 use crate::two_factor;
 
-type ApiResult<T> = Result<T, ApiError>;
+type ApiResult<T> = Result<T, AppError>;
 
 #[get("/2fa")]
 pub async fn status(app: &State<App>, caller: AuthAccount) -> ApiResult<Json<Value>> {

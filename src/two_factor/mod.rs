@@ -15,7 +15,8 @@ pub mod store;
 
 use crate::accounts::{self, AccountRow};
 use crate::app::App;
-use crate::auth::{self, audit, audit_own, field_error, AuthError, IssuedTokens};
+use crate::auth::{self, audit, audit_own, IssuedTokens};
+use crate::error::AppError;
 use crate::events::EventKind;
 use crate::sessions::{self, ClientInfo};
 use codes::Presented;
@@ -51,13 +52,13 @@ impl Method {
     }
 }
 
-async fn account(app: &App, account_id: i64) -> Result<AccountRow, AuthError> {
+async fn account(app: &App, account_id: i64) -> Result<AccountRow, AppError> {
     accounts::find_by_id(app.pool(), account_id)
         .await?
-        .ok_or(AuthError::SessionRevoked)
+        .ok_or(AppError::SessionRevoked)
 }
 
-pub async fn status(app: &App, account_id: i64) -> Result<Status, AuthError> {
+pub async fn status(app: &App, account_id: i64) -> Result<Status, AppError> {
     let row = account(app, account_id).await?;
     let enabled = row.totp_enabled_at.is_some();
     let recovery_codes_left = if enabled {
@@ -78,27 +79,28 @@ async fn reauthenticate(
     row: &AccountRow,
     password: Option<&str>,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     if !app.settings.two_factor_reauth {
         return Ok(());
     }
-    let password = password.ok_or_else(|| field_error("password", "is required"))?;
+    let password = password.ok_or_else(|| AppError::field("password", "is required"))?;
     auth::recheck_password(app, row, password, "password", client).await
 }
 
-fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP, AuthError> {
-    codes::totp(secret, &app.settings.two_factor_issuer, &row.username).map_err(AuthError::Internal)
+fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP, AppError> {
+    codes::totp(secret, &app.settings.two_factor_issuer, &row.username)
+        .map_err(|e| AppError::internal("building the TOTP", e))
 }
 
 /// The account's TOTP secret, opened.
-fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AuthError> {
+fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AppError> {
     let sealed = row
         .totp_secret
         .as_deref()
-        .ok_or_else(|| AuthError::Internal("no TOTP secret stored".into()))?;
+        .ok_or_else(|| AppError::internal("opening the TOTP secret", "no TOTP secret stored"))?;
     app.two_factor_keys
         .open(row.id, sealed)
-        .map_err(|e| AuthError::Internal(e.to_string()))
+        .map_err(|e| AppError::internal("opening the TOTP secret", e))
 }
 
 /// Starts enrolment: a new secret, stored sealed but not yet enabled. A second setup
@@ -108,10 +110,10 @@ pub async fn setup(
     account_id: i64,
     password: Option<&str>,
     client: &ClientInfo,
-) -> Result<Enrolment, AuthError> {
+) -> Result<Enrolment, AppError> {
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_some() {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "two-factor authentication is already on; disable it first",
         ));
     }
@@ -119,7 +121,7 @@ pub async fn setup(
     let secret = crate::random::bytes(codes::SECRET_BYTES);
     let sealed = app.two_factor_keys.seal(account_id, &secret);
     if !store::start_setup(app.pool(), account_id, &sealed, app.now()).await? {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "two-factor authentication is already on; disable it first",
         ));
     }
@@ -129,7 +131,7 @@ pub async fn setup(
 /// The enrolment an unconfirmed setup shows again (QR code and secret), so a page can
 /// redirect after the setup and still display it; `None` unless a setup awaits its
 /// first code.
-pub async fn pending_enrolment(app: &App, account_id: i64) -> Result<Option<Enrolment>, AuthError> {
+pub async fn pending_enrolment(app: &App, account_id: i64) -> Result<Option<Enrolment>, AppError> {
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_some() || row.totp_secret.is_none() {
         return Ok(None);
@@ -138,10 +140,10 @@ pub async fn pending_enrolment(app: &App, account_id: i64) -> Result<Option<Enro
     Ok(Some(enrolment_of(&totp)?))
 }
 
-fn enrolment_of(totp: &totp_rs::TOTP) -> Result<Enrolment, AuthError> {
+fn enrolment_of(totp: &totp_rs::TOTP) -> Result<Enrolment, AppError> {
     let otpauth_uri = totp.get_url();
     let qr_svg = qrcode::QrCode::new(otpauth_uri.as_bytes())
-        .map_err(|e| AuthError::Internal(format!("QR code: {e}")))?
+        .map_err(|e| AppError::internal("drawing the QR code", e))?
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)
         .build();
@@ -159,15 +161,15 @@ pub async fn enable(
     account_id: i64,
     code: &str,
     client: &ClientInfo,
-) -> Result<Vec<String>, AuthError> {
+) -> Result<Vec<String>, AppError> {
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_some() {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "two-factor authentication is already on",
         ));
     }
     let Some(sealed) = row.totp_secret.clone() else {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "no setup to confirm: start with POST /api/auth/2fa/setup",
         ));
     };
@@ -176,13 +178,13 @@ pub async fn enable(
         Presented::Totp(code) => codes::matching_step(&totp, &code, app.now()),
         Presented::Recovery(_) | Presented::Malformed => None,
     }
-    .ok_or(AuthError::InvalidOtp {
+    .ok_or(AppError::InvalidOtp {
         attempts_left: None,
     })?;
     let recovery_codes = codes::new_recovery_codes();
     let hashes = hashes_of(app, &recovery_codes);
     if !store::enable(app.pool(), account_id, &sealed, step, &hashes, app.now()).await? {
-        return Err(AuthError::Conflict(
+        return Err(AppError::Conflict(
             "the setup changed meanwhile; start again with POST /api/auth/2fa/setup",
         ));
     }
@@ -208,7 +210,7 @@ async fn spend_code(
     row: &AccountRow,
     code: &str,
     allow_recovery: bool,
-) -> Result<Option<Method>, AuthError> {
+) -> Result<Option<Method>, AppError> {
     match Presented::parse(code) {
         Presented::Totp(code) => {
             let totp = totp_of(app, row, secret_of(app, row)?)?;
@@ -240,9 +242,9 @@ async fn holder_code(
     code: &str,
     allow_recovery: bool,
     client: &ClientInfo,
-) -> Result<Method, AuthError> {
+) -> Result<Method, AppError> {
     if row.totp_enabled_at.is_none() {
-        return Err(AuthError::Conflict("two-factor authentication is off"));
+        return Err(AppError::Conflict("two-factor authentication is off"));
     }
     if let Some(locked) = auth::lock_refusal(row, app.now()) {
         return Err(locked);
@@ -262,8 +264,9 @@ async fn holder_code(
             Ok(method)
         }
         None => match auth::record_failed_attempt(app, row, "wrong_otp", client).await {
-            refusal @ (AuthError::AccountLocked { .. } | AuthError::Internal(_)) => Err(refusal),
-            _ => Err(AuthError::InvalidOtp {
+            refusal @ AppError::AccountLocked { .. } => Err(refusal),
+            refusal if refusal.is_internal() => Err(refusal),
+            _ => Err(AppError::InvalidOtp {
                 attempts_left: None,
             }),
         },
@@ -276,7 +279,7 @@ pub async fn regenerate_recovery_codes(
     account_id: i64,
     code: &str,
     client: &ClientInfo,
-) -> Result<Vec<String>, AuthError> {
+) -> Result<Vec<String>, AppError> {
     let row = account(app, account_id).await?;
     holder_code(app, &row, code, false, client).await?;
     let recovery_codes = codes::new_recovery_codes();
@@ -306,10 +309,10 @@ pub async fn disable(
     password: Option<&str>,
     code: &str,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_none() {
-        return Err(AuthError::Conflict("two-factor authentication is off"));
+        return Err(AppError::Conflict("two-factor authentication is off"));
     }
     reauthenticate(app, &row, password, client).await?;
     holder_code(app, &row, code, true, client).await?;
@@ -325,7 +328,7 @@ pub async fn reset(
     account_id: i64,
     actor_id: Option<i64>,
     client: &ClientInfo,
-) -> Result<bool, AuthError> {
+) -> Result<bool, AppError> {
     let reset = store::turn_off(app.pool(), account_id, app.now()).await?;
     if reset {
         audit(
@@ -349,24 +352,24 @@ pub async fn complete_login(
     session_id: &str,
     code: &str,
     client: &ClientInfo,
-) -> Result<IssuedTokens, AuthError> {
+) -> Result<IssuedTokens, AppError> {
     let now = app.now();
     let session = sessions::find_session(app.pool(), session_id)
         .await?
         .filter(|s| s.two_factor_pending != 0 && s.revoked_at.is_none() && s.expires_at > now)
-        .ok_or(AuthError::SessionRevoked)?;
+        .ok_or(AppError::SessionRevoked)?;
     let row = accounts::find_by_id(app.pool(), session.account_id)
         .await?
-        .ok_or(AuthError::SessionRevoked)?;
+        .ok_or(AppError::SessionRevoked)?;
     let refusal = if row.is_blocked() {
-        Some(AuthError::AccountBlocked)
+        Some(AppError::AccountBlocked)
     } else if row.is_active == 0 {
-        Some(AuthError::AccountInactive)
+        Some(AppError::AccountInactive)
     } else if let Some(locked) = auth::lock_refusal(&row, now) {
         Some(locked)
     } else if row.totp_enabled_at.is_none() {
         // Reset by an admin meanwhile: start again, now with the password alone.
-        Some(AuthError::SessionRevoked)
+        Some(AppError::SessionRevoked)
     } else {
         None
     };
@@ -380,7 +383,7 @@ pub async fn complete_login(
     };
     if !sessions::spend_pending_session(app.pool(), &session.id, now).await? {
         // A parallel request completed (or ended) this login first.
-        return Err(AuthError::SessionRevoked);
+        return Err(AppError::SessionRevoked);
     }
     app.session_cache.forget_session(&session.id);
     if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, now).await? {
@@ -408,25 +411,25 @@ async fn wrong_login_code(
     session_id: &str,
     row: &AccountRow,
     client: &ClientInfo,
-) -> Result<AuthError, AuthError> {
+) -> Result<AppError, AppError> {
     let Some(failures) = sessions::record_otp_failure(app.pool(), session_id).await? else {
-        return Ok(AuthError::SessionRevoked);
+        return Ok(AppError::SessionRevoked);
     };
     let account_answer = auth::record_failed_attempt(app, row, "wrong_otp", client).await;
     match account_answer {
-        AuthError::AccountLocked { .. } => {
+        AppError::AccountLocked { .. } => {
             end_pending(app, session_id, row.id, "account_locked", client).await?;
             return Ok(account_answer);
         }
-        AuthError::Internal(_) => return Err(account_answer),
+        ref error if error.is_internal() => return Err(account_answer),
         _ => {}
     }
     let left = app.settings.two_factor_max_attempts - failures;
     if left <= 0 {
         end_pending(app, session_id, row.id, "too_many_wrong_codes", client).await?;
-        return Ok(AuthError::SessionRevoked);
+        return Ok(AppError::SessionRevoked);
     }
-    Ok(AuthError::InvalidOtp {
+    Ok(AppError::InvalidOtp {
         attempts_left: Some(left),
     })
 }
@@ -437,7 +440,7 @@ async fn end_pending(
     account_id: i64,
     reason: &str,
     client: &ClientInfo,
-) -> Result<(), AuthError> {
+) -> Result<(), AppError> {
     auth::revoke_session(app, account_id, session_id, reason, None, client).await?;
     Ok(())
 }

@@ -10,11 +10,12 @@ use rocket::{Route, State};
 use super::feedback::{Feedback, Incoming};
 use super::pages::{csrf_ok, feedback_of};
 use super::visitor::Visitor;
-use super::{error_page, human, CsrfOnly, Layout, Page};
+use super::{error_page, CsrfOnly, Layout, Page};
 use crate::accounts::Account;
 use crate::app::App;
-use crate::auth::{self, AuthError};
+use crate::auth;
 use crate::clock::utc_minute as when;
+use crate::error::AppError;
 use crate::sessions::{self, ClientInfo};
 use crate::two_factor;
 
@@ -62,7 +63,7 @@ fn form_account(
 /// or that the page needs a login.
 pub fn to_login(visitor: &Visitor) -> Page {
     let message = match &visitor.refusal {
-        Some(error) => human(error),
+        Some(error) => error.sentence(),
         None => "Please log in to see that page.".to_string(),
     };
     Page::Feedback(Feedback::error(message).redirect("/login"))
@@ -70,18 +71,18 @@ pub fn to_login(visitor: &Visitor) -> Page {
 
 /// The answer to a flow's failure on the account page: feedback for what the person
 /// can fix, the 500 page for ours.
-fn back_with(error: AuthError, fields_too: bool) -> Page {
+fn back_with(error: AppError, fields_too: bool) -> Page {
     match error {
-        AuthError::Internal(detail) => {
-            log::error!("account page: {detail}");
+        detail if detail.is_internal() => {
+            log::error!("account page: {}", detail.with_causes());
             error_page(Status::InternalServerError)
         }
-        AuthError::Validation(fields) if fields_too => Page::Feedback(
+        AppError::Validation(fields) if fields_too => Page::Feedback(
             Feedback::error("Some fields need another look.")
                 .with_fields(fields)
                 .redirect("/account"),
         ),
-        other => Page::Feedback(Feedback::error(human(&other)).redirect("/account")),
+        other => Page::Feedback(Feedback::error(other.sentence()).redirect("/account")),
     }
 }
 
@@ -271,7 +272,7 @@ async fn setup_two_factor(
     };
     match two_factor::setup(app, account.id, Some(&form.password), &client).await {
         Ok(_) => Page::Redirect(Redirect::to(uri!(setup_two_factor_page))),
-        Err(AuthError::Validation(_)) => Page::Feedback(
+        Err(AppError::Validation(_)) => Page::Feedback(
             Feedback::error("Wrong password: two-factor authentication was not set up.")
                 .redirect("/account"),
         ),
@@ -360,10 +361,10 @@ async fn enable_two_factor(
             codes,
             "Two-factor authentication is on.",
         ),
-        Err(error @ AuthError::InvalidOtp { .. }) => Page::Feedback(
+        Err(error @ AppError::InvalidOtp { .. }) => Page::Feedback(
             Feedback::error(format!(
                 "{} Try the code your app shows now.",
-                human(&error)
+                error.sentence()
             ))
             .redirect("/account/2fa/setup"),
         ),
@@ -420,7 +421,7 @@ async fn disable_two_factor(
         Ok(()) => Page::Feedback(
             Feedback::success("Two-factor authentication is off.").redirect("/account"),
         ),
-        Err(AuthError::Validation(_)) => Page::Feedback(
+        Err(AppError::Validation(_)) => Page::Feedback(
             Feedback::error("Wrong password: two-factor authentication is still on.")
                 .redirect("/account"),
         ),

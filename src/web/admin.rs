@@ -10,12 +10,12 @@ use rocket::{Route, State};
 use super::feedback::{Feedback, Incoming};
 use super::pages::{csrf_ok, feedback_of};
 use super::visitor::Visitor;
-use super::{error_page, human, CsrfOnly, Layout, Page};
+use super::{error_page, CsrfOnly, Layout, Page};
 use crate::accounts::{Account, AccountDetail};
 use crate::admin::{self, Actor, FlagChange, Page as Paging};
 use crate::app::App;
-use crate::auth::AuthError;
 use crate::clock::utc_minute as when;
+use crate::error::AppError;
 use crate::sessions::ClientInfo;
 
 pub fn routes() -> Vec<Route> {
@@ -118,11 +118,11 @@ async fn accounts(
     })
 }
 
-fn failed(error: AuthError) -> Page {
+fn failed(error: AppError) -> Page {
     match error {
-        AuthError::NotFound => error_page(Status::NotFound),
-        AuthError::Internal(detail) => {
-            log::error!("admin page: {detail}");
+        AppError::NotFound => error_page(Status::NotFound),
+        detail if detail.is_internal() => {
+            log::error!("admin page: {}", detail.with_causes());
             error_page(Status::InternalServerError)
         }
         _ => error_page(Status::Forbidden),
@@ -212,7 +212,7 @@ async fn act<F, Fut>(
 ) -> Page
 where
     F: FnOnce(Actor) -> Fut,
-    Fut: std::future::Future<Output = Result<(), AuthError>>,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
 {
     if !csrf_ok(app, jar, csrf) {
         return error_page(Status::Forbidden);
@@ -228,17 +228,17 @@ where
     };
     match action(actor).await {
         Ok(()) => Page::Feedback(Feedback::success(done).redirect(back)),
-        Err(AuthError::Validation(fields)) => Page::Feedback(
+        Err(AppError::Validation(fields)) => Page::Feedback(
             Feedback::error("Some fields need another look.")
                 .with_fields(fields)
                 .redirect(back),
         ),
-        Err(AuthError::NotFound) => error_page(Status::NotFound),
-        Err(AuthError::Internal(detail)) => {
-            log::error!("admin page: {detail}");
+        Err(AppError::NotFound) => error_page(Status::NotFound),
+        Err(detail) if detail.is_internal() => {
+            log::error!("admin page: {}", detail.with_causes());
             error_page(Status::InternalServerError)
         }
-        Err(error) => Page::Feedback(Feedback::error(human(&error)).redirect(back)),
+        Err(error) => Page::Feedback(Feedback::error(error.sentence()).redirect(back)),
     }
 }
 
@@ -425,7 +425,7 @@ async fn delete(
     // The account page is gone: a successful deletion returns to the list.
     match page {
         Page::Feedback(_)
-            if matches!(admin::find_account(app, id).await, Err(AuthError::NotFound)) =>
+            if matches!(admin::find_account(app, id).await, Err(AppError::NotFound)) =>
         {
             Page::Feedback(Feedback::success("The account is deleted.").redirect("/admin"))
         }

@@ -12,8 +12,8 @@ use rocket::response::{self, Redirect, Responder};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::auth::FieldErrors;
 use crate::cookies;
+use crate::error::{AppError, FieldErrors};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Feedback {
@@ -41,6 +41,11 @@ impl Feedback {
             message: message.into(),
             ..Feedback::default()
         }
+    }
+
+    /// An error's sentence, with its field errors when it has some.
+    pub fn of(error: &AppError) -> Feedback {
+        Feedback::error(error.sentence()).with_fields(error.fields().unwrap_or_default())
     }
 
     pub fn with_fields(mut self, fields: FieldErrors) -> Feedback {

@@ -21,7 +21,6 @@ use rocket::response::Redirect;
 use rocket::Request;
 
 use crate::accounts::Account;
-use crate::auth::AuthError;
 use feedback::Feedback;
 
 /// What every page's layout shows: the title, who is signed in, the CSRF token of its
@@ -109,58 +108,6 @@ pub fn error_page(status: Status) -> Page {
         .render()
         .unwrap_or_else(|_| format!("<!doctype html><title>{heading}</title><h1>{heading}</h1>"));
     Page::Error((status, RawHtml(html)))
-}
-
-/// The sentence a person reads for a flow's error.
-pub fn human(error: &AuthError) -> String {
-    match error {
-        AuthError::InvalidCredentials => "Wrong username, email or password.".into(),
-        AuthError::AccountLocked {
-            retry_after: Some(seconds),
-        } => {
-            let minutes = (seconds + 59) / 60;
-            format!(
-                "Too many failed attempts: this account is locked for {minutes} more minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            )
-        }
-        AuthError::AccountLocked { retry_after: None } => {
-            "Too many failed attempts: this account is locked until an administrator unlocks it."
-                .into()
-        }
-        AuthError::AccountBlocked => "This account has been blocked by an administrator.".into(),
-        AuthError::AccountInactive => "This account is inactive.".into(),
-        AuthError::RegistrationClosed => "Registration is closed.".into(),
-        AuthError::Validation(_) => "Some fields need another look.".into(),
-        AuthError::Taken(_) => "That is already taken.".into(),
-        AuthError::InvalidOtp {
-            attempts_left: Some(left),
-        } => format!(
-            "Wrong code. {left} attempt{} left.",
-            if *left == 1 { "" } else { "s" }
-        ),
-        AuthError::InvalidOtp {
-            attempts_left: None,
-        } => "Wrong code.".into(),
-        AuthError::SessionRevoked | AuthError::TokenReused => {
-            "Your session has ended. Please log in again.".into()
-        }
-        AuthError::TokenExpired | AuthError::MissingToken | AuthError::InvalidToken => {
-            "Please log in.".into()
-        }
-        AuthError::TwoFactorRequired => "Enter your two-factor code first.".into(),
-        AuthError::Forbidden(reason) | AuthError::Conflict(reason) => {
-            let mut text = reason.to_string();
-            if let Some(first) = text.get(0..1) {
-                text.replace_range(0..1, &first.to_uppercase());
-            }
-            text.push('.');
-            text
-        }
-        AuthError::NotFound => "No such account.".into(),
-        AuthError::CsrfFailed => "This form has expired. Reload the page and try again.".into(),
-        AuthError::Internal(_) => "Something went wrong on our side. Please try again.".into(),
-    }
 }
 
 /// Mounts the pages, the stylesheet and the HTML catchers, and adds the security

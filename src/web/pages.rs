@@ -8,10 +8,11 @@ use rocket::{Route, State};
 
 use super::feedback::{Feedback, Incoming};
 use super::visitor::Visitor;
-use super::{error_page, human, CsrfOnly, Layout, Page};
+use super::{error_page, CsrfOnly, Layout, Page};
 use crate::app::App;
-use crate::auth::{self, AuthError, Registration};
+use crate::auth::{self, Registration};
 use crate::cookies;
+use crate::error::AppError;
 use crate::sessions::ClientInfo;
 use crate::two_factor;
 
@@ -37,7 +38,7 @@ pub fn csrf_ok(app: &App, jar: &CookieJar<'_>, presented: &str) -> bool {
 /// The feedback to show: why the visitor's session just ended, else the previous POST's.
 pub fn feedback_of(incoming: Incoming, visitor: &Visitor) -> Option<Feedback> {
     match &visitor.refusal {
-        Some(error) => Some(Feedback::error(human(error))),
+        Some(error) => Some(Feedback::error(error.sentence())),
         None => incoming.0,
     }
 }
@@ -119,12 +120,12 @@ async fn login(
                 Page::Feedback(Feedback::success("You are signed in.").redirect("/"))
             }
         }
-        Err(AuthError::Internal(error)) => {
-            log::error!("login page: {error}");
+        Err(error) if error.is_internal() => {
+            log::error!("login page: {}", error.with_causes());
             error_page(Status::InternalServerError)
         }
         Err(error) => Page::Feedback(
-            Feedback::error(human(&error))
+            Feedback::error(error.sentence())
                 .keep("login", &form.login)
                 .redirect("/login"),
         ),
@@ -187,25 +188,11 @@ async fn register(
                 .keep("login", &account.username)
                 .redirect("/login"),
         ),
-        Err(AuthError::Validation(fields)) => Page::Feedback(keep(
-            Feedback::error("Some fields need another look.").with_fields(fields),
-        )),
-        Err(AuthError::Taken(field)) => {
-            let name = match field {
-                crate::accounts::TakenField::Username => "username",
-                crate::accounts::TakenField::Email => "email",
-            };
-            let fields =
-                auth::FieldErrors::from([(name.to_string(), "is already taken".to_string())]);
-            Page::Feedback(keep(
-                Feedback::error("That is already taken.").with_fields(fields),
-            ))
-        }
-        Err(AuthError::Internal(error)) => {
-            log::error!("register page: {error}");
+        Err(error) if error.is_internal() => {
+            log::error!("register page: {}", error.with_causes());
             error_page(Status::InternalServerError)
         }
-        Err(error) => Page::Feedback(keep(Feedback::error(human(&error)))),
+        Err(error) => Page::Feedback(keep(Feedback::of(&error))),
     }
 }
 
@@ -253,21 +240,21 @@ async fn second_factor(
             cookies::start_session_cookies(jar, &app.settings, &tokens);
             Page::Feedback(Feedback::success("You are signed in.").redirect("/"))
         }
-        Err(error @ AuthError::InvalidOtp { .. }) => {
-            Page::Feedback(Feedback::error(human(&error)).redirect("/login/2fa"))
+        Err(error @ AppError::InvalidOtp { .. }) => {
+            Page::Feedback(Feedback::error(error.sentence()).redirect("/login/2fa"))
         }
-        Err(AuthError::Internal(error)) => {
-            log::error!("2FA page: {error}");
+        Err(error) if error.is_internal() => {
+            log::error!("2FA page: {}", error.with_causes());
             error_page(Status::InternalServerError)
         }
         Err(error) => {
             cookies::clear_auth_cookies(jar, &app.settings);
             let message = match error {
-                AuthError::SessionRevoked => {
+                AppError::SessionRevoked => {
                     "Too many wrong codes, or the login took too long. Please log in again."
                         .to_string()
                 }
-                other => human(&other),
+                other => other.sentence(),
             };
             Page::Feedback(Feedback::error(message).redirect("/login"))
         }

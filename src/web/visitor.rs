@@ -8,8 +8,9 @@ use rocket::State;
 
 use crate::accounts::Account;
 use crate::app::App;
-use crate::auth::{self, AuthError};
+use crate::auth;
 use crate::cookies;
+use crate::error::AppError;
 use crate::sessions::ClientInfo;
 
 /// The visitor of a page: signed in, half-way through a 2FA login, or anonymous, and
@@ -21,7 +22,7 @@ pub struct Visitor {
     pub pending: bool,
     pub csrf: String,
     /// Why an existing session was refused (blocked, revoked), to tell the visitor.
-    pub refusal: Option<AuthError>,
+    pub refusal: Option<AppError>,
 }
 
 impl Visitor {
@@ -57,10 +58,10 @@ impl<'r> FromRequest<'r> for Visitor {
             .map(|c| c.value().to_string());
         let outcome = match access {
             Some(token) => auth::authenticate(app, &token).await,
-            None => Err(AuthError::MissingToken),
+            None => Err(AppError::MissingToken),
         };
         let outcome = match outcome {
-            Err(AuthError::MissingToken | AuthError::TokenExpired) => renew(request, app).await,
+            Err(AppError::MissingToken | AppError::TokenExpired) => renew(request, app).await,
             other => other,
         };
         match outcome {
@@ -69,9 +70,9 @@ impl<'r> FromRequest<'r> for Visitor {
                 visitor.session_id = Some(found.session_id);
                 visitor.account = Some(found.account);
             }
-            Err(AuthError::MissingToken) => {}
+            Err(AppError::MissingToken) => {}
             // Our failure, not the session's: keep the cookies for the next request.
-            Err(error @ AuthError::Internal(_)) => visitor.refusal = Some(error),
+            Err(error) if error.is_internal() => visitor.refusal = Some(error),
             Err(error) => {
                 cookies::clear_auth_cookies(jar, settings);
                 visitor.refusal = Some(error);
@@ -82,13 +83,13 @@ impl<'r> FromRequest<'r> for Visitor {
 }
 
 /// Renews the access cookie from the refresh cookie, if there is one.
-async fn renew(request: &Request<'_>, app: &App) -> Result<auth::Authenticated, AuthError> {
+async fn renew(request: &Request<'_>, app: &App) -> Result<auth::Authenticated, AppError> {
     let jar = request.cookies();
     let Some(refresh) = jar
         .get(&app.settings.refresh_cookie)
         .map(|c| c.value().to_string())
     else {
-        return Err(AuthError::MissingToken);
+        return Err(AppError::MissingToken);
     };
     let client = ClientInfo {
         user_agent: request.headers().get_one("User-Agent").map(str::to_owned),
