@@ -13,9 +13,7 @@ use crate::sessions::{self, ClientInfo};
 
 #[get("/sessions")]
 pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, AppError> {
-    let rows = sessions::list_live_sessions(app.pool(), caller.account.id, app.now())
-        .await
-        .map_err(AppError::from)?;
+    let rows = sessions::list_live_sessions(app.pool(), caller.account.id, app.now()).await?;
     let views: Vec<_> = rows
         .iter()
         .map(|row| row.view(&caller.session_id))
@@ -34,7 +32,7 @@ pub async fn revoke_one(
     if revoked {
         Ok(Status::NoContent)
     } else {
-        Err(AppError::NotFound.into())
+        Err(AppError::NotFound)
     }
 }
 
