@@ -2,10 +2,11 @@
 //! model, and the SQL of the `accounts` table.
 
 use serde::Serialize;
-use sqlx::{AnyPool, FromRow};
+use sqlx::AnyPool;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::Settings;
+use crate::text::TextRule;
 
 /// A username as stored: trimmed and NFKC-normalised, so that look-alike forms (a
 /// fullwidth `ａｄｍｉｎ`) collapse onto the plain one; `key` is the lower-cased form
@@ -76,6 +77,29 @@ impl Email {
     }
 }
 
+/// How a person likes to be called, shown instead of the username where set: NFC,
+/// trimmed, at most 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const RULE: TextRule = TextRule {
+        max_chars: 100,
+        min_chars: 0,
+        multiline: false,
+    };
+
+    /// `Ok(None)` for empty or blank input, which leaves the name unset.
+    pub fn parse(input: &str) -> Result<Option<DisplayName>, String> {
+        let text = Self::RULE.clean(input)?;
+        Ok((!text.is_empty()).then_some(DisplayName(text)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The form a username or email is looked up by: NFKC, trimmed, lower case.
 pub fn login_key(input: &str) -> String {
     input.nfkc().collect::<String>().trim().to_lowercase()
@@ -106,35 +130,41 @@ pub struct Account {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// How the person likes to be called; null when unset.
+    pub display_name: Option<String>,
     pub is_active: bool,
     pub is_staff: bool,
     pub is_superuser: bool,
     pub created_at: i64,
 }
 
-/// An account row with its password hash and its lockout and block state, for the
-/// flows and the admin views; never serialised as a whole.
-#[derive(Debug, Clone, FromRow)]
-pub struct AccountRow {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub password_hash: String,
-    pub is_active: i64,
-    pub is_staff: i64,
-    pub is_superuser: i64,
-    pub created_at: i64,
-    pub failed_logins: i64,
-    pub locked_at: Option<i64>,
-    pub locked_until: Option<i64>,
-    pub blocked_at: Option<i64>,
-    pub block_reason: Option<String>,
-    pub blocked_by: Option<i64>,
-    /// The sealed TOTP secret (see `two_factor`), set from setup on.
-    pub totp_secret: Option<String>,
-    /// When 2FA was switched on; `None` while off or only set up.
-    pub totp_enabled_at: Option<i64>,
-    pub totp_last_step: Option<i64>,
+crate::table_row! {
+    /// An account row with its password hash and its lockout and block state, for the
+    /// flows and the admin views; never serialised as a whole. A new column of
+    /// `accounts` is one line here (and one in `Account` if clients should see it).
+    #[derive(Debug, Clone)]
+    pub struct AccountRow {
+        pub id: i64,
+        pub username: String,
+        pub email: String,
+        pub display_name: Option<String>,
+        pub password_hash: String,
+        pub is_active: bool,
+        pub is_staff: bool,
+        pub is_superuser: bool,
+        pub created_at: i64,
+        pub failed_logins: i64,
+        pub locked_at: Option<i64>,
+        pub locked_until: Option<i64>,
+        pub blocked_at: Option<i64>,
+        pub block_reason: Option<String>,
+        pub blocked_by: Option<i64>,
+        /// The sealed TOTP secret (see `two_factor`), set from setup on.
+        pub totp_secret: Option<String>,
+        /// When 2FA was switched on; `None` while off or only set up.
+        pub totp_enabled_at: Option<i64>,
+        pub totp_last_step: Option<i64>,
+    }
 }
 
 /// Whether a login may be attempted now.
@@ -169,9 +199,10 @@ impl From<AccountRow> for Account {
             id: row.id,
             username: row.username,
             email: row.email,
-            is_active: row.is_active != 0,
-            is_staff: row.is_staff != 0,
-            is_superuser: row.is_superuser != 0,
+            display_name: row.display_name,
+            is_active: row.is_active,
+            is_staff: row.is_staff,
+            is_superuser: row.is_superuser,
             created_at: row.created_at,
         }
     }
@@ -213,15 +244,6 @@ impl AccountDetail {
     }
 }
 
-/// The columns of `AccountRow`, spliced into queries at compile time by `concat!`.
-macro_rules! account_columns {
-    () => {
-        "id, username, email, password_hash, is_active, is_staff, is_superuser, created_at, \
-         failed_logins, locked_at, locked_until, blocked_at, block_reason, blocked_by, \
-         totp_secret, totp_enabled_at, totp_last_step"
-    };
-}
-
 /// Which unique field a new account collided on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TakenField {
@@ -250,6 +272,7 @@ pub enum CreateError {
 pub struct NewAccount<'a> {
     pub username: &'a Username,
     pub email: &'a Email,
+    pub display_name: Option<&'a DisplayName>,
     pub password_hash: &'a str,
     pub is_staff: bool,
     pub is_superuser: bool,
@@ -260,13 +283,13 @@ pub async fn insert_account(
     new: &NewAccount<'_>,
     now: i64,
 ) -> Result<Account, CreateError> {
-    let sql = concat!(
-        "INSERT INTO accounts (username, username_key, email, email_key, password_hash, ",
-        "is_active, is_staff, is_superuser, created_at, updated_at, password_changed_at) ",
-        "VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8) RETURNING ",
-        account_columns!()
+    let sql = format!(
+        "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
+         is_active, is_staff, is_superuser, created_at, updated_at, password_changed_at, \
+         display_name) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9) RETURNING {}",
+        AccountRow::select_list("")
     );
-    let result = sqlx::query_as::<_, AccountRow>(sql)
+    let result = sqlx::query_as::<_, AccountRow>(&sql)
         .bind(&new.username.display)
         .bind(&new.username.key)
         .bind(&new.email.display)
@@ -275,6 +298,7 @@ pub async fn insert_account(
         .bind(i64::from(new.is_staff))
         .bind(i64::from(new.is_superuser))
         .bind(now)
+        .bind(new.display_name.map(DisplayName::as_str))
         .fetch_one(pool)
         .await;
     match result {
@@ -295,24 +319,22 @@ pub async fn find_by_login(pool: &AnyPool, login: &str) -> Result<Option<Account
         return Ok(None);
     }
     let key = login_key(login);
-    let sql = concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE username_key = $1 OR email_key = $1"
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE username_key = $1 OR email_key = $1",
+        AccountRow::select_list("")
     );
-    sqlx::query_as::<_, AccountRow>(sql)
+    sqlx::query_as::<_, AccountRow>(&sql)
         .bind(key)
         .fetch_optional(pool)
         .await
 }
 
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<AccountRow>, sqlx::Error> {
-    let sql = concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE id = $1"
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE id = $1",
+        AccountRow::select_list("")
     );
-    sqlx::query_as::<_, AccountRow>(sql)
+    sqlx::query_as::<_, AccountRow>(&sql)
         .bind(id)
         .fetch_optional(pool)
         .await
@@ -349,6 +371,22 @@ pub async fn upgrade_password_hash(
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Sets or clears the display name; true when the account exists.
+pub async fn update_display_name(
+    pool: &AnyPool,
+    id: i64,
+    name: Option<&DisplayName>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE accounts SET display_name = $1, updated_at = $2 WHERE id = $3")
+        .bind(name.map(DisplayName::as_str))
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Counts one more wrong password and returns the new count. One statement, so
@@ -479,9 +517,9 @@ pub struct Flags {
 impl AccountRow {
     pub fn flags(&self) -> Flags {
         Flags {
-            is_active: self.is_active != 0,
-            is_staff: self.is_staff != 0,
-            is_superuser: self.is_superuser != 0,
+            is_active: self.is_active,
+            is_staff: self.is_staff,
+            is_superuser: self.is_superuser,
         }
     }
 }
@@ -544,16 +582,15 @@ pub async fn search_accounts(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AccountRow>, sqlx::Error> {
-    let sql = concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' OR email_key LIKE $1 ESCAPE '\\' ",
-        "ORDER BY id LIMIT $2 OFFSET $3"
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' \
+         OR email_key LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2 OFFSET $3",
+        AccountRow::select_list("")
     );
     if !crate::db::storable(search) {
         return Ok(Vec::new());
     }
-    sqlx::query_as::<_, AccountRow>(sql)
+    sqlx::query_as::<_, AccountRow>(&sql)
         .bind(contains_pattern(search))
         .bind(limit)
         .bind(offset)

@@ -24,11 +24,7 @@ pub const MAX_BLOCK_REASON_CHARS: usize = 500;
 pub async fn current_admin(app: &App, account_id: i64) -> Result<Actor, AppError> {
     let row = accounts::find_by_id(app.pool(), account_id).await?;
     match row {
-        Some(row)
-            if !row.is_blocked()
-                && row.is_active != 0
-                && (row.is_staff != 0 || row.is_superuser != 0) =>
-        {
+        Some(row) if !row.is_blocked() && row.is_active && (row.is_staff || row.is_superuser) => {
             Ok(Actor::Admin(row.into()))
         }
         _ => Err(AppError::Forbidden("this needs a staff account")),
@@ -66,7 +62,7 @@ impl Actor {
 
     /// Refuses a staff member's action on a superuser.
     fn check_may_touch(&self, target: &AccountRow, action: &'static str) -> Result<(), AppError> {
-        if target.is_superuser != 0 && !self.is_superuser() {
+        if target.is_superuser && !self.is_superuser() {
             return Err(AppError::Forbidden(action));
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! an access token), written against the domain modules and free of HTTP: the API
 //! and the pages both call these and map `AppError` to their own answers.
 
-use crate::accounts::{self, Account, AccountRow, Email, Lock, NewAccount, Username};
+use crate::accounts::{self, Account, AccountRow, DisplayName, Email, Lock, NewAccount, Username};
 use crate::app::App;
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
@@ -53,6 +53,15 @@ pub struct Registration<'a> {
     pub username: &'a str,
     pub email: &'a str,
     pub password: &'a str,
+    /// Optional; empty leaves it unset.
+    pub display_name: Option<&'a str>,
+}
+
+/// A registration's input, validated.
+pub struct ValidRegistration {
+    pub username: Username,
+    pub email: Email,
+    pub display_name: Option<DisplayName>,
 }
 
 /// Validates the input and creates an account (not staff, not superuser).
@@ -76,11 +85,12 @@ pub async fn create_account(
     actor_id: Option<i64>,
     client: &ClientInfo,
 ) -> Result<Account, AppError> {
-    let (username, email) = validate_registration(app, input)?;
+    let valid = validate_registration(app, input)?;
     let hash = app.hasher.hash(input.password).await?;
     let new = NewAccount {
-        username: &username,
-        email: &email,
+        username: &valid.username,
+        email: &valid.email,
+        display_name: valid.display_name.as_ref(),
         password_hash: &hash,
         is_staff: superuser,
         is_superuser: superuser,
@@ -133,7 +143,7 @@ pub async fn audit(
 pub fn validate_registration(
     app: &App,
     input: &Registration<'_>,
-) -> Result<(Username, Email), AppError> {
+) -> Result<ValidRegistration, AppError> {
     let mut errors = FieldErrors::new();
     let username = Username::parse(input.username)
         .map_err(|e| errors.insert("username".into(), e))
@@ -141,11 +151,19 @@ pub fn validate_registration(
     let email = Email::parse(input.email)
         .map_err(|e| errors.insert("email".into(), e))
         .ok();
+    let display_name = DisplayName::parse(input.display_name.unwrap_or(""))
+        .map_err(|e| errors.insert("display_name".into(), e))
+        .ok()
+        .flatten();
     if let Err(e) = accounts::check_new_password(input.password, &app.settings) {
         errors.insert("password".into(), e);
     }
     match (username, email) {
-        (Some(username), Some(email)) if errors.is_empty() => Ok((username, email)),
+        (Some(username), Some(email)) if errors.is_empty() => Ok(ValidRegistration {
+            username,
+            email,
+            display_name,
+        }),
         _ => Err(AppError::Validation(errors)),
     }
 }
@@ -190,7 +208,7 @@ pub async fn login(
             return Err(AppError::InvalidCredentials);
         }
     };
-    if row.is_active == 0 {
+    if !row.is_active {
         let detail = Some("account_inactive".into());
         audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
         return Err(AppError::AccountInactive);
@@ -369,7 +387,7 @@ async fn upgrade_hash(app: &App, row: &AccountRow, password: &str) {
 pub(crate) fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
     let now = app.now();
     let settings = &app.settings;
-    let pending = session.two_factor_pending != 0;
+    let pending = session.two_factor_pending;
     // A pending session's token lives no longer than the session itself.
     let access_ttl = if pending {
         settings.access_ttl.min(session.expires_at - now).max(1)
@@ -431,7 +449,7 @@ pub async fn refresh(
         let session = live_session_of(app, &claims, now).await?;
         let current = session.refresh_generation;
         if presented == current {
-            let ttl = if session.persistent != 0 {
+            let ttl = if session.persistent {
                 app.settings.remember_ttl
             } else {
                 app.settings.refresh_ttl
@@ -492,13 +510,13 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
     if session.revoked_at.is_some() {
         return Err(AppError::SessionRevoked);
     }
-    if session.two_factor_pending != 0 {
+    if session.two_factor_pending {
         return Err(AppError::TwoFactorRequired);
     }
     if now > session.expires_at + app.settings.leeway {
         return Err(AppError::TokenExpired);
     }
-    if account.is_active == 0 {
+    if !account.is_active {
         return Err(AppError::AccountInactive);
     }
     Ok(session)
@@ -620,6 +638,25 @@ pub async fn revoke_other_sessions(
         .await;
     }
     Ok(count)
+}
+
+/// Sets (or, with an empty name, clears) the account's display name and returns the
+/// account as it is now.
+pub async fn update_display_name(
+    app: &App,
+    account_id: i64,
+    display_name: &str,
+) -> Result<Account, AppError> {
+    let name = DisplayName::parse(display_name).map_err(|e| AppError::field("display_name", e))?;
+    if !accounts::update_display_name(app.pool(), account_id, name.as_ref(), app.now()).await? {
+        return Err(AppError::SessionRevoked);
+    }
+    // Guards hand out the cached account: it must show the new name at once.
+    app.session_cache.forget_account(account_id);
+    let row = accounts::find_by_id(app.pool(), account_id)
+        .await?
+        .ok_or(AppError::SessionRevoked)?;
+    Ok(row.into())
 }
 
 /// Changes the password after checking the current one, then revokes the account's

@@ -242,6 +242,7 @@ async fn create_superuser(args: CreateSuperuser) -> CliResult {
         username: &username,
         email: &email,
         password: &password,
+        display_name: None,
     };
     let account = auth::create_account(&app, &registration, true, None, &cli_client()).await?;
     println!(

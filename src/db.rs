@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use rocket::figment::Figment;
 use rocket_db_pools::{Config, Database};
+use sqlx::any::AnyRow;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row};
 
 /// The two databases Gatehouse speaks; the URL's scheme chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,4 +176,90 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// Reads one column of a row as a Rust type. Flags are stored as 0/1 integers (the
+/// one type both backends decode alike through the Any driver) and read as `bool`.
+pub trait Column: Sized {
+    fn read(row: &AnyRow, name: &str) -> Result<Self, sqlx::Error>;
+}
+
+macro_rules! plain_columns {
+    ($($ty:ty),*) => {
+        $(impl Column for $ty {
+            fn read(row: &AnyRow, name: &str) -> Result<Self, sqlx::Error> {
+                row.try_get(name)
+            }
+        })*
+    };
+}
+
+plain_columns!(i64, Option<i64>, String, Option<String>);
+
+impl Column for bool {
+    fn read(row: &AnyRow, name: &str) -> Result<Self, sqlx::Error> {
+        Ok(row.try_get::<i64, _>(name)? != 0)
+    }
+}
+
+/// `a.x, a.y, …` for the given table alias (`""` for none).
+pub fn select_list(columns: &[&str], alias: &str) -> String {
+    columns
+        .iter()
+        .map(|column| {
+            if alias.is_empty() {
+                (*column).to_string()
+            } else {
+                format!("{alias}.{column}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Declares a table's row type once: the struct, the list of columns its queries
+/// select (`Row::COLUMNS`, `Row::select_list(alias)`) and its decoding, so a new column
+/// is one line here plus its migrations. Every field's type implements [`Column`].
+///
+/// ```ignore
+/// table_row! {
+///     /// A note as stored.
+///     pub struct NoteRow {
+///         pub id: i64,
+///         pub title: String,
+///         pub pinned: bool,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! table_row {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty ),*
+        }
+
+        impl $name {
+            /// The table's columns, in the struct's order.
+            pub const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// The columns as a SELECT list, prefixed by `alias` if not empty.
+            pub fn select_list(alias: &str) -> String {
+                $crate::db::select_list(Self::COLUMNS, alias)
+            }
+        }
+
+        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $name {
+            fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+                Ok($name {
+                    $( $field: <$ty as $crate::db::Column>::read(row, stringify!($field))? ),*
+                })
+            }
+        }
+    };
 }

@@ -37,6 +37,7 @@ pub mod guards;
 pub mod password;
 pub mod random;
 pub mod sessions;
+pub mod text;
 pub mod tokens;
 pub mod two_factor;
 pub mod web;

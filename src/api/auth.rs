@@ -24,6 +24,8 @@ pub struct RegisterRequest {
     username: String,
     email: String,
     password: String,
+    #[serde(default)]
+    display_name: Option<String>,
 }
 
 #[post("/register", data = "<body>")]
@@ -36,6 +38,7 @@ pub async fn register(
         username: &body.0.username,
         email: &body.0.email,
         password: &body.0.password,
+        display_name: body.0.display_name.as_deref(),
     };
     let account = auth::register(app, &input, &client).await?;
     Ok((Status::Created, Json(json!({ "account": account }))))
@@ -179,6 +182,25 @@ pub async fn logout(
 #[get("/me")]
 pub fn me(account: AuthAccount) -> Json<Account> {
     Json(account.account)
+}
+
+/// The fields of the account its owner may change.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    /// A name, or null or "" to clear it.
+    display_name: Option<String>,
+}
+
+#[patch("/me", data = "<body>")]
+pub async fn update_me(
+    app: &State<App>,
+    caller: AuthAccount,
+    body: JsonBody<ProfileChange>,
+) -> ApiResult<Json<Account>> {
+    let name = body.0.display_name.unwrap_or_default();
+    let account = auth::update_display_name(app, caller.account.id, &name).await?;
+    Ok(Json(account))
 }
 
 #[derive(Deserialize)]

@@ -46,6 +46,7 @@ pub fn stage(two_factor: bool) -> AdHoc {
                     auth::refresh,
                     auth::logout,
                     auth::me,
+                    auth::update_me,
                     auth::change_password,
                     sessions::list,
                     sessions::revoke_one,

@@ -4,37 +4,34 @@
 pub mod cache;
 
 use serde::Serialize;
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, FromRow};
 
 use crate::accounts::AccountRow;
+use crate::db::Column;
 
 /// Longest user agent kept; the rest of a header is dropped, not an error.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct SessionRow {
-    pub id: String,
-    pub account_id: i64,
-    pub created_at: i64,
-    pub last_used_at: i64,
-    pub expires_at: i64,
-    pub persistent: i64,
-    pub refresh_generation: i64,
-    pub rotated_at: i64,
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-    pub revoked_at: Option<i64>,
-    /// 1 while the session waits for its second factor.
-    pub two_factor_pending: i64,
-    pub otp_failures: i64,
-}
-
-macro_rules! session_columns {
-    () => {
-        "id, account_id, created_at, last_used_at, expires_at, persistent, \
-         refresh_generation, rotated_at, user_agent, ip, revoked_at, two_factor_pending, \
-         otp_failures"
-    };
+crate::table_row! {
+    #[derive(Debug, Clone)]
+    pub struct SessionRow {
+        pub id: String,
+        pub account_id: i64,
+        pub created_at: i64,
+        pub last_used_at: i64,
+        pub expires_at: i64,
+        /// "Remember me": the longer lifetime.
+        pub persistent: bool,
+        pub refresh_generation: i64,
+        pub rotated_at: i64,
+        pub user_agent: Option<String>,
+        pub ip: Option<String>,
+        pub revoked_at: Option<i64>,
+        /// Waiting for its second factor.
+        pub two_factor_pending: bool,
+        pub otp_failures: i64,
+    }
 }
 
 /// A session as the owner sees it in `GET /api/auth/sessions`.
@@ -65,14 +62,25 @@ impl SessionRow {
 
 /// What the request guards need, read in one indexed look-up: the session's state and
 /// its account.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct SessionWithAccount {
-    pub session_expires_at: i64,
-    pub session_last_used_at: i64,
-    pub session_revoked_at: Option<i64>,
-    pub session_two_factor_pending: i64,
-    #[sqlx(flatten)]
+    pub expires_at: i64,
+    pub last_used_at: i64,
+    pub revoked_at: Option<i64>,
+    pub two_factor_pending: bool,
     pub account: AccountRow,
+}
+
+impl<'r> FromRow<'r, AnyRow> for SessionWithAccount {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(SessionWithAccount {
+            expires_at: Column::read(row, "session_expires_at")?,
+            last_used_at: Column::read(row, "session_last_used_at")?,
+            revoked_at: Column::read(row, "session_revoked_at")?,
+            two_factor_pending: Column::read(row, "session_two_factor_pending")?,
+            account: AccountRow::from_row(row)?,
+        })
+    }
 }
 
 /// Where a login came from.
@@ -104,13 +112,13 @@ pub async fn create_session(
         .user_agent
         .as_ref()
         .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
-    let sql = concat!(
-        "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, persistent, ",
-        "refresh_generation, rotated_at, user_agent, ip, two_factor_pending) ",
-        "VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7, $8) RETURNING ",
-        session_columns!()
+    let sql = format!(
+        "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, persistent, \
+         refresh_generation, rotated_at, user_agent, ip, two_factor_pending) \
+         VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7, $8) RETURNING {}",
+        SessionRow::select_list("")
     );
-    sqlx::query_as::<_, SessionRow>(sql)
+    sqlx::query_as::<_, SessionRow>(&sql)
         .bind(id)
         .bind(new.account_id)
         .bind(now)
@@ -124,12 +132,11 @@ pub async fn create_session(
 }
 
 pub async fn find_session(pool: &AnyPool, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-    let sql = concat!(
-        "SELECT ",
-        session_columns!(),
-        " FROM sessions WHERE id = $1"
+    let sql = format!(
+        "SELECT {} FROM sessions WHERE id = $1",
+        SessionRow::select_list("")
     );
-    sqlx::query_as::<_, SessionRow>(sql)
+    sqlx::query_as::<_, SessionRow>(&sql)
         .bind(id)
         .fetch_optional(pool)
         .await
@@ -140,15 +147,15 @@ pub async fn find_session_with_account(
     pool: &AnyPool,
     id: &str,
 ) -> Result<Option<SessionWithAccount>, sqlx::Error> {
-    let sql = concat!(
-        "SELECT s.expires_at AS session_expires_at, s.last_used_at AS session_last_used_at, ",
-        "s.revoked_at AS session_revoked_at, s.two_factor_pending AS session_two_factor_pending, ",
-        "a.id, a.username, a.email, a.password_hash, a.is_active, a.is_staff, a.is_superuser, ",
-        "a.created_at, a.failed_logins, a.locked_at, a.locked_until, a.blocked_at, ",
-        "a.block_reason, a.blocked_by, a.totp_secret, a.totp_enabled_at, a.totp_last_step ",
-        "FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
+    // The account's columns come from `AccountRow` itself, so a new one is read here
+    // too without anyone having to remember this query.
+    let sql = format!(
+        "SELECT s.expires_at AS session_expires_at, s.last_used_at AS session_last_used_at, \
+         s.revoked_at AS session_revoked_at, s.two_factor_pending AS session_two_factor_pending, \
+         {} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1",
+        AccountRow::select_list("a")
     );
-    sqlx::query_as::<_, SessionWithAccount>(sql)
+    sqlx::query_as::<_, SessionWithAccount>(&sql)
         .bind(id)
         .fetch_optional(pool)
         .await
@@ -287,14 +294,12 @@ pub async fn list_live_sessions(
     account_id: i64,
     now: i64,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
-    let sql = concat!(
-        "SELECT ",
-        session_columns!(),
-        " FROM sessions WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 ",
-        "AND two_factor_pending = 0 ",
-        "ORDER BY created_at DESC, id"
+    let sql = format!(
+        "SELECT {} FROM sessions WHERE account_id = $1 AND revoked_at IS NULL \
+         AND expires_at > $2 AND two_factor_pending = 0 ORDER BY created_at DESC, id",
+        SessionRow::select_list("")
     );
-    sqlx::query_as::<_, SessionRow>(sql)
+    sqlx::query_as::<_, SessionRow>(&sql)
         .bind(account_id)
         .bind(now)
         .fetch_all(pool)
@@ -304,10 +309,10 @@ pub async fn list_live_sessions(
 impl From<SessionWithAccount> for cache::SessionState {
     fn from(found: SessionWithAccount) -> cache::SessionState {
         cache::SessionState {
-            expires_at: found.session_expires_at,
-            last_used_at: found.session_last_used_at,
-            revoked: found.session_revoked_at.is_some(),
-            pending: found.session_two_factor_pending != 0,
+            expires_at: found.expires_at,
+            last_used_at: found.last_used_at,
+            revoked: found.revoked_at.is_some(),
+            pending: found.two_factor_pending,
             account_blocked: found.account.is_blocked(),
             account: found.account.into(),
         }

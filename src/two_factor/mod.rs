@@ -356,14 +356,14 @@ pub async fn complete_login(
     let now = app.now();
     let session = sessions::find_session(app.pool(), session_id)
         .await?
-        .filter(|s| s.two_factor_pending != 0 && s.revoked_at.is_none() && s.expires_at > now)
+        .filter(|s| s.two_factor_pending && s.revoked_at.is_none() && s.expires_at > now)
         .ok_or(AppError::SessionRevoked)?;
     let row = accounts::find_by_id(app.pool(), session.account_id)
         .await?
         .ok_or(AppError::SessionRevoked)?;
     let refusal = if row.is_blocked() {
         Some(AppError::AccountBlocked)
-    } else if row.is_active == 0 {
+    } else if !row.is_active {
         Some(AppError::AccountInactive)
     } else if let Some(locked) = auth::lock_refusal(&row, now) {
         Some(locked)
@@ -394,14 +394,7 @@ pub async fn complete_login(
         let detail = Some(format!("{left} left"));
         audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
     }
-    auth::open_session(
-        app,
-        row.id,
-        session.persistent != 0,
-        Some(method.name()),
-        client,
-    )
-    .await
+    auth::open_session(app, row.id, session.persistent, Some(method.name()), client).await
 }
 
 /// Counts a wrong code on a pending login, against the session and the account, and

@@ -22,6 +22,7 @@ use crate::two_factor;
 pub fn routes() -> Vec<Route> {
     routes![
         account,
+        update_profile,
         change_password,
         revoke_session,
         revoke_other_sessions,
@@ -100,6 +101,7 @@ struct AccountTemplate {
     layout: Layout,
     username: String,
     email: String,
+    display_name: String,
     member_since: String,
     sessions: Vec<SessionLine>,
     two_factor_enabled: bool,
@@ -146,11 +148,37 @@ async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming) -> Page
         ),
         username: account.username.clone(),
         email: account.email.clone(),
+        display_name: account.display_name.clone().unwrap_or_default(),
         member_since: when(account.created_at),
         sessions,
         two_factor_enabled: status.is_some_and(|s| s.enabled),
         recovery_codes_left: status.map_or(0, |s| s.recovery_codes_left),
     })
+}
+
+#[derive(FromForm)]
+struct ProfileForm {
+    #[field(default = String::new())]
+    display_name: String,
+    #[field(default = String::new())]
+    csrf_token: String,
+}
+
+#[post("/account/profile", data = "<form>")]
+async fn update_profile(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    visitor: Visitor,
+    form: Form<ProfileForm>,
+) -> Page {
+    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    match auth::update_display_name(app, account.id, &form.display_name).await {
+        Ok(_) => Page::Feedback(Feedback::success("Your profile is saved.").redirect("/account")),
+        Err(error) => back_with(error, true),
+    }
 }
 
 #[derive(FromForm)]

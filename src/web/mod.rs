@@ -42,7 +42,7 @@ impl Layout {
     ) -> Layout {
         Layout {
             title: title.to_string(),
-            username: account.map(|a| a.username.clone()),
+            username: account.map(|a| a.display_name.clone().unwrap_or_else(|| a.username.clone())),
             is_staff: account.is_some_and(|a| a.is_staff || a.is_superuser),
             csrf: csrf.to_string(),
             feedback: feedback.unwrap_or_default(),

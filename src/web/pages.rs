@@ -156,6 +156,8 @@ struct RegisterForm {
     #[field(default = String::new())]
     email: String,
     #[field(default = String::new())]
+    display_name: String,
+    #[field(default = String::new())]
     password: String,
     #[field(default = String::new())]
     csrf_token: String,
@@ -175,11 +177,13 @@ async fn register(
         username: &form.username,
         email: &form.email,
         password: &form.password,
+        display_name: Some(&form.display_name),
     };
     let keep = |feedback: Feedback| {
         feedback
             .keep("username", &form.username)
             .keep("email", &form.email)
+            .keep("display_name", &form.display_name)
             .redirect("/register")
     };
     match auth::register(app, &input, &client).await {

@@ -18,6 +18,7 @@ mod login;
 mod logout_and_sessions;
 mod pages;
 mod password_change;
+mod profile;
 mod refresh;
 mod register;
 mod tokens;

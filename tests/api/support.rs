@@ -254,8 +254,10 @@ impl TestApp {
                 json!({"username": username, "email": email, "password": PASSWORD}),
             )
             .await;
-        assert_eq!(response.status(), Status::Created);
-        response.into_json::<Value>().await.expect("json")
+        let status = response.status();
+        let body = response.into_json::<Value>().await.expect("json");
+        assert_eq!(status, Status::Created, "registering {username}: {body}");
+        body
     }
 
     pub async fn login(&self, login: &str, password: &str) -> LocalResponse<'_> {
