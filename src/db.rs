@@ -221,7 +221,7 @@ pub fn select_list(columns: &[&str], alias: &str) -> String {
 /// select (`Row::COLUMNS`, `Row::select_list(alias)`) and its decoding, so a new column
 /// is one line here plus its migrations. Every field's type implements [`Column`].
 ///
-/// ```ignore
+/// ```text
 /// table_row! {
 ///     /// A note as stored.
 ///     pub struct NoteRow {

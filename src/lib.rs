@@ -104,5 +104,5 @@ pub fn rocket_with_clock(
             },
         ))
         .attach(api::stage(two_factor))
-        .attach(web::stage(pages, https)))
+        .attach(web::stage(pages, https, two_factor)))
 }

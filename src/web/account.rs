@@ -2,16 +2,14 @@
 //! authentication.
 
 use askama::Template;
-use rocket::form::{Form, FromForm};
-use rocket::http::{CookieJar, Status};
+use rocket::form::FromForm;
+use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{Route, State};
 
-use super::feedback::{Feedback, Incoming};
-use super::pages::{csrf_ok, feedback_of};
-use super::visitor::Visitor;
+use super::feedback::Feedback;
+use super::visitor::{CsrfForm, SignedIn};
 use super::{error_page, CsrfOnly, Layout, Page};
-use crate::accounts::Account;
 use crate::app::App;
 use crate::auth;
 use crate::clock::utc_minute as when;
@@ -19,55 +17,25 @@ use crate::error::AppError;
 use crate::sessions::{self, ClientInfo};
 use crate::two_factor;
 
-pub fn routes() -> Vec<Route> {
-    routes![
+/// The account routes; the 2FA ones only when `two_factor` is on (else 404).
+pub fn routes(two_factor: bool) -> Vec<Route> {
+    let mut routes = routes![
         account,
         update_profile,
         change_password,
         revoke_session,
-        revoke_other_sessions,
-        setup_two_factor,
-        setup_two_factor_page,
-        enable_two_factor,
-        regenerate_recovery_codes,
-        disable_two_factor,
-    ]
-}
-
-/// The signed-in account and session of a page, or the way to the login page.
-fn signed_in(visitor: &Visitor) -> Result<(Account, String), Box<Page>> {
-    match (visitor.signed_in(), &visitor.session_id) {
-        (Some(account), Some(session)) => Ok((account.clone(), session.clone())),
-        _ => Err(Box::new(to_login(visitor))),
+        revoke_other_sessions
+    ];
+    if two_factor {
+        routes.extend(routes![
+            setup_two_factor,
+            setup_two_factor_page,
+            enable_two_factor,
+            regenerate_recovery_codes,
+            disable_two_factor,
+        ]);
     }
-}
-
-/// What every account form checks first, in this order: the feature (2FA forms), the
-/// form's CSRF token, and a signed-in account with its session.
-fn form_account(
-    app: &App,
-    jar: &CookieJar<'_>,
-    visitor: &Visitor,
-    csrf_token: &str,
-    two_factor_form: bool,
-) -> Result<(Account, String), Box<Page>> {
-    if two_factor_form && !app.settings.two_factor_enabled {
-        return Err(Box::new(error_page(Status::NotFound)));
-    }
-    if !csrf_ok(app, jar, csrf_token) {
-        return Err(Box::new(error_page(Status::Forbidden)));
-    }
-    signed_in(visitor)
-}
-
-/// The way to the login page, saying why: the session just refused (blocked, ended),
-/// or that the page needs a login.
-pub fn to_login(visitor: &Visitor) -> Page {
-    let message = match &visitor.refusal {
-        Some(error) => error.sentence(),
-        None => "Please log in to see that page.".to_string(),
-    };
-    Page::Feedback(Feedback::error(message).redirect("/login"))
+    routes
 }
 
 /// The answer to a flow's failure on the account page: feedback for what the person
@@ -109,17 +77,14 @@ struct AccountTemplate {
 }
 
 #[get("/account")]
-async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming) -> Page {
-    let (account, session_id) = match signed_in(&visitor) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    let rows = match sessions::list_live_sessions(app.pool(), account.id, app.now()).await {
+async fn account(app: &State<App>, me: SignedIn) -> Page {
+    let (account, session_id) = (&me.account, &me.session_id);
+    let rows = match sessions::list_live_sessions(app.pool(), me.account.id, app.now()).await {
         Ok(rows) => rows,
         Err(error) => return back_with(error.into(), false),
     };
     let status = if app.settings.two_factor_enabled {
-        match two_factor::status(app, account.id).await {
+        match two_factor::status(app, me.account.id).await {
             Ok(status) => Some(status),
             Err(error) => return back_with(error, false),
         }
@@ -136,16 +101,11 @@ async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming) -> Page
                 .unwrap_or_else(|| "Unknown device".into()),
             ip: row.ip.clone().unwrap_or_default(),
             last_used: when(row.last_used_at),
-            current: row.id == session_id,
+            current: &row.id == session_id,
         })
         .collect();
     Page::render(&AccountTemplate {
-        layout: Layout::new(
-            "Your account",
-            Some(&account),
-            &visitor.csrf,
-            feedback_of(incoming, &visitor),
-        ),
+        layout: me.layout("Your account"),
         username: account.username.clone(),
         email: account.email.clone(),
         display_name: account.display_name.clone().unwrap_or_default(),
@@ -160,22 +120,12 @@ async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming) -> Page
 struct ProfileForm {
     #[field(default = String::new())]
     display_name: String,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/account/profile", data = "<form>")]
-async fn update_profile(
-    app: &State<App>,
-    jar: &CookieJar<'_>,
-    visitor: Visitor,
-    form: Form<ProfileForm>,
-) -> Page {
-    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    match auth::update_display_name(app, account.id, &form.display_name).await {
+async fn update_profile(app: &State<App>, me: SignedIn, form: CsrfForm<ProfileForm>) -> Page {
+    let form = form.0;
+    match auth::update_display_name(app, me.account.id, &form.display_name).await {
         Ok(_) => Page::Feedback(Feedback::success("Your profile is saved.").redirect("/account")),
         Err(error) => back_with(error, true),
     }
@@ -187,26 +137,20 @@ struct PasswordForm {
     current_password: String,
     #[field(default = String::new())]
     new_password: String,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/account/password", data = "<form>")]
 async fn change_password(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
-    form: Form<PasswordForm>,
+    me: SignedIn,
+    form: CsrfForm<PasswordForm>,
 ) -> Page {
-    let (account, session_id) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
+    let form = form.0;
     match auth::change_password(
         app,
-        account.id,
-        &session_id,
+        me.account.id,
+        &me.session_id,
         &form.current_password,
         &form.new_password,
         &client,
@@ -221,20 +165,15 @@ async fn change_password(
     }
 }
 
-#[post("/account/sessions/<id>/revoke", data = "<form>")]
+#[post("/account/sessions/<id>/revoke", data = "<_form>")]
 async fn revoke_session(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
+    me: SignedIn,
     id: &str,
-    form: Form<CsrfOnly>,
+    _form: CsrfForm<CsrfOnly>,
 ) -> Page {
-    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    match auth::revoke_own_session(app, account.id, id, &client).await {
+    match auth::revoke_own_session(app, me.account.id, id, &client).await {
         Ok(true) => {
             Page::Feedback(Feedback::success("That device is signed out.").redirect("/account"))
         }
@@ -245,24 +184,19 @@ async fn revoke_session(
     }
 }
 
-#[post("/account/sessions/revoke-others", data = "<form>")]
+#[post("/account/sessions/revoke-others", data = "<_form>")]
 async fn revoke_other_sessions(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
-    form: Form<CsrfOnly>,
+    me: SignedIn,
+    _form: CsrfForm<CsrfOnly>,
 ) -> Page {
-    let (account, session_id) = match form_account(app, jar, &visitor, &form.csrf_token, false) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
     let revoked = auth::revoke_other_sessions(
         app,
-        account.id,
-        Some(&session_id),
+        me.account.id,
+        Some(&me.session_id),
         "revoked_by_owner",
-        Some(account.id),
+        Some(me.account.id),
         &client,
     )
     .await;
@@ -282,23 +216,17 @@ async fn revoke_other_sessions(
 struct PasswordOnly {
     #[field(default = String::new())]
     password: String,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/account/2fa/setup", data = "<form>")]
 async fn setup_two_factor(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
-    form: Form<PasswordOnly>,
+    me: SignedIn,
+    form: CsrfForm<PasswordOnly>,
 ) -> Page {
-    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    match two_factor::setup(app, account.id, Some(&form.password), &client).await {
+    let form = form.0;
+    match two_factor::setup(app, me.account.id, Some(&form.password), &client).await {
         Ok(_) => Page::Redirect(Redirect::to(uri!(setup_two_factor_page))),
         Err(AppError::Validation(_)) => Page::Feedback(
             Feedback::error("Wrong password: two-factor authentication was not set up.")
@@ -317,22 +245,10 @@ struct SetupTemplate {
 }
 
 #[get("/account/2fa/setup")]
-async fn setup_two_factor_page(app: &State<App>, visitor: Visitor, incoming: Incoming) -> Page {
-    if !app.settings.two_factor_enabled {
-        return error_page(Status::NotFound);
-    }
-    let (account, _) = match signed_in(&visitor) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    match two_factor::pending_enrolment(app, account.id).await {
+async fn setup_two_factor_page(app: &State<App>, me: SignedIn) -> Page {
+    match two_factor::pending_enrolment(app, me.account.id).await {
         Ok(Some(enrolment)) => Page::render(&SetupTemplate {
-            layout: Layout::new(
-                "Set up two-factor authentication",
-                Some(&account),
-                &visitor.csrf,
-                feedback_of(incoming, &visitor),
-            ),
+            layout: me.layout("Set up two-factor authentication"),
             qr_svg: enrolment.qr_svg,
             secret: enrolment.secret_base32,
         }),
@@ -350,45 +266,28 @@ struct RecoveryCodesTemplate {
 
 /// The recovery codes, shown once: rendered straight in answer to the POST, never
 /// stored where a later page could show them again.
-fn recovery_codes_page(account: &Account, csrf: &str, codes: Vec<String>, message: &str) -> Page {
-    Page::render(&RecoveryCodesTemplate {
-        layout: Layout::new(
-            "Recovery codes",
-            Some(account),
-            csrf,
-            Some(Feedback::success(message)),
-        ),
-        codes,
-    })
+fn recovery_codes_page(me: &SignedIn, codes: Vec<String>, message: &str) -> Page {
+    let mut layout = me.layout("Recovery codes");
+    layout.feedback = Feedback::success(message);
+    Page::render(&RecoveryCodesTemplate { layout, codes })
 }
 
 #[derive(FromForm)]
 struct CodeOnly {
     #[field(default = String::new())]
     code: String,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/account/2fa/enable", data = "<form>")]
 async fn enable_two_factor(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
-    form: Form<CodeOnly>,
+    me: SignedIn,
+    form: CsrfForm<CodeOnly>,
 ) -> Page {
-    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    match two_factor::enable(app, account.id, &form.code, &client).await {
-        Ok(codes) => recovery_codes_page(
-            &account,
-            &visitor.csrf,
-            codes,
-            "Two-factor authentication is on.",
-        ),
+    let form = form.0;
+    match two_factor::enable(app, me.account.id, &form.code, &client).await {
+        Ok(codes) => recovery_codes_page(&me, codes, "Two-factor authentication is on."),
         Err(error @ AppError::InvalidOtp { .. }) => Page::Feedback(
             Feedback::error(format!(
                 "{} Try the code your app shows now.",
@@ -403,19 +302,14 @@ async fn enable_two_factor(
 #[post("/account/2fa/recovery-codes", data = "<form>")]
 async fn regenerate_recovery_codes(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
-    form: Form<CodeOnly>,
+    me: SignedIn,
+    form: CsrfForm<CodeOnly>,
 ) -> Page {
-    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    match two_factor::regenerate_recovery_codes(app, account.id, &form.code, &client).await {
+    let form = form.0;
+    match two_factor::regenerate_recovery_codes(app, me.account.id, &form.code, &client).await {
         Ok(codes) => recovery_codes_page(
-            &account,
-            &visitor.csrf,
+            &me,
             codes,
             "New recovery codes: the old ones no longer work.",
         ),
@@ -429,23 +323,25 @@ struct DisableForm {
     password: String,
     #[field(default = String::new())]
     code: String,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/account/2fa/disable", data = "<form>")]
 async fn disable_two_factor(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
-    form: Form<DisableForm>,
+    me: SignedIn,
+    form: CsrfForm<DisableForm>,
 ) -> Page {
-    let (account, _) = match form_account(app, jar, &visitor, &form.csrf_token, true) {
-        Ok(found) => found,
-        Err(page) => return *page,
-    };
-    match two_factor::disable(app, account.id, Some(&form.password), &form.code, &client).await {
+    let form = form.0;
+    match two_factor::disable(
+        app,
+        me.account.id,
+        Some(&form.password),
+        &form.code,
+        &client,
+    )
+    .await
+    {
         Ok(()) => Page::Feedback(
             Feedback::success("Two-factor authentication is off.").redirect("/account"),
         ),

@@ -3,15 +3,14 @@
 //! actions and recent security events.
 
 use askama::Template;
-use rocket::form::{Form, FromForm};
-use rocket::http::{CookieJar, Status};
+use rocket::form::FromForm;
+use rocket::http::Status;
 use rocket::{Route, State};
 
-use super::feedback::{Feedback, Incoming};
-use super::pages::{csrf_ok, feedback_of};
-use super::visitor::Visitor;
+use super::feedback::Feedback;
+use super::visitor::{CsrfForm, StaffPage};
 use super::{error_page, CsrfOnly, Layout, Page};
-use crate::accounts::{Account, AccountDetail};
+use crate::accounts::AccountDetail;
 use crate::admin::{self, Actor, FlagChange, Page as Paging};
 use crate::app::App;
 use crate::clock::utc_minute as when;
@@ -29,16 +28,6 @@ pub fn routes() -> Vec<Route> {
         roles,
         delete
     ]
-}
-
-/// The signed-in staff member of a page: anonymous visitors go to the login page,
-/// others get 403.
-fn staff(visitor: &Visitor) -> Result<Account, Box<Page>> {
-    match visitor.signed_in() {
-        Some(account) if account.is_staff || account.is_superuser => Ok(account.clone()),
-        Some(_) => Err(Box::new(error_page(Status::Forbidden))),
-        None => Err(Box::new(super::account::to_login(visitor))),
-    }
 }
 
 struct Row {
@@ -66,17 +55,8 @@ struct AccountsTemplate {
 }
 
 #[get("/admin?<q>&<page>")]
-async fn accounts(
-    app: &State<App>,
-    visitor: Visitor,
-    incoming: Incoming,
-    q: Option<&str>,
-    page: Option<&str>,
-) -> Page {
-    let viewer = match staff(&visitor) {
-        Ok(viewer) => viewer,
-        Err(page) => return *page,
-    };
+async fn accounts(app: &State<App>, staff: StaffPage, q: Option<&str>, page: Option<&str>) -> Page {
+    let me = staff.0;
     let query = q.unwrap_or("").trim().to_string();
     let paging = Paging::parse(page, None).unwrap_or(Paging {
         page: 1,
@@ -104,12 +84,7 @@ async fn accounts(
         })
         .collect();
     Page::render(&AccountsTemplate {
-        layout: Layout::new(
-            "Accounts",
-            Some(&viewer),
-            &visitor.csrf,
-            feedback_of(incoming, &visitor),
-        ),
+        layout: me.layout("Accounts"),
         query,
         rows,
         total: listing.total,
@@ -150,11 +125,8 @@ struct AccountTemplate {
 }
 
 #[get("/admin/accounts/<id>")]
-async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming, id: &str) -> Page {
-    let viewer = match staff(&visitor) {
-        Ok(viewer) => viewer,
-        Err(page) => return *page,
-    };
+async fn account(app: &State<App>, staff: StaffPage, id: &str) -> Page {
+    let me = staff.0;
     let Ok(id) = id.parse::<i64>() else {
         return error_page(Status::NotFound);
     };
@@ -175,17 +147,12 @@ async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming, id: &st
         None => "until an administrator unlocks it".into(),
     };
     Page::render(&AccountTemplate {
-        layout: Layout::new(
-            &detail.account.username,
-            Some(&viewer),
-            &visitor.csrf,
-            feedback_of(incoming, &visitor),
-        ),
+        layout: me.layout(&detail.account.username),
         created: when(detail.account.created_at),
         lock_text,
         blocked_at: detail.blocked_at.map(when).unwrap_or_default(),
         block_reason: detail.block_reason.clone().unwrap_or_default(),
-        viewer_is_superuser: viewer.is_superuser,
+        viewer_is_superuser: me.account.is_superuser,
         events: events
             .into_iter()
             .map(|e| EventLine {
@@ -201,33 +168,28 @@ async fn account(app: &State<App>, visitor: Visitor, incoming: Incoming, id: &st
 
 /// Runs an admin action for the staff member of the page and redirects back to the
 /// account with its outcome.
-async fn act<F, Fut>(
-    app: &App,
-    jar: &CookieJar<'_>,
-    visitor: &Visitor,
-    csrf: &str,
-    id: i64,
-    done: &str,
-    action: F,
-) -> Page
+async fn act<F, Fut>(app: &App, me: &StaffPage, id: i64, done: &str, action: F) -> Page
 where
     F: FnOnce(Actor) -> Fut,
     Fut: std::future::Future<Output = Result<(), AppError>>,
 {
-    if !csrf_ok(app, jar, csrf) {
-        return error_page(Status::Forbidden);
-    }
-    let viewer = match staff(visitor) {
-        Ok(viewer) => viewer,
-        Err(page) => return *page,
-    };
     let back = format!("/admin/accounts/{id}");
-    let actor = match admin::current_admin(app, viewer.id).await {
+    act_then(app, me, id, (done, &back), action).await
+}
+
+/// Like [`act`], but a success goes to `done.1` (a deletion leaves no page to return to).
+async fn act_then<F, Fut>(app: &App, me: &StaffPage, id: i64, done: (&str, &str), action: F) -> Page
+where
+    F: FnOnce(Actor) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
+    let back = format!("/admin/accounts/{id}");
+    let actor = match admin::current_admin(app, me.0.account.id).await {
         Ok(actor) => actor,
         Err(_) => return error_page(Status::Forbidden),
     };
     match action(actor).await {
-        Ok(()) => Page::Feedback(Feedback::success(done).redirect(back)),
+        Ok(()) => Page::Feedback(Feedback::success(done.0).redirect(done.1)),
         Err(AppError::Validation(fields)) => Page::Feedback(
             Feedback::error("Some fields need another look.")
                 .with_fields(fields)
@@ -246,25 +208,20 @@ where
 struct BlockForm {
     #[field(default = String::new())]
     reason: String,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/admin/accounts/<id>/block", data = "<form>")]
 async fn block(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
+    me: StaffPage,
     id: i64,
-    form: Form<BlockForm>,
+    form: CsrfForm<BlockForm>,
 ) -> Page {
-    let BlockForm { reason, csrf_token } = form.into_inner();
+    let reason = form.0.reason;
     act(
         app,
-        jar,
-        &visitor,
-        &csrf_token,
+        &me,
         id,
         "Blocked; its sessions are signed out.",
         |actor| async move {
@@ -276,41 +233,31 @@ async fn block(
     .await
 }
 
-#[post("/admin/accounts/<id>/unblock", data = "<form>")]
+#[post("/admin/accounts/<id>/unblock", data = "<_form>")]
 async fn unblock(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
+    me: StaffPage,
     id: i64,
-    form: Form<CsrfOnly>,
+    _form: CsrfForm<CsrfOnly>,
 ) -> Page {
-    act(
-        app,
-        jar,
-        &visitor,
-        &form.csrf_token,
-        id,
-        "Unblocked.",
-        |actor| async move { admin::unblock(app, &actor, id, &client).await.map(drop) },
-    )
+    act(app, &me, id, "Unblocked.", |actor| async move {
+        admin::unblock(app, &actor, id, &client).await.map(drop)
+    })
     .await
 }
 
-#[post("/admin/accounts/<id>/unlock", data = "<form>")]
+#[post("/admin/accounts/<id>/unlock", data = "<_form>")]
 async fn unlock(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
+    me: StaffPage,
     id: i64,
-    form: Form<CsrfOnly>,
+    _form: CsrfForm<CsrfOnly>,
 ) -> Page {
     act(
         app,
-        jar,
-        &visitor,
-        &form.csrf_token,
+        &me,
         id,
         "Unlocked; failed logins cleared.",
         |actor| async move { admin::unlock(app, &actor, id, &client).await.map(drop) },
@@ -318,20 +265,17 @@ async fn unlock(
     .await
 }
 
-#[post("/admin/accounts/<id>/2fa/disable", data = "<form>")]
+#[post("/admin/accounts/<id>/2fa/disable", data = "<_form>")]
 async fn reset_two_factor(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
+    me: StaffPage,
     id: i64,
-    form: Form<CsrfOnly>,
+    _form: CsrfForm<CsrfOnly>,
 ) -> Page {
     act(
         app,
-        jar,
-        &visitor,
-        &form.csrf_token,
+        &me,
         id,
         "Two-factor authentication is off for this account.",
         |actor| async move {
@@ -351,40 +295,29 @@ struct RolesForm {
     is_staff: bool,
     #[field(default = false)]
     is_superuser: bool,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/admin/accounts/<id>/roles", data = "<form>")]
 async fn roles(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
+    me: StaffPage,
     id: i64,
-    form: Form<RolesForm>,
+    form: CsrfForm<RolesForm>,
 ) -> Page {
-    let superuser = visitor.signed_in().is_some_and(|a| a.is_superuser);
+    let superuser = me.0.account.is_superuser;
+    let form = form.0;
     // Staff see only the Active box; the role boxes they do not see change nothing.
     let change = FlagChange {
         is_active: Some(form.is_active),
         is_staff: superuser.then_some(form.is_staff),
         is_superuser: superuser.then_some(form.is_superuser),
     };
-    let csrf_token = form.csrf_token.clone();
-    act(
-        app,
-        jar,
-        &visitor,
-        &csrf_token,
-        id,
-        "Saved.",
-        |actor| async move {
-            admin::update_flags(app, &actor, id, change, &client)
-                .await
-                .map(drop)
-        },
-    )
+    act(app, &me, id, "Saved.", |actor| async move {
+        admin::update_flags(app, &actor, id, change, &client)
+            .await
+            .map(drop)
+    })
     .await
 }
 
@@ -392,43 +325,29 @@ async fn roles(
 struct DeleteForm {
     #[field(default = false)]
     confirm: bool,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/admin/accounts/<id>/delete", data = "<form>")]
 async fn delete(
     app: &State<App>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
-    visitor: Visitor,
+    me: StaffPage,
     id: i64,
-    form: Form<DeleteForm>,
+    form: CsrfForm<DeleteForm>,
 ) -> Page {
-    if !form.confirm {
+    if !form.0.confirm {
         return Page::Feedback(
             Feedback::error("Tick the box to confirm the deletion.")
                 .redirect(format!("/admin/accounts/{id}")),
         );
     }
-    let csrf_token = form.csrf_token.clone();
-    let page = act(
+    // The account page is gone: a successful deletion returns to the list.
+    act_then(
         app,
-        jar,
-        &visitor,
-        &csrf_token,
+        &me,
         id,
-        "Deleted.",
+        ("The account is deleted.", "/admin"),
         |actor| async move { admin::delete(app, &actor, id, &client).await },
     )
-    .await;
-    // The account page is gone: a successful deletion returns to the list.
-    match page {
-        Page::Feedback(_)
-            if matches!(admin::find_account(app, id).await, Err(AppError::NotFound)) =>
-        {
-            Page::Feedback(Feedback::success("The account is deleted.").redirect("/admin"))
-        }
-        other => other,
-    }
+    .await
 }

@@ -22,6 +22,7 @@ use rocket::Request;
 
 use crate::accounts::Account;
 use feedback::Feedback;
+use visitor::{LoginReason, NavLink};
 
 /// What every page's layout shows: the title, who is signed in, the CSRF token of its
 /// forms and the feedback of the previous POST.
@@ -31,6 +32,8 @@ pub struct Layout {
     pub is_staff: bool,
     pub csrf: String,
     pub feedback: Feedback,
+    /// The features' links, for signed-in visitors.
+    pub nav: Vec<NavLink>,
 }
 
 impl Layout {
@@ -46,6 +49,7 @@ impl Layout {
             is_staff: account.is_some_and(|a| a.is_staff || a.is_superuser),
             csrf: csrf.to_string(),
             feedback: feedback.unwrap_or_default(),
+            nav: Vec::new(),
         }
     }
 }
@@ -112,7 +116,7 @@ pub fn error_page(status: Status) -> Page {
 
 /// Mounts the pages, the stylesheet and the HTML catchers, and adds the security
 /// headers to every response (the API's included).
-pub fn stage(pages: bool, https: bool) -> AdHoc {
+pub fn stage(pages: bool, https: bool, two_factor: bool) -> AdHoc {
     AdHoc::on_ignite("Pages", move |rocket| async move {
         let rocket = rocket.attach(headers::SecurityHeaders { https });
         if !pages {
@@ -120,7 +124,7 @@ pub fn stage(pages: bool, https: bool) -> AdHoc {
         }
         rocket
             .mount("/", pages::routes())
-            .mount("/", account::routes())
+            .mount("/", account::routes(two_factor))
             .mount("/", admin::routes())
             .mount("/static", routes![stylesheet])
             .register("/", catchers![html_error])
@@ -137,7 +141,20 @@ fn stylesheet() -> (rocket::http::ContentType, &'static str) {
     )
 }
 
+/// Error pages; a page guard's 401 instead sends the visitor to the login page, with
+/// the way back (`next`) when the page was one to go back to (a GET).
 #[catch(default)]
-fn html_error(status: Status, _request: &Request<'_>) -> Page {
-    error_page(status)
+fn html_error(status: Status, request: &Request<'_>) -> Page {
+    if status != Status::Unauthorized {
+        return error_page(status);
+    }
+    let reason = request
+        .local_cache(|| LoginReason("Please log in to see that page.".to_string()))
+        .0
+        .clone();
+    let next = (request.method() == rocket::http::Method::Get)
+        .then(|| request.uri().to_string())
+        .filter(|next| visitor::safe_next(Some(next)).is_some() && next != "/");
+    let to = uri!(pages::login_page(next = next.as_deref()));
+    Page::Feedback(Feedback::error(reason).redirect(to.to_string()))
 }

@@ -1,13 +1,14 @@
-//! The page routes: home, login (and its 2FA step), registration, logout.
+//! The page routes: home, login (and its 2FA step), registration, logout. A login
+//! started by a page guard carries `next`, the page to return to, through both steps.
 
 use askama::Template;
-use rocket::form::{Form, FromForm};
+use rocket::form::FromForm;
 use rocket::http::{CookieJar, Status};
 use rocket::response::Redirect;
 use rocket::{Route, State};
 
 use super::feedback::{Feedback, Incoming};
-use super::visitor::Visitor;
+use super::visitor::{safe_next, CsrfForm, Visitor};
 use super::{error_page, CsrfOnly, Layout, Page};
 use crate::app::App;
 use crate::auth::{self, Registration};
@@ -29,20 +30,6 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// True when a form carries this browser's CSRF token; otherwise the form is refused
-/// with 403 and nothing changes.
-pub fn csrf_ok(app: &App, jar: &CookieJar<'_>, presented: &str) -> bool {
-    cookies::csrf_matches(jar, &app.settings, presented)
-}
-
-/// The feedback to show: why the visitor's session just ended, else the previous POST's.
-pub fn feedback_of(incoming: Incoming, visitor: &Visitor) -> Option<Feedback> {
-    match &visitor.refusal {
-        Some(error) => Some(Feedback::error(error.sentence())),
-        None => incoming.0,
-    }
-}
-
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomeTemplate {
@@ -52,28 +39,34 @@ struct HomeTemplate {
 #[get("/")]
 fn home(visitor: Visitor, incoming: Incoming) -> Page {
     if visitor.pending {
-        return Page::Redirect(Redirect::to(uri!(second_factor_page)));
+        return Page::Redirect(Redirect::to(uri!(second_factor_page(next = None::<&str>))));
     }
-    let feedback = feedback_of(incoming, &visitor);
     Page::render(&HomeTemplate {
-        layout: Layout::new("Home", visitor.signed_in(), &visitor.csrf, feedback),
+        layout: visitor.layout("Home", incoming),
     })
+}
+
+/// Where a completed login goes: `next` if it is a path of this site, else home.
+fn after_login(next: Option<&str>) -> String {
+    safe_next(next).unwrap_or("/").to_string()
 }
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginTemplate {
     layout: Layout,
+    /// The page to return to after logging in, kept in a hidden field ("" for home).
+    next: String,
 }
 
-#[get("/login")]
-fn login_page(visitor: Visitor, incoming: Incoming) -> Page {
+#[get("/login?<next>")]
+pub(crate) fn login_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
     if visitor.signed_in().is_some() {
-        return Page::Redirect(Redirect::to(uri!(home)));
+        return Page::Redirect(Redirect::to(after_login(next)));
     }
-    let feedback = feedback_of(incoming, &visitor);
     Page::render(&LoginTemplate {
-        layout: Layout::new("Log in", None, &visitor.csrf, feedback),
+        layout: visitor.layout("Log in", incoming),
+        next: safe_next(next).unwrap_or("").to_string(),
     })
 }
 
@@ -86,7 +79,7 @@ struct LoginForm {
     #[field(default = false)]
     remember: bool,
     #[field(default = String::new())]
-    csrf_token: String,
+    next: String,
 }
 
 #[post("/login", data = "<form>")]
@@ -95,11 +88,10 @@ async fn login(
     jar: &CookieJar<'_>,
     client: ClientInfo,
     visitor: Visitor,
-    form: Form<LoginForm>,
+    form: CsrfForm<LoginForm>,
 ) -> Page {
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
+    let form = form.0;
+    let next = safe_next(Some(&form.next));
     match auth::login(app, &form.login, &form.password, form.remember, &client).await {
         Ok(tokens) => {
             // The browser's earlier session (another account, or a login left half-way)
@@ -115,9 +107,9 @@ async fn login(
             }
             cookies::start_session_cookies(jar, &app.settings, &tokens);
             if tokens.two_factor_required {
-                Page::Redirect(Redirect::to(uri!(second_factor_page)))
+                Page::Redirect(Redirect::to(uri!(second_factor_page(next = next))))
             } else {
-                Page::Feedback(Feedback::success("You are signed in.").redirect("/"))
+                Page::Feedback(Feedback::success("You are signed in.").redirect(after_login(next)))
             }
         }
         Err(error) if error.is_internal() => {
@@ -127,7 +119,7 @@ async fn login(
         Err(error) => Page::Feedback(
             Feedback::error(error.sentence())
                 .keep("login", &form.login)
-                .redirect("/login"),
+                .redirect(uri!(login_page(next = next)).to_string()),
         ),
     }
 }
@@ -143,9 +135,8 @@ fn register_page(visitor: Visitor, incoming: Incoming) -> Page {
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(uri!(home)));
     }
-    let feedback = feedback_of(incoming, &visitor);
     Page::render(&RegisterTemplate {
-        layout: Layout::new("Register", None, &visitor.csrf, feedback),
+        layout: visitor.layout("Register", incoming),
     })
 }
 
@@ -159,32 +150,16 @@ struct RegisterForm {
     display_name: String,
     #[field(default = String::new())]
     password: String,
-    #[field(default = String::new())]
-    csrf_token: String,
 }
 
 #[post("/register", data = "<form>")]
-async fn register(
-    app: &State<App>,
-    jar: &CookieJar<'_>,
-    client: ClientInfo,
-    form: Form<RegisterForm>,
-) -> Page {
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
+async fn register(app: &State<App>, client: ClientInfo, form: CsrfForm<RegisterForm>) -> Page {
+    let form = form.0;
     let input = Registration {
         username: &form.username,
         email: &form.email,
         password: &form.password,
         display_name: Some(&form.display_name),
-    };
-    let keep = |feedback: Feedback| {
-        feedback
-            .keep("username", &form.username)
-            .keep("email", &form.email)
-            .keep("display_name", &form.display_name)
-            .redirect("/register")
     };
     match auth::register(app, &input, &client).await {
         Ok(account) => Page::Feedback(
@@ -196,7 +171,13 @@ async fn register(
             log::error!("register page: {}", error.with_causes());
             error_page(Status::InternalServerError)
         }
-        Err(error) => Page::Feedback(keep(Feedback::of(&error))),
+        Err(error) => Page::Feedback(
+            Feedback::of(&error)
+                .keep("username", &form.username)
+                .keep("email", &form.email)
+                .keep("display_name", &form.display_name)
+                .redirect("/register"),
+        ),
     }
 }
 
@@ -204,16 +185,17 @@ async fn register(
 #[template(path = "login_2fa.html")]
 struct SecondFactorTemplate {
     layout: Layout,
+    next: String,
 }
 
-#[get("/login/2fa")]
-fn second_factor_page(visitor: Visitor, incoming: Incoming) -> Page {
+#[get("/login/2fa?<next>")]
+fn second_factor_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
     if !visitor.pending {
-        return Page::Redirect(Redirect::to(uri!(login_page)));
+        return Page::Redirect(Redirect::to(uri!(login_page(next = safe_next(next)))));
     }
-    let feedback = feedback_of(incoming, &visitor);
     Page::render(&SecondFactorTemplate {
-        layout: Layout::new("Two-factor authentication", None, &visitor.csrf, feedback),
+        layout: visitor.layout("Two-factor authentication", incoming),
+        next: safe_next(next).unwrap_or("").to_string(),
     })
 }
 
@@ -222,7 +204,7 @@ struct CodeForm {
     #[field(default = String::new())]
     code: String,
     #[field(default = String::new())]
-    csrf_token: String,
+    next: String,
 }
 
 #[post("/login/2fa", data = "<form>")]
@@ -231,22 +213,22 @@ async fn second_factor(
     jar: &CookieJar<'_>,
     client: ClientInfo,
     visitor: Visitor,
-    form: Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> Page {
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
+    let form = form.0;
+    let next = safe_next(Some(&form.next));
     let (true, Some(session_id)) = (visitor.pending, visitor.session_id.as_deref()) else {
         return Page::Feedback(Feedback::error("Please log in again.").redirect("/login"));
     };
     match two_factor::complete_login(app, session_id, &form.code, &client).await {
         Ok(tokens) => {
             cookies::start_session_cookies(jar, &app.settings, &tokens);
-            Page::Feedback(Feedback::success("You are signed in.").redirect("/"))
+            Page::Feedback(Feedback::success("You are signed in.").redirect(after_login(next)))
         }
-        Err(error @ AppError::InvalidOtp { .. }) => {
-            Page::Feedback(Feedback::error(error.sentence()).redirect("/login/2fa"))
-        }
+        Err(error @ AppError::InvalidOtp { .. }) => Page::Feedback(
+            Feedback::error(error.sentence())
+                .redirect(uri!(second_factor_page(next = next)).to_string()),
+        ),
         Err(error) if error.is_internal() => {
             log::error!("2FA page: {}", error.with_causes());
             error_page(Status::InternalServerError)
@@ -265,17 +247,14 @@ async fn second_factor(
     }
 }
 
-#[post("/logout", data = "<form>")]
+#[post("/logout", data = "<_form>")]
 async fn logout(
     app: &State<App>,
     jar: &CookieJar<'_>,
     client: ClientInfo,
     visitor: Visitor,
-    form: Form<CsrfOnly>,
+    _form: CsrfForm<CsrfOnly>,
 ) -> Page {
-    if !csrf_ok(app, jar, &form.csrf_token) {
-        return error_page(Status::Forbidden);
-    }
     if let (Some(account), Some(session_id)) = (&visitor.account, &visitor.session_id) {
         let revoked = auth::revoke_session(
             app,
@@ -287,7 +266,7 @@ async fn logout(
         )
         .await;
         if let Err(error) = revoked {
-            log::error!("logout page: {error}");
+            log::error!("logout page: {}", error.with_causes());
             return error_page(Status::InternalServerError);
         }
     }

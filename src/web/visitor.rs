@@ -1,11 +1,24 @@
-//! Who is looking at a page. The pages use the API's sessions, carried in cookies: an
-//! expired (or dropped) access cookie is renewed from the refresh cookie on the way,
-//! with the same rotation and reuse rules as `POST /api/auth/refresh`.
+//! Who is looking at a page, and the guards page routes take instead of checking by
+//! hand:
+//! - [`Visitor`]: anyone, signed in or not (renewing an expired access cookie from the
+//!   refresh cookie on the way, with the rotation and reuse rules of
+//!   `POST /api/auth/refresh`);
+//! - [`SignedIn`]: the active account of a complete session; anyone else is sent to
+//!   `/login?next=<this page>` and brought back after logging in;
+//! - [`StaffPage`]: the same for staff and superusers; other accounts get the 403 page;
+//! - [`CsrfForm`]: a form body that carries this browser's CSRF token, else 403.
 
+use std::sync::Arc;
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::form::{Form, FromForm};
+use rocket::http::{RawStr, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 
+use super::feedback::{Feedback, Incoming};
+use super::{CsrfOnly, Layout};
 use crate::accounts::Account;
 use crate::app::App;
 use crate::auth;
@@ -13,8 +26,20 @@ use crate::cookies;
 use crate::error::AppError;
 use crate::sessions::ClientInfo;
 
+/// A link of the pages' navigation, shown to signed-in visitors (features add theirs).
+#[derive(Debug, Clone)]
+pub struct NavLink {
+    pub label: &'static str,
+    pub href: &'static str,
+}
+
+/// The navigation links of the registered features, managed by Rocket.
+#[derive(Debug, Clone, Default)]
+pub struct Navigation(pub Arc<[NavLink]>);
+
 /// The visitor of a page: signed in, half-way through a 2FA login, or anonymous, and
 /// the browser's CSRF token for the page's forms.
+#[derive(Clone)]
 pub struct Visitor {
     pub account: Option<Account>,
     pub session_id: Option<String>,
@@ -22,7 +47,8 @@ pub struct Visitor {
     pub pending: bool,
     pub csrf: String,
     /// Why an existing session was refused (blocked, revoked), to tell the visitor.
-    pub refusal: Option<AppError>,
+    pub refusal: Option<Arc<AppError>>,
+    nav: Navigation,
 }
 
 impl Visitor {
@@ -32,6 +58,20 @@ impl Visitor {
             .as_ref()
             .filter(|account| !self.pending && account.is_active)
     }
+
+    /// The layout of a page titled `title`, with the feedback to show: why the
+    /// visitor's session just ended, else what the previous POST left.
+    pub fn layout(&self, title: &str, incoming: Incoming) -> Layout {
+        let feedback = match &self.refusal {
+            Some(error) => Some(Feedback::error(error.sentence())),
+            None => incoming.0,
+        };
+        let mut layout = Layout::new(title, self.signed_in(), &self.csrf, feedback);
+        if self.signed_in().is_some() {
+            layout.nav = self.nav.0.to_vec();
+        }
+        layout
+    }
 }
 
 #[rocket::async_trait]
@@ -39,47 +79,59 @@ impl<'r> FromRequest<'r> for Visitor {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let app = match request.guard::<&State<App>>().await {
-            Outcome::Success(app) => app,
-            _ => return Outcome::Forward(rocket::http::Status::InternalServerError),
-        };
-        let jar = request.cookies();
-        let settings = &app.settings;
-        let csrf = cookies::csrf_token(jar, settings);
-        let mut visitor = Visitor {
-            account: None,
-            session_id: None,
-            pending: false,
-            csrf,
-            refusal: None,
-        };
-        let access = jar
-            .get(&settings.access_cookie)
-            .map(|c| c.value().to_string());
-        let outcome = match access {
-            Some(token) => auth::authenticate(app, &token).await,
-            None => Err(AppError::MissingToken),
-        };
-        let outcome = match outcome {
-            Err(AppError::MissingToken | AppError::TokenExpired) => renew(request, app).await,
-            other => other,
-        };
-        match outcome {
-            Ok(found) => {
-                visitor.pending = found.pending;
-                visitor.session_id = Some(found.session_id);
-                visitor.account = Some(found.account);
-            }
-            Err(AppError::MissingToken) => {}
-            // Our failure, not the session's: keep the cookies for the next request.
-            Err(error) if error.is_internal() => visitor.refusal = Some(error),
-            Err(error) => {
-                cookies::clear_auth_cookies(jar, settings);
-                visitor.refusal = Some(error);
-            }
+        // Once per request: renewing twice would rotate the refresh token twice.
+        let visitor = request
+            .local_cache_async(async { find_visitor(request).await })
+            .await;
+        match visitor {
+            Some(visitor) => Outcome::Success(visitor.clone()),
+            None => Outcome::Error((Status::InternalServerError, ())),
         }
-        Outcome::Success(visitor)
     }
+}
+
+async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
+    let app = request.rocket().state::<App>()?;
+    let jar = request.cookies();
+    let settings = &app.settings;
+    let mut visitor = Visitor {
+        account: None,
+        session_id: None,
+        pending: false,
+        csrf: cookies::csrf_token(jar, settings),
+        refusal: None,
+        nav: request
+            .rocket()
+            .state::<Navigation>()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let access = jar
+        .get(&settings.access_cookie)
+        .map(|c| c.value().to_string());
+    let outcome = match access {
+        Some(token) => auth::authenticate(app, &token).await,
+        None => Err(AppError::MissingToken),
+    };
+    let outcome = match outcome {
+        Err(AppError::MissingToken | AppError::TokenExpired) => renew(request, app).await,
+        other => other,
+    };
+    match outcome {
+        Ok(found) => {
+            visitor.pending = found.pending;
+            visitor.session_id = Some(found.session_id);
+            visitor.account = Some(found.account);
+        }
+        Err(AppError::MissingToken) => {}
+        // Our failure, not the session's: keep the cookies for the next request.
+        Err(error) if error.is_internal() => visitor.refusal = Some(Arc::new(error)),
+        Err(error) => {
+            cookies::clear_auth_cookies(jar, settings);
+            visitor.refusal = Some(Arc::new(error));
+        }
+    }
+    Some(visitor)
 }
 
 /// Renews the access cookie from the refresh cookie, if there is one.
@@ -98,4 +150,160 @@ async fn renew(request: &Request<'_>, app: &App) -> Result<auth::Authenticated, 
     let tokens = auth::refresh(app, &refresh, &client).await?;
     cookies::set_auth_cookies(jar, &app.settings, &tokens);
     auth::authenticate(app, &tokens.access_token).await
+}
+
+/// Why a page sent its visitor to the login page, for the login page to say.
+pub struct LoginReason(pub String);
+
+/// The signed-in, active account of a page, with its session. Anyone else gets 401,
+/// which the pages' catcher turns into a redirect to `/login?next=<the page>`.
+pub struct SignedIn {
+    pub account: Account,
+    pub session_id: String,
+    pub visitor: Visitor,
+    incoming: Option<Feedback>,
+}
+
+impl SignedIn {
+    /// The layout of a page titled `title`, with the previous POST's feedback.
+    pub fn layout(&self, title: &str) -> Layout {
+        self.visitor.layout(title, Incoming(self.incoming.clone()))
+    }
+
+    /// This browser's CSRF token, for forms a page renders.
+    pub fn csrf(&self) -> &str {
+        &self.visitor.csrf
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SignedIn {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let visitor = match request.guard::<Visitor>().await {
+            Outcome::Success(visitor) => visitor,
+            Outcome::Error(error) => return Outcome::Error(error),
+            Outcome::Forward(status) => return Outcome::Forward(status),
+        };
+        match (visitor.signed_in().cloned(), visitor.session_id.clone()) {
+            (Some(account), Some(session_id)) => {
+                let incoming = match request.guard::<Incoming>().await {
+                    Outcome::Success(incoming) => incoming.0,
+                    _ => None,
+                };
+                Outcome::Success(SignedIn {
+                    account,
+                    session_id,
+                    visitor,
+                    incoming,
+                })
+            }
+            _ => {
+                let reason = match &visitor.refusal {
+                    Some(error) => error.sentence(),
+                    None => "Please log in to see that page.".to_string(),
+                };
+                request.local_cache(|| LoginReason(reason));
+                Outcome::Error((Status::Unauthorized, ()))
+            }
+        }
+    }
+}
+
+/// A signed-in staff member or superuser. Anonymous visitors are sent to the login
+/// page; other accounts get the 403 page.
+pub struct StaffPage(pub SignedIn);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for StaffPage {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match SignedIn::from_request(request).await {
+            Outcome::Success(me) if me.account.is_staff || me.account.is_superuser => {
+                Outcome::Success(StaffPage(me))
+            }
+            Outcome::Success(_) => Outcome::Error((Status::Forbidden, ())),
+            Outcome::Error(error) => Outcome::Error(error),
+            Outcome::Forward(status) => Outcome::Forward(status),
+        }
+    }
+}
+
+/// A form (`application/x-www-form-urlencoded`) whose `csrf_token` field matches this
+/// browser's CSRF cookie. Otherwise the request fails with 403 and the handler never
+/// runs, so nothing changes.
+pub struct CsrfForm<T>(pub T);
+
+#[rocket::async_trait]
+impl<'r, T> FromData<'r> for CsrfForm<T>
+where
+    T: for<'a> FromForm<'a> + Send + 'static,
+{
+    type Error = ();
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        if !request.content_type().is_some_and(|ct| ct.is_form()) {
+            return Outcome::Error((Status::UnsupportedMediaType, ()));
+        }
+        let limit = request.limits().get("form").unwrap_or(32.kibibytes());
+        let text = match data.open(limit).into_string().await {
+            Ok(text) if text.is_complete() => text.into_inner(),
+            Ok(_) => return Outcome::Error((Status::PayloadTooLarge, ())),
+            Err(_) => return Outcome::Error((Status::BadRequest, ())),
+        };
+        let Outcome::Success(app) = request.guard::<&State<App>>().await else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let presented = Form::<CsrfOnly>::parse_encoded(RawStr::new(&text))
+            .map(|form| form.csrf_token)
+            .unwrap_or_default();
+        if !cookies::csrf_matches(request.cookies(), &app.settings, &presented) {
+            return Outcome::Error((Status::Forbidden, ()));
+        }
+        match Form::<T>::parse_encoded(RawStr::new(&text)) {
+            Ok(form) => Outcome::Success(CsrfForm(form)),
+            Err(_) => Outcome::Error((Status::UnprocessableEntity, ())),
+        }
+    }
+}
+
+/// `next` if it is a path on this site (`/notes?page=2`), else `None`: never another
+/// host (`//evil.example`, `/\evil.example`), a scheme, or control characters.
+pub fn safe_next(next: Option<&str>) -> Option<&str> {
+    let next = next?;
+    let safe = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2048
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    safe.then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_only_ever_a_path_on_this_site() {
+        for good in ["/", "/notes", "/notes?page=2", "/admin/accounts/3"] {
+            assert_eq!(safe_next(Some(good)), Some(good));
+        }
+        for bad in [
+            "",
+            "notes",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/a\\b",
+            "/a\nb",
+            "/\u{0}",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(None), None);
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(3000)))), None);
+    }
 }

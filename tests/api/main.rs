@@ -16,6 +16,7 @@ mod health;
 mod lockout;
 mod login;
 mod logout_and_sessions;
+mod page_guards;
 mod pages;
 mod password_change;
 mod profile;

@@ -3,87 +3,11 @@
 //! access cookie, and a blocked account's open browser session.
 
 use rocket::http::{ContentType, Status};
-use rocket::local::asynchronous::LocalResponse;
 use serde_json::json;
 
-use crate::support::{spawn_browser, TestApp, PASSWORD};
-
-/// The CSRF token the client's cookie jar holds (after any page view).
-fn csrf(app: &TestApp) -> String {
-    app.client
-        .cookies()
-        .get("gatehouse_csrf")
-        .expect("a page view sets the csrf cookie")
-        .value()
-        .to_string()
-}
-
-async fn page(app: &TestApp, uri: &str) -> (Status, String) {
-    let response = app.client.get(uri.to_string()).dispatch().await;
-    let status = response.status();
-    (status, response.into_string().await.unwrap_or_default())
-}
-
-async fn submit<'a>(app: &'a TestApp, uri: &str, fields: &[(&str, &str)]) -> LocalResponse<'a> {
-    let body = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    app.client
-        .post(uri.to_string())
-        .header(ContentType::Form)
-        .body(body)
-        .dispatch()
-        .await
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn location(response: &LocalResponse<'_>) -> String {
-    response
-        .headers()
-        .get_one("Location")
-        .unwrap_or("")
-        .to_string()
-}
-
-/// Registers through the API and logs in through the login form.
-async fn browser_login(app: &TestApp, username: &str) {
-    if sqlx::query_scalar::<_, i64>("SELECT id FROM accounts WHERE username_key = $1")
-        .bind(username)
-        .fetch_optional(&app.pool())
-        .await
-        .unwrap()
-        .is_none()
-    {
-        app.register(username, &format!("{username}@example.com"))
-            .await;
-    }
-    page(app, "/login").await;
-    let token = csrf(app);
-    let response = submit(
-        app,
-        "/login",
-        &[
-            ("login", username),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ],
-    )
-    .await;
-    assert_eq!(response.status(), Status::SeeOther);
-}
+use crate::support::{
+    browser_login, csrf, location, page, spawn_browser, submit, TestApp, PASSWORD,
+};
 
 /// Logs `username` in through the API from another device (a client with cookies of
 /// its own); returns the access token.
@@ -591,8 +515,8 @@ async fn admin_pages_are_for_staff_and_act_on_accounts() {
     let response = app.client.get("/admin").dispatch().await;
     assert_eq!(
         location(&response),
-        "/login",
-        "anonymous visitors are sent to log in"
+        "/login?next=%2Fadmin",
+        "anonymous visitors are sent to log in, and back here afterwards"
     );
 
     app.register("boss", "boss@example.com").await;
