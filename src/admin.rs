@@ -7,13 +7,12 @@
 //! touch a superuser (block, unblock, deactivate); nobody can block, deactivate,
 //! demote or delete themselves. The CLI acts as the `Operator`, who may do anything.
 
-use serde::Serialize;
-
 use crate::accounts::{self, Account, AccountDetail, AccountRow, Flags};
 use crate::app::App;
 use crate::auth::{self, audit};
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, Event, EventKind};
+pub use crate::paging::{Listing, Page};
 use crate::sessions::ClientInfo;
 
 /// Longest block reason, in characters.
@@ -69,61 +68,6 @@ impl Actor {
     }
 }
 
-/// A validated page request: `page` from 1, `per_page` from 1 to `MAX_PER_PAGE`.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub page: i64,
-    pub per_page: i64,
-}
-
-impl Page {
-    pub const DEFAULT_PER_PAGE: i64 = 20;
-    pub const MAX_PER_PAGE: i64 = 100;
-
-    /// Parses the query values as given, reporting each bad one by name.
-    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Page, AppError> {
-        let mut errors = FieldErrors::new();
-        let mut number = |name: &str, value: Option<&str>, default: i64, max: i64| match value {
-            None => default,
-            Some(text) => match text.trim().parse::<i64>() {
-                Ok(n) if (1..=max).contains(&n) => n,
-                _ => {
-                    errors.insert(
-                        name.to_string(),
-                        format!("must be a whole number from 1 to {max}"),
-                    );
-                    default
-                }
-            },
-        };
-        let page = number("page", page, 1, 1_000_000);
-        let per_page = number(
-            "per_page",
-            per_page,
-            Self::DEFAULT_PER_PAGE,
-            Self::MAX_PER_PAGE,
-        );
-        if errors.is_empty() {
-            Ok(Page { page, per_page })
-        } else {
-            Err(AppError::Validation(errors))
-        }
-    }
-
-    fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
-    }
-}
-
-/// One page of a listing and the size of the whole.
-#[derive(Debug, Serialize)]
-pub struct Listing<T: Serialize> {
-    pub items: Vec<T>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
 /// Accounts whose username or email contains `search` (all when empty), oldest first.
 pub async fn list_accounts(
     app: &App,
@@ -133,15 +77,11 @@ pub async fn list_accounts(
     let rows = accounts::search_accounts(app.pool(), search, page.per_page, page.offset()).await?;
     let total = accounts::count_accounts(app.pool(), search).await?;
     let now = app.now();
-    Ok(Listing {
-        items: rows
-            .into_iter()
-            .map(|row| AccountDetail::new(row, now))
-            .collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let items = rows
+        .into_iter()
+        .map(|row| AccountDetail::new(row, now))
+        .collect();
+    Ok(Listing::new(items, page, total))
 }
 
 /// The account `id`, or `NotFound`.
@@ -453,10 +393,5 @@ pub async fn account_events(app: &App, id: i64, page: Page) -> Result<Listing<Ev
         find_account(app, id).await?;
     }
     let items = events::list_for_account(app.pool(), id, page.per_page, page.offset()).await?;
-    Ok(Listing {
-        items,
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    Ok(Listing::new(items, page, total))
 }

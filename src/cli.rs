@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
 
@@ -122,14 +122,35 @@ impl From<AppError> for Failure {
 
 type CliResult = Result<(), Failure>;
 
-/// Parses the arguments and runs the chosen command.
+/// Parses the arguments and runs the chosen command: one of Gatehouse's, or a
+/// feature's (named after the feature, see [`crate::feature::Feature::command`]).
 pub async fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let features = crate::features::all();
+    let mut command = Cli::command();
+    for feature in &features {
+        if let Some(sub) = feature.command() {
+            command = command.subcommand(sub.name(feature.name()));
+        }
+    }
+    let matches = command.get_matches();
+    if let Some((name, sub_matches)) = matches.subcommand() {
+        if let Some(feature) = features.iter().find(|f| f.name() == name) {
+            return finish(run_feature(*feature, sub_matches).await);
+        }
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => return serve().await,
         Command::CreateSuperuser(args) => create_superuser(args).await,
         Command::Accounts { command, database } => accounts(command, database).await,
     };
+    finish(outcome)
+}
+
+fn finish(outcome: CliResult) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
@@ -137,6 +158,25 @@ pub async fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a feature's subcommand on the app opened like `accounts` opens it; the
+/// database URL comes from `--database-url` if the feature's command declares it.
+async fn run_feature(feature: &dyn crate::feature::Feature, matches: &ArgMatches) -> CliResult {
+    let database = DatabaseArg {
+        database_url: matches
+            .try_get_one::<String>("database_url")
+            .ok()
+            .flatten()
+            .cloned(),
+    };
+    let (app, figment) = open_app_with_figment(&database).await?;
+    let setup = crate::feature::Setup {
+        figment: &figment,
+        settings: &app.settings,
+        pages: app.settings.accepts(crate::config::TokenLocation::Cookie),
+    };
+    Ok(feature.run_command(&app, &setup, matches).await?)
 }
 
 async fn serve() -> ExitCode {
@@ -161,6 +201,11 @@ async fn serve() -> ExitCode {
 
 /// The app state without the server: settings, the migrated database and the hasher.
 async fn open_app(database: &DatabaseArg) -> Result<App, Failure> {
+    Ok(open_app_with_figment(database).await?.0)
+}
+
+/// [`open_app`], and the figment it was read from (a feature reads its section there).
+async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment), Failure> {
     let mut figment: Figment = crate::figment();
     if let Some(url) = &database.database_url {
         figment = figment.merge((format!("databases.{DATABASE_NAME}.url"), url));
@@ -189,23 +234,21 @@ async fn open_app(database: &DatabaseArg) -> Result<App, Failure> {
             db::redact_url(&config.url)
         ))
     })?;
-    db::migrate(&pool).await.map_err(|e| {
-        Failure(format!(
-            "cannot apply the migrations to {}: {e}",
-            db::redact_url(&config.url)
-        ))
-    })?;
+    crate::feature::migrate(&pool, &crate::features::all())
+        .await
+        .map_err(|e| {
+            Failure(format!(
+                "cannot apply the migrations to {}: {e}",
+                db::redact_url(&config.url)
+            ))
+        })?;
     let hasher = Hasher::new(&settings).map_err(|e| Failure(e.to_string()))?;
-    Ok(App::new(
-        Arc::new(settings),
-        pool,
-        hasher,
-        Arc::new(SystemClock),
-    ))
+    let app = App::new(Arc::new(settings), pool, hasher, Arc::new(SystemClock));
+    Ok((app, figment))
 }
 
-/// What the audit trail records as the client of a CLI action.
-fn cli_client() -> ClientInfo {
+/// What the audit trail records as the client of a CLI action (a feature's too).
+pub fn cli_client() -> ClientInfo {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());

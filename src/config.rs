@@ -189,27 +189,36 @@ impl fmt::Debug for Settings {
 pub enum ConfigError {
     #[error("invalid setting `{setting}` (environment variable {env}): {reason}")]
     Invalid {
-        setting: &'static str,
+        setting: String,
         env: String,
         reason: String,
     },
     #[error("configuration could not be read: {0}")]
     Figment(String),
+    /// The list of features in `src/features/mod.rs` is wrong.
+    #[error("{0}")]
+    Feature(String),
 }
 
 fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
-        setting,
+        setting: setting.to_string(),
         env: format!("{ENV_PREFIX}{}", setting.to_uppercase()),
         reason: reason.into(),
     }
 }
 
 /// The figment every entry point starts from: Rocket's own (Rocket.toml and `ROCKET_*`),
-/// then `GATEHOUSE_*` for the auth settings and `DATABASE_URL` for the database.
+/// then `GATEHOUSE_*` for the auth settings (`GATEHOUSE_<FEATURE>__<KEY>` for a
+/// feature's own section) and `DATABASE_URL` for the database.
 pub fn figment() -> Figment {
     rocket::Config::figment()
-        .merge(Env::prefixed(ENV_PREFIX).map(|key| format!("gatehouse.{key}").into()))
+        .merge(
+            Env::prefixed(ENV_PREFIX).map(|key| match key.as_str().split_once("__") {
+                Some((feature, rest)) => format!("{feature}.{rest}").into(),
+                None => format!("gatehouse.{key}").into(),
+            }),
+        )
         .merge(
             Env::raw()
                 .only(&["DATABASE_URL"])

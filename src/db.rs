@@ -62,9 +62,8 @@ impl rocket_db_pools::Pool for DbPool {
         let config: Config = figment
             .extract()
             .map_err(|e| PoolError::Config(e.to_string()))?;
-        let pool = connect(&config).await?;
-        migrate(&pool).await?;
-        Ok(pool)
+        // Migrations run once the features are known (see `feature::migrate`).
+        connect(&config).await
     }
 
     async fn get(&self) -> Result<Self::Connection, Self::Error> {
@@ -136,11 +135,12 @@ pub async fn connect(config: &Config) -> Result<DbPool, PoolError> {
     Ok(DbPool { pool, backend })
 }
 
-/// Applies the migrations of the pool's backend.
-pub async fn migrate(db: &DbPool) -> Result<(), sqlx::migrate::MigrateError> {
-    match db.backend {
-        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&db.pool).await,
-        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&db.pool).await,
+/// Gatehouse's own migrations for `backend` (versions below
+/// [`crate::feature::FIRST_FEATURE_MIGRATION`]).
+pub fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
     }
 }
 

@@ -33,7 +33,10 @@ pub mod cookies;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod feature;
+pub mod features;
 pub mod guards;
+pub mod paging;
 pub mod password;
 pub mod random;
 pub mod sessions;
@@ -54,6 +57,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Settings};
 use crate::db::Db;
 use crate::password::Hasher;
+use crate::web::visitor::Navigation;
 
 pub use crate::config::figment;
 
@@ -73,11 +77,23 @@ pub fn rocket_with_clock(
     let pages = settings.accepts(config::TokenLocation::Cookie);
     let https = settings.cookie_secure;
     let hasher = Hasher::new(&settings).map_err(|e| ConfigError::Invalid {
-        setting: "argon2_memory_kib",
+        setting: "argon2_memory_kib".into(),
         env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
         reason: e.to_string(),
     })?;
-    Ok(rocket::custom(figment)
+    let features = features::all();
+    feature::check_names(&features)?;
+    let setup = feature::Setup {
+        figment: &figment,
+        settings: &settings,
+        pages,
+    };
+    let stages = features
+        .iter()
+        .map(|feature| feature.stage(&setup))
+        .collect::<Result<Vec<_>, _>>()?;
+    let navigation = Navigation(features.iter().filter_map(|f| f.nav_link()).collect());
+    let mut rocket = rocket::custom(figment.clone())
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite(
             "Gatehouse state",
@@ -85,6 +101,10 @@ pub fn rocket_with_clock(
                 let Some(db) = Db::fetch(&rocket) else {
                     return Err(rocket);
                 };
+                if let Err(error) = feature::migrate(&db.0, &features).await {
+                    log::error!("the database migrations failed: {error}");
+                    return Err(rocket);
+                }
                 if settings.two_factor_enabled && settings.two_factor_key_is_ephemeral {
                     log::warn!(
                         "no two_factor_key configured: using a random one for this run, so 2FA \
@@ -104,5 +124,10 @@ pub fn rocket_with_clock(
             },
         ))
         .attach(api::stage(two_factor))
-        .attach(web::stage(pages, https, two_factor)))
+        .attach(web::stage(pages, https, two_factor))
+        .manage(navigation);
+    for stage in stages {
+        rocket = rocket.attach(stage);
+    }
+    Ok(rocket)
 }

@@ -37,12 +37,7 @@ pub async fn list_accounts(
 ) -> ApiResult<Json<Value>> {
     let page = Page::parse(page, per_page)?;
     let listing = admin::list_accounts(app, q.unwrap_or("").trim(), page).await?;
-    Ok(Json(json!({
-        "accounts": listing.items,
-        "page": listing.page,
-        "per_page": listing.per_page,
-        "total": listing.total,
-    })))
+    Ok(Json(listing.to_json("accounts")))
 }
 
 #[get("/accounts/<id>")]
@@ -156,10 +151,5 @@ pub async fn account_events(
 ) -> ApiResult<Json<Value>> {
     let page = Page::parse(page, per_page)?;
     let listing = admin::account_events(app, account_id(id)?, page).await?;
-    Ok(Json(json!({
-        "events": listing.items,
-        "page": listing.page,
-        "per_page": listing.per_page,
-        "total": listing.total,
-    })))
+    Ok(Json(listing.to_json("events")))
 }

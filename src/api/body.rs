@@ -11,18 +11,19 @@ use serde::de::DeserializeOwned;
 use crate::error::{AppError, FieldErrors};
 use crate::guards::stash;
 
-/// A required JSON body.
-pub struct JsonBody<T>(pub T);
+/// A required JSON body, at most `LIMIT` bytes (0: the configured `json` limit). A
+/// route whose valid bodies are larger (a long note) names its own limit.
+pub struct JsonBody<T, const LIMIT: u64 = 0>(pub T);
 
 /// A JSON body that may be absent (no bytes at all, or only white space).
 pub struct OptionalJson<T>(pub Option<T>);
 
 #[rocket::async_trait]
-impl<'r, T: DeserializeOwned + Send> FromData<'r> for JsonBody<T> {
+impl<'r, T: DeserializeOwned + Send, const LIMIT: u64> FromData<'r> for JsonBody<T, LIMIT> {
     type Error = ();
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        match read_json(request, data).await {
+        match read_json(request, data, LIMIT).await {
             Ok(Some(value)) => Outcome::Success(JsonBody(value)),
             Ok(None) => fail(
                 request,
@@ -38,7 +39,7 @@ impl<'r, T: DeserializeOwned + Send> FromData<'r> for OptionalJson<T> {
     type Error = ();
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        match read_json(request, data).await {
+        match read_json(request, data, 0).await {
             Ok(value) => Outcome::Success(OptionalJson(value)),
             Err(error) => fail(request, error),
         }
@@ -52,12 +53,16 @@ fn fail<'r, T>(request: &'r Request<'_>, error: AppError) -> data::Outcome<'r, T
 async fn read_json<T: DeserializeOwned>(
     request: &Request<'_>,
     data: Data<'_>,
+    route_limit: u64,
 ) -> Result<Option<T>, AppError> {
     // A body must say it is JSON. A cross-site HTML form can post text/plain that
     // happens to parse as JSON (login CSRF); it cannot send application/json without
     // the browser asking this server first (a CORS preflight it will not get).
     let declared_json = request.content_type().is_some_and(|ct| ct.is_json());
-    let limit = request.limits().get("json").unwrap_or(16.kibibytes());
+    let limit = match route_limit {
+        0 => request.limits().get("json").unwrap_or(16.kibibytes()),
+        bytes => bytes.bytes(),
+    };
     let text = data
         .open(limit)
         .into_string()

@@ -66,7 +66,7 @@ async fn accounts(app: &State<App>, staff: StaffPage, q: Option<&str>, page: Opt
         Ok(listing) => listing,
         Err(error) => return failed(error),
     };
-    let pages = ((listing.total + paging.per_page - 1) / paging.per_page).max(1);
+    let pages = listing.pages();
     let rows = listing
         .items
         .into_iter()

@@ -21,6 +21,7 @@ use rocket::response::Redirect;
 use rocket::Request;
 
 use crate::accounts::Account;
+use crate::error::AppError;
 use feedback::Feedback;
 use visitor::{LoginReason, NavLink};
 
@@ -72,6 +73,20 @@ pub enum Page {
 }
 
 impl Page {
+    /// The answer to a flow's failure: the 500 page for ours (logged), the 404 page for
+    /// something that is not there, else the error's sentence (and field errors) on
+    /// the page `back`.
+    pub fn failed(error: &AppError, back: &str) -> Page {
+        if error.is_internal() {
+            log::error!("page {back}: {}", error.with_causes());
+            return error_page(Status::InternalServerError);
+        }
+        if matches!(error, AppError::NotFound) {
+            return error_page(Status::NotFound);
+        }
+        Page::Feedback(Feedback::of(error).redirect(back))
+    }
+
     pub fn render(template: &impl Template) -> Page {
         match template.render() {
             Ok(html) => Page::Html(RawHtml(html)),

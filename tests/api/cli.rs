@@ -11,11 +11,11 @@ use serde_json::Value;
 use crate::support::{assert_error, spawn_app_on, TestDatabase, PASSWORD};
 
 /// The `gatehouse` binary with cheap hashing, pointed at `db` with `--database-url`.
-fn gatehouse(db: &TestDatabase, args: &[&str]) -> Command {
+pub fn gatehouse(db: &TestDatabase, args: &[&str]) -> Command {
     gatehouse_on(&db.url, args)
 }
 
-fn gatehouse_on(url: &str, args: &[&str]) -> Command {
+pub fn gatehouse_on(url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     command
         .args(args)
@@ -28,7 +28,7 @@ fn gatehouse_on(url: &str, args: &[&str]) -> Command {
 }
 
 /// Runs the command with `input` on standard input.
-fn run(mut command: Command, input: &str) -> Output {
+pub fn run(mut command: Command, input: &str) -> Output {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -44,16 +44,16 @@ fn run(mut command: Command, input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Asserts the command failed with exit code 1 and a message containing `needle`.
-fn assert_fails(output: &Output, needle: &str) {
+pub fn assert_fails(output: &Output, needle: &str) {
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(output));
     let message = stderr(output);
     assert!(

@@ -9,7 +9,7 @@ mod support;
 
 mod admin;
 mod blocks;
-mod cli;
+pub mod cli;
 mod config;
 mod guards;
 mod health;
@@ -24,3 +24,7 @@ mod refresh;
 mod register;
 mod tokens;
 mod two_factor;
+
+// Each feature's tests live beside it, in src/features/<name>/tests.rs.
+#[path = "../../src/features/tests.rs"]
+mod features;

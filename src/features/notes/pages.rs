@@ -1,0 +1,104 @@
+//! `/notes`: the signed-in account's notes, a form to add one and a button to delete
+//! each. The guards do the checking: `SignedIn` sends anonymous visitors to log in and
+//! back, `CsrfForm` refuses a form without this browser's token.
+
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::{Route, State};
+
+use super::flows;
+use super::model::Note;
+use super::NotesSettings;
+use crate::app::App;
+use crate::clock::utc_minute;
+use crate::paging::Page as Paging;
+use crate::web::feedback::Feedback;
+use crate::web::visitor::{CsrfForm, SignedIn};
+use crate::web::{CsrfOnly, Layout, Page};
+
+pub fn routes() -> Vec<Route> {
+    routes![notes, add, remove]
+}
+
+/// A note as the page shows it.
+struct NoteLine {
+    id: i64,
+    title: String,
+    body: String,
+    written: String,
+}
+
+impl From<Note> for NoteLine {
+    fn from(note: Note) -> NoteLine {
+        NoteLine {
+            id: note.id,
+            title: note.title,
+            body: note.body,
+            written: utc_minute(note.created_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notes/notes.html")]
+struct NotesTemplate {
+    layout: Layout,
+    notes: Vec<NoteLine>,
+    total: i64,
+    page: i64,
+    pages: i64,
+}
+
+#[get("/notes?<page>")]
+async fn notes(app: &State<App>, me: SignedIn, page: Option<&str>) -> Page {
+    let paging = Paging::parse(page, None).unwrap_or(Paging {
+        page: 1,
+        per_page: Paging::DEFAULT_PER_PAGE,
+    });
+    match flows::list(app, me.account.id, paging).await {
+        Ok(listing) => Page::render(&NotesTemplate {
+            layout: me.layout("Notes"),
+            total: listing.total,
+            page: listing.page,
+            pages: listing.pages(),
+            notes: listing.items.into_iter().map(NoteLine::from).collect(),
+        }),
+        Err(error) => Page::failed(&error, "/notes"),
+    }
+}
+
+#[derive(FromForm)]
+struct NoteForm {
+    #[field(default = String::new())]
+    title: String,
+    #[field(default = String::new())]
+    body: String,
+}
+
+#[post("/notes", data = "<form>")]
+async fn add(
+    app: &State<App>,
+    settings: &State<NotesSettings>,
+    me: SignedIn,
+    form: CsrfForm<NoteForm>,
+) -> Page {
+    let form = form.0;
+    match flows::create(app, settings, me.account.id, &form.title, &form.body).await {
+        Ok(_) => Page::Feedback(Feedback::success("Note added.").redirect("/notes")),
+        Err(error) if error.is_internal() => Page::failed(&error, "/notes"),
+        Err(error) => Page::Feedback(
+            Feedback::of(&error)
+                .keep("title", &form.title)
+                .keep("body", &form.body)
+                .redirect("/notes"),
+        ),
+    }
+}
+
+#[post("/notes/<id>/delete", data = "<_form>")]
+async fn remove(app: &State<App>, me: SignedIn, id: i64, _form: CsrfForm<CsrfOnly>) -> Page {
+    match flows::delete(app, me.account.id, id).await {
+        Ok(()) => Page::Feedback(Feedback::success("Note deleted.").redirect("/notes")),
+        Err(error) => Page::failed(&error, "/notes"),
+    }
+}

@@ -1,0 +1,116 @@
+//! Paging for listings (the admin's accounts and events, a feature's own lists): one
+//! set of rules for `page` and `per_page`, and the shape every paged answer shares.
+
+use serde::Serialize;
+
+use crate::error::{AppError, FieldErrors};
+
+/// A validated page request: `page` from 1, `per_page` from 1 to `MAX_PER_PAGE`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub const DEFAULT_PER_PAGE: i64 = 20;
+    pub const MAX_PER_PAGE: i64 = 100;
+
+    /// Parses the query values as given, reporting each bad one by name.
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Page, AppError> {
+        let mut errors = FieldErrors::new();
+        let mut number = |name: &str, value: Option<&str>, default: i64, max: i64| match value {
+            None => default,
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    errors.insert(
+                        name.to_string(),
+                        format!("must be a whole number from 1 to {max}"),
+                    );
+                    default
+                }
+            },
+        };
+        let page = number("page", page, 1, 1_000_000);
+        let per_page = number(
+            "per_page",
+            per_page,
+            Self::DEFAULT_PER_PAGE,
+            Self::MAX_PER_PAGE,
+        );
+        if errors.is_empty() {
+            Ok(Page { page, per_page })
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+
+    /// The rows to skip before this page.
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+/// One page of a listing and the size of the whole.
+#[derive(Debug, Serialize)]
+pub struct Listing<T: Serialize> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl<T: Serialize> Listing<T> {
+    /// The page `items` is of `page`, out of `total` items in all.
+    pub fn new(items: Vec<T>, page: Page, total: i64) -> Listing<T> {
+        Listing {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+        }
+    }
+
+    /// The JSON answer of a paged list: `{"<key>": [items], page, per_page, total}`.
+    pub fn to_json(&self, key: &str) -> serde_json::Value {
+        let mut answer = serde_json::json!({
+            "page": self.page,
+            "per_page": self.per_page,
+            "total": self.total,
+        });
+        answer[key] = serde_json::json!(self.items);
+        answer
+    }
+
+    /// How many pages there are (at least one, even when empty).
+    pub fn pages(&self) -> i64 {
+        ((self.total + self.per_page - 1) / self.per_page).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_defaults_and_bounds() {
+        let page = Page::parse(None, None).unwrap();
+        assert_eq!((page.page, page.per_page, page.offset()), (1, 20, 0));
+        let page = Page::parse(Some("3"), Some("100")).unwrap();
+        assert_eq!(page.offset(), 200);
+        let Err(AppError::Validation(fields)) = Page::parse(Some("0"), Some("101")) else {
+            panic!("out of range values are refused");
+        };
+        assert!(fields.contains_key("page") && fields.contains_key("per_page"));
+        assert!(Page::parse(Some("x"), None).is_err());
+    }
+
+    #[test]
+    fn pages_round_up() {
+        let page = Page::parse(None, Some("10")).unwrap();
+        assert_eq!(Listing::<i64>::new(vec![], page, 0).pages(), 1);
+        assert_eq!(Listing::<i64>::new(vec![], page, 10).pages(), 1);
+        assert_eq!(Listing::<i64>::new(vec![], page, 11).pages(), 2);
+    }
+}
