@@ -19,13 +19,13 @@ fn main() {
         std::process::exit(1);
     });
     let params = Params::new(
-        settings.argon2_memory_kib,
-        settings.argon2_iterations,
-        settings.argon2_parallelism,
+        settings.passwords.argon2_memory_kib,
+        settings.passwords.argon2_iterations,
+        settings.passwords.argon2_parallelism,
         None,
     )
     .expect("validated parameters");
-    let threads = settings.hash_concurrency;
+    let threads = settings.passwords.hash_concurrency;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let counts: Vec<u64> = std::thread::scope(|scope| {
@@ -63,6 +63,8 @@ fn main() {
     let rate = total as f64 / started.elapsed().as_secs_f64();
     println!(
         "argon2id m={} KiB t={} p={} threads={threads}: {rate:.1} hashes/s",
-        settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism
+        settings.passwords.argon2_memory_kib,
+        settings.passwords.argon2_iterations,
+        settings.passwords.argon2_parallelism
     );
 }

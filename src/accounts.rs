@@ -109,16 +109,16 @@ pub fn login_key(input: &str) -> String {
 /// `password_min_length` characters, at most `password_max_length` bytes (the bound
 /// that caps hashing work).
 pub fn check_new_password(password: &str, settings: &Settings) -> Result<(), String> {
-    if password.chars().count() < settings.password_min_length {
+    if password.chars().count() < settings.passwords.password_min_length {
         return Err(format!(
             "must be at least {} characters",
-            settings.password_min_length
+            settings.passwords.password_min_length
         ));
     }
-    if password.len() > settings.password_max_length {
+    if password.len() > settings.passwords.password_max_length {
         return Err(format!(
             "must be at most {} bytes",
-            settings.password_max_length
+            settings.passwords.password_max_length
         ));
     }
     Ok(())

@@ -27,8 +27,8 @@ impl App {
     pub fn new(settings: Arc<Settings>, db: DbPool, hasher: Hasher, clock: Arc<dyn Clock>) -> App {
         let keys = TokenKeys::new(&settings);
         App {
-            session_cache: SessionCache::new(settings.session_cache_ms),
-            two_factor_keys: TwoFactorKeys::derive(&settings.two_factor_key),
+            session_cache: SessionCache::new(settings.service.session_cache_ms),
+            two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
             settings,
             db,
             keys,

@@ -70,7 +70,7 @@ pub async fn register(
     input: &Registration<'_>,
     client: &ClientInfo,
 ) -> Result<Account, AppError> {
-    if !app.settings.registration_open {
+    if !app.settings.service.registration_open {
         return Err(AppError::RegistrationClosed);
     }
     create_account(app, input, false, None, client).await
@@ -180,7 +180,7 @@ pub async fn login(
 ) -> Result<IssuedTokens, AppError> {
     // Over-long input is refused before hashing, so nobody can make argon2 chew on
     // megabytes; the answer depends only on the input, so it reveals no account.
-    if password.len() > app.settings.password_max_length || login.len() > 1024 {
+    if password.len() > app.settings.passwords.password_max_length || login.len() > 1024 {
         return Err(AppError::InvalidCredentials);
     }
     let row = accounts::find_by_login(app.pool(), login).await?;
@@ -216,7 +216,7 @@ pub async fn login(
     if verdict == Verdict::MatchNeedsRehash {
         upgrade_hash(app, &row, password).await;
     }
-    if app.settings.two_factor_enabled && row.totp_enabled_at.is_some() {
+    if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
         return start_second_factor(app, &row, remember, client).await;
     }
     if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, app.now()).await? {
@@ -241,9 +241,9 @@ pub(crate) async fn open_session(
         persistent: remember,
         pending: false,
         ttl: if remember {
-            app.settings.remember_ttl
+            app.settings.tokens.remember_ttl
         } else {
-            app.settings.refresh_ttl
+            app.settings.tokens.refresh_ttl
         },
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
@@ -272,7 +272,7 @@ async fn start_second_factor(
         account_id: row.id,
         persistent: remember,
         pending: true,
-        ttl: app.settings.two_factor_pending_ttl,
+        ttl: app.settings.two_factor.two_factor_pending_ttl,
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
     audit_own(app, EventKind::SecondFactorRequested, row.id, None, client).await;
@@ -344,11 +344,15 @@ pub async fn record_failed_attempt(
     };
     let detail = Some(format!("{reason} (failed attempt {count})"));
     audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
-    let max = app.settings.lockout_max_attempts;
+    let max = app.settings.lockout.lockout_max_attempts;
     if max == 0 || count < max {
         return AppError::InvalidCredentials;
     }
-    let until = app.settings.lockout_duration.map(|seconds| now + seconds);
+    let until = app
+        .settings
+        .lockout
+        .lockout_duration
+        .map(|seconds| now + seconds);
     match accounts::lock_account(app.pool(), row.id, now, until).await {
         Ok(true) => {
             log::warn!(
@@ -390,9 +394,13 @@ pub(crate) fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
     let pending = session.two_factor_pending;
     // A pending session's token lives no longer than the session itself.
     let access_ttl = if pending {
-        settings.access_ttl.min(session.expires_at - now).max(1)
+        settings
+            .tokens
+            .access_ttl
+            .min(session.expires_at - now)
+            .max(1)
     } else {
-        settings.access_ttl
+        settings.tokens.access_ttl
     };
     let access = app.keys.claims(
         TokenKind::Access,
@@ -423,7 +431,7 @@ pub(crate) fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
         access_token: app.keys.encode(&access),
         refresh_token: Some(app.keys.encode(&refresh)),
         two_factor_required: false,
-        expires_in: settings.access_ttl,
+        expires_in: settings.tokens.access_ttl,
         refresh_expires_in: (session.expires_at - now).max(0),
         session_id: session.id.clone(),
     }
@@ -450,9 +458,9 @@ pub async fn refresh(
         let current = session.refresh_generation;
         if presented == current {
             let ttl = if session.persistent {
-                app.settings.remember_ttl
+                app.settings.tokens.remember_ttl
             } else {
-                app.settings.refresh_ttl
+                app.settings.tokens.refresh_ttl
             };
             if sessions::rotate_refresh(app.pool(), &session.id, current, now + ttl, now).await? {
                 let rotated = SessionRow {
@@ -466,7 +474,8 @@ pub async fn refresh(
             }
             continue;
         }
-        if presented == current - 1 && now - session.rotated_at <= app.settings.refresh_grace {
+        if presented == current - 1 && now - session.rotated_at <= app.settings.tokens.refresh_grace
+        {
             return Ok(issue_tokens(app, &session));
         }
         if presented < current {
@@ -513,7 +522,7 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
     if session.two_factor_pending {
         return Err(AppError::TwoFactorRequired);
     }
-    if now > session.expires_at + app.settings.leeway {
+    if now > session.expires_at + app.settings.tokens.leeway {
         return Err(AppError::TokenExpired);
     }
     if !account.is_active {
@@ -548,7 +557,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
     if state.account_blocked {
         return Err(AppError::AccountBlocked);
     }
-    if state.revoked || now > state.expires_at + app.settings.leeway {
+    if state.revoked || now > state.expires_at + app.settings.tokens.leeway {
         return Err(AppError::SessionRevoked);
     }
     if now - state.last_used_at >= TOUCH_INTERVAL_SECONDS {
@@ -704,7 +713,7 @@ pub(crate) async fn recheck_password(
     if let Some(locked) = lock_refusal(row, app.now()) {
         return Err(locked);
     }
-    let verdict = if password.len() > app.settings.password_max_length {
+    let verdict = if password.len() > app.settings.passwords.password_max_length {
         Verdict::Mismatch
     } else {
         app.hasher

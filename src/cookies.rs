@@ -17,10 +17,10 @@ fn cookie(
     http_only: bool,
 ) -> Cookie<'static> {
     let mut builder = Cookie::build((name, value))
-        .path(settings.cookie_path.clone())
+        .path(settings.cookies.cookie_path.clone())
         .http_only(http_only)
-        .secure(settings.cookie_secure)
-        .same_site(match settings.cookie_same_site {
+        .secure(settings.cookies.cookie_secure)
+        .same_site(match settings.cookies.cookie_same_site {
             config::SameSite::Strict => SameSite::Strict,
             config::SameSite::Lax => SameSite::Lax,
             config::SameSite::None => SameSite::None,
@@ -39,7 +39,7 @@ pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &I
     }
     cookies.add(cookie(
         settings,
-        settings.access_cookie.clone(),
+        settings.cookies.access_cookie.clone(),
         tokens.access_token.clone(),
         Some(tokens.expires_in),
         true,
@@ -51,7 +51,7 @@ pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &I
     };
     cookies.add(cookie(
         settings,
-        settings.refresh_cookie.clone(),
+        settings.cookies.refresh_cookie.clone(),
         refresh,
         Some(max_age),
         true,
@@ -65,7 +65,10 @@ pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
     }
     // An explicit expired cookie, so clients that sent the token by header and hold
     // the cookie anyway lose it too (Rocket's `remove` only clears cookies it received).
-    for name in [&settings.access_cookie, &settings.refresh_cookie] {
+    for name in [
+        &settings.cookies.access_cookie,
+        &settings.cookies.refresh_cookie,
+    ] {
         cookies.add(cookie(settings, name.clone(), String::new(), Some(0), true));
     }
 }
@@ -93,9 +96,9 @@ fn new_csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
     // cookie across a restart keeps the token its unsafe requests need.
     cookies.add(cookie(
         settings,
-        settings.csrf_cookie.clone(),
+        settings.cookies.csrf_cookie.clone(),
         token.clone(),
-        Some(settings.remember_ttl),
+        Some(settings.tokens.remember_ttl),
         false,
     ));
     token
@@ -105,7 +108,7 @@ fn new_csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
 pub fn set_feedback(cookies: &CookieJar<'_>, settings: &Settings, text: String) {
     cookies.add(cookie(
         settings,
-        settings.feedback_cookie.clone(),
+        settings.cookies.feedback_cookie.clone(),
         text,
         Some(60),
         true,
@@ -114,10 +117,13 @@ pub fn set_feedback(cookies: &CookieJar<'_>, settings: &Settings, text: String) 
 
 /// Takes the feedback left for this page view, if any, and expires its cookie.
 pub fn take_feedback(cookies: &CookieJar<'_>, settings: &Settings) -> Option<String> {
-    let text = cookies.get(&settings.feedback_cookie)?.value().to_string();
+    let text = cookies
+        .get(&settings.cookies.feedback_cookie)?
+        .value()
+        .to_string();
     cookies.add(cookie(
         settings,
-        settings.feedback_cookie.clone(),
+        settings.cookies.feedback_cookie.clone(),
         String::new(),
         Some(0),
         true,
@@ -128,12 +134,12 @@ pub fn take_feedback(cookies: &CookieJar<'_>, settings: &Settings) -> Option<Str
 /// The CSRF token of this browser: the cookie's value, set now if absent. Forms carry
 /// it in a hidden field, scripts in the `X-CSRF-Token` header.
 pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
-    if let Some(existing) = cookies.get(&settings.csrf_cookie) {
+    if let Some(existing) = cookies.get(&settings.cookies.csrf_cookie) {
         if existing.value().len() >= 16 {
             return existing.value().to_string();
         }
     }
-    if let Some(pending) = cookies.get_pending(&settings.csrf_cookie) {
+    if let Some(pending) = cookies.get_pending(&settings.cookies.csrf_cookie) {
         if pending.value().len() >= 16 {
             return pending.value().to_string();
         }
@@ -143,7 +149,7 @@ pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
 
 /// True when `presented` is this browser's CSRF token (compared in constant time).
 pub fn csrf_matches(cookies: &CookieJar<'_>, settings: &Settings, presented: &str) -> bool {
-    match cookies.get(&settings.csrf_cookie) {
+    match cookies.get(&settings.cookies.csrf_cookie) {
         Some(cookie) if cookie.value().len() >= 16 => {
             aws_lc_rs::constant_time::verify_slices_are_equal(
                 cookie.value().as_bytes(),

@@ -65,6 +65,12 @@ pub trait Feature: Send + Sync + 'static {
     /// its routes and manages its state. A bad setting stops start-up with a sentence.
     fn stage(&self, setup: &Setup<'_>) -> Result<AdHoc, ConfigError>;
 
+    /// The defaults of its settings section as a JSON object, so the docs check
+    /// (`tests/api/config.rs`) can hold Rocket.toml and the README to them.
+    fn default_settings(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
     /// The feature's migrations for `backend`, if it has tables.
     fn migrator(&self, _backend: Backend) -> Option<Migrator> {
         None

@@ -86,7 +86,7 @@ pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AppError
         }
     }
     if app.settings.accepts(TokenLocation::Cookie) {
-        if let Some(cookie) = request.cookies().get(&app.settings.access_cookie) {
+        if let Some(cookie) = request.cookies().get(&app.settings.cookies.access_cookie) {
             check_csrf_header(request, app)?;
             return Ok(cookie.value().to_owned());
         }

@@ -73,9 +73,9 @@ pub fn rocket_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(Settings::from_figment(&figment)?);
-    let two_factor = settings.two_factor_enabled;
+    let two_factor = settings.two_factor.two_factor_enabled;
     let pages = settings.accepts(config::TokenLocation::Cookie);
-    let https = settings.cookie_secure;
+    let https = settings.cookies.cookie_secure;
     let hasher = Hasher::new(&settings).map_err(|e| ConfigError::Invalid {
         setting: "argon2_memory_kib".into(),
         env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
@@ -105,14 +105,16 @@ pub fn rocket_with_clock(
                     log::error!("the database migrations failed: {error}");
                     return Err(rocket);
                 }
-                if settings.two_factor_enabled && settings.two_factor_key_is_ephemeral {
+                if settings.two_factor.two_factor_enabled
+                    && settings.two_factor.two_factor_key_is_ephemeral
+                {
                     log::warn!(
                         "no two_factor_key configured: using a random one for this run, so 2FA \
                          enrolments will not survive a restart; set {}TWO_FACTOR_KEY",
                         config::ENV_PREFIX
                     );
                 }
-                if settings.secret_is_ephemeral {
+                if settings.tokens.secret_is_ephemeral {
                     log::warn!(
                         "no signing secret configured: using a random one for this run, so tokens \
                      will not survive a restart; set {}SECRET",

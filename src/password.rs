@@ -53,19 +53,19 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    /// Starts `settings.hash_concurrency` hashing threads; they stop when the last
+    /// Starts `settings.passwords.hash_concurrency` hashing threads; they stop when the last
     /// clone of the `Hasher` is dropped.
     pub fn new(settings: &Settings) -> Result<Hasher, HashError> {
         let params = Params::new(
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-            settings.argon2_parallelism,
+            settings.passwords.argon2_memory_kib,
+            settings.passwords.argon2_iterations,
+            settings.passwords.argon2_parallelism,
             Some(OUTPUT_BYTES),
         )
         .map_err(|e| HashError::Hash(e.to_string()))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        for index in 0..settings.hash_concurrency {
+        for index in 0..settings.passwords.hash_concurrency {
             let queue = Arc::clone(&queue);
             std::thread::Builder::new()
                 .name(format!("gatehouse-argon2-{index}"))

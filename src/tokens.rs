@@ -59,19 +59,19 @@ impl TokenKeys {
         // Only HS256 is accepted: `alg: none`, other algorithms and embedded `jwk`/`jku`
         // headers are refused or ignored, since the key always comes from here.
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
+        validation.set_issuer(&[&settings.tokens.issuer]);
+        validation.set_audience(&[&settings.tokens.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked against the app's clock in `decode`, so tests can move time.
         validation.validate_exp = false;
         validation.leeway = 0;
         TokenKeys {
-            encoding: EncodingKey::from_secret(&settings.secret),
-            decoding: DecodingKey::from_secret(&settings.secret),
+            encoding: EncodingKey::from_secret(&settings.tokens.secret),
+            decoding: DecodingKey::from_secret(&settings.tokens.secret),
             validation,
-            issuer: settings.issuer.clone(),
-            audience: settings.audience.clone(),
-            leeway: settings.leeway,
+            issuer: settings.tokens.issuer.clone(),
+            audience: settings.tokens.audience.clone(),
+            leeway: settings.tokens.leeway,
         }
     }
 

@@ -119,7 +119,7 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
         let cookie = match request.rocket().state::<App>() {
             Some(app) if app.settings.accepts(TokenLocation::Cookie) => request
                 .cookies()
-                .get(&app.settings.refresh_cookie)
+                .get(&app.settings.cookies.refresh_cookie)
                 .map(|c| (c.value().to_owned(), check_csrf_header(request, app))),
             _ => None,
         };

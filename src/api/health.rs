@@ -17,7 +17,7 @@ pub fn live() -> Json<Value> {
 
 #[get("/health")]
 pub async fn ready(app: &State<App>) -> Result<Json<Value>, AppError> {
-    let timeout = Duration::from_millis(app.settings.health_timeout_ms);
+    let timeout = Duration::from_millis(app.settings.service.health_timeout_ms);
     // The pool replaces broken connections on acquire, so this recovers by itself once
     // the database is back.
     let probe =

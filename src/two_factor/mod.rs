@@ -80,7 +80,7 @@ async fn reauthenticate(
     password: Option<&str>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    if !app.settings.two_factor_reauth {
+    if !app.settings.two_factor.two_factor_reauth {
         return Ok(());
     }
     let password = password.ok_or_else(|| AppError::field("password", "is required"))?;
@@ -88,8 +88,12 @@ async fn reauthenticate(
 }
 
 fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP, AppError> {
-    codes::totp(secret, &app.settings.two_factor_issuer, &row.username)
-        .map_err(|e| AppError::internal("building the TOTP", e))
+    codes::totp(
+        secret,
+        &app.settings.two_factor.two_factor_issuer,
+        &row.username,
+    )
+    .map_err(|e| AppError::internal("building the TOTP", e))
 }
 
 /// The account's TOTP secret, opened.
@@ -417,7 +421,7 @@ async fn wrong_login_code(
         ref error if error.is_internal() => return Err(account_answer),
         _ => {}
     }
-    let left = app.settings.two_factor_max_attempts - failures;
+    let left = app.settings.two_factor.two_factor_max_attempts - failures;
     if left <= 0 {
         end_pending(app, session_id, row.id, "too_many_wrong_codes", client).await?;
         return Ok(AppError::SessionRevoked);

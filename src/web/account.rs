@@ -83,7 +83,7 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
         Ok(rows) => rows,
         Err(error) => return back_with(error.into(), false),
     };
-    let status = if app.settings.two_factor_enabled {
+    let status = if app.settings.two_factor.two_factor_enabled {
         match two_factor::status(app, me.account.id).await {
             Ok(status) => Some(status),
             Err(error) => return back_with(error, false),

@@ -107,7 +107,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
             .unwrap_or_default(),
     };
     let access = jar
-        .get(&settings.access_cookie)
+        .get(&settings.cookies.access_cookie)
         .map(|c| c.value().to_string());
     let outcome = match access {
         Some(token) => auth::authenticate(app, &token).await,
@@ -138,7 +138,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
 async fn renew(request: &Request<'_>, app: &App) -> Result<auth::Authenticated, AppError> {
     let jar = request.cookies();
     let Some(refresh) = jar
-        .get(&app.settings.refresh_cookie)
+        .get(&app.settings.cookies.refresh_cookie)
         .map(|c| c.value().to_string())
     else {
         return Err(AppError::MissingToken);

@@ -41,8 +41,8 @@ async fn the_debug_profile_makes_an_ephemeral_secret() {
     let app = spawn_app().await;
     let figment = test_figment(&app.db.url).merge(("gatehouse.secret", ""));
     let settings = Settings::from_figment(&figment).unwrap();
-    assert!(settings.secret_is_ephemeral);
-    assert!(settings.secret.len() >= 32);
+    assert!(settings.tokens.secret_is_ephemeral);
+    assert!(settings.tokens.secret.len() >= 32);
     assert!(!format!("{settings:?}").contains("test-secret"));
 }
 
@@ -108,8 +108,8 @@ fn environment_variables_override_rocket_toml() {
         jail.set_env("DATABASE_URL", "postgres://db.internal/app");
         let figment = gatehouse::figment();
         let settings = Settings::from_figment(&figment).expect("valid");
-        assert_eq!(settings.access_ttl, 300);
-        assert!(!settings.registration_open);
+        assert_eq!(settings.tokens.access_ttl, 300);
+        assert!(!settings.service.registration_open);
         let url: String = figment.extract_inner("databases.gatehouse.url").unwrap();
         assert_eq!(url, "postgres://db.internal/app");
         Ok(())
@@ -133,4 +133,163 @@ fn the_binary_reports_a_bad_setting_in_a_sentence_and_exits_non_zero() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("GATEHOUSE_SECRET"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A default as Rocket.toml and the README write it: TOML, `none` where there is none.
+fn toml_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "none".into(),
+        serde_json::Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(toml_text).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Every documented default must be the code's, and every key documented: the
+/// `[default.gatehouse]` and `[release.gatehouse]` tables of Rocket.toml (keys without a
+/// default appear commented out) and each feature's table.
+#[test]
+fn rocket_toml_lists_every_setting_with_the_codes_default() {
+    use gatehouse::config::{defaults, Profile};
+    use rocket::figment::providers::{Format, Toml};
+    use std::collections::BTreeMap;
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let table = |profile: &str, name: &str| -> BTreeMap<String, serde_json::Value> {
+        rocket::figment::Figment::from(Toml::file(path).nested())
+            .select(profile)
+            .extract_inner(name)
+            .unwrap_or_default()
+    };
+    let commented = |key: &str| text.lines().any(|l| l.starts_with(&format!("# {key} = ")));
+
+    let mut sections = vec![(
+        "gatehouse".to_string(),
+        defaults(Profile::Debug),
+        Some(defaults(Profile::Release)),
+    )];
+    for feature in gatehouse::features::all() {
+        if let serde_json::Value::Object(keys) = feature.default_settings() {
+            sections.push((feature.name().to_string(), keys.into_iter().collect(), None));
+        }
+    }
+    for (name, code, release_code) in sections {
+        let written = table("default", &name);
+        for key in written.keys() {
+            assert!(
+                code.contains_key(key),
+                "Rocket.toml sets `{name}.{key}`, which the code does not know"
+            );
+        }
+        for (key, default) in &code {
+            match written.get(key) {
+                Some(value) => assert_eq!(
+                    toml_text(value),
+                    toml_text(default),
+                    "Rocket.toml's `{name}.{key}` differs from the code's default"
+                ),
+                None => assert!(
+                    default.is_null() && commented(key),
+                    "Rocket.toml leaves out `{name}.{key}` (a key without a default is listed commented out)"
+                ),
+            }
+        }
+        if let Some(release_code) = release_code {
+            let release = table("release", &name);
+            for (key, default) in release_code.iter().filter(|(_, d)| !d.is_null()) {
+                assert_eq!(
+                    release.get(key).map(toml_text),
+                    Some(toml_text(default)),
+                    "Rocket.toml's release `{name}.{key}` differs from the code's release default"
+                );
+            }
+        }
+    }
+}
+
+/// The README's settings tables (one row per key, the default in backticks as TOML,
+/// `(release: …)` where it differs) name exactly the keys the code knows.
+#[test]
+fn the_readme_lists_every_setting_with_the_codes_default() {
+    use gatehouse::config::{defaults, Profile};
+    use std::collections::BTreeMap;
+
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut rows = BTreeMap::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let key = cells[0].trim_start_matches("| ").trim_matches('`');
+        if key.contains(' ') || cells.len() < 3 || !cells[0].ends_with('`') {
+            continue;
+        }
+        rows.insert(key.to_string(), cells[1].to_string());
+    }
+    let mut expected: BTreeMap<String, (serde_json::Value, Option<serde_json::Value>)> =
+        BTreeMap::new();
+    let release = defaults(Profile::Release);
+    for (key, value) in defaults(Profile::Debug) {
+        let differs = release.get(&key).filter(|r| **r != value).cloned();
+        expected.insert(key, (value, differs));
+    }
+    for feature in gatehouse::features::all() {
+        if let serde_json::Value::Object(keys) = feature.default_settings() {
+            for (key, value) in keys {
+                expected.insert(format!("{}.{key}", feature.name()), (value, None));
+            }
+        }
+    }
+    for (key, (default, release)) in &expected {
+        let Some(cell) = rows.get(key) else {
+            panic!("the README's settings table leaves out `{key}`");
+        };
+        let shown = if default.is_null() {
+            "none".to_string()
+        } else {
+            format!("`{}`", toml_text(default))
+        };
+        assert!(
+            cell.starts_with(&shown),
+            "README `{key}`: {cell:?} should start with {shown}"
+        );
+        if let Some(release) = release {
+            assert!(
+                cell.contains(&format!("(release: `{}`)", toml_text(release))),
+                "README `{key}`: {cell:?} should give the release default"
+            );
+        }
+    }
+    let settings_rows = rows
+        .keys()
+        .filter(|key| {
+            key.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+        })
+        .filter(|key| !expected.contains_key(*key));
+    for key in settings_rows {
+        // Other tables of the README start with a backticked path or name too; only
+        // rows that look like settings keys are held to the code.
+        assert!(
+            !readme.contains(&format!("| `{key}` | `"))
+                && !readme.contains(&format!("| `{key}` | none")),
+            "the README documents `{key}`, which the code does not know"
+        );
+    }
+}
+
+#[test]
+fn without_rocket_toml_release_still_has_secure_host_cookies() {
+    let figment = rocket::figment::Figment::new()
+        .merge(("gatehouse.secret", SECRET))
+        .merge(("gatehouse.two_factor_key", crate::support::TWO_FACTOR_KEY))
+        .select("release");
+    let settings = Settings::from_figment(&figment).expect("valid");
+    assert!(settings.cookies.cookie_secure);
+    assert_eq!(settings.cookies.access_cookie, "__Host-gatehouse_access");
+    let debug = Settings::from_figment(&rocket::figment::Figment::new().select("debug")).unwrap();
+    assert!(!debug.cookies.cookie_secure);
+    assert_eq!(debug.cookies.access_cookie, "gatehouse_access");
 }

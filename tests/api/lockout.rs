@@ -315,11 +315,11 @@ fn lockout_settings_come_from_the_environment() {
         jail.set_env("GATEHOUSE_LOCKOUT_MAX_ATTEMPTS", "3");
         jail.set_env("GATEHOUSE_LOCKOUT_DURATION", "0");
         let settings = Settings::from_figment(&gatehouse::figment()).unwrap();
-        assert_eq!(settings.lockout_max_attempts, 3);
-        assert_eq!(settings.lockout_duration, None);
+        assert_eq!(settings.lockout.lockout_max_attempts, 3);
+        assert_eq!(settings.lockout.lockout_duration, None);
         jail.set_env("GATEHOUSE_LOCKOUT_DURATION", "60");
         let settings = Settings::from_figment(&gatehouse::figment()).unwrap();
-        assert_eq!(settings.lockout_duration, Some(60));
+        assert_eq!(settings.lockout.lockout_duration, Some(60));
         jail.set_env("GATEHOUSE_LOCKOUT_MAX_ATTEMPTS", "5000");
         let error = match Settings::from_figment(&gatehouse::figment()) {
             Ok(_) => panic!("5000 attempts were accepted"),

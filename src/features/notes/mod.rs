@@ -14,7 +14,7 @@ pub mod model;
 pub mod pages;
 
 use rocket::fairing::AdHoc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 
 use crate::app::App;
@@ -28,7 +28,7 @@ use crate::web::visitor::NavLink;
 pub struct Notes;
 
 /// `[default.notes]` in Rocket.toml; `GATEHOUSE_NOTES__MAX_PER_ACCOUNT` overrides.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotesSettings {
     /// The most notes one account may keep: storage stays bounded per account.
@@ -65,6 +65,10 @@ impl Feature for Notes {
                 rocket
             }
         }))
+    }
+
+    fn default_settings(&self) -> serde_json::Value {
+        serde_json::json!(NotesSettings::default())
     }
 
     fn migrator(&self, backend: Backend) -> Option<Migrator> {

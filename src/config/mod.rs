@@ -1,0 +1,225 @@
+//! Settings: the `gatehouse` table of the Rocket figment (Rocket.toml per profile,
+//! then `GATEHOUSE_*` environment variables), in sections that each validate
+//! themselves, once, at start-up, so a bad value stops the process with a sentence
+//! naming the setting and its variable.
+//!
+//! The keys stay flat (`[default.gatehouse] access_ttl = 900`, `GATEHOUSE_ACCESS_TTL`);
+//! each section reads its own keys from the table. Defaults live here, per profile
+//! where they differ, so the binary is safe without Rocket.toml.
+
+pub mod cookies;
+pub mod lockout;
+pub mod passwords;
+pub mod service;
+pub mod tokens;
+pub mod two_factor;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use figment::providers::{Env, Serialized};
+use figment::Figment;
+
+pub use cookies::{Cookies, SameSite};
+pub use lockout::Lockout;
+pub use passwords::Passwords;
+pub use service::Service;
+pub use tokens::{TokenLocation, Tokens};
+pub use two_factor::TwoFactor;
+
+/// The environment prefix of every auth setting: `GATEHOUSE_ACCESS_TTL=300` sets
+/// `access_ttl`.
+pub const ENV_PREFIX: &str = "GATEHOUSE_";
+
+/// The name of the database in Rocket's `databases` table.
+pub const DATABASE_NAME: &str = "gatehouse";
+
+/// Shortest signing secret accepted, in bytes (HS256 wants a key as long as its hash).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The profile whose defaults apply: release (`ROCKET_PROFILE=release`, `cargo run
+/// --release`) or any other, which gets the development defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+impl Profile {
+    pub fn of(figment: &Figment) -> Profile {
+        if figment.profile() == rocket::Config::RELEASE_PROFILE {
+            Profile::Release
+        } else {
+            Profile::Debug
+        }
+    }
+}
+
+/// Validated settings, shared by every part of the app, one field per section.
+#[derive(Clone)]
+pub struct Settings {
+    pub tokens: Tokens,
+    pub cookies: Cookies,
+    pub passwords: Passwords,
+    pub lockout: Lockout,
+    pub two_factor: TwoFactor,
+    pub service: Service,
+}
+
+/// The secrets' `Debug` leaves them out, so settings can be logged.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("tokens", &self.tokens)
+            .field("cookies", &self.cookies)
+            .field("passwords", &self.passwords)
+            .field("lockout", &self.lockout)
+            .field("two_factor", &self.two_factor)
+            .field("service", &self.service)
+            .finish()
+    }
+}
+
+/// Every key of the `gatehouse` table with its default for `profile`, as Rocket.toml
+/// would write it (`null` where there is no default, such as the secrets).
+pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
+    let sections = [
+        serde_json::to_value(tokens::Raw::defaults(profile)),
+        serde_json::to_value(cookies::Raw::defaults(profile)),
+        serde_json::to_value(passwords::Raw::defaults(profile)),
+        serde_json::to_value(lockout::Raw::defaults(profile)),
+        serde_json::to_value(two_factor::Raw::defaults(profile)),
+        serde_json::to_value(service::Raw::defaults(profile)),
+    ];
+    let mut all = BTreeMap::new();
+    for section in sections.into_iter().flatten() {
+        if let serde_json::Value::Object(keys) = section {
+            all.extend(keys);
+        }
+    }
+    all
+}
+
+/// A setting that stops start-up; its text names the setting and the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting `{setting}` (environment variable {env}): {reason}")]
+    Invalid {
+        setting: String,
+        env: String,
+        reason: String,
+    },
+    #[error("configuration could not be read: {0}")]
+    Figment(String),
+    /// The list of features in `src/features/mod.rs` is wrong.
+    #[error("{0}")]
+    Feature(String),
+}
+
+pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_string(),
+        env: format!("{ENV_PREFIX}{}", setting.to_uppercase()),
+        reason: reason.into(),
+    }
+}
+
+/// The figment every entry point starts from: Rocket's own (Rocket.toml and `ROCKET_*`),
+/// then `GATEHOUSE_*` for the auth settings (`GATEHOUSE_<FEATURE>__<KEY>` for a
+/// feature's own section) and `DATABASE_URL` for the database.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .merge(
+            Env::prefixed(ENV_PREFIX).map(|key| match key.as_str().split_once("__") {
+                Some((feature, rest)) => format!("{feature}.{rest}").into(),
+                None => format!("gatehouse.{key}").into(),
+            }),
+        )
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| format!("databases.{DATABASE_NAME}.url").into()),
+        )
+}
+
+impl Settings {
+    /// Reads and validates the `gatehouse` table of the selected profile.
+    pub fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
+        let profile = Profile::of(figment);
+        // The code's defaults for this profile, under what Rocket.toml and the
+        // environment say.
+        let table = Figment::from(Serialized::defaults(defaults(profile)))
+            .merge(figment.focus("gatehouse"))
+            .select(figment.profile().clone());
+        let given: BTreeMap<String, figment::value::Value> =
+            table.extract().map_err(describe_figment_error)?;
+        let known = defaults(profile);
+        if let Some(unknown) = given.keys().find(|key| !known.contains_key(*key)) {
+            return Err(ConfigError::Figment(format!(
+                "`{unknown}` ({ENV_PREFIX}{}): unknown setting; see the settings table of the README",
+                unknown.to_uppercase()
+            )));
+        }
+        let tokens = Tokens::from_raw(section(&table)?, profile)?;
+        let two_factor = TwoFactor::from_raw(section(&table)?, profile, &tokens.secret)?;
+        Ok(Settings {
+            cookies: Cookies::from_raw(section(&table)?)?,
+            passwords: Passwords::from_raw(section(&table)?)?,
+            lockout: Lockout::from_raw(section(&table)?)?,
+            service: Service::from_raw(section(&table)?)?,
+            tokens,
+            two_factor,
+        })
+    }
+
+    pub fn accepts(&self, location: TokenLocation) -> bool {
+        self.tokens.accepts(location)
+    }
+}
+
+/// One section's keys out of the `gatehouse` table (each ignores the others' keys).
+fn section<T: serde::de::DeserializeOwned>(table: &Figment) -> Result<T, ConfigError> {
+    table.extract().map_err(describe_figment_error)
+}
+
+/// Turns figment's error (which may name a missing or mistyped key) into one line.
+fn describe_figment_error(error: figment::Error) -> ConfigError {
+    let mut lines = Vec::new();
+    for e in error {
+        let path = e.path.join(".");
+        let key = path.strip_prefix("gatehouse.").unwrap_or(&path).to_string();
+        lines.push(if key.is_empty() {
+            e.kind.to_string()
+        } else {
+            format!("`{key}` ({ENV_PREFIX}{}): {}", key.to_uppercase(), e.kind)
+        });
+    }
+    ConfigError::Figment(lines.join("; "))
+}
+
+/// Key material is taken as its bytes; it must be long and not an obvious placeholder.
+pub(crate) fn check_key_material(
+    setting: &'static str,
+    text: &str,
+) -> Result<Vec<u8>, ConfigError> {
+    let bytes = text.as_bytes();
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(invalid(
+            setting,
+            format!(
+                "is {} bytes long; it must be at least {MIN_SECRET_BYTES} random bytes (try `openssl rand -base64 48`)",
+                bytes.len()
+            ),
+        ));
+    }
+    let mut distinct = bytes.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 10 {
+        return Err(invalid(
+            setting,
+            "does not look random: use `openssl rand -base64 48`",
+        ));
+    }
+    Ok(bytes.to_vec())
+}

@@ -1,0 +1,78 @@
+//! The service: whether anyone may register, how long readiness waits for the
+//! database, and how long guards trust a session's cached state.
+
+use serde::{Deserialize, Serialize};
+
+use super::{invalid, ConfigError, Profile};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Raw {
+    pub registration_open: bool,
+    pub health_timeout_ms: u64,
+    pub session_cache_ms: u64,
+}
+
+impl Raw {
+    pub fn defaults(_profile: Profile) -> Raw {
+        Raw {
+            registration_open: true,
+            health_timeout_ms: 1000,
+            session_cache_ms: 1000,
+        }
+    }
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Raw::defaults(Profile::Debug)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub registration_open: bool,
+    pub health_timeout_ms: u64,
+    /// How long a guard may trust its cached view of a session changed by another
+    /// process; 0 reads the database on every request.
+    pub session_cache_ms: u64,
+}
+
+impl Service {
+    pub fn from_raw(raw: Raw) -> Result<Service, ConfigError> {
+        if raw.health_timeout_ms == 0 {
+            return Err(invalid("health_timeout_ms", "must be greater than zero"));
+        }
+        if raw.session_cache_ms > 60_000 {
+            return Err(invalid(
+                "session_cache_ms",
+                "must be at most 60000 (one minute)",
+            ));
+        }
+        Ok(Service {
+            registration_open: raw.registration_open,
+            health_timeout_ms: raw.health_timeout_ms,
+            session_cache_ms: raw.session_cache_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_is_bounded_and_readiness_needs_a_timeout() {
+        assert!(Service::from_raw(Raw::default()).is_ok());
+        assert!(Service::from_raw(Raw {
+            session_cache_ms: 60_001,
+            ..Raw::default()
+        })
+        .is_err());
+        assert!(Service::from_raw(Raw {
+            health_timeout_ms: 0,
+            ..Raw::default()
+        })
+        .is_err());
+    }
+}

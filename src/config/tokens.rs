@@ -1,0 +1,202 @@
+//! Tokens: the signing secret, lifetimes and clock leeway, where clients present
+//! their access token, and the issuer and audience every token is checked against.
+
+use serde::{Deserialize, Serialize};
+
+use super::{check_key_material, invalid, ConfigError, Profile, ENV_PREFIX, MIN_SECRET_BYTES};
+
+/// Where clients may present their access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenLocation {
+    Header,
+    Cookie,
+}
+
+/// The keys of this section as they are written in Rocket.toml.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Raw {
+    pub secret: Option<String>,
+    pub access_ttl: u64,
+    pub refresh_ttl: u64,
+    pub remember_ttl: u64,
+    pub refresh_grace: u64,
+    pub leeway: u64,
+    pub token_locations: Vec<TokenLocation>,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl Raw {
+    pub fn defaults(_profile: Profile) -> Raw {
+        Raw {
+            secret: None,
+            access_ttl: 15 * 60,
+            refresh_ttl: 24 * 60 * 60,
+            remember_ttl: 30 * 24 * 60 * 60,
+            refresh_grace: 10,
+            leeway: 30,
+            token_locations: vec![TokenLocation::Header, TokenLocation::Cookie],
+            issuer: "gatehouse".into(),
+            audience: "gatehouse".into(),
+        }
+    }
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Raw::defaults(Profile::Debug)
+    }
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    /// The HMAC key of every token. Never printed (`Settings`' `Debug` leaves it out).
+    pub secret: Vec<u8>,
+    /// True when no secret was configured and a random one was made for this run.
+    pub secret_is_ephemeral: bool,
+    pub access_ttl: i64,
+    pub refresh_ttl: i64,
+    pub remember_ttl: i64,
+    pub refresh_grace: i64,
+    pub leeway: i64,
+    pub token_locations: Vec<TokenLocation>,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is never printed.
+        f.debug_struct("Tokens")
+            .field("secret_is_ephemeral", &self.secret_is_ephemeral)
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("remember_ttl", &self.remember_ttl)
+            .field("token_locations", &self.token_locations)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    pub fn from_raw(raw: Raw, profile: Profile) -> Result<Tokens, ConfigError> {
+        let (secret, secret_is_ephemeral) = match raw.secret.as_deref() {
+            Some(text) if !text.trim().is_empty() => (check_key_material("secret", text)?, false),
+            _ if profile == Profile::Release => {
+                return Err(invalid(
+                    "secret",
+                    format!(
+                        "the release profile needs a signing secret of at least {MIN_SECRET_BYTES} random bytes; \
+                         generate one with `openssl rand -base64 48` and set {ENV_PREFIX}SECRET"
+                    ),
+                ))
+            }
+            _ => (crate::random::bytes(MIN_SECRET_BYTES), true),
+        };
+        let positive = |name: &'static str, value: u64| -> Result<i64, ConfigError> {
+            if value == 0 {
+                return Err(invalid(name, "must be greater than zero"));
+            }
+            i64::try_from(value).map_err(|_| invalid(name, "is too large"))
+        };
+        let access_ttl = positive("access_ttl", raw.access_ttl)?;
+        let refresh_ttl = positive("refresh_ttl", raw.refresh_ttl)?;
+        let remember_ttl = positive("remember_ttl", raw.remember_ttl)?;
+        if access_ttl > refresh_ttl {
+            return Err(invalid("access_ttl", "must not be longer than refresh_ttl"));
+        }
+        if refresh_ttl > remember_ttl {
+            return Err(invalid(
+                "remember_ttl",
+                "must not be shorter than refresh_ttl",
+            ));
+        }
+        if raw.refresh_grace > 300 {
+            return Err(invalid("refresh_grace", "must be at most 300 seconds"));
+        }
+        if raw.leeway > 60 {
+            return Err(invalid("leeway", "must be at most 60 seconds"));
+        }
+        if raw.token_locations.is_empty() {
+            return Err(invalid(
+                "token_locations",
+                "needs at least one of \"header\" and \"cookie\"",
+            ));
+        }
+        if raw.issuer.trim().is_empty() {
+            return Err(invalid("issuer", "must not be empty"));
+        }
+        if raw.audience.trim().is_empty() {
+            return Err(invalid("audience", "must not be empty"));
+        }
+        Ok(Tokens {
+            secret,
+            secret_is_ephemeral,
+            access_ttl,
+            refresh_ttl,
+            remember_ttl,
+            refresh_grace: raw.refresh_grace as i64,
+            leeway: raw.leeway as i64,
+            token_locations: raw.token_locations,
+            issuer: raw.issuer,
+            audience: raw.audience,
+        })
+    }
+
+    pub fn accepts(&self, location: TokenLocation) -> bool {
+        self.token_locations.contains(&location)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> Raw {
+        Raw {
+            secret: Some("a-test-secret-with-enough-distinct-bytes-1234".into()),
+            ..Raw::default()
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_release_needs_a_secret() {
+        assert!(Tokens::from_raw(raw(), Profile::Release).is_ok());
+        let ephemeral = Tokens::from_raw(Raw::default(), Profile::Debug).unwrap();
+        assert!(ephemeral.secret_is_ephemeral && ephemeral.secret.len() >= MIN_SECRET_BYTES);
+        let error = Tokens::from_raw(Raw::default(), Profile::Release).unwrap_err();
+        assert!(error.to_string().contains("GATEHOUSE_SECRET"), "{error}");
+    }
+
+    #[test]
+    fn lifetimes_must_nest() {
+        let error = Tokens::from_raw(
+            Raw {
+                access_ttl: 100_000,
+                ..raw()
+            },
+            Profile::Debug,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("refresh_ttl"), "{error}");
+        assert!(Tokens::from_raw(
+            Raw {
+                leeway: 61,
+                ..raw()
+            },
+            Profile::Debug
+        )
+        .is_err());
+        assert!(Tokens::from_raw(
+            Raw {
+                token_locations: vec![],
+                ..raw()
+            },
+            Profile::Debug
+        )
+        .is_err());
+    }
+}
