@@ -610,3 +610,85 @@ pub async fn count_accounts(pool: &AnyPool, search: &str) -> Result<i64, sqlx::E
     .fetch_one(pool)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_nfkc_trimmed_and_keyed_in_lower_case() {
+        let name = Username::parse("  ＡｌｉｃＥ ").unwrap();
+        assert_eq!(name.display, "AlicE");
+        assert_eq!(name.key, "alice");
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        for bad in ["al ice", "al@ice", "al/ice", "al\u{0}ice"] {
+            assert!(Username::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Username::parse("bob_the-builder.2").is_ok());
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        let email = Email::parse(" Alice@Example.COM ").unwrap();
+        assert_eq!(email.display, "Alice@Example.COM");
+        assert_eq!(email.key, "alice@example.com");
+        for bad in [
+            "alice",
+            "@example.com",
+            "alice@example",
+            "alice@.example.com",
+            "alice@example.com.",
+            "al ice@example.com",
+            "a@b@example.com",
+            "alice@exa\u{7}mple.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn a_login_finds_the_same_key_whichever_form_is_typed() {
+        assert_eq!(login_key("ＡＬＩＣＥ"), login_key("alice"));
+        assert_eq!(login_key(" Alice@Example.com"), "alice@example.com");
+    }
+
+    #[test]
+    fn display_names_are_optional_nfc_and_single_line() {
+        assert_eq!(DisplayName::parse("  ").unwrap(), None);
+        let name = DisplayName::parse(" Ame\u{301}lie ").unwrap().unwrap();
+        assert_eq!(name.as_str(), "Am\u{e9}lie");
+        assert!(DisplayName::parse(&"x".repeat(101)).is_err());
+        assert!(DisplayName::parse("two\nlines").is_err());
+        assert!(DisplayName::parse("rtl\u{202E}").is_err());
+    }
+
+    #[test]
+    fn a_lock_is_open_once_its_time_has_passed() {
+        let row = |locked_at, locked_until| AccountRow {
+            id: 1,
+            username: "a".into(),
+            email: "a@example.com".into(),
+            display_name: None,
+            password_hash: String::new(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            created_at: 0,
+            failed_logins: 0,
+            locked_at,
+            locked_until,
+            blocked_at: None,
+            block_reason: None,
+            blocked_by: None,
+            totp_secret: None,
+            totp_enabled_at: None,
+            totp_last_step: None,
+        };
+        assert_eq!(row(None, None).lock(100), Lock::Open);
+        assert_eq!(row(Some(50), None).lock(100), Lock::UntilUnlocked);
+        assert_eq!(row(Some(50), Some(160)).lock(100), Lock::For(60));
+        assert_eq!(row(Some(50), Some(100)).lock(100), Lock::Open);
+    }
+}

@@ -9,7 +9,8 @@
 
 use crate::accounts::{self, Account, AccountDetail, AccountRow, Flags};
 use crate::app::App;
-use crate::auth::{self, audit};
+use crate::audit::audit;
+use crate::auth;
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, Event, EventKind};
 pub use crate::paging::{Listing, Page};

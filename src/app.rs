@@ -25,7 +25,7 @@ pub struct App {
 
 impl App {
     pub fn new(settings: Arc<Settings>, db: DbPool, hasher: Hasher, clock: Arc<dyn Clock>) -> App {
-        let keys = TokenKeys::new(&settings);
+        let keys = TokenKeys::new(&settings.tokens);
         App {
             session_cache: SessionCache::new(settings.service.session_cache_ms),
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),

@@ -242,7 +242,7 @@ async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment),
                 db::redact_url(&config.url)
             ))
         })?;
-    let hasher = Hasher::new(&settings).map_err(|e| Failure(e.to_string()))?;
+    let hasher = Hasher::new(&settings.passwords).map_err(|e| Failure(e.to_string()))?;
     let app = App::new(Arc::new(settings), pool, hasher, Arc::new(SystemClock));
     Ok((app, figment))
 }

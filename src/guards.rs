@@ -292,3 +292,17 @@ impl<'r> FromRequest<'r> for ClientInfo {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn a_bearer_header_gives_its_token() {
+        assert_eq!(bearer("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(bearer("bearer   abc "), Some("abc"));
+        for bad in ["", "Bearer", "Bearer ", "Basic abc", "Token abc", "abc"] {
+            assert_eq!(bearer(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -25,6 +25,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -36,6 +37,7 @@ pub mod events;
 pub mod feature;
 pub mod features;
 pub mod guards;
+pub mod lockout;
 pub mod paging;
 pub mod password;
 pub mod random;
@@ -76,7 +78,7 @@ pub fn rocket_with_clock(
     let two_factor = settings.two_factor.two_factor_enabled;
     let pages = settings.accepts(config::TokenLocation::Cookie);
     let https = settings.cookies.cookie_secure;
-    let hasher = Hasher::new(&settings).map_err(|e| ConfigError::Invalid {
+    let hasher = Hasher::new(&settings.passwords).map_err(|e| ConfigError::Invalid {
         setting: "argon2_memory_kib".into(),
         env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
         reason: e.to_string(),

@@ -14,7 +14,7 @@ use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rocket::tokio::sync::oneshot;
 
-use crate::config::Settings;
+use crate::config::Passwords;
 
 /// Length of the argon2 output stored in the PHC string, in bytes.
 const OUTPUT_BYTES: usize = 32;
@@ -53,19 +53,19 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    /// Starts `settings.passwords.hash_concurrency` hashing threads; they stop when the last
+    /// Starts `settings.hash_concurrency` hashing threads; they stop when the last
     /// clone of the `Hasher` is dropped.
-    pub fn new(settings: &Settings) -> Result<Hasher, HashError> {
+    pub fn new(settings: &Passwords) -> Result<Hasher, HashError> {
         let params = Params::new(
-            settings.passwords.argon2_memory_kib,
-            settings.passwords.argon2_iterations,
-            settings.passwords.argon2_parallelism,
+            settings.argon2_memory_kib,
+            settings.argon2_iterations,
+            settings.argon2_parallelism,
             Some(OUTPUT_BYTES),
         )
         .map_err(|e| HashError::Hash(e.to_string()))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        for index in 0..settings.passwords.hash_concurrency {
+        for index in 0..settings.hash_concurrency {
             let queue = Arc::clone(&queue);
             std::thread::Builder::new()
                 .name(format!("gatehouse-argon2-{index}"))

@@ -8,7 +8,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Settings;
+use crate::config::Tokens;
 
 /// What a token may be used for; a token of one kind is refused where another is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,23 +55,23 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
-    pub fn new(settings: &Settings) -> TokenKeys {
+    pub fn new(tokens: &Tokens) -> TokenKeys {
         // Only HS256 is accepted: `alg: none`, other algorithms and embedded `jwk`/`jku`
         // headers are refused or ignored, since the key always comes from here.
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&settings.tokens.issuer]);
-        validation.set_audience(&[&settings.tokens.audience]);
+        validation.set_issuer(&[&tokens.issuer]);
+        validation.set_audience(&[&tokens.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked against the app's clock in `decode`, so tests can move time.
         validation.validate_exp = false;
         validation.leeway = 0;
         TokenKeys {
-            encoding: EncodingKey::from_secret(&settings.tokens.secret),
-            decoding: DecodingKey::from_secret(&settings.tokens.secret),
+            encoding: EncodingKey::from_secret(&tokens.secret),
+            decoding: DecodingKey::from_secret(&tokens.secret),
             validation,
-            issuer: settings.tokens.issuer.clone(),
-            audience: settings.tokens.audience.clone(),
-            leeway: settings.tokens.leeway,
+            issuer: tokens.issuer.clone(),
+            audience: tokens.audience.clone(),
+            leeway: tokens.leeway,
         }
     }
 
@@ -123,5 +123,64 @@ impl Claims {
     /// The account id; `decode` has already checked that `sub` is a number.
     pub fn account_id(&self) -> i64 {
         self.sub.parse().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tokens::Raw;
+    use crate::config::Profile;
+
+    fn keys(secret: &str) -> TokenKeys {
+        let raw = Raw {
+            secret: Some(secret.into()),
+            ..Raw::default()
+        };
+        TokenKeys::new(&Tokens::from_raw(raw, Profile::Debug).unwrap())
+    }
+
+    const SECRET: &str = "unit-test-secret-0123456789abcdefghijklmnop";
+
+    #[test]
+    fn a_token_decodes_only_as_its_own_kind_and_until_it_expires() {
+        let keys = keys(SECRET);
+        let claims = keys.claims(TokenKind::Access, 7, "session", 1000, 1900);
+        let token = keys.encode(&claims);
+        let decoded = keys.decode(&token, TokenKind::Access, 1500).unwrap();
+        assert_eq!((decoded.account_id(), decoded.sid.as_str()), (7, "session"));
+        assert_eq!(
+            keys.decode(&token, TokenKind::Refresh, 1500).unwrap_err(),
+            TokenError::Invalid
+        );
+        // The leeway (30 s by default) is honoured, then the token has expired.
+        assert!(keys.decode(&token, TokenKind::Access, 1930).is_ok());
+        assert_eq!(
+            keys.decode(&token, TokenKind::Access, 1931).unwrap_err(),
+            TokenError::Expired
+        );
+    }
+
+    #[test]
+    fn forged_tampered_and_generationless_tokens_are_invalid() {
+        let keys = keys(SECRET);
+        let token = keys.encode(&keys.claims(TokenKind::Access, 7, "s", 1000, 1900));
+        let other = self::keys("another-unit-test-secret-zyxwvutsrqponmlkjih");
+        assert_eq!(
+            other.decode(&token, TokenKind::Access, 1000).unwrap_err(),
+            TokenError::Invalid
+        );
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[1] = parts[1].chars().rev().collect();
+        assert!(keys
+            .decode(&parts.join("."), TokenKind::Access, 1000)
+            .is_err());
+        assert!(keys.decode("not.a.token", TokenKind::Access, 1000).is_err());
+        // A refresh token must name its generation.
+        let refresh = keys.encode(&keys.claims(TokenKind::Refresh, 7, "s", 1000, 1900));
+        assert_eq!(
+            keys.decode(&refresh, TokenKind::Refresh, 1000).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 }

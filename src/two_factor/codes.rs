@@ -97,3 +97,63 @@ pub fn new_recovery_codes() -> Vec<String> {
 pub fn normalise_recovery_code(code: &str) -> String {
     code.replace('-', "").to_ascii_lowercase()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_typed_is_told_apart() {
+        assert_eq!(
+            Presented::parse(" 123 456 "),
+            Presented::Totp("123456".into())
+        );
+        assert_eq!(
+            Presented::parse("ABCD-efgh-2345"),
+            Presented::Recovery("abcdefgh2345".into())
+        );
+        for junk in [
+            "",
+            "12345",
+            "1234567",
+            "abcd-efgh-234",
+            "abcd-efgh-0000",
+            "１２３４５６",
+        ] {
+            assert_eq!(Presented::parse(junk), Presented::Malformed, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn recovery_codes_are_ten_distinct_codes_that_parse_back() {
+        let codes = new_recovery_codes();
+        assert_eq!(codes.len(), RECOVERY_CODES);
+        for code in &codes {
+            assert_eq!(code.len(), RECOVERY_CODE_CHARS + 2, "{code}");
+            assert_eq!(
+                Presented::parse(code),
+                Presented::Recovery(normalise_recovery_code(code))
+            );
+        }
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len());
+    }
+
+    #[test]
+    fn a_code_matches_within_one_step_of_drift() {
+        let secret = b"12345678901234567890".to_vec();
+        let totp = totp(secret, "Gatehouse", "alice").unwrap();
+        let now = 1_700_000_000;
+        let code = totp.generate(now as u64);
+        let step = now / STEP_SECONDS;
+        assert_eq!(matching_step(&totp, &code, now), Some(step));
+        assert_eq!(matching_step(&totp, &code, now + STEP_SECONDS), Some(step));
+        assert_eq!(matching_step(&totp, &code, now + 2 * STEP_SECONDS), None);
+        assert_eq!(
+            matching_step(&totp, "000000", now).filter(|_| code != "000000"),
+            None
+        );
+    }
+}

@@ -79,3 +79,41 @@ impl TwoFactorKeys {
 fn associated_data(account_id: i64) -> [u8; 8] {
     account_id.to_be_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] = b"unit-test-two-factor-key-0123456789abcdef";
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_account_under_its_key() {
+        let keys = TwoFactorKeys::derive(KEY);
+        let sealed = keys.seal(7, b"totp secret bytes");
+        assert!(sealed.starts_with("v1."));
+        assert!(!sealed.contains("totp"));
+        assert_eq!(keys.open(7, &sealed).unwrap(), b"totp secret bytes");
+        assert!(keys.open(8, &sealed).is_err(), "bound to the account");
+        let other = TwoFactorKeys::derive(b"another-two-factor-key-zyxwvutsrqponmlk");
+        assert!(other.open(7, &sealed).is_err(), "bound to the key");
+        let mut tampered = sealed.clone();
+        tampered.pop();
+        tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
+        assert!(keys.open(7, &tampered).is_err());
+        assert!(keys.open(7, "v2.anything").is_err());
+        assert_ne!(
+            keys.seal(7, b"same"),
+            keys.seal(7, b"same"),
+            "a fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn recovery_hashes_are_keyed_and_stable() {
+        let keys = TwoFactorKeys::derive(KEY);
+        let other = TwoFactorKeys::derive(b"another-two-factor-key-zyxwvutsrqponmlk");
+        assert_eq!(keys.recovery_hash("abcd"), keys.recovery_hash("abcd"));
+        assert_ne!(keys.recovery_hash("abcd"), keys.recovery_hash("abce"));
+        assert_ne!(keys.recovery_hash("abcd"), other.recovery_hash("abcd"));
+    }
+}

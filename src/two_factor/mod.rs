@@ -15,9 +15,11 @@ pub mod store;
 
 use crate::accounts::{self, AccountRow};
 use crate::app::App;
-use crate::auth::{self, audit, audit_own, IssuedTokens};
+use crate::audit::{audit, audit_own};
+use crate::auth::{self, IssuedTokens};
 use crate::error::AppError;
 use crate::events::EventKind;
+use crate::lockout;
 use crate::sessions::{self, ClientInfo};
 use codes::Presented;
 
@@ -84,7 +86,7 @@ async fn reauthenticate(
         return Ok(());
     }
     let password = password.ok_or_else(|| AppError::field("password", "is required"))?;
-    auth::recheck_password(app, row, password, "password", client).await
+    lockout::recheck_password(app, row, password, "password", client).await
 }
 
 fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP, AppError> {
@@ -250,7 +252,7 @@ async fn holder_code(
     if row.totp_enabled_at.is_none() {
         return Err(AppError::Conflict("two-factor authentication is off"));
     }
-    if let Some(locked) = auth::lock_refusal(row, app.now()) {
+    if let Some(locked) = lockout::lock_refusal(row, app.now()) {
         return Err(locked);
     }
     match spend_code(app, row, code, allow_recovery).await? {
@@ -258,7 +260,7 @@ async fn holder_code(
             // Wrong codes sent alongside may have locked the account meanwhile: a burst
             // must not get a right code past the lock.
             let fresh = account(app, row.id).await?;
-            if let Some(locked) = auth::lock_refusal(&fresh, app.now()) {
+            if let Some(locked) = lockout::lock_refusal(&fresh, app.now()) {
                 return Err(locked);
             }
             if method == Method::RecoveryCode {
@@ -267,7 +269,7 @@ async fn holder_code(
             }
             Ok(method)
         }
-        None => match auth::record_failed_attempt(app, row, "wrong_otp", client).await {
+        None => match lockout::record_failed_attempt(app, row, "wrong_otp", client).await {
             refusal @ AppError::AccountLocked { .. } => Err(refusal),
             refusal if refusal.is_internal() => Err(refusal),
             _ => Err(AppError::InvalidOtp {
@@ -369,7 +371,7 @@ pub async fn complete_login(
         Some(AppError::AccountBlocked)
     } else if !row.is_active {
         Some(AppError::AccountInactive)
-    } else if let Some(locked) = auth::lock_refusal(&row, now) {
+    } else if let Some(locked) = lockout::lock_refusal(&row, now) {
         Some(locked)
     } else if row.totp_enabled_at.is_none() {
         // Reset by an admin meanwhile: start again, now with the password alone.
@@ -391,7 +393,7 @@ pub async fn complete_login(
     }
     app.session_cache.forget_session(&session.id);
     if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, now).await? {
-        return Err(auth::lock_in_force(app, row.id).await);
+        return Err(lockout::lock_in_force(app, row.id).await);
     }
     if method == Method::RecoveryCode {
         let left = store::recovery_codes_left(app.pool(), row.id).await?;
@@ -412,7 +414,7 @@ async fn wrong_login_code(
     let Some(failures) = sessions::record_otp_failure(app.pool(), session_id).await? else {
         return Ok(AppError::SessionRevoked);
     };
-    let account_answer = auth::record_failed_attempt(app, row, "wrong_otp", client).await;
+    let account_answer = lockout::record_failed_attempt(app, row, "wrong_otp", client).await;
     match account_answer {
         AppError::AccountLocked { .. } => {
             end_pending(app, session_id, row.id, "account_locked", client).await?;

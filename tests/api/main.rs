@@ -22,6 +22,7 @@ mod password_change;
 mod profile;
 mod refresh;
 mod register;
+mod schema;
 mod seam;
 mod tokens;
 mod two_factor;
