@@ -423,12 +423,13 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
     let mut state = match app.session_cache.get(&claims.sid, app.now_ms()) {
         Some(state) => state,
         None => {
+            let read_at = app.session_cache.generation();
             let found = sessions::find_session_with_account(app.pool(), &claims.sid)
                 .await?
                 .ok_or(AppError::SessionRevoked)?;
             let state = SessionState::from(found);
             app.session_cache
-                .put(&claims.sid, state.clone(), app.now_ms());
+                .put(&claims.sid, state.clone(), app.now_ms(), read_at);
             state
         }
     };
@@ -447,8 +448,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
         match sessions::touch_session(app.pool(), &claims.sid, now).await {
             Ok(()) => {
                 state.last_used_at = now;
-                app.session_cache
-                    .put(&claims.sid, state.clone(), app.now_ms());
+                app.session_cache.touch(&claims.sid, now);
             }
             Err(error) => log::warn!("could not record session use: {error}"),
         }

@@ -27,9 +27,9 @@ use crate::sessions::ClientInfo;
 
 #[derive(Parser)]
 #[command(
-    name = "gatehouse",
+    name = env!("CARGO_PKG_NAME"),
     version,
-    about = "Accounts and authentication for Rocket apps"
+    about = env!("CARGO_PKG_DESCRIPTION")
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -154,7 +154,7 @@ fn finish(outcome: CliResult) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
-            eprintln!("gatehouse: {message}");
+            eprintln!("{}: {message}", env!("CARGO_PKG_NAME"));
             ExitCode::FAILURE
         }
     }
@@ -183,7 +183,7 @@ async fn serve() -> ExitCode {
     let rocket = match crate::rocket(crate::figment()) {
         Ok(rocket) => rocket,
         Err(error) => {
-            eprintln!("gatehouse: {error}");
+            eprintln!("{}: {error}", env!("CARGO_PKG_NAME"));
             return ExitCode::FAILURE;
         }
     };
@@ -193,7 +193,10 @@ async fn serve() -> ExitCode {
             // Rocket has already logged the details (a failed fairing names itself);
             // `pretty_print` marks the error handled so it does not panic on drop.
             error.pretty_print();
-            eprintln!("gatehouse: the server could not start: {error}");
+            eprintln!(
+                "{}: the server could not start: {error}",
+                env!("CARGO_PKG_NAME")
+            );
             ExitCode::FAILURE
         }
     }
@@ -253,7 +256,7 @@ pub fn cli_client() -> ClientInfo {
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
     ClientInfo {
-        user_agent: Some(format!("gatehouse-cli ({user})")),
+        user_agent: Some(format!("{}-cli ({user})", env!("CARGO_PKG_NAME"))),
         ip: None,
     }
 }

@@ -49,6 +49,7 @@ const RESERVED_NAMES: &[&str] = &[
     "serve",
     "create_superuser",
     "accounts",
+    "help",
     "api",
     "static",
 ];

@@ -1,9 +1,12 @@
 //! Free text typed by people (display names, a feature's titles and bodies): stored
 //! NFC-normalised, so the same words typed on two keyboards are the same bytes, and
-//! without control characters or the bidirectional overrides that make text display
-//! as something other than what it is.
+//! without the characters that make text display as something other than what it is:
+//! controls, invisible format characters (bidirectional marks and overrides,
+//! zero-width spaces), line separators, private-use characters and noncharacters.
+//! Text that is not empty must show at least one visible character.
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// How a piece of free text may look.
 #[derive(Debug, Clone, Copy)]
@@ -26,11 +29,19 @@ impl TextRule {
             normalised.trim().to_string()
         };
         if let Some(bad) = text.chars().find(|c| !self.allows(*c)) {
-            return Err(if bad == '\n' || bad == '\t' || bad == '\r' {
-                "must be a single line".to_string()
-            } else {
-                format!("must not contain control characters (U+{:04X})", bad as u32)
-            });
+            return Err(
+                if matches!(bad, '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}') {
+                    "must be a single line".to_string()
+                } else {
+                    format!(
+                        "must not contain control or invisible characters (U+{:04X})",
+                        bad as u32
+                    )
+                },
+            );
+        }
+        if !text.is_empty() && !text.chars().any(is_visible) {
+            return Err("must contain a visible character".to_string());
         }
         let length = text.chars().count();
         if length < self.min_chars {
@@ -50,14 +61,43 @@ impl TextRule {
         if self.multiline && matches!(c, '\n' | '\t' | '\r') {
             return true;
         }
-        !c.is_control() && !is_bidi_control(c)
+        !matches!(
+            c.general_category(),
+            GeneralCategory::Control
+                | GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+                | GeneralCategory::PrivateUse
+                | GeneralCategory::Surrogate
+                | GeneralCategory::Unassigned
+        ) && !is_noncharacter(c)
     }
 }
 
-/// The explicit embedding, override and isolate controls: invisible, and able to
-/// reorder how the text around them displays.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// U+FDD0..U+FDEF and the last two code points of every plane: never meant for text.
+fn is_noncharacter(c: char) -> bool {
+    let code = c as u32;
+    (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
+}
+
+/// A character that shows something: not white space, and not one of the default
+/// ignorable letters and marks that render as nothing (Hangul fillers, variation
+/// selectors, the combining grapheme joiner, Mongolian free variation selectors).
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !matches!(
+            c,
+            '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FFA0}'
+                | '\u{E0100}'..='\u{E01EF}'
+        )
 }
 
 #[cfg(test)]
@@ -97,6 +137,28 @@ mod tests {
     fn control_and_bidi_characters_are_refused() {
         assert!(TITLE.clean("a\u{0}b").unwrap_err().contains("U+0000"));
         assert!(TITLE.clean("a\u{202E}b").unwrap_err().contains("U+202E"));
+        for invisible in [
+            "\u{200B}",
+            "\u{2060}",
+            "\u{AD}x",
+            "\u{200E}x",
+            "\u{61C}x",
+            "\u{FEFF}x",
+            "\u{E0041}x",
+            "\u{FFFE}",
+            "\u{10FFFF}",
+            "\u{E000}",
+            "a\u{2028}b",
+        ] {
+            assert!(TITLE.clean(invisible).is_err(), "{invisible:?}");
+        }
+        for blank in ["\u{3164}", "\u{115F}\u{1160}", "\u{180E}"] {
+            assert!(TITLE.clean(blank).is_err(), "{blank:?}");
+        }
+        assert!(
+            TITLE.clean("\u{D55C}\u{AE00}").is_ok(),
+            "Hangul syllables are letters"
+        );
         assert_eq!(TITLE.clean("a\nb").unwrap_err(), "must be a single line");
         assert!(BODY.clean("a\u{7}b").is_err());
     }

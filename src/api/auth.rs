@@ -184,12 +184,21 @@ pub fn me(account: AuthAccount) -> Json<Account> {
     Json(account.account)
 }
 
-/// The fields of the account its owner may change.
+/// The fields of the account its owner may change (one for now, required: a body
+/// that names nothing changes nothing and says so).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
     /// A name, or null or "" to clear it.
-    display_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    display_name: Option<Option<String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 #[patch("/me", data = "<body>")]
@@ -198,8 +207,14 @@ pub async fn update_me(
     caller: AuthAccount,
     body: JsonBody<ProfileChange>,
 ) -> ApiResult<Json<Account>> {
-    let name = body.0.display_name.unwrap_or_default();
-    let account = auth::update_display_name(app, caller.account.id, &name).await?;
+    let Some(name) = body.0.display_name else {
+        return Err(AppError::field(
+            "display_name",
+            "is required (null clears it)",
+        ));
+    };
+    let account =
+        auth::update_display_name(app, caller.account.id, name.as_deref().unwrap_or("")).await?;
     Ok(Json(account))
 }
 

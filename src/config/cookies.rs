@@ -29,9 +29,9 @@ pub struct Raw {
 impl Raw {
     pub fn defaults(profile: Profile) -> Raw {
         Raw {
-            access_cookie: "gatehouse_access".into(),
-            refresh_cookie: "gatehouse_refresh".into(),
-            csrf_cookie: "gatehouse_csrf".into(),
+            access_cookie: format!("{}_access", super::app_name()),
+            refresh_cookie: format!("{}_refresh", super::app_name()),
+            csrf_cookie: format!("{}_csrf", super::app_name()),
             cookie_path: "/".into(),
             // Served over HTTPS in production: Secure unless said otherwise.
             cookie_secure: profile == Profile::Release,
@@ -106,7 +106,7 @@ impl Cookies {
             access_cookie: format!("{prefix}{}", raw.access_cookie),
             refresh_cookie: format!("{prefix}{}", raw.refresh_cookie),
             csrf_cookie: format!("{prefix}{}", raw.csrf_cookie),
-            feedback_cookie: format!("{prefix}gatehouse_feedback"),
+            feedback_cookie: format!("{prefix}{}_feedback", super::app_name()),
             cookie_path: raw.cookie_path,
             cookie_secure: raw.cookie_secure,
             cookie_same_site: raw.cookie_same_site,
@@ -122,17 +122,18 @@ mod tests {
     fn release_cookies_are_secure_and_host_prefixed_by_default() {
         let release = Cookies::from_raw(Raw::defaults(Profile::Release)).unwrap();
         assert!(release.cookie_secure);
-        assert_eq!(release.access_cookie, "__Host-gatehouse_access");
-        assert_eq!(release.feedback_cookie, "__Host-gatehouse_feedback");
+        let app = crate::config::app_name();
+        assert_eq!(release.access_cookie, format!("__Host-{app}_access"));
+        assert_eq!(release.feedback_cookie, format!("__Host-{app}_feedback"));
         let debug = Cookies::from_raw(Raw::defaults(Profile::Debug)).unwrap();
         assert!(!debug.cookie_secure);
-        assert_eq!(debug.csrf_cookie, "gatehouse_csrf");
+        assert_eq!(debug.csrf_cookie, format!("{app}_csrf"));
     }
 
     #[test]
     fn bad_cookie_settings_are_named() {
         let same = Raw {
-            csrf_cookie: "gatehouse_access".into(),
+            csrf_cookie: Raw::default().access_cookie,
             ..Raw::default()
         };
         assert!(Cookies::from_raw(same).is_err());

@@ -37,6 +37,30 @@ pub const DATABASE_NAME: &str = "gatehouse";
 /// Shortest signing secret accepted, in bytes (HS256 wants a key as long as its hash).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// The app's name as its defaults use it (cookie names, token issuer, the SQLite
+/// file): the package name of Cargo.toml in snake case, `gatehouse` here. Renaming
+/// the package (by hand or with cargo-generate) renames them all.
+pub fn app_name() -> String {
+    env!("CARGO_PKG_NAME").replace('-', "_")
+}
+
+/// The name people see (page titles, authenticator apps): the package name in words,
+/// `Gatehouse` here, `Acme Notes` for a package `acme-notes`.
+pub fn brand() -> String {
+    env!("CARGO_PKG_NAME")
+        .split(['-', '_'])
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The profile whose defaults apply: release (`ROCKET_PROFILE=release`, `cargo run
 /// --release`) or any other, which gets the development defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

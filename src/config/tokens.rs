@@ -38,8 +38,8 @@ impl Raw {
             refresh_grace: 10,
             leeway: 30,
             token_locations: vec![TokenLocation::Header, TokenLocation::Cookie],
-            issuer: "gatehouse".into(),
-            audience: "gatehouse".into(),
+            issuer: super::app_name(),
+            audience: super::app_name(),
         }
     }
 }

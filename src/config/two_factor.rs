@@ -20,7 +20,7 @@ impl Raw {
     pub fn defaults(_profile: Profile) -> Raw {
         Raw {
             two_factor_enabled: true,
-            two_factor_issuer: "Gatehouse".into(),
+            two_factor_issuer: super::brand(),
             two_factor_max_attempts: 3,
             two_factor_pending_ttl: 5 * 60,
             two_factor_key: None,

@@ -8,6 +8,7 @@
 //! database on every request.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use crate::accounts::Account;
@@ -35,6 +36,10 @@ struct Entry {
 pub struct SessionCache {
     ttl_ms: i64,
     entries: RwLock<HashMap<String, Entry>>,
+    /// Moves on every forget. A reader notes it before its database read and stores
+    /// what it read only if it has not moved: a state read before a change can never
+    /// be put back after the change forgot it.
+    generation: AtomicU64,
 }
 
 impl SessionCache {
@@ -42,7 +47,13 @@ impl SessionCache {
         SessionCache {
             ttl_ms: i64::try_from(ttl_ms).unwrap_or(i64::MAX),
             entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// The generation to pass to [`SessionCache::put`], taken before reading.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// The cached state of `session_id`, if fetched less than the TTL ago.
@@ -57,11 +68,16 @@ impl SessionCache {
             .map(|entry| entry.state.clone())
     }
 
-    pub fn put(&self, session_id: &str, state: SessionState, now_ms: i64) {
+    /// Stores `state`, read when the generation was `read_at`, unless something was
+    /// forgotten since.
+    pub fn put(&self, session_id: &str, state: SessionState, now_ms: i64, read_at: u64) {
         if self.ttl_ms == 0 {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::SeqCst) != read_at {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, entry| now_ms - entry.fetched_ms < self.ttl_ms);
             if entries.len() >= MAX_ENTRIES {
@@ -77,13 +93,72 @@ impl SessionCache {
         );
     }
 
+    /// Records a use of the session without making its entry look fresher than the
+    /// read it came from.
+    pub fn touch(&self, session_id: &str, last_used_at: i64) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = entries.get_mut(session_id) {
+            entry.state.last_used_at = last_used_at;
+        }
+    }
+
     pub fn forget_session(&self, session_id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
         entries.remove(session_id);
     }
 
     pub fn forget_account(&self, account_id: i64) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
         entries.retain(|_, entry| entry.state.account.id != account_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(name: &str) -> SessionState {
+        SessionState {
+            expires_at: 100,
+            last_used_at: 0,
+            revoked: false,
+            pending: false,
+            account_blocked: false,
+            account: Account {
+                id: 1,
+                username: name.into(),
+                email: "a@example.com".into(),
+                display_name: None,
+                is_active: true,
+                is_staff: false,
+                is_superuser: false,
+                created_at: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_read_older_than_a_forget_is_not_stored() {
+        let cache = SessionCache::new(1000);
+        let before = cache.generation();
+        cache.forget_account(1);
+        cache.put("s", state("stale"), 0, before);
+        assert!(cache.get("s", 0).is_none(), "the stale read was dropped");
+        cache.put("s", state("fresh"), 0, cache.generation());
+        assert_eq!(cache.get("s", 10).unwrap().account.username, "fresh");
+    }
+
+    #[test]
+    fn a_touch_keeps_the_entry_as_old_as_its_read() {
+        let cache = SessionCache::new(1000);
+        cache.put("s", state("a"), 0, cache.generation());
+        cache.touch("s", 42);
+        assert_eq!(cache.get("s", 999).unwrap().last_used_at, 42);
+        assert!(
+            cache.get("s", 1000).is_none(),
+            "still expires 1000 ms after the read"
+        );
     }
 }

@@ -15,6 +15,9 @@ use crate::app::App;
 use crate::cookies;
 use crate::error::{AppError, FieldErrors};
 
+/// The longest value a form's feedback puts back in its field.
+pub const MAX_KEPT_BYTES: usize = 512;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Feedback {
     /// "success" or "error".
@@ -53,8 +56,13 @@ impl Feedback {
         self
     }
 
+    /// Keeps a value to put back in its field, unless it is longer than
+    /// [`MAX_KEPT_BYTES`]: the feedback travels in a cookie, and browsers drop a
+    /// cookie over 4 KB (message and all) without a word.
     pub fn keep(mut self, name: &str, value: &str) -> Feedback {
-        self.values.insert(name.to_string(), value.to_string());
+        if value.len() <= MAX_KEPT_BYTES {
+            self.values.insert(name.to_string(), value.to_string());
+        }
         self
     }
 

@@ -29,6 +29,8 @@ use visitor::{LoginReason, NavLink};
 /// forms and the feedback of the previous POST.
 pub struct Layout {
     pub title: String,
+    /// The app's name (see [`crate::config::brand`]).
+    pub brand: String,
     pub username: Option<String>,
     pub is_staff: bool,
     pub csrf: String,
@@ -46,6 +48,7 @@ impl Layout {
     ) -> Layout {
         Layout {
             title: title.to_string(),
+            brand: crate::config::brand(),
             username: account.map(|a| a.display_name.clone().unwrap_or_else(|| a.username.clone())),
             is_staff: account.is_some_and(|a| a.is_staff || a.is_superuser),
             csrf: csrf.to_string(),
@@ -163,13 +166,17 @@ fn html_error(status: Status, request: &Request<'_>) -> Page {
     if status != Status::Unauthorized {
         return error_page(status);
     }
-    let reason = request
-        .local_cache(|| LoginReason("Please log in to see that page.".to_string()))
-        .0
-        .clone();
+    let reason = request.local_cache(|| LoginReason {
+        message: "Please log in to see that page.".to_string(),
+        second_factor: false,
+    });
     let next = (request.method() == rocket::http::Method::Get)
         .then(|| request.uri().to_string())
         .filter(|next| visitor::safe_next(Some(next)).is_some() && next != "/");
-    let to = uri!(pages::login_page(next = next.as_deref()));
-    Page::Feedback(Feedback::error(reason).redirect(to.to_string()))
+    let to = if reason.second_factor {
+        uri!(pages::second_factor_page(next = next.as_deref()))
+    } else {
+        uri!(pages::login_page(next = next.as_deref()))
+    };
+    Page::Feedback(Feedback::error(reason.message.clone()).redirect(to.to_string()))
 }

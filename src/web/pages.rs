@@ -189,7 +189,7 @@ struct SecondFactorTemplate {
 }
 
 #[get("/login/2fa?<next>")]
-fn second_factor_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
+pub(crate) fn second_factor_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
     if !visitor.pending {
         return Page::Redirect(Redirect::to(uri!(login_page(next = safe_next(next)))));
     }

@@ -152,8 +152,12 @@ async fn renew(request: &Request<'_>, app: &App) -> Result<auth::Authenticated, 
     auth::authenticate(app, &tokens.access_token).await
 }
 
-/// Why a page sent its visitor to the login page, for the login page to say.
-pub struct LoginReason(pub String);
+/// Why a page sent its visitor to log in, for the login page to say, and whether the
+/// login is half-way (the password was right; the second factor is due).
+pub struct LoginReason {
+    pub message: String,
+    pub second_factor: bool,
+}
 
 /// The signed-in, active account of a page, with its session. Anyone else gets 401,
 /// which the pages' catcher turns into a redirect to `/login?next=<the page>`.
@@ -200,11 +204,15 @@ impl<'r> FromRequest<'r> for SignedIn {
                 })
             }
             _ => {
-                let reason = match &visitor.refusal {
+                let message = match &visitor.refusal {
                     Some(error) => error.sentence(),
+                    None if visitor.pending => AppError::TwoFactorRequired.sentence(),
                     None => "Please log in to see that page.".to_string(),
                 };
-                request.local_cache(|| LoginReason(reason));
+                request.local_cache(|| LoginReason {
+                    message,
+                    second_factor: visitor.pending,
+                });
                 Outcome::Error((Status::Unauthorized, ()))
             }
         }
@@ -233,11 +241,12 @@ impl<'r> FromRequest<'r> for StaffPage {
 
 /// A form (`application/x-www-form-urlencoded`) whose `csrf_token` field matches this
 /// browser's CSRF cookie. Otherwise the request fails with 403 and the handler never
-/// runs, so nothing changes.
-pub struct CsrfForm<T>(pub T);
+/// runs, so nothing changes. At most `LIMIT` bytes (0: the configured `form` limit),
+/// for a route whose valid forms are larger.
+pub struct CsrfForm<T, const LIMIT: u64 = 0>(pub T);
 
 #[rocket::async_trait]
-impl<'r, T> FromData<'r> for CsrfForm<T>
+impl<'r, T, const LIMIT: u64> FromData<'r> for CsrfForm<T, LIMIT>
 where
     T: for<'a> FromForm<'a> + Send + 'static,
 {
@@ -247,7 +256,10 @@ where
         if !request.content_type().is_some_and(|ct| ct.is_form()) {
             return Outcome::Error((Status::UnsupportedMediaType, ()));
         }
-        let limit = request.limits().get("form").unwrap_or(32.kibibytes());
+        let limit = match LIMIT {
+            0 => request.limits().get("form").unwrap_or(32.kibibytes()),
+            bytes => bytes.bytes(),
+        };
         let text = match data.open(limit).into_string().await {
             Ok(text) if text.is_complete() => text.into_inner(),
             Ok(_) => return Outcome::Error((Status::PayloadTooLarge, ())),
@@ -273,11 +285,16 @@ where
 /// host (`//evil.example`, `/\evil.example`), a scheme, or control characters.
 pub fn safe_next(next: Option<&str>) -> Option<&str> {
     let next = next?;
+    // Printable ASCII only, without the characters a URI cannot hold as they are
+    // (browsers send those percent-encoded): then the `Location` header is exactly
+    // what was checked.
     let safe = next.starts_with('/')
         && !next.starts_with("//")
-        && !next.starts_with("/\\")
         && next.len() <= 2048
-        && !next.chars().any(|c| c.is_control() || c == '\\');
+        && next
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\\\"<>`^{}|".contains(&b))
+        && rocket::http::uri::Origin::parse(next).is_ok();
     safe.then_some(next)
 }
 
@@ -287,7 +304,13 @@ mod tests {
 
     #[test]
     fn next_is_only_ever_a_path_on_this_site() {
-        for good in ["/", "/notes", "/notes?page=2", "/admin/accounts/3"] {
+        for good in [
+            "/",
+            "/notes",
+            "/notes?page=2",
+            "/admin/accounts/3",
+            "/notes?q=%C3%A9",
+        ] {
             assert_eq!(safe_next(Some(good)), Some(good));
         }
         for bad in [
@@ -300,6 +323,15 @@ mod tests {
             "/a\\b",
             "/a\nb",
             "/\u{0}",
+            "/a b",
+            "/x\"",
+            "/x<",
+            "/x{",
+            "/x|",
+            "/\u{e9}",
+            "/\u{3002}evil.example",
+            "/notes?q=\u{e9}",
+            "/x\u{a0}",
         ] {
             assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
         }

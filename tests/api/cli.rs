@@ -16,7 +16,7 @@ pub fn gatehouse(db: &TestDatabase, args: &[&str]) -> Command {
 }
 
 pub fn gatehouse_on(url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    let mut command = Command::new(crate::support::binary());
     command
         .args(args)
         .arg("--database-url")
@@ -57,7 +57,7 @@ pub fn assert_fails(output: &Output, needle: &str) {
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(output));
     let message = stderr(output);
     assert!(
-        message.contains("gatehouse: ") && message.contains(needle),
+        message.contains(&format!("{}: ", env!("CARGO_PKG_NAME"))) && message.contains(needle),
         "expected {needle:?} in: {message}"
     );
 }
@@ -262,7 +262,10 @@ async fn the_accounts_commands_administer_by_username_or_email() {
     .await
     .unwrap();
     assert_eq!(event.0, None, "the CLI acts as no account");
-    assert!(event.1.unwrap().starts_with("gatehouse-cli"));
+    assert!(event
+        .1
+        .unwrap()
+        .starts_with(&format!("{}-cli", env!("CARGO_PKG_NAME"))));
 
     assert!(accounts(&["unblock", "ALICE"]).status.success());
     assert_fails(&accounts(&["unblock", "alice"]), "not blocked");
@@ -363,7 +366,7 @@ async fn no_subcommand_or_a_wrong_one_is_a_usage_error() {
     let db = TestDatabase::new().await;
     let output = run(gatehouse(&db, &["accounts", "promote", "alice"]), "");
     assert_eq!(output.status.code(), Some(2));
-    let help = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let help = Command::new(crate::support::binary())
         .arg("--help")
         .output()
         .unwrap();

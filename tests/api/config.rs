@@ -3,7 +3,7 @@ use std::process::Command;
 use gatehouse::config::Settings;
 use rocket::figment::Figment;
 
-use crate::support::{spawn_app, test_figment, SECRET};
+use crate::support::{cookie_name, spawn_app, test_figment, SECRET};
 
 fn error_of(figment: Figment) -> String {
     match gatehouse::rocket(figment) {
@@ -119,7 +119,7 @@ fn environment_variables_override_rocket_toml() {
 #[test]
 fn the_binary_reports_a_bad_setting_in_a_sentence_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let output = Command::new(crate::support::binary())
         .current_dir(dir.path())
         .env("ROCKET_PROFILE", "release")
         .env_remove("GATEHOUSE_SECRET")
@@ -288,8 +288,11 @@ fn without_rocket_toml_release_still_has_secure_host_cookies() {
         .select("release");
     let settings = Settings::from_figment(&figment).expect("valid");
     assert!(settings.cookies.cookie_secure);
-    assert_eq!(settings.cookies.access_cookie, "__Host-gatehouse_access");
+    assert_eq!(
+        settings.cookies.access_cookie,
+        format!("__Host-{}", cookie_name("access"))
+    );
     let debug = Settings::from_figment(&rocket::figment::Figment::new().select("debug")).unwrap();
     assert!(!debug.cookies.cookie_secure);
-    assert_eq!(debug.cookies.access_cookie, "gatehouse_access");
+    assert_eq!(debug.cookies.access_cookie, cookie_name("access"));
 }

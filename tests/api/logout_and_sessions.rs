@@ -1,7 +1,7 @@
 use rocket::http::Status;
 use serde_json::Value;
 
-use crate::support::{assert_error, spawn_app};
+use crate::support::{assert_error, cookie_name, spawn_app};
 
 #[rocket::async_test]
 async fn logout_revokes_the_session_at_once_and_clears_cookies() {
@@ -19,7 +19,7 @@ async fn logout_revokes_the_session_at_once_and_clears_cookies() {
     // The access and refresh cookies expire; the CSRF token is replaced.
     let tokens: Vec<&String> = cleared
         .iter()
-        .filter(|c| !c.starts_with("gatehouse_csrf="))
+        .filter(|c| !c.starts_with(&format!("{}=", cookie_name("csrf"))))
         .collect();
     assert_eq!(tokens.len(), 2, "{cleared:?}");
     assert!(

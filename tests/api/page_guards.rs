@@ -62,6 +62,9 @@ async fn next_is_never_another_site() {
         "https://evil.example/",
         "/\\evil.example",
         "javascript:alert(1)",
+        "/a b",
+        "/x\"><script>",
+        "/\u{e9}",
     ] {
         page(&app, "/login").await;
         let (_, html) = page(
@@ -104,6 +107,9 @@ async fn next_survives_the_two_factor_step() {
         "/login/2fa?next=%2Faccount",
         "a wrong code keeps the way back"
     );
+    // Half-way through the login, a signed-in page sends the visitor to the code step.
+    let response = app.client.get("/notes").dispatch().await;
+    assert_eq!(location(&response), "/login/2fa?next=%2Fnotes");
     let code = crate::two_factor::code_now(&app, &enrolled.secret);
     let response = submit(
         &app,

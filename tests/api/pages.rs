@@ -6,7 +6,7 @@ use rocket::http::{ContentType, Status};
 use serde_json::json;
 
 use crate::support::{
-    browser_login, csrf, location, page, spawn_browser, submit, TestApp, PASSWORD,
+    browser_login, cookie_name, csrf, location, page, spawn_browser, submit, TestApp, PASSWORD,
 };
 
 /// Logs `username` in through the API from another device (a client with cookies of
@@ -96,7 +96,7 @@ async fn registration_errors_show_next_to_their_fields_and_keep_the_input() {
     let feedback_cookie: Vec<&str> = response
         .headers()
         .get("Set-Cookie")
-        .filter(|c| c.starts_with("gatehouse_feedback="))
+        .filter(|c| c.starts_with(&format!("{}=", cookie_name("feedback"))))
         .collect();
     assert!(
         feedback_cookie.len() == 1 && feedback_cookie[0].contains("HttpOnly"),
@@ -226,7 +226,7 @@ async fn an_expired_access_cookie_is_renewed_from_the_refresh_cookie() {
     let first = app
         .client
         .cookies()
-        .get("gatehouse_access")
+        .get(&cookie_name("access"))
         .unwrap()
         .value()
         .to_string();
@@ -236,7 +236,7 @@ async fn an_expired_access_cookie_is_renewed_from_the_refresh_cookie() {
     let renewed = app
         .client
         .cookies()
-        .get("gatehouse_access")
+        .get(&cookie_name("access"))
         .unwrap()
         .value()
         .to_string();
@@ -593,11 +593,11 @@ async fn in_release_cookies_are_host_prefixed_and_secure_and_hsts_is_sent() {
         .map(str::to_string)
         .collect();
     assert!(
-        set_cookie
-            .iter()
-            .any(|c| c.starts_with("__Host-gatehouse_csrf=")
+        set_cookie.iter().any(
+            |c| c.starts_with(&format!("__Host-{}=", cookie_name("csrf")))
                 && c.contains("Secure")
-                && c.contains("Path=/")),
+                && c.contains("Path=/")
+        ),
         "{set_cookie:?}"
     );
     client
@@ -624,7 +624,10 @@ async fn in_release_cookies_are_host_prefixed_and_secure_and_hsts_is_sent() {
     names.sort();
     assert_eq!(
         names,
-        ["__Host-gatehouse_access", "__Host-gatehouse_refresh"]
+        [
+            format!("__Host-{}", cookie_name("access")),
+            format!("__Host-{}", cookie_name("refresh"))
+        ]
     );
 }
 

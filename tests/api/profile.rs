@@ -74,6 +74,9 @@ async fn bad_display_names_are_refused_with_the_field_named_and_nothing_changes(
         "tab\tinside".to_string(),
         "bell\u{7}".to_string(),
         "evil\u{202E}txt.exe".to_string(),
+        "\u{200B}".to_string(),
+        "\u{3164}".to_string(),
+        "a\u{2028}b".to_string(),
     ] {
         let response = app
             .patch_bearer(
@@ -102,6 +105,25 @@ async fn bad_display_names_are_refused_with_the_field_named_and_nothing_changes(
         .patch_bearer("/api/auth/me", &session.access, json!({"is_staff": true}))
         .await;
     assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+    let response = app
+        .patch_bearer("/api/auth/me", &session.access, json!({}))
+        .await;
+    let body = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+    assert!(
+        body["error"]["fields"]["display_name"].is_string(),
+        "{body}"
+    );
+    let me: Value = app
+        .get_bearer("/api/auth/me", &session.access)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["display_name"],
+        "\u{e9}".repeat(100),
+        "an empty body changes nothing"
+    );
     let me: Value = app
         .get_bearer("/api/auth/me", &session.access)
         .await

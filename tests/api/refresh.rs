@@ -2,7 +2,7 @@ use rocket::futures::future::join_all;
 use rocket::http::{Cookie, Status};
 use serde_json::{json, Value};
 
-use crate::support::{assert_error, spawn_app, TestApp};
+use crate::support::{assert_error, cookie_name, spawn_app, TestApp};
 
 async fn refresh_with_header(app: &TestApp, token: &str) -> (Status, Value) {
     let response = app.post_bearer("/api/auth/refresh", token, None).await;
@@ -108,7 +108,7 @@ async fn the_refresh_token_is_read_from_header_cookie_or_body() {
     let body: Value = response.into_json().await.unwrap();
     // Cookie, with no body and no Content-Type: it needs the CSRF header.
     let refresh_cookie = Cookie::new(
-        "gatehouse_refresh",
+        cookie_name("refresh"),
         body["refresh_token"].as_str().unwrap().to_string(),
     );
     let response = app
@@ -122,7 +122,10 @@ async fn the_refresh_token_is_read_from_header_cookie_or_body() {
         .client
         .post("/api/auth/refresh")
         .cookie(refresh_cookie)
-        .cookie(Cookie::new("gatehouse_csrf", "a-csrf-token-of-the-browser"))
+        .cookie(Cookie::new(
+            cookie_name("csrf"),
+            "a-csrf-token-of-the-browser",
+        ))
         .header(rocket::http::Header::new(
             "X-CSRF-Token",
             "a-csrf-token-of-the-browser",

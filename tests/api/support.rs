@@ -13,6 +13,26 @@ use rocket::local::asynchronous::{Client, LocalResponse};
 use serde_json::{json, Value};
 use sqlx::{AnyPool, Connection};
 
+/// The name of one of the app's cookies (`csrf`, `access`, …): they carry the app's
+/// name, which follows the package name of a renamed clone.
+pub fn cookie_name(suffix: &str) -> String {
+    format!("{}_{suffix}", gatehouse::config::app_name())
+}
+
+/// The app's binary, built beside the test binaries (it is named after the package).
+pub fn binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target folder");
+    dir.join(format!(
+        "{}{}",
+        env!("CARGO_PKG_NAME"),
+        std::env::consts::EXE_SUFFIX
+    ))
+}
+
 pub const PASSWORD: &str = "correct horse battery";
 pub const SECRET: &str = "test-secret-4f9c2a7e81d6b03c5e9a1f7d2b8c4e6a";
 pub const TWO_FACTOR_KEY: &str = "test-2fa-key-7c1e9b3d5f2a8c4e6b0d1f3a5c7e9b2d";
@@ -347,7 +367,7 @@ pub async fn assert_error(response: LocalResponse<'_>, status: Status, code: &st
 pub fn csrf(app: &TestApp) -> String {
     app.client
         .cookies()
-        .get("gatehouse_csrf")
+        .get(&cookie_name("csrf"))
         .expect("a page view sets the csrf cookie")
         .value()
         .to_string()

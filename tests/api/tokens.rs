@@ -4,7 +4,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rocket::http::{Cookie, Status};
 use serde_json::{json, Value};
 
-use crate::support::{assert_error, spawn_app, spawn_app_with, SECRET};
+use crate::support::{assert_error, cookie_name, spawn_app, spawn_app_with, SECRET};
 
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
@@ -176,7 +176,7 @@ async fn the_access_cookie_authenticates_when_cookies_are_enabled() {
     let response = app
         .client
         .get("/api/auth/me")
-        .cookie(Cookie::new("gatehouse_access", session.access.clone()))
+        .cookie(Cookie::new(cookie_name("access"), session.access.clone()))
         .dispatch()
         .await;
     assert_eq!(response.status(), Status::Ok);
@@ -186,7 +186,7 @@ async fn the_access_cookie_authenticates_when_cookies_are_enabled() {
     let response = header_only
         .client
         .get("/api/auth/me")
-        .cookie(Cookie::new("gatehouse_access", session.access.clone()))
+        .cookie(Cookie::new(cookie_name("access"), session.access.clone()))
         .dispatch()
         .await;
     assert_error(response, Status::Unauthorized, "missing_token").await;
@@ -209,7 +209,7 @@ async fn login_sets_http_only_cookies() {
         // The CSRF token is meant to be read by the page's scripts; the tokens are not.
         assert_eq!(
             cookie.contains("HttpOnly"),
-            !cookie.starts_with("gatehouse_csrf="),
+            !cookie.starts_with(&format!("{}=", cookie_name("csrf"))),
             "{cookie}"
         );
     }
@@ -227,7 +227,7 @@ async fn a_cookie_authenticated_unsafe_request_needs_the_csrf_header() {
         .collect();
     let csrf = jar
         .iter()
-        .find(|c| c.name() == "gatehouse_csrf")
+        .find(|c| c.name() == cookie_name("csrf"))
         .unwrap()
         .value()
         .to_string();

@@ -132,8 +132,10 @@ async fn setup_alone_enables_nothing_and_a_new_setup_replaces_it() {
     let secret = first["secret"].as_str().unwrap();
     assert_eq!(secret.len(), 32, "160 bits in base32");
     let uri = first["otpauth_uri"].as_str().unwrap();
+    let brand = gatehouse::config::brand().replace(' ', "%20");
     assert!(
-        uri.starts_with("otpauth://totp/Gatehouse:alice?") && uri.contains("issuer=Gatehouse"),
+        uri.starts_with(&format!("otpauth://totp/{brand}:alice?"))
+            && uri.contains(&format!("issuer={brand}")),
         "{uri}"
     );
     assert!(uri.contains(&format!("secret={secret}")), "{uri}");

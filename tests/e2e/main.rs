@@ -100,7 +100,7 @@ impl Harness {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let db_url = format!("sqlite://{}", dir.path().join("e2e.db").display());
         let port = free_port();
-        let server = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        let server = Command::new(binary())
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_LOG_LEVEL", "off")
@@ -344,7 +344,7 @@ async fn people_use_the_pages_in_a_real_browser() {
     phone.close().await.ok();
 
     // An admin blocks alice; her open browser session is refused on its next page.
-    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let output = Command::new(binary())
         .args([
             "create-superuser",
             "--username",
@@ -395,4 +395,18 @@ async fn people_use_the_pages_in_a_real_browser() {
         .contains("blocked by an administrator"));
     boss.close().await.ok();
     alice.close().await.ok();
+}
+
+/// The app's binary, built beside this test (it is named after the package).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target folder");
+    dir.join(format!(
+        "{}{}",
+        env!("CARGO_PKG_NAME"),
+        std::env::consts::EXE_SUFFIX
+    ))
 }

@@ -34,10 +34,23 @@ pub const BODY: TextRule = TextRule {
     multiline: true,
 };
 
-/// The JSON body limit of the note routes. The largest valid note is 10,200
-/// characters; a client may escape each as `\uXXXX\uXXXX` (12 bytes), so 128 KiB
-/// holds every valid note and anything larger is refused before it is parsed.
-pub const MAX_JSON_BYTES: u64 = 128 * 1024;
+/// The most bytes one character of a valid note can take in a request: before NFC
+/// composes it, a character may arrive as up to four code points (a letter and its
+/// marks, a Hangul syllable as jamo), each escaped in JSON as `\uXXXX` (6 bytes) or
+/// percent-encoded in a form (up to 4 UTF-8 bytes, 3 characters each); 32 and 48
+/// bytes cover both with room to spare.
+const JSON_BYTES_PER_CHAR: u64 = 32;
+const FORM_BYTES_PER_CHAR: u64 = 48;
+
+/// The largest valid note, in characters.
+const MAX_NOTE_CHARS: u64 = (TITLE.max_chars + BODY.max_chars) as u64;
+
+/// The JSON body limit of the note routes: every valid note fits, however it is
+/// written, and anything larger is refused before it is parsed (320 KiB).
+pub const MAX_JSON_BYTES: u64 = MAX_NOTE_CHARS * JSON_BYTES_PER_CHAR + 1024;
+
+/// The same for the page's form (480 KiB).
+pub const MAX_FORM_BYTES: u64 = MAX_NOTE_CHARS * FORM_BYTES_PER_CHAR + 1024;
 
 /// Checks the fields given (`None`: not given) and returns them as stored,
 /// reporting every problem at once.
@@ -209,10 +222,17 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_valid_note_fits_the_body_limit_even_fully_escaped() {
-        let escaped_char = r"\ud83d\ude00".len() as u64;
-        let largest = (TITLE.max_chars + BODY.max_chars) as u64 * escaped_char;
-        let envelope = r#"{"title":"","body":""}"#.len() as u64;
-        assert!(largest + envelope <= MAX_JSON_BYTES);
+    fn the_largest_valid_note_fits_the_body_limits_however_it_is_written() {
+        // U+1F8F (Greek capital alpha with dasia, perispomeni and prosgegrammeni) is
+        // four code points before NFC; an astral character is a surrogate pair.
+        let nfd: String = unicode_normalization::UnicodeNormalization::nfd("\u{1F8F}").collect();
+        assert_eq!(nfd.chars().count(), 4);
+        let json_escaped = 4 * r"\u1234".len() as u64;
+        let astral_escaped = r"\ud83d\ude00".len() as u64;
+        let form_encoded = nfd.len() as u64 * 3;
+        assert!(json_escaped.max(astral_escaped) <= JSON_BYTES_PER_CHAR);
+        assert!(form_encoded.max(4 * 3) <= FORM_BYTES_PER_CHAR);
+        assert!(MAX_NOTE_CHARS * json_escaped + 64 <= MAX_JSON_BYTES);
+        assert!(MAX_NOTE_CHARS * form_encoded + 64 <= MAX_FORM_BYTES);
     }
 }

@@ -7,7 +7,8 @@ use rocket::form::FromForm;
 use rocket::{Route, State};
 
 use super::flows;
-use super::model::Note;
+use super::flows::note_id;
+use super::model::{Note, MAX_FORM_BYTES};
 use super::NotesSettings;
 use crate::app::App;
 use crate::clock::utc_minute;
@@ -80,7 +81,7 @@ async fn add(
     app: &State<App>,
     settings: &State<NotesSettings>,
     me: SignedIn,
-    form: CsrfForm<NoteForm>,
+    form: CsrfForm<NoteForm, { MAX_FORM_BYTES }>,
 ) -> Page {
     let form = form.0;
     match flows::create(app, settings, me.account.id, &form.title, &form.body).await {
@@ -96,8 +97,12 @@ async fn add(
 }
 
 #[post("/notes/<id>/delete", data = "<_form>")]
-async fn remove(app: &State<App>, me: SignedIn, id: i64, _form: CsrfForm<CsrfOnly>) -> Page {
-    match flows::delete(app, me.account.id, id).await {
+async fn remove(app: &State<App>, me: SignedIn, id: &str, _form: CsrfForm<CsrfOnly>) -> Page {
+    let deleted = match note_id(id) {
+        Ok(id) => flows::delete(app, me.account.id, id).await,
+        Err(error) => Err(error),
+    };
+    match deleted {
         Ok(()) => Page::Feedback(Feedback::success("Note deleted.").redirect("/notes")),
         Err(error) => Page::failed(&error, "/notes"),
     }

@@ -273,7 +273,31 @@ async fn the_largest_valid_note_fits_and_a_larger_body_is_a_413() {
         10_000
     );
 
-    let too_big = format!(r#"{{"title":"x","body":"{}"}}"#, "y".repeat(128 * 1024));
+    // Ten thousand characters typed decomposed (four code points each before NFC),
+    // every code point escaped: still a valid note.
+    let decomposed: String = unicode_normalization::UnicodeNormalization::nfd("\u{1F8F}").collect();
+    let escaped: String = decomposed
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let raw = format!(r#"{{"title":"nfd","body":"{}"}}"#, escaped.repeat(10_000));
+    assert!(raw.len() > 240_000);
+    let response = app
+        .client
+        .post("/api/notes")
+        .header(bearer(&alice.access))
+        .header(ContentType::JSON)
+        .body(raw)
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Created);
+    let body: Value = response.into_json().await.unwrap();
+    assert_eq!(
+        body["note"]["body"].as_str().unwrap().chars().count(),
+        10_000
+    );
+
+    let too_big = format!(r#"{{"title":"x","body":"{}"}}"#, "y".repeat(330 * 1024));
     let response = app
         .client
         .post("/api/notes")
@@ -417,6 +441,29 @@ async fn the_notes_page_lists_adds_and_deletes() {
     let response = submit(&app, "/notes", &[("title", "Forged")]).await;
     assert_eq!(response.status(), Status::Forbidden);
 
+    // The longest valid note fits the page's form too (each character percent-encoded).
+    let long = "\u{6F22}".repeat(10_000);
+    let response = submit(
+        &app,
+        "/notes",
+        &[("title", "Long"), ("body", &long), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/notes");
+    let (_, html) = page(&app, "/notes").await;
+    assert!(html.contains("<h3>Long</h3>"), "{html}");
+    // A refused long body is not put back: it would not fit the feedback cookie.
+    let response = submit(
+        &app,
+        "/notes",
+        &[("title", ""), ("body", &long), ("csrf_token", &token)],
+    )
+    .await;
+    let set_cookie: Vec<_> = response.headers().get("Set-Cookie").collect();
+    assert!(set_cookie.iter().all(|c| c.len() < 4096), "{set_cookie:?}");
+    let (_, html) = page(&app, "/notes").await;
+    assert!(html.contains("Title is required"), "{html}");
+
     let id: i64 = sqlx::query_scalar("SELECT id FROM notes WHERE title = 'Plan'")
         .fetch_one(&app.pool())
         .await
@@ -446,11 +493,13 @@ async fn the_notes_page_lists_adds_and_deletes() {
     )
     .await;
     assert_eq!(response.status(), Status::NotFound);
+    let response = submit(&app, "/notes/abc/delete", &[("csrf_token", &token)]).await;
+    assert_eq!(response.status(), Status::NotFound);
     let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM notes")
         .fetch_all(&app.pool())
         .await
         .unwrap();
-    assert!(titles.is_empty(), "{titles:?}");
+    assert_eq!(titles, ["Long"]);
 }
 
 #[rocket::async_test]
