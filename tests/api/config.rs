@@ -226,7 +226,10 @@ fn the_readme_lists_every_setting_with_the_codes_default() {
         if key.contains(' ') || cells.len() < 3 || !cells[0].ends_with('`') {
             continue;
         }
-        rows.insert(key.to_string(), cells[1].to_string());
+        let cell = cells[1]
+            .replace("<app>", &gatehouse::config::app_name())
+            .replace("<App>", &gatehouse::config::brand());
+        rows.insert(key.to_string(), cell);
     }
     let mut expected: BTreeMap<String, (serde_json::Value, Option<serde_json::Value>)> =
         BTreeMap::new();
