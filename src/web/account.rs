@@ -3,13 +3,12 @@
 
 use askama::Template;
 use rocket::form::FromForm;
-use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{Route, State};
 
 use super::feedback::Feedback;
 use super::visitor::{CsrfForm, SignedIn};
-use super::{error_page, CsrfOnly, Layout, Page};
+use super::{CsrfOnly, Layout, Page};
 use crate::app::App;
 use crate::auth;
 use crate::clock::utc_minute as when;
@@ -38,23 +37,6 @@ pub fn routes(two_factor: bool) -> Vec<Route> {
     routes
 }
 
-/// The answer to a flow's failure on the account page: feedback for what the person
-/// can fix, the 500 page for ours.
-fn back_with(error: AppError, fields_too: bool) -> Page {
-    match error {
-        detail if detail.is_internal() => {
-            log::error!("account page: {}", detail.with_causes());
-            error_page(Status::InternalServerError)
-        }
-        AppError::Validation(fields) if fields_too => Page::Feedback(
-            Feedback::error("Some fields need another look.")
-                .with_fields(fields)
-                .redirect("/account"),
-        ),
-        other => Page::Feedback(Feedback::error(other.sentence()).redirect("/account")),
-    }
-}
-
 struct SessionLine {
     id: String,
     device: String,
@@ -81,12 +63,12 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
     let (account, session_id) = (&me.account, &me.session_id);
     let rows = match sessions::list_live_sessions(app.pool(), me.account.id, app.now()).await {
         Ok(rows) => rows,
-        Err(error) => return back_with(error.into(), false),
+        Err(error) => return Page::failed(&AppError::from(error), "/account"),
     };
     let status = if app.settings.two_factor.two_factor_enabled {
         match two_factor::status(app, me.account.id).await {
             Ok(status) => Some(status),
-            Err(error) => return back_with(error, false),
+            Err(error) => return Page::failed(&error, "/account"),
         }
     } else {
         None
@@ -127,7 +109,7 @@ async fn update_profile(app: &State<App>, me: SignedIn, form: CsrfForm<ProfileFo
     let form = form.0;
     match auth::update_display_name(app, me.account.id, &form.display_name).await {
         Ok(_) => Page::Feedback(Feedback::success("Your profile is saved.").redirect("/account")),
-        Err(error) => back_with(error, true),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -161,7 +143,7 @@ async fn change_password(
             Feedback::success("Your password is changed; your other devices are signed out.")
                 .redirect("/account"),
         ),
-        Err(error) => back_with(error, true),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -180,7 +162,7 @@ async fn revoke_session(
         Ok(false) => {
             Page::Feedback(Feedback::error("That session had already ended.").redirect("/account"))
         }
-        Err(error) => back_with(error, false),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -208,7 +190,7 @@ async fn revoke_other_sessions(
             ))
             .redirect("/account"),
         ),
-        Err(error) => back_with(error, false),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -232,7 +214,7 @@ async fn setup_two_factor(
             Feedback::error("Wrong password: two-factor authentication was not set up.")
                 .redirect("/account"),
         ),
-        Err(error) => back_with(error, false),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -253,7 +235,7 @@ async fn setup_two_factor_page(app: &State<App>, me: SignedIn) -> Page {
             secret: enrolment.secret_base32,
         }),
         Ok(None) => Page::Redirect(Redirect::to(uri!(account))),
-        Err(error) => back_with(error, false),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -295,7 +277,7 @@ async fn enable_two_factor(
             ))
             .redirect("/account/2fa/setup"),
         ),
-        Err(error) => back_with(error, false),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -313,7 +295,7 @@ async fn regenerate_recovery_codes(
             codes,
             "New recovery codes: the old ones no longer work.",
         ),
-        Err(error) => back_with(error, false),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }
 
@@ -349,6 +331,6 @@ async fn disable_two_factor(
             Feedback::error("Wrong password: two-factor authentication is still on.")
                 .redirect("/account"),
         ),
-        Err(error) => back_with(error, false),
+        Err(error) => Page::failed(&error, "/account"),
     }
 }

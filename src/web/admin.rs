@@ -190,17 +190,7 @@ where
     };
     match action(actor).await {
         Ok(()) => Page::Feedback(Feedback::success(done.0).redirect(done.1)),
-        Err(AppError::Validation(fields)) => Page::Feedback(
-            Feedback::error("Some fields need another look.")
-                .with_fields(fields)
-                .redirect(back),
-        ),
-        Err(AppError::NotFound) => error_page(Status::NotFound),
-        Err(detail) if detail.is_internal() => {
-            log::error!("admin page: {}", detail.with_causes());
-            error_page(Status::InternalServerError)
-        }
-        Err(error) => Page::Feedback(Feedback::error(error.sentence()).redirect(back)),
+        Err(error) => Page::failed(&error, &back),
     }
 }
 
