@@ -319,6 +319,40 @@ async fn people_use_the_pages_in_a_real_browser() {
     submit(&alice, "/login/2fa").await;
     assert!(page_text(&alice).await.contains("Hello, alice"));
 
+    // Her notes, the example feature, from the navigation.
+    let notes = alice
+        .find(Locator::LinkText("Notes"))
+        .await
+        .expect("a Notes link in the navigation");
+    click_and_wait(&alice, &notes).await;
+    assert_eq!(path(&alice).await, "/notes");
+    fill(&alice, "#title", "Groceries").await;
+    fill(&alice, "#body", "eggs\nmilk").await;
+    submit(&alice, "/notes").await;
+    let text = page_text(&alice).await;
+    assert!(
+        text.contains("Note added.") && text.contains("Groceries"),
+        "{text}"
+    );
+    screenshot(&alice, "notes").await;
+
+    // Signed out, the notes page sends her to log in, and back there after both steps.
+    submit(&alice, "/logout").await;
+    alice.goto(&harness.url("/notes")).await.unwrap();
+    assert_eq!(path(&alice).await, "/login");
+    assert_eq!(
+        alice.current_url().await.unwrap().query(),
+        Some("next=%2Fnotes")
+    );
+    fill(&alice, "#login", "alice").await;
+    fill(&alice, "#password", PASSWORD).await;
+    submit(&alice, "/login").await;
+    assert_eq!(path(&alice).await, "/login/2fa");
+    fill(&alice, "#code", &codes[9]).await;
+    submit(&alice, "/login/2fa").await;
+    assert_eq!(path(&alice).await, "/notes");
+    assert!(page_text(&alice).await.contains("Groceries"));
+
     // A second device signs in with a recovery code; the first signs it out.
     let phone = harness.browser().await;
     phone.set_window_size(390, 844).await.unwrap();
