@@ -32,8 +32,9 @@ async fn tokens_carry_issuer_audience_type_and_session() {
     let app = spawn_app().await;
     let session = app.signed_in("alice").await;
     let access = claims_of(&session.access);
-    assert_eq!(access["iss"], "gatehouse");
-    assert_eq!(access["aud"], "gatehouse");
+    // The app's name: `gatehouse` here, the package name of a renamed clone.
+    assert_eq!(access["iss"], gatehouse::config::app_name());
+    assert_eq!(access["aud"], gatehouse::config::app_name());
     assert_eq!(access["typ"], "access");
     assert!(access["sid"].as_str().unwrap().len() >= 22);
     let refresh = claims_of(&session.refresh);

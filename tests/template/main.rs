@@ -33,6 +33,7 @@ fn render(text: &str, project_name: &str) -> String {
 
 fn liquid_files() -> Vec<PathBuf> {
     let config = std::fs::read_to_string(Path::new(ROOT).join("cargo-generate.toml")).unwrap();
+    // cargo-generate puts each X.liquid over X first, then renders the files listed.
     let include = config
         .lines()
         .find_map(|line| line.strip_prefix("include = "))
@@ -40,7 +41,7 @@ fn liquid_files() -> Vec<PathBuf> {
     let files: Vec<PathBuf> = include
         .trim_matches(|c| c == '[' || c == ']')
         .split(',')
-        .map(|name| Path::new(ROOT).join(name.trim().trim_matches('"')))
+        .map(|name| Path::new(ROOT).join(format!("{}.liquid", name.trim().trim_matches('"'))))
         .collect();
     assert!(files.len() >= 3, "{files:?}");
     files
@@ -144,7 +145,7 @@ fn a_renamed_project_builds_and_its_settings_follow_its_name() {
     let output = String::from_utf8_lossy(&tests.stdout);
     assert!(
         tests.status.success() && output.contains("test result: ok"),
-        "the renamed project's settings tests fail:\n{output}\n{}",
+        "the renamed project's tests fail:\n{output}\n{}",
         String::from_utf8_lossy(&tests.stderr)
     );
     let rocket_toml = std::fs::read_to_string(project.join("Rocket.toml")).unwrap();
