@@ -1,20 +1,26 @@
 //! Gatehouse: accounts and authentication for Rocket apps, done right from day one.
 //!
 //! A guided tour, in the order a request meets the code:
-//! - [`config`]: the settings, read from Rocket.toml and `GATEHOUSE_*` by figment;
-//! - [`db`]: the pool (SQLite or PostgreSQL through sqlx's Any driver) and migrations;
-//! - [`guards`]: the request guards apps put on their own routes;
-//! - [`api`]: the JSON routes, their error type and catchers;
-//! - [`auth`]: the flows (register, login with lockout, refresh, password change),
-//!   free of HTTP; [`admin`]: account administration and its rules, for the admin
-//!   API and the CLI;
+//! - [`config`]: the settings in sections, read from Rocket.toml and `GATEHOUSE_*`;
+//! - [`db`]: the pool (SQLite or PostgreSQL through sqlx's Any driver), Gatehouse's
+//!   migrations and `table_row!`;
+//! - [`guards`]: the request guards apps put on their own routes; [`web::visitor`]:
+//!   the page guards (`SignedIn`, `StaffPage`, `CsrfForm`);
+//! - [`api`] and [`web`]: the JSON routes and the pages;
+//! - [`error`]: the one error type, and what each error means to every boundary;
+//! - [`auth`]: the flows (register, login, refresh, password change, profile), free
+//!   of HTTP, with [`lockout`] (the attempt budget login and [`two_factor`] share) and
+//!   [`audit`]; [`admin`]: account administration and its rules, for the admin API
+//!   and the CLI;
 //! - [`accounts`], [`sessions`], [`events`] (the audit trail): the models and the SQL
-//!   of their tables;
+//!   of their tables; [`text`] and [`paging`]: rules shared with features;
 //! - [`tokens`] (JWT) and [`password`] (argon2): the cryptography;
-//! - [`cli`]: the command line of the `gatehouse` binary.
+//! - [`cli`]: the command line of the binary;
+//! - [`feature`] and [`features`]: the seam for the app built on Gatehouse, and that
+//!   app's own features (`notes`, the worked example).
 //!
-//! [`rocket`] builds the whole app from a figment; `main`, the CLI and the tests all
-//! go through it.
+//! [`rocket`] builds the whole app, features included, from a figment; `main`, the CLI
+//! and the tests all go through it.
 
 #![forbid(unsafe_code)]
 
