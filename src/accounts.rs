@@ -22,6 +22,14 @@ impl Username {
     pub const MAX_CHARS: usize = 32;
 
     pub fn parse(input: &str) -> Result<Username, String> {
+        // By bytes before NFKC, which can expand one character into eighteen.
+        if input.len() > Self::MAX_CHARS * 16 {
+            return Err(format!(
+                "must be between {} and {} characters",
+                Self::MIN_CHARS,
+                Self::MAX_CHARS
+            ));
+        }
         let display: String = input.nfkc().collect::<String>().trim().to_string();
         let length = display.chars().count();
         if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&length) {
@@ -54,6 +62,9 @@ impl Email {
     pub const MAX_BYTES: usize = 254;
 
     pub fn parse(input: &str) -> Result<Email, String> {
+        if input.len() > Self::MAX_BYTES * 4 {
+            return Err(format!("must be at most {} bytes", Self::MAX_BYTES));
+        }
         let display: String = input.nfkc().collect::<String>().trim().to_string();
         if display.len() > Self::MAX_BYTES {
             return Err(format!("must be at most {} bytes", Self::MAX_BYTES));
@@ -65,7 +76,9 @@ impl Email {
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
-                    && !display.chars().any(|c| c.is_whitespace() || c.is_control())
+                    && !display
+                        .chars()
+                        .any(|c| c.is_whitespace() || crate::text::is_hidden(c))
             }
             None => false,
         };
@@ -626,6 +639,8 @@ mod tests {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Username::parse("bob_the-builder.2").is_ok());
+        // Refused by its size before NFKC would expand it (U+FDFA is 18 characters).
+        assert!(Username::parse(&"\u{FDFA}".repeat(10_000)).is_err());
     }
 
     #[test]
@@ -642,6 +657,8 @@ mod tests {
             "al ice@example.com",
             "a@b@example.com",
             "alice@exa\u{7}mple.com",
+            "alice\u{202E}@example.com",
+            "ali\u{200B}ce@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }

@@ -15,9 +15,13 @@ use crate::error::{AppError, FieldErrors};
 use crate::events::{self, Event, EventKind};
 pub use crate::paging::{Listing, Page};
 use crate::sessions::ClientInfo;
+use crate::text::TextRule;
 
 /// Longest block reason, in characters.
 pub const MAX_BLOCK_REASON_CHARS: usize = 500;
+
+/// Longest account search, in bytes: the longest email address.
+pub const MAX_SEARCH_BYTES: usize = 254;
 
 /// The acting admin as the database has it now, not as the guard's cache saw it up to
 /// `session_cache_ms` ago: a demotion or block made elsewhere stops admin actions at once.
@@ -75,6 +79,14 @@ pub async fn list_accounts(
     search: &str,
     page: Page,
 ) -> Result<Listing<AccountDetail>, AppError> {
+    // Nothing longer can match a username or an email; checked in bytes before any
+    // normalisation, so a huge query never becomes a huge LIKE pattern.
+    if search.len() > MAX_SEARCH_BYTES {
+        return Err(AppError::field(
+            "q",
+            format!("must be at most {MAX_SEARCH_BYTES} bytes"),
+        ));
+    }
     let rows = accounts::search_accounts(app.pool(), search, page.per_page, page.offset()).await?;
     let total = accounts::count_accounts(app.pool(), search).await?;
     let now = app.now();
@@ -103,25 +115,18 @@ pub async fn account_detail(app: &App, id: i64) -> Result<AccountDetail, AppErro
     Ok(AccountDetail::new(find_account(app, id).await?, app.now()))
 }
 
-/// Checks a block reason: required, at most `MAX_BLOCK_REASON_CHARS` characters.
-pub fn check_block_reason(reason: &str) -> Result<&str, AppError> {
-    let reason = reason.trim();
-    let problem = if reason.is_empty() {
-        "is required".to_string()
-    } else if reason
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        "must not contain control characters".to_string()
-    } else if reason.chars().count() > MAX_BLOCK_REASON_CHARS {
-        format!("must be at most {MAX_BLOCK_REASON_CHARS} characters")
-    } else {
-        return Ok(reason);
+/// Checks a block reason: required, one line of at most `MAX_BLOCK_REASON_CHARS`
+/// characters, no control or invisible characters (it is shown in lists and the CLI,
+/// where a line break could forge a row).
+pub fn check_block_reason(reason: &str) -> Result<String, AppError> {
+    const RULE: TextRule = TextRule {
+        max_chars: MAX_BLOCK_REASON_CHARS,
+        min_chars: 1,
+        multiline: false,
     };
-    Err(AppError::Validation(FieldErrors::from([(
-        "reason".to_string(),
-        problem,
-    )])))
+    RULE.clean(reason).map_err(|problem| {
+        AppError::Validation(FieldErrors::from([("reason".to_string(), problem)]))
+    })
 }
 
 /// Blocks the account and revokes all its sessions, so its tokens stop working on
@@ -134,6 +139,7 @@ pub async fn block(
     client: &ClientInfo,
 ) -> Result<AccountDetail, AppError> {
     let reason = check_block_reason(reason)?;
+    let reason = reason.as_str();
     let target = find_account(app, id).await?;
     if actor.is(&target) {
         return Err(AppError::Forbidden("you cannot block your own account"));

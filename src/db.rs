@@ -163,18 +163,57 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
     }
 }
 
-/// A URL with its password removed, for messages.
+/// A URL with its password removed, for messages: the userinfo's and a `password`
+/// (or `sslpassword`) query parameter's.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            match url[scheme_end + 3..at].split_once(':') {
+            match base[scheme_end + 3..at].split_once(':') {
                 Some((user, _password)) => {
-                    format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+                    format!("{}://{user}:***@{}", &base[..scheme_end], &base[at + 1..])
                 }
-                None => url.to_string(),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.to_ascii_lowercase().contains("password") => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_appear_in_redacted_urls() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db/app"),
+            "postgres://app:***@db/app"
+        );
+        assert_eq!(
+            redact_url("postgres://db/app?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/app?user=app&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/app?sslpassword=s3cret"),
+            "postgres://db/app?sslpassword=***"
+        );
+        assert_eq!(redact_url("postgres://app@db/app"), "postgres://app@db/app");
+        assert_eq!(redact_url("sqlite://gatehouse.db"), "sqlite://gatehouse.db");
     }
 }
 

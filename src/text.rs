@@ -22,6 +22,11 @@ pub struct TextRule {
 impl TextRule {
     /// The text as stored (NFC, trimmed for single lines), or what is wrong with it.
     pub fn clean(&self, input: &str) -> Result<String, String> {
+        // Refused by its bytes before any normalisation: composing can shrink text,
+        // never by more than four code points of four bytes into one character.
+        if input.len() > self.max_chars.saturating_mul(16) {
+            return Err(format!("must be at most {} characters", self.max_chars));
+        }
         let normalised: String = input.nfc().collect();
         let text = if self.multiline {
             normalised
@@ -61,17 +66,24 @@ impl TextRule {
         if self.multiline && matches!(c, '\n' | '\t' | '\r') {
             return true;
         }
-        !matches!(
-            c.general_category(),
-            GeneralCategory::Control
-                | GeneralCategory::Format
-                | GeneralCategory::LineSeparator
-                | GeneralCategory::ParagraphSeparator
-                | GeneralCategory::PrivateUse
-                | GeneralCategory::Surrogate
-                | GeneralCategory::Unassigned
-        ) && !is_noncharacter(c)
+        !is_hidden(c)
     }
+}
+
+/// A character that is not text to show: a control, an invisible format character
+/// (bidirectional marks and overrides, zero-width spaces), a line or paragraph
+/// separator, a private-use, unassigned or surrogate code point, or a noncharacter.
+pub fn is_hidden(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+    ) || is_noncharacter(c)
 }
 
 /// U+FDD0..U+FDEF and the last two code points of every plane: never meant for text.

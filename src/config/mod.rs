@@ -17,7 +17,7 @@ pub mod two_factor;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use figment::providers::{Env, Serialized};
+use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 
 pub use cookies::{Cookies, SameSite};
@@ -59,6 +59,16 @@ pub fn brand() -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Gatehouse's defaults for Rocket's own settings: JSON bodies of at most 16 KiB
+/// (Rocket's is 1 MiB) and no client-address header (Rocket's default, `X-Real-IP`,
+/// would let any client write the address recorded in sessions and the audit trail).
+pub fn rocket_defaults() -> serde_json::Value {
+    serde_json::json!({
+        "ip_header": false,
+        "limits": { "json": "16 KiB" },
+    })
 }
 
 /// The profile whose defaults apply: release (`ROCKET_PROFILE=release`, `cargo run
@@ -152,7 +162,17 @@ pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> Confi
 /// then `GATEHOUSE_*` for the auth settings (`GATEHOUSE_<FEATURE>__<KEY>` for a
 /// feature's own section) and `DATABASE_URL` for the database.
 pub fn figment() -> Figment {
-    rocket::Config::figment()
+    // Rocket's own composition (its defaults, Rocket.toml, `ROCKET_*`), with
+    // Gatehouse's defaults for Rocket's keys just above Rocket's: safe without
+    // Rocket.toml.
+    Figment::from(rocket::Config::default())
+        .merge(Serialized::defaults(rocket_defaults()))
+        .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .select(figment::Profile::from_env_or(
+            "ROCKET_PROFILE",
+            rocket::Config::DEFAULT_PROFILE,
+        ))
         .merge(
             Env::prefixed(ENV_PREFIX).map(|key| match key.as_str().split_once("__") {
                 Some((feature, rest)) => format!("{feature}.{rest}").into(),

@@ -96,6 +96,7 @@ async fn accounts(app: &State<App>, staff: StaffPage, q: Option<&str>, page: Opt
 fn failed(error: AppError) -> Page {
     match error {
         AppError::NotFound => error_page(Status::NotFound),
+        AppError::Validation(_) => error_page(Status::UnprocessableEntity),
         detail if detail.is_internal() => {
             log::error!("admin page: {}", detail.with_causes());
             error_page(Status::InternalServerError)

@@ -32,6 +32,10 @@ impl Fairing for SecurityHeaders {
         response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         response.set_header(Header::new("Referrer-Policy", "same-origin"));
         response.set_header(Header::new("X-Frame-Options", "DENY"));
+        // No other origin's window keeps a handle on ours, and no other origin may
+        // embed our responses (pages, JSON or the stylesheet).
+        response.set_header(Header::new("Cross-Origin-Opener-Policy", "same-origin"));
+        response.set_header(Header::new("Cross-Origin-Resource-Policy", "same-origin"));
         if self.https {
             response.set_header(Header::new(
                 "Strict-Transport-Security",

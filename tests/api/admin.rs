@@ -108,6 +108,18 @@ async fn accounts_are_listed_by_page_and_search() {
         assert_eq!(body["total"], 0, "q={nothing}");
     }
 
+    // A search longer than any email is refused before it becomes a LIKE pattern
+    // (60,000 characters, or U+FDFA that NFKC expands eighteen-fold, used to be a 500).
+    let huge = format!("q={}", "a".repeat(60_000));
+    let expanding = format!("q={}", "%EF%B7%BA".repeat(1_600));
+    for query in [huge.as_str(), expanding.as_str()] {
+        let response = app
+            .get_bearer(&format!("/api/admin/accounts?{query}"), &admin.access)
+            .await;
+        let error = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+        assert!(error["error"]["fields"]["q"].is_string(), "{error}");
+    }
+
     for query in ["per_page=0", "per_page=101", "page=0", "page=abc"] {
         let response = app
             .get_bearer(&format!("/api/admin/accounts?{query}"), &admin.access)

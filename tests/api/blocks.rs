@@ -107,6 +107,9 @@ async fn a_block_needs_a_reason_of_at_most_500_characters() {
         json!({"reason": "   "}),
         json!({"reason": "é".repeat(501)}),
         json!({"reason": "nul \u{0} inside"}),
+        // A line break could forge a row of `accounts list`; a bidi override, its text.
+        json!({"reason": "spam\n2  mallory  mallory@example.com  superuser  active"}),
+        json!({"reason": "spam \u{202E}"}),
     ] {
         let response = app.post_bearer(&uri, &admin.access, Some(body)).await;
         let error = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;

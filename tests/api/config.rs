@@ -299,3 +299,26 @@ fn without_rocket_toml_release_still_has_secure_host_cookies() {
     assert!(!debug.cookies.cookie_secure);
     assert_eq!(debug.cookies.access_cookie, cookie_name("access"));
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
+fn without_rocket_toml_bodies_are_bounded_and_no_address_header_is_trusted() {
+    rocket::figment::Jail::expect_with(|jail| {
+        // The jail's folder has no Rocket.toml.
+        jail.set_env("ROCKET_PROFILE", "release");
+        let config: rocket::Config = gatehouse::figment().extract().expect("a valid config");
+        assert_eq!(
+            config.limits.get("json"),
+            Some(rocket::data::ToByteUnit::kibibytes(16))
+        );
+        assert_eq!(config.ip_header, None);
+        // Rocket.toml and ROCKET_* still decide when they speak.
+        jail.set_env("ROCKET_LIMITS", "{json=\"64 KiB\"}");
+        let config: rocket::Config = gatehouse::figment().extract().unwrap();
+        assert_eq!(
+            config.limits.get("json"),
+            Some(rocket::data::ToByteUnit::kibibytes(64))
+        );
+        Ok(())
+    });
+}

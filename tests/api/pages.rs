@@ -785,3 +785,27 @@ async fn logging_in_over_a_session_ends_the_old_one() {
     .unwrap();
     assert_eq!(live, ["bob"]);
 }
+
+#[rocket::async_test]
+async fn every_response_keeps_other_origins_out() {
+    let app = spawn_browser().await;
+    for uri in [
+        "/login",
+        "/api/health/live",
+        "/static/style.css",
+        "/nowhere",
+    ] {
+        let response = app.client.get(uri).dispatch().await;
+        let headers = response.headers();
+        assert_eq!(
+            headers.get_one("Cross-Origin-Opener-Policy"),
+            Some("same-origin"),
+            "{uri}"
+        );
+        assert_eq!(
+            headers.get_one("Cross-Origin-Resource-Policy"),
+            Some("same-origin"),
+            "{uri}"
+        );
+    }
+}
