@@ -38,6 +38,9 @@ pub struct IssuedTokens {
     pub two_factor_required: bool,
     /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// "Remember me": the browser may keep the cookies after it closes; otherwise
+    /// they are session cookies.
+    pub persistent: bool,
     /// Seconds until the session (and so the refresh token) expires.
     pub refresh_expires_in: i64,
     pub session_id: String,
@@ -299,6 +302,7 @@ pub fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
             two_factor_required: true,
             expires_in: access_ttl,
             refresh_expires_in: (session.expires_at - now).max(0),
+            persistent: session.persistent,
             session_id: session.id.clone(),
         };
     }
@@ -316,6 +320,7 @@ pub fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
         two_factor_required: false,
         expires_in: settings.tokens.access_ttl,
         refresh_expires_in: (session.expires_at - now).max(0),
+        persistent: session.persistent,
         session_id: session.id.clone(),
     }
 }

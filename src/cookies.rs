@@ -37,23 +37,26 @@ pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &I
     if !settings.accepts(TokenLocation::Cookie) {
         return;
     }
+    // Without "remember me" both are browser-session cookies: closing the browser
+    // (a shared computer) ends the login there, whatever the session's own lifetime.
+    let lifetime = |seconds: i64| tokens.persistent.then_some(seconds);
     cookies.add(cookie(
         settings,
         settings.cookies.access_cookie.clone(),
         tokens.access_token.clone(),
-        Some(tokens.expires_in),
+        lifetime(tokens.expires_in),
         true,
     ));
     // A pending session has no refresh token: any earlier session's is dropped.
     let (refresh, max_age) = match &tokens.refresh_token {
-        Some(token) => (token.clone(), tokens.refresh_expires_in),
-        None => (String::new(), 0),
+        Some(token) => (token.clone(), lifetime(tokens.refresh_expires_in)),
+        None => (String::new(), Some(0)),
     };
     cookies.add(cookie(
         settings,
         settings.cookies.refresh_cookie.clone(),
         refresh,
-        Some(max_age),
+        max_age,
         true,
     ));
     csrf_token(cookies, settings);

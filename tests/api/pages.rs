@@ -809,3 +809,45 @@ async fn every_response_keeps_other_origins_out() {
         );
     }
 }
+
+/// The `Set-Cookie` line of the cookie named `name`, if the response sets it.
+fn set_cookie_line(
+    response: &rocket::local::asynchronous::LocalResponse<'_>,
+    name: &str,
+) -> String {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .find(|line| line.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_string()
+}
+
+#[rocket::async_test]
+async fn without_remember_me_the_login_cookies_end_with_the_browser() {
+    let app = spawn_browser().await;
+    app.register("alice", "alice@example.com").await;
+    for (remember, lasting) in [("false", false), ("true", true)] {
+        page(&app, "/login").await;
+        let token = csrf(&app);
+        let response = submit(
+            &app,
+            "/login",
+            &[
+                ("login", "alice"),
+                ("password", PASSWORD),
+                ("remember", remember),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+        for name in [cookie_name("access"), cookie_name("refresh")] {
+            let line = set_cookie_line(&response, &name);
+            assert_eq!(
+                line.contains("Max-Age=") || line.contains("Expires="),
+                lasting,
+                "remember={remember}: {line}"
+            );
+        }
+    }
+}
