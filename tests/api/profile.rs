@@ -4,7 +4,16 @@
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::support::{assert_error, spawn_app, PASSWORD};
+use crate::support::{assert_error, spawn_app, TestApp, PASSWORD};
+
+/// The account as `GET /api/auth/me` shows it now.
+async fn account_now(app: &TestApp, token: &str) -> Value {
+    app.get_bearer("/api/auth/me", token)
+        .await
+        .into_json()
+        .await
+        .expect("the account")
+}
 
 #[rocket::async_test]
 async fn a_display_name_is_optional_at_registration_and_null_when_unset() {
@@ -41,12 +50,7 @@ async fn the_owner_changes_and_clears_the_display_name_and_guards_see_it_at_once
     assert_eq!(account["display_name"], "Am\u{e9}lie");
     assert_eq!(account["username"], "alice");
 
-    let me: Value = app
-        .get_bearer("/api/auth/me", &session.access)
-        .await
-        .into_json()
-        .await
-        .unwrap();
+    let me = account_now(&app, &session.access).await;
     assert_eq!(
         me["display_name"], "Am\u{e9}lie",
         "the cached account is refreshed"
@@ -113,23 +117,13 @@ async fn bad_display_names_are_refused_with_the_field_named_and_nothing_changes(
         body["error"]["fields"]["display_name"].is_string(),
         "{body}"
     );
-    let me: Value = app
-        .get_bearer("/api/auth/me", &session.access)
-        .await
-        .into_json()
-        .await
-        .unwrap();
+    let me = account_now(&app, &session.access).await;
     assert_eq!(
         me["display_name"],
         "\u{e9}".repeat(100),
         "an empty body changes nothing"
     );
-    let me: Value = app
-        .get_bearer("/api/auth/me", &session.access)
-        .await
-        .into_json()
-        .await
-        .unwrap();
+    let me = account_now(&app, &session.access).await;
     assert_eq!(me["is_staff"], false);
 
     let response = app

@@ -13,24 +13,14 @@ use rocket::local::asynchronous::{Client, LocalResponse};
 use serde_json::{json, Value};
 use sqlx::{AnyPool, Connection};
 
+#[path = "../shared/binary.rs"]
+mod binary;
+pub use binary::binary;
+
 /// The name of one of the app's cookies (`csrf`, `access`, …): they carry the app's
 /// name, which follows the package name of a renamed clone.
 pub fn cookie_name(suffix: &str) -> String {
     format!("{}_{suffix}", gatehouse::config::app_name())
-}
-
-/// The app's binary, built beside the test binaries (it is named after the package).
-pub fn binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the target folder");
-    dir.join(format!(
-        "{}{}",
-        env!("CARGO_PKG_NAME"),
-        std::env::consts::EXE_SUFFIX
-    ))
 }
 
 pub const PASSWORD: &str = "correct horse battery";

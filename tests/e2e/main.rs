@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[path = "../shared/binary.rs"]
+mod binary;
+use binary::binary;
+
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -429,18 +433,4 @@ async fn people_use_the_pages_in_a_real_browser() {
         .contains("blocked by an administrator"));
     boss.close().await.ok();
     alice.close().await.ok();
-}
-
-/// The app's binary, built beside this test (it is named after the package).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the target folder");
-    dir.join(format!(
-        "{}{}",
-        env!("CARGO_PKG_NAME"),
-        std::env::consts::EXE_SUFFIX
-    ))
 }

@@ -17,6 +17,20 @@ async fn create(app: &TestApp, token: &str, note: Value) -> (Status, Value) {
     (status, response.into_json().await.unwrap_or(Value::Null))
 }
 
+/// Posts `raw` (written by hand, escapes and all) as a new note.
+async fn post_raw(app: &TestApp, token: &str, raw: String) -> (Status, Value) {
+    let response = app
+        .client
+        .post("/api/notes")
+        .header(bearer(token))
+        .header(ContentType::JSON)
+        .body(raw)
+        .dispatch()
+        .await;
+    let status = response.status();
+    (status, response.into_json().await.unwrap_or(Value::Null))
+}
+
 async fn json_of(response: rocket::local::asynchronous::LocalResponse<'_>) -> Value {
     assert_eq!(response.status(), Status::Ok);
     response.into_json().await.expect("a JSON body")
@@ -258,16 +272,8 @@ async fn the_largest_valid_note_fits_and_a_larger_body_is_a_413() {
         smile.repeat(10_000)
     );
     assert!(raw.len() > 120_000);
-    let response = app
-        .client
-        .post("/api/notes")
-        .header(bearer(&alice.access))
-        .header(ContentType::JSON)
-        .body(raw)
-        .dispatch()
-        .await;
-    assert_eq!(response.status(), Status::Created);
-    let body: Value = response.into_json().await.unwrap();
+    let (status, body) = post_raw(&app, &alice.access, raw).await;
+    assert_eq!(status, Status::Created);
     assert_eq!(
         body["note"]["body"].as_str().unwrap().chars().count(),
         10_000
@@ -282,16 +288,8 @@ async fn the_largest_valid_note_fits_and_a_larger_body_is_a_413() {
         .collect();
     let raw = format!(r#"{{"title":"nfd","body":"{}"}}"#, escaped.repeat(10_000));
     assert!(raw.len() > 240_000);
-    let response = app
-        .client
-        .post("/api/notes")
-        .header(bearer(&alice.access))
-        .header(ContentType::JSON)
-        .body(raw)
-        .dispatch()
-        .await;
-    assert_eq!(response.status(), Status::Created);
-    let body: Value = response.into_json().await.unwrap();
+    let (status, body) = post_raw(&app, &alice.access, raw).await;
+    assert_eq!(status, Status::Created);
     assert_eq!(
         body["note"]["body"].as_str().unwrap().chars().count(),
         10_000
