@@ -2,7 +2,7 @@
 //! model, and the SQL of the `accounts` table.
 
 use serde::Serialize;
-use sqlx::AnyPool;
+use sqlx::{AnyPool, FromRow};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::Settings;
@@ -402,40 +402,80 @@ pub async fn update_display_name(
     Ok(done.rows_affected() == 1)
 }
 
-/// Counts one more wrong password and returns the new count. One statement, so
-/// concurrent failures (from any number of app instances) each count; a lock that has
-/// lapsed is cleared and counting starts again from one.
-pub async fn record_failed_login(pool: &AnyPool, id: i64, now: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE accounts SET \
-         failed_logins = CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END, \
-         locked_at = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_at END, \
-         locked_until = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END \
-         WHERE id = $1 RETURNING failed_logins",
-    )
-    .bind(id)
-    .bind(now)
-    .fetch_one(pool)
-    .await
+/// An attempt counted by [`reserve_attempt`]: its number since the last success and,
+/// when it spent the budget, the lock it set at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct Reservation {
+    #[sqlx(rename = "failed_logins")]
+    pub number: i64,
+    pub locked_at: Option<i64>,
+    pub locked_until: Option<i64>,
 }
 
-/// Locks the account unless a lock is already in force; true when this call locked it.
-/// `until` is `None` for a lock only an admin lifts.
-pub async fn lock_account(
+/// Counts an attempt before its secret is checked, in one statement that refuses
+/// (`None`) while the account is blocked or a lock is in force. A lapsed lock starts
+/// the count again from one. The attempt that reaches `max` (when not 0) locks the
+/// account until `until` (`None`: until an admin unlocks), so however many requests
+/// arrive at once, and on however many instances, at most `max` are ever checked.
+pub async fn reserve_attempt(
     pool: &AnyPool,
     id: i64,
     now: i64,
+    max: i64,
     until: Option<i64>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE accounts SET locked_at = $2, locked_until = $3 WHERE id = $1 AND locked_at IS NULL",
+) -> Result<Option<Reservation>, sqlx::Error> {
+    // Every CASE reads the row as it was before this update.
+    const NEXT: &str = "(CASE WHEN locked_at IS NULL THEN failed_logins + 1 ELSE 1 END)";
+    let sql = format!(
+        "UPDATE accounts SET failed_logins = {NEXT}, \
+         locked_at = CASE WHEN $3 > 0 AND {NEXT} >= $3 THEN $2 ELSE NULL END, \
+         locked_until = CASE WHEN $3 > 0 AND {NEXT} >= $3 THEN $4 ELSE NULL END \
+         WHERE id = $1 AND blocked_at IS NULL AND (locked_at IS NULL OR locked_until <= $2) \
+         RETURNING failed_logins, locked_at, locked_until"
+    );
+    sqlx::query_as::<_, Reservation>(&sql)
+        .bind(id)
+        .bind(now)
+        .bind(max)
+        .bind(until)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Gives back an attempt whose secret proved right but which ends no login (the
+/// password step of a 2FA login, a re-entered password or code), and lifts the lock
+/// that attempt set, if it set one and nothing counted since.
+pub async fn give_back_attempt(
+    pool: &AnyPool,
+    id: i64,
+    reservation: &Reservation,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET \
+         locked_at = CASE WHEN failed_logins = $2 AND locked_at = $3 THEN NULL ELSE locked_at END, \
+         locked_until = CASE WHEN failed_logins = $2 AND locked_at = $3 THEN NULL ELSE locked_until END, \
+         failed_logins = failed_logins - 1 \
+         WHERE id = $1 AND failed_logins > 0",
     )
     .bind(id)
-    .bind(now)
-    .bind(until)
+    .bind(reservation.number)
+    .bind(reservation.locked_at)
     .execute(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(())
+}
+
+/// Clears the counter and any lock after a completed login: its attempt was within
+/// the budget when it was counted.
+pub async fn clear_failed_logins(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET failed_logins = 0, locked_at = NULL, locked_until = NULL \
+         WHERE id = $1 AND (failed_logins <> 0 OR locked_at IS NOT NULL)",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Clears the counter and any lock: an admin's unlock. `may_touch_superuser` false
@@ -451,25 +491,6 @@ pub async fn unlock_account(
     )
     .bind(id)
     .bind(i64::from(may_touch_superuser))
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Clears the counter after a successful login, unless a lock is in force at `now`:
-/// a lock set by concurrent wrong guesses after this login read the account must
-/// still stop it. False when locked (the login must be refused).
-pub async fn clear_failed_logins_unless_locked(
-    pool: &AnyPool,
-    id: i64,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE accounts SET failed_logins = 0, locked_at = NULL, locked_until = NULL \
-         WHERE id = $1 AND (locked_at IS NULL OR locked_until <= $2)",
-    )
-    .bind(id)
-    .bind(now)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)

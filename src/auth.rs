@@ -7,9 +7,7 @@ use crate::app::App;
 use crate::audit::{audit, audit_own};
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
-use crate::lockout::{
-    check_login_allowed, lock_in_force, lock_refusal, recheck_password, record_failed_attempt,
-};
+use crate::lockout::{begin_attempt, recheck_password};
 use crate::password::Verdict;
 use crate::sessions::cache::SessionState;
 use crate::sessions::{self, ClientInfo, NewSession, SessionRow};
@@ -146,8 +144,9 @@ pub fn validate_registration(
 }
 
 /// Checks a login and password and opens a session. An unknown login and a wrong
-/// password give the same error after the same argon2 work. A blocked or locked
-/// account is refused before its password is checked, so guessing learns nothing.
+/// password give the same error after the same argon2 work. The attempt is counted
+/// before the password is checked (see [`crate::lockout`]): a blocked or locked account
+/// is refused without looking at the password, so guessing learns nothing.
 pub async fn login(
     app: &App,
     login: &str,
@@ -160,32 +159,29 @@ pub async fn login(
     if password.len() > app.settings.passwords.password_max_length || login.len() > 1024 {
         return Err(AppError::InvalidCredentials);
     }
+    // A place in the hashing queue first: a busy server answers 503 at once and
+    // never spends an attempt it cannot check.
+    let ticket = app.hasher.ticket()?;
     let row = accounts::find_by_login(app.pool(), login).await?;
-    if let Some(row) = &row {
-        check_login_allowed(app, row, client).await?;
-    }
-    let verdict = app
-        .hasher
-        .verify(password, row.as_ref().map(|r| r.password_hash.as_str()))
-        .await?;
-    let row = match (row, verdict) {
-        (Some(row), Verdict::Match | Verdict::MatchNeedsRehash) => row,
-        (Some(row), Verdict::Mismatch) => {
-            return Err(record_failed_attempt(app, &row, "wrong_password", client).await)
-        }
-        (None, _) => {
-            let event = NewEvent {
-                kind: EventKind::LoginFailed,
-                account_id: None,
-                actor_id: None,
-                detail: Some("unknown_login".into()),
-                client,
-            };
-            events::record(app.pool(), event, app.now()).await;
-            return Err(AppError::InvalidCredentials);
-        }
+    let Some(row) = row else {
+        ticket.verify(password, None).await?;
+        let event = NewEvent {
+            kind: EventKind::LoginFailed,
+            account_id: None,
+            actor_id: None,
+            detail: Some("unknown_login".into()),
+            client,
+        };
+        events::record(app.pool(), event, app.now()).await;
+        return Err(AppError::InvalidCredentials);
     };
+    let attempt = begin_attempt(app, &row, client).await?;
+    let verdict = ticket.verify(password, Some(&row.password_hash)).await?;
+    if verdict == Verdict::Mismatch {
+        return Err(attempt.failed(app, "wrong_password", client).await);
+    }
     if !row.is_active {
+        attempt.give_back(app).await?;
         let detail = Some("account_inactive".into());
         audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
         return Err(AppError::AccountInactive);
@@ -194,13 +190,11 @@ pub async fn login(
         upgrade_hash(app, &row, password).await;
     }
     if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
+        // Only a completed login resets the count; the password alone is given back.
+        attempt.give_back(app).await?;
         return start_second_factor(app, &row, remember, client).await;
     }
-    if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, app.now()).await? {
-        // Concurrent wrong guesses locked the account while this password was being
-        // checked: a burst of guesses must not get past the lock by one lucky hit.
-        return Err(lock_in_force(app, row.id).await);
-    }
+    attempt.completed_login(app).await?;
     open_session(app, row.id, remember, None, client).await
 }
 
@@ -230,21 +224,13 @@ pub async fn open_session(
 }
 
 /// The password step of a login with 2FA on: a pending session whose token only
-/// reaches /2fa/verify and logout. The failed-login counter is left alone: only a
-/// completed login resets it.
+/// reaches /2fa/verify and logout.
 async fn start_second_factor(
     app: &App,
     row: &AccountRow,
     remember: bool,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
-    // Concurrent guesses may have locked the account while this password was checked.
-    let fresh = accounts::find_by_id(app.pool(), row.id)
-        .await?
-        .ok_or(AppError::InvalidCredentials)?;
-    if let Some(locked) = lock_refusal(&fresh, app.now()) {
-        return Err(locked);
-    }
     let new = NewSession {
         account_id: row.id,
         persistent: remember,

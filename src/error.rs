@@ -97,6 +97,12 @@ pub enum AppError {
     PayloadTooLarge { limit: u64 },
     #[error("send the body with Content-Type: application/json")]
     UnsupportedMediaType,
+    /// Too many password checks are queued: come back in `retry_after` seconds.
+    #[error("the server is busy checking passwords")]
+    ServerBusy { retry_after: i64 },
+    /// Too many requests from this client or for this login.
+    #[error("too many requests")]
+    RateLimited { retry_after: i64 },
     /// Readiness failed.
     #[error("the database is not answering")]
     DatabaseUnavailable,
@@ -252,6 +258,19 @@ impl AppError {
                 "unsupported_media_type",
                 sentence_of(&self.to_string()),
             ),
+            ServerBusy { .. } => (
+                Status::ServiceUnavailable,
+                "server_busy",
+                "The server is busy. Please try again in a moment.".into(),
+            ),
+            RateLimited { retry_after } => (
+                Status::TooManyRequests,
+                "rate_limited",
+                format!(
+                    "Too many attempts. Please wait {retry_after} second{} and try again.",
+                    plural(*retry_after)
+                ),
+            ),
             DatabaseUnavailable => (
                 Status::ServiceUnavailable,
                 "database_unavailable",
@@ -342,7 +361,10 @@ impl AppError {
 
 impl From<crate::password::HashError> for AppError {
     fn from(error: crate::password::HashError) -> AppError {
-        AppError::internal("password hashing", error)
+        match error {
+            crate::password::HashError::Busy => AppError::ServerBusy { retry_after: 1 },
+            error => AppError::internal("password hashing", error),
+        }
     }
 }
 

@@ -94,6 +94,10 @@ pub struct Event {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: i64,
+    /// How many attempts this row stands for: more than one only for the attempts
+    /// refused during one lock or block, the latest at `last_at`.
+    pub repeats: i64,
+    pub last_at: Option<i64>,
 }
 
 /// Records `event`; a failure is logged, never returned (see the module note).
@@ -120,6 +124,35 @@ pub async fn record(pool: &AnyPool, event: NewEvent<'_>, now: i64) {
     }
 }
 
+/// Records `event` as one more repeat of the row of `period` (see migration 0005),
+/// inserting that row the first time: refused attempts cost no row each. The row keeps
+/// the client of the first.
+pub async fn record_repeat(pool: &AnyPool, event: NewEvent<'_>, period: &str, now: i64) {
+    let recorded = sqlx::query(
+        "INSERT INTO auth_events \
+         (account_id, actor_id, kind, detail, ip, user_agent, created_at, period_key, last_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) \
+         ON CONFLICT (period_key) DO UPDATE SET repeats = auth_events.repeats + 1, \
+         last_at = excluded.last_at",
+    )
+    .bind(event.account_id)
+    .bind(event.actor_id)
+    .bind(event.kind.as_str())
+    .bind(event.detail.as_deref())
+    .bind(event.client.ip.as_deref())
+    .bind(event.client.user_agent.as_deref())
+    .bind(now)
+    .bind(period)
+    .execute(pool)
+    .await;
+    if let Err(error) = recorded {
+        log::error!(
+            "could not record the refused attempt on account {:?}: {error}",
+            event.account_id
+        );
+    }
+}
+
 /// One page of the account's events, newest first.
 pub async fn list_for_account(
     pool: &AnyPool,
@@ -128,7 +161,8 @@ pub async fn list_for_account(
     offset: i64,
 ) -> Result<Vec<Event>, sqlx::Error> {
     sqlx::query_as::<_, Event>(
-        "SELECT id, kind, account_id, actor_id, detail, ip, user_agent, created_at \
+        "SELECT id, kind, account_id, actor_id, detail, ip, user_agent, created_at, repeats, \
+         last_at \
          FROM auth_events WHERE account_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
     )
     .bind(account_id)

@@ -1,39 +1,145 @@
 //! The attempt budget of an account, shared by every place a secret is checked: the
 //! password at login, a password re-entered by a signed-in session, a second-factor
-//! code. Wrong secrets count against it (one guarded statement each), a lock stops
-//! them all, and an admin's block stops everything. This is the one interface the
-//! login flow ([`crate::auth`]) and two-factor authentication ([`crate::two_factor`])
-//! share.
+//! code. Each check begins by counting its attempt in one guarded statement
+//! ([`begin_attempt`]), which refuses while the account is locked or blocked and sets
+//! the lock when the attempt spends the budget; only then is the secret checked. So
+//! however many guesses arrive at once, at most `lockout_max_attempts` are checked per
+//! lock period, and a refused guess is answered the same whether it was right or not.
+//! This is the one interface the login flow ([`crate::auth`]) and two-factor
+//! authentication ([`crate::two_factor`]) share.
 
-use crate::accounts::{self, AccountRow, Lock};
+use crate::accounts::{self, AccountRow, Lock, Reservation};
 use crate::app::App;
 use crate::audit::{audit, audit_own};
 use crate::error::AppError;
-use crate::events::EventKind;
+use crate::events::{self, EventKind, NewEvent};
 use crate::password::Verdict;
 use crate::sessions::ClientInfo;
 
-/// Refuses a login to a blocked or locked account, whatever the password.
-pub async fn check_login_allowed(
+/// An attempt counted against an account, whose secret may now be checked. Say how
+/// it ended with [`Attempt::failed`], [`Attempt::completed_login`] or
+/// [`Attempt::give_back`]; an attempt left unsettled (an internal error) stays
+/// counted, which errs on the safe side.
+#[derive(Debug)]
+#[must_use = "an attempt must be settled: failed, completed_login or give_back"]
+pub struct Attempt {
+    account_id: i64,
+    reservation: Reservation,
+}
+
+/// Counts an attempt on `row`'s account, or refuses it (blocked, locked) before any
+/// secret is looked at: the refusal depends only on the stored state, so a right
+/// secret refused is answered exactly like a wrong one.
+pub async fn begin_attempt(
     app: &App,
     row: &AccountRow,
     client: &ClientInfo,
-) -> Result<(), AppError> {
-    let refusal = if row.is_blocked() {
-        AppError::AccountBlocked
-    } else {
-        match lock_refusal(row, app.now()) {
-            Some(locked) => locked,
-            None => return Ok(()),
+) -> Result<Attempt, AppError> {
+    if !row.is_blocked() {
+        let now = app.now();
+        let lockout = &app.settings.lockout;
+        let until = lockout.lockout_duration.map(|seconds| now + seconds);
+        let reserved =
+            accounts::reserve_attempt(app.pool(), row.id, now, lockout.lockout_max_attempts, until)
+                .await?;
+        if let Some(reservation) = reserved {
+            return Ok(Attempt {
+                account_id: row.id,
+                reservation,
+            });
         }
+    }
+    Err(refusal(app, row.id, client).await)
+}
+
+/// Why an attempt on `account_id` was refused, from the row as stored now, recorded as
+/// one more repeat on the audit row of the lock (or block) in force.
+async fn refusal(app: &App, account_id: i64, client: &ClientInfo) -> AppError {
+    let row = match accounts::find_by_id(app.pool(), account_id).await {
+        Ok(Some(row)) => row,
+        // Deleted meanwhile: as if the login named no account.
+        Ok(None) => return AppError::InvalidCredentials,
+        Err(error) => return error.into(),
+    };
+    let now = app.now();
+    let (refusal, period) = match (row.blocked_at, row.locked_at) {
+        (Some(blocked_at), _) => (
+            AppError::AccountBlocked,
+            format!("blocked:{account_id}:{blocked_at}"),
+        ),
+        (None, Some(locked_at)) => (
+            // The lock may have been lifted since the refusal: still refuse, briefly.
+            lock_refusal(&row, now).unwrap_or(AppError::AccountLocked {
+                retry_after: Some(1),
+            }),
+            format!("locked:{account_id}:{locked_at}"),
+        ),
+        (None, None) => (
+            AppError::AccountLocked {
+                retry_after: Some(1),
+            },
+            format!("locked:{account_id}:lifted"),
+        ),
     };
     let detail = match refusal {
         AppError::AccountBlocked => "account_blocked",
         _ => "account_locked",
     };
-    let detail = Some(detail.to_string());
-    audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
-    Err(refusal)
+    let event = NewEvent {
+        kind: EventKind::LoginFailed,
+        account_id: Some(account_id),
+        actor_id: Some(account_id),
+        detail: Some(format!("{detail} (refused before checking)")),
+        client,
+    };
+    events::record_repeat(app.pool(), event, &period, now).await;
+    refusal
+}
+
+impl Attempt {
+    /// The secret was wrong. Returns the answer: the lock this attempt set (423, with
+    /// the time left from the stored lock end) or `InvalidCredentials`.
+    pub async fn failed(self, app: &App, reason: &str, client: &ClientInfo) -> AppError {
+        let number = self.reservation.number;
+        let detail = Some(format!("{reason} (failed attempt {number})"));
+        audit_own(app, EventKind::LoginFailed, self.account_id, detail, client).await;
+        if self.reservation.locked_at.is_none() {
+            return AppError::InvalidCredentials;
+        }
+        log::warn!(
+            "account {} locked after {number} failed attempts",
+            self.account_id
+        );
+        let detail = Some(format!("after {number} failed attempts"));
+        audit(
+            app,
+            EventKind::AccountLocked,
+            self.account_id,
+            None,
+            detail,
+            client,
+        )
+        .await;
+        AppError::AccountLocked {
+            retry_after: self
+                .reservation
+                .locked_until
+                .map(|until| (until - app.now()).max(1)),
+        }
+    }
+
+    /// The secret was right and a login is complete: the count starts again.
+    pub async fn completed_login(self, app: &App) -> Result<(), AppError> {
+        accounts::clear_failed_logins(app.pool(), self.account_id).await?;
+        Ok(())
+    }
+
+    /// The secret was right but ends no login (the password step of a 2FA login, a
+    /// re-entered password or code): the attempt is given back, no more.
+    pub async fn give_back(self, app: &App) -> Result<(), AppError> {
+        accounts::give_back_attempt(app.pool(), self.account_id, &self.reservation).await?;
+        Ok(())
+    }
 }
 
 /// The 423 a lock in force at `now` calls for, if any.
@@ -47,67 +153,10 @@ pub fn lock_refusal(row: &AccountRow, now: i64) -> Option<AppError> {
     }
 }
 
-/// The refusal for an account a guarded update found locked after its row was read.
-pub async fn lock_in_force(app: &App, account_id: i64) -> AppError {
-    match accounts::find_by_id(app.pool(), account_id).await {
-        // The lock may lapse between the update and this read: still refuse, briefly.
-        Ok(Some(row)) => lock_refusal(&row, app.now()).unwrap_or(AppError::AccountLocked {
-            retry_after: Some(1),
-        }),
-        Ok(None) => AppError::InvalidCredentials,
-        Err(error) => error.into(),
-    }
-}
-
-/// Counts a wrong secret (a password, later a one-time code) against the account and
-/// locks it when the count reaches `lockout_max_attempts`. Returns the error to
-/// answer: `AccountLocked` from the attempt that locks, else `InvalidCredentials`.
-pub async fn record_failed_attempt(
-    app: &App,
-    row: &AccountRow,
-    reason: &str,
-    client: &ClientInfo,
-) -> AppError {
-    let now = app.now();
-    // Internal errors pass through as such; callers map only the credential answers.
-    let count = match accounts::record_failed_login(app.pool(), row.id, now).await {
-        Ok(count) => count,
-        // Deleted since it was read: there is nothing left to count against.
-        Err(sqlx::Error::RowNotFound) => return AppError::InvalidCredentials,
-        Err(error) => return error.into(),
-    };
-    let detail = Some(format!("{reason} (failed attempt {count})"));
-    audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
-    let max = app.settings.lockout.lockout_max_attempts;
-    if max == 0 || count < max {
-        return AppError::InvalidCredentials;
-    }
-    let until = app
-        .settings
-        .lockout
-        .lockout_duration
-        .map(|seconds| now + seconds);
-    match accounts::lock_account(app.pool(), row.id, now, until).await {
-        Ok(true) => {
-            log::warn!(
-                "account {} locked after {count} failed login attempts",
-                row.id
-            );
-            let detail = Some(format!("after {count} failed attempts"));
-            audit(app, EventKind::AccountLocked, row.id, None, detail, client).await;
-        }
-        Ok(false) => {}
-        Err(error) => return error.into(),
-    }
-    AppError::AccountLocked {
-        retry_after: until.map(|until| until - now),
-    }
-}
-
 /// Re-checks the password of a signed-in account (password change, 2FA setup and
-/// disable). Refused while the account is locked, and a wrong one counts towards the
-/// lock like a failed login, so a stolen session cannot guess the password freely.
-/// A wrong password is reported on `field` (422), or as the lock it caused (423).
+/// disable) as one attempt on its budget, so a stolen session cannot guess the
+/// password freely. A wrong password is reported on `field` (422), or as the lock it
+/// set (423).
 pub async fn recheck_password(
     app: &App,
     row: &AccountRow,
@@ -115,24 +164,19 @@ pub async fn recheck_password(
     field: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    if let Some(locked) = lock_refusal(row, app.now()) {
-        return Err(locked);
-    }
+    // A queue slot first, so a busy server never spends an attempt it cannot check.
+    let ticket = app.hasher.ticket()?;
+    let attempt = begin_attempt(app, row, client).await?;
     let verdict = if password.len() > app.settings.passwords.password_max_length {
         Verdict::Mismatch
     } else {
-        app.hasher
-            .verify(password, Some(&row.password_hash))
-            .await?
+        ticket.verify(password, Some(&row.password_hash)).await?
     };
     if verdict != Verdict::Mismatch {
-        return Ok(());
+        return attempt.give_back(app).await;
     }
-    Err(
-        match record_failed_attempt(app, row, "wrong_password", client).await {
-            refusal @ AppError::AccountLocked { .. } => refusal,
-            refusal if refusal.is_internal() => refusal,
-            _ => AppError::field(field, "is incorrect"),
-        },
-    )
+    Err(match attempt.failed(app, "wrong_password", client).await {
+        AppError::InvalidCredentials => AppError::field(field, "is incorrect"),
+        refusal => refusal,
+    })
 }

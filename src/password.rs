@@ -5,8 +5,11 @@
 //! never holds more than `hash_concurrency` buffers of `argon2_memory_kib` each (the
 //! allocator cannot pile up retained blocks across ever-changing threads), and skips
 //! the page faults of a fresh 19 MiB allocation per hash. Requests beyond the pool's
-//! size wait in its queue without using argon2 memory.
+//! size wait in its queue without using argon2 memory, up to `hash_queue_max` of them;
+//! past that a request is refused at once ([`HashError::Busy`], 503) rather than left
+//! to wait without end.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +30,9 @@ pub enum HashError {
     Hash(String),
     #[error("the password hashing pool has stopped")]
     PoolStopped,
+    /// `hash_queue_max` hashes are already waiting or running.
+    #[error("too many passwords are waiting to be checked")]
+    Busy,
 }
 
 /// The result of checking a password against a stored hash.
@@ -47,6 +53,9 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 pub struct Hasher {
     params: Params,
     jobs: Sender<Job>,
+    /// Hashes admitted and not yet finished (queued or running), and the bound.
+    admitted: Arc<AtomicUsize>,
+    queue_max: usize,
     /// A hash of a random password, verified in place of a missing account's hash so
     /// that an unknown login costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -77,21 +86,52 @@ impl Hasher {
         Ok(Hasher {
             params,
             jobs,
+            admitted: Arc::new(AtomicUsize::new(0)),
+            queue_max: settings.hash_queue_max,
             dummy_hash,
         })
     }
 
+    /// A place in the queue, or `Busy` when `hash_queue_max` hashes are already
+    /// admitted. Take it before anything that should not happen when the answer is
+    /// "busy" (counting a login attempt, say); it is given back when dropped.
+    pub fn ticket(&self) -> Result<HashTicket, HashError> {
+        let admitted = Arc::clone(&self.admitted);
+        let before = admitted.fetch_add(1, Ordering::AcqRel);
+        // The ticket is built first so that its drop gives the place back either way.
+        let ticket = HashTicket {
+            hasher: self.clone(),
+            admitted,
+        };
+        if before >= self.queue_max {
+            return Err(HashError::Busy);
+        }
+        Ok(ticket)
+    }
+
+    /// Hashes and verifications admitted and not yet finished.
+    pub fn queue_depth(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
+    }
+
     /// Hashes `password` into a PHC string.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        self.ticket()?.hash(password).await
+    }
+
+    /// Checks `password` against `stored` (see [`HashTicket::verify`]).
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
+        self.ticket()?.verify(password, stored).await
+    }
+
+    async fn hash_now(&self, password: &str) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.to_owned();
         self.run(move |memory| hash_with(&params, &password, memory))
             .await?
     }
 
-    /// Checks `password` against `stored`, or against the dummy hash when there is no
-    /// account, so both paths take the same time.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
+    async fn verify_now(&self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
         let params = self.params.clone();
         let password = password.to_owned();
         let (hash, real) = match stored {
@@ -120,6 +160,31 @@ impl Hasher {
         });
         self.jobs.send(job).map_err(|_| HashError::PoolStopped)?;
         answer.await.map_err(|_| HashError::PoolStopped)
+    }
+}
+
+/// An admitted place in the hashing queue, spent by one hash or verification.
+pub struct HashTicket {
+    hasher: Hasher,
+    admitted: Arc<AtomicUsize>,
+}
+
+impl HashTicket {
+    /// Hashes `password` into a PHC string.
+    pub async fn hash(self, password: &str) -> Result<String, HashError> {
+        self.hasher.hash_now(password).await
+    }
+
+    /// Checks `password` against `stored`, or against the dummy hash when there is no
+    /// account, so both paths take the same time.
+    pub async fn verify(self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
+        self.hasher.verify_now(password, stored).await
+    }
+}
+
+impl Drop for HashTicket {
+    fn drop(&mut self) {
+        self.admitted.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -44,6 +44,9 @@ fn json_answer(error: &AppError, request: &Request<'_>) -> response::Result<'sta
     }
     let retry_after = match error {
         AppError::AccountLocked { retry_after } => *retry_after,
+        AppError::ServerBusy { retry_after } | AppError::RateLimited { retry_after } => {
+            Some(*retry_after)
+        }
         _ => None,
     };
     if let Some(seconds) = retry_after {

@@ -13,6 +13,7 @@ pub struct Raw {
     pub argon2_parallelism: u32,
     /// `None`: one fewer than the CPU cores (at least one).
     pub hash_concurrency: Option<usize>,
+    pub hash_queue_max: usize,
     pub password_min_length: usize,
     pub password_max_length: usize,
 }
@@ -25,6 +26,8 @@ impl Raw {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             hash_concurrency: None,
+            // About a second of waiting at OWASP's parameters on one hashing thread.
+            hash_queue_max: 64,
             password_min_length: 8,
             password_max_length: 1024,
         }
@@ -43,6 +46,8 @@ pub struct Passwords {
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
     pub hash_concurrency: usize,
+    /// Hashes that may wait or run at once; past it a request answers 503.
+    pub hash_queue_max: usize,
     pub password_min_length: usize,
     pub password_max_length: usize,
 }
@@ -72,6 +77,12 @@ impl Passwords {
             None => std::thread::available_parallelism()
                 .map_or(1, |n| usize::from(n).saturating_sub(1).max(1)),
         };
+        if raw.hash_queue_max < hash_concurrency {
+            return Err(invalid(
+                "hash_queue_max",
+                format!("must be at least hash_concurrency ({hash_concurrency})"),
+            ));
+        }
         if raw.password_min_length == 0 {
             return Err(invalid("password_min_length", "must be at least 1"));
         }
@@ -86,6 +97,7 @@ impl Passwords {
             argon2_iterations: raw.argon2_iterations,
             argon2_parallelism: raw.argon2_parallelism,
             hash_concurrency,
+            hash_queue_max: raw.hash_queue_max,
             password_min_length: raw.password_min_length,
             password_max_length: raw.password_max_length,
         })

@@ -185,13 +185,21 @@ pub async fn rotate_refresh(
     Ok(done.rows_affected() == 1)
 }
 
-/// Counts one more wrong second-factor code on a pending session; returns the count,
-/// or `None` if the session is gone (its account deleted meanwhile).
-pub async fn record_otp_failure(pool: &AnyPool, id: &str) -> Result<Option<i64>, sqlx::Error> {
+/// Counts a second-factor code on a pending session before it is checked (a right one
+/// spends the session, so the count is that of wrong codes); returns the count, or
+/// `None` when the session has had its `max` codes, has ended or is gone.
+pub async fn reserve_otp_attempt(
+    pool: &AnyPool,
+    id: &str,
+    max: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE sessions SET otp_failures = otp_failures + 1 WHERE id = $1 RETURNING otp_failures",
+        "UPDATE sessions SET otp_failures = otp_failures + 1 \
+         WHERE id = $1 AND two_factor_pending = 1 AND revoked_at IS NULL AND otp_failures < $2 \
+         RETURNING otp_failures",
     )
     .bind(id)
+    .bind(max)
     .fetch_optional(pool)
     .await
 }

@@ -239,9 +239,9 @@ async fn spend_code(
     }
 }
 
-/// A code from a signed-in holder (new recovery codes, disable): refused while the
-/// account is locked, and a wrong one counts towards the lock, so a stolen session
-/// cannot try the million codes.
+/// A code from a signed-in holder (new recovery codes, disable), checked as one
+/// attempt on the account's budget (see [`lockout`]), so a stolen session cannot try
+/// the million codes.
 async fn holder_code(
     app: &App,
     row: &AccountRow,
@@ -252,31 +252,21 @@ async fn holder_code(
     if row.totp_enabled_at.is_none() {
         return Err(AppError::Conflict("two-factor authentication is off"));
     }
-    if let Some(locked) = lockout::lock_refusal(row, app.now()) {
-        return Err(locked);
-    }
-    match spend_code(app, row, code, allow_recovery).await? {
-        Some(method) => {
-            // Wrong codes sent alongside may have locked the account meanwhile: a burst
-            // must not get a right code past the lock.
-            let fresh = account(app, row.id).await?;
-            if let Some(locked) = lockout::lock_refusal(&fresh, app.now()) {
-                return Err(locked);
-            }
-            if method == Method::RecoveryCode {
-                let detail = Some("two-factor management".into());
-                audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
-            }
-            Ok(method)
-        }
-        None => match lockout::record_failed_attempt(app, row, "wrong_otp", client).await {
-            refusal @ AppError::AccountLocked { .. } => Err(refusal),
-            refusal if refusal.is_internal() => Err(refusal),
-            _ => Err(AppError::InvalidOtp {
+    let attempt = lockout::begin_attempt(app, row, client).await?;
+    let Some(method) = spend_code(app, row, code, allow_recovery).await? else {
+        return Err(match attempt.failed(app, "wrong_otp", client).await {
+            AppError::InvalidCredentials => AppError::InvalidOtp {
                 attempts_left: None,
-            }),
-        },
+            },
+            refusal => refusal,
+        });
+    };
+    attempt.give_back(app).await?;
+    if method == Method::RecoveryCode {
+        let detail = Some("two-factor management".into());
+        audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
     }
+    Ok(method)
 }
 
 /// A fresh set of recovery codes, for a current TOTP code; the old set stops working.
@@ -371,8 +361,6 @@ pub async fn complete_login(
         Some(AppError::AccountBlocked)
     } else if !row.is_active {
         Some(AppError::AccountInactive)
-    } else if let Some(locked) = lockout::lock_refusal(&row, now) {
-        Some(locked)
     } else if row.totp_enabled_at.is_none() {
         // Reset by an admin meanwhile: start again, now with the password alone.
         Some(AppError::SessionRevoked)
@@ -383,18 +371,28 @@ pub async fn complete_login(
         end_pending(app, &session.id, row.id, "login_refused", client).await?;
         return Err(refusal);
     }
-
+    // The code is counted on the session and on the account before it is checked.
+    let max = app.settings.two_factor.two_factor_max_attempts;
+    let Some(number) = sessions::reserve_otp_attempt(app.pool(), &session.id, max).await? else {
+        return Err(AppError::SessionRevoked);
+    };
+    let attempt = match lockout::begin_attempt(app, &row, client).await {
+        Ok(attempt) => attempt,
+        Err(refusal) => {
+            end_pending(app, &session.id, row.id, "login_refused", client).await?;
+            return Err(refusal);
+        }
+    };
     let Some(method) = spend_code(app, &row, code, true).await? else {
-        return Err(wrong_login_code(app, &session.id, &row, client).await?);
+        return Err(wrong_login_code(app, attempt, &session.id, number, &row, client).await?);
     };
     if !sessions::spend_pending_session(app.pool(), &session.id, now).await? {
         // A parallel request completed (or ended) this login first.
+        attempt.give_back(app).await?;
         return Err(AppError::SessionRevoked);
     }
     app.session_cache.forget_session(&session.id);
-    if !accounts::clear_failed_logins_unless_locked(app.pool(), row.id, now).await? {
-        return Err(lockout::lock_in_force(app, row.id).await);
-    }
+    attempt.completed_login(app).await?;
     if method == Method::RecoveryCode {
         let left = store::recovery_codes_left(app.pool(), row.id).await?;
         let detail = Some(format!("{left} left"));
@@ -403,18 +401,17 @@ pub async fn complete_login(
     auth::open_session(app, row.id, session.persistent, Some(method.name()), client).await
 }
 
-/// Counts a wrong code on a pending login, against the session and the account, and
-/// gives the answer: how many tries are left, or the revoked session, or the lock.
+/// Settles a wrong code on a pending login (attempt `number` on the session) and gives
+/// the answer: how many tries are left, or the revoked session, or the lock.
 async fn wrong_login_code(
     app: &App,
+    attempt: lockout::Attempt,
     session_id: &str,
+    number: i64,
     row: &AccountRow,
     client: &ClientInfo,
 ) -> Result<AppError, AppError> {
-    let Some(failures) = sessions::record_otp_failure(app.pool(), session_id).await? else {
-        return Ok(AppError::SessionRevoked);
-    };
-    let account_answer = lockout::record_failed_attempt(app, row, "wrong_otp", client).await;
+    let account_answer = attempt.failed(app, "wrong_otp", client).await;
     match account_answer {
         AppError::AccountLocked { .. } => {
             end_pending(app, session_id, row.id, "account_locked", client).await?;
@@ -423,7 +420,7 @@ async fn wrong_login_code(
         ref error if error.is_internal() => return Err(account_answer),
         _ => {}
     }
-    let left = app.settings.two_factor.two_factor_max_attempts - failures;
+    let left = app.settings.two_factor.two_factor_max_attempts - number;
     if left <= 0 {
         end_pending(app, session_id, row.id, "too_many_wrong_codes", client).await?;
         return Ok(AppError::SessionRevoked);

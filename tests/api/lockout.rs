@@ -190,52 +190,164 @@ async fn unknown_logins_lock_nothing_and_answer_like_wrong_passwords() {
     }
 }
 
-#[rocket::async_test]
-async fn a_right_password_checked_after_the_account_was_locked_is_refused() {
-    // One hashing thread with slow parameters: logins queue for it in order. The right
-    // password is read while the account is open, then waits behind twenty other
-    // logins; meanwhile guesses elsewhere (another instance, here a direct update)
-    // lock the account. Its hash completes into a locked account.
-    let app = spawn_app_with(|f| {
-        f.merge(("gatehouse.argon2_memory_kib", 8192))
-            .merge(("gatehouse.argon2_iterations", 4))
-            .merge(("gatehouse.hash_concurrency", 1))
-    })
-    .await;
-    app.register("alice", "alice@example.com").await;
-    let queue = (0..20).map(|_| async {
-        app.client
-            .post("/api/auth/login")
-            .header(ContentType::JSON)
-            .body(json!({"login": "nobody", "password": WRONG}).to_string())
-            .dispatch()
-            .await
-            .status()
-    });
-    let right = async {
-        rocket::tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        app.login("alice", PASSWORD).await.status()
-    };
-    let lock_elsewhere = async {
-        rocket::tokio::time::sleep(std::time::Duration::from_millis(60)).await;
-        let now = gatehouse::clock::Clock::now(&app.clock);
-        sqlx::query(
-            "UPDATE accounts SET failed_logins = 5, locked_at = $1, locked_until = $2 \
-             WHERE username_key = 'alice'",
-        )
-        .bind(now)
-        .bind(now + 900)
-        .execute(&app.pool())
-        .await
-        .unwrap();
-    };
-    let (_, right, ()) = rocket::tokio::join!(join_all(queue), right, lock_elsewhere);
-    assert_eq!(right, Status::Locked, "a lock set meanwhile must hold");
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+/// A login's answer as a client sees it: status, body, and every header but Date.
+type Answer = (Status, Value, Vec<(String, String)>);
+
+async fn login_answer(client: &Client, login: &str, password: &str) -> Answer {
+    let response = client
+        .post("/api/auth/login")
+        .header(ContentType::JSON)
+        .body(json!({"login": login, "password": password}).to_string())
+        .dispatch()
+        .await;
+    let status = response.status();
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|h| !h.name().as_str().eq_ignore_ascii_case("date"))
+        .map(|h| (h.name().to_string(), h.value().to_string()))
+        .collect();
+    headers.sort();
+    let body = response.into_json().await.unwrap_or(Value::Null);
+    (status, body, headers)
+}
+
+/// Password checks the audit trail shows for `account`: one row per checked attempt.
+async fn checked_attempts(app: &crate::support::TestApp, account: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM auth_events WHERE account_id = $1 AND \
+         (kind = 'login_succeeded' OR (kind = 'login_failed' AND detail LIKE 'wrong_password%'))",
+    )
+    .bind(account)
+    .fetch_one(&app.pool())
+    .await
+    .unwrap()
+}
+
+async fn by_kind(app: &crate::support::TestApp, account: i64, kind: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM auth_events WHERE account_id = $1 AND kind = $2")
+        .bind(account)
+        .bind(kind)
         .fetch_one(&app.pool())
         .await
+        .unwrap()
+}
+
+/// A slow hasher with room for every request of the burst: the guesses wait behind
+/// `queue` unknown-login requests, as an attacker would arrange it.
+async fn burst_app() -> crate::support::TestApp {
+    spawn_app_with(|f| {
+        f.merge(("gatehouse.argon2_memory_kib", 4096))
+            .merge(("gatehouse.argon2_iterations", 2))
+            .merge(("gatehouse.hash_concurrency", 1))
+            .merge(("gatehouse.hash_queue_max", 1000))
+    })
+    .await
+}
+
+/// Fires `queue` unknown logins and then, at once, `guesses` for alice with the right
+/// password at `right`; returns the guesses' answers.
+async fn burst(
+    app: &crate::support::TestApp,
+    queue: usize,
+    guesses: usize,
+    right: usize,
+) -> Vec<Answer> {
+    let fill = (0..queue).map(|_| login_answer(&app.client, "nobody", WRONG));
+    let guess = (0..guesses).map(|i| {
+        let password = if i == right { PASSWORD } else { WRONG };
+        login_answer(&app.client, "alice", password)
+    });
+    let (_, answers) = rocket::tokio::join!(join_all(fill), join_all(guess));
+    answers
+}
+
+#[rocket::async_test]
+async fn a_burst_behind_a_full_hashing_queue_gets_no_more_than_the_budget_checked() {
+    const GUESSES: usize = 50;
+    const RIGHT: usize = 31;
+    let app = burst_app().await;
+    app.register("alice", "alice@example.com").await;
+    let alice = app.account_id("alice").await;
+
+    let answers = burst(&app, 50, GUESSES, RIGHT).await;
+
+    let wrong_checked =
+        checked_attempts(&app, alice).await - by_kind(&app, alice, "login_succeeded").await;
+    assert_eq!(
+        wrong_checked, 5,
+        "wrong guesses checked: the budget, of {GUESSES}"
+    );
+    let statuses: Vec<Status> = answers.iter().map(|a| a.0).collect();
+    let locked: Vec<&Answer> = answers.iter().filter(|a| a.0 == Status::Locked).collect();
+    assert!(locked.len() >= GUESSES - 5, "{statuses:?}");
+    assert!(statuses
+        .iter()
+        .all(|s| [Status::Ok, Status::Unauthorized, Status::Locked].contains(s)));
+    let right = &answers[RIGHT];
+    if right.0 != Status::Ok {
+        // Refused before its check: its answer is that of every refused wrong guess.
+        assert!(locked.iter().all(|a| *a == right), "{right:?}");
+    }
+    // Whatever happened, the lock holds to its stored end for every 423.
+    for answer in answers.iter().filter(|a| a.0 == Status::Locked) {
+        assert_eq!(answer.1["error"]["retry_after"], 900, "{answer:?}");
+    }
+}
+
+#[rocket::async_test]
+async fn during_a_lock_right_and_wrong_passwords_get_identical_answers_and_one_audit_row() {
+    const GUESSES: usize = 50;
+    let app = burst_app().await;
+    app.register("alice", "alice@example.com").await;
+    let alice = app.account_id("alice").await;
+    for _ in 0..5 {
+        app.login("alice", WRONG).await;
+    }
+    app.clock.advance(120);
+
+    let answers = burst(&app, 20, GUESSES, 17).await;
+
+    let first = &answers[0];
+    assert_eq!(first.0, Status::Locked);
+    assert_eq!(
+        first.1["error"]["retry_after"], 780,
+        "from the stored lock end"
+    );
+    assert!(first
+        .2
+        .contains(&("Retry-After".to_string(), "780".to_string())));
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer, first, "answer {i} differs");
+    }
+    assert_eq!(checked_attempts(&app, alice).await, 5, "none was checked");
+    let (rows, repeats): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(repeats), 0) AS BIGINT) FROM auth_events \
+         WHERE account_id = $1 AND detail LIKE 'account_locked%'",
+    )
+    .bind(alice)
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    assert_eq!((rows, repeats), (1, GUESSES as i64));
+    // The admin's view of the trail shows the count.
+    let admin = app.signed_in_admin("root", true).await;
+    let events: Value = app
+        .get_bearer(
+            &format!("/api/admin/accounts/{alice}/events"),
+            &admin.access,
+        )
+        .await
+        .into_json()
+        .await
         .unwrap();
-    assert_eq!(sessions, 0);
+    let refused = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["repeats"] == GUESSES)
+        .expect("the refused attempts' row");
+    assert_eq!(refused["kind"], "login_failed");
 }
 
 #[rocket::async_test]

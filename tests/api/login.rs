@@ -1,7 +1,7 @@
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::support::{assert_error, launch, spawn_app, test_figment, PASSWORD};
+use crate::support::{assert_error, launch, spawn_app, spawn_app_with, test_figment, PASSWORD};
 
 #[rocket::async_test]
 async fn login_answers_a_bearer_token_pair() {
@@ -121,4 +121,39 @@ async fn login_without_a_body_is_a_clear_error() {
     let response = app.post("/api/auth/login", json!({"login": "alice"})).await;
     let body = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
     assert_eq!(body["error"]["fields"]["password"], "is required");
+}
+
+#[rocket::async_test]
+async fn past_the_hashing_queue_bound_a_login_is_answered_busy_at_once_and_costs_no_attempt() {
+    let app = spawn_app_with(|f| {
+        f.merge(("gatehouse.argon2_memory_kib", 8192))
+            .merge(("gatehouse.argon2_iterations", 3))
+            .merge(("gatehouse.hash_concurrency", 1))
+            .merge(("gatehouse.hash_queue_max", 2))
+    })
+    .await;
+    app.register("alice", "alice@example.com").await;
+    let logins = (0..12).map(|_| async {
+        let response = app.login("alice", "not the password").await;
+        let status = response.status();
+        let retry = response.headers().get_one("Retry-After").map(str::to_owned);
+        let body: Value = response.into_json().await.unwrap();
+        (status, retry, body)
+    });
+    let answers = rocket::futures::future::join_all(logins).await;
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0 == Status::ServiceUnavailable)
+        .collect();
+    assert!(busy.len() >= 8, "{answers:?}");
+    for (_, retry, body) in &busy {
+        assert_eq!(retry.as_deref(), Some("1"));
+        assert_eq!(body["error"]["code"], "server_busy");
+    }
+    let checked = (answers.len() - busy.len()) as i64;
+    assert_eq!(
+        app.failed_logins("alice").await,
+        checked,
+        "a busy answer spends no attempt"
+    );
 }

@@ -1,7 +1,8 @@
+use rocket::futures::future::join_all;
 use rocket::http::Status;
 use serde_json::json;
 
-use crate::support::{assert_error, spawn_app, PASSWORD};
+use crate::support::{assert_error, spawn_app, spawn_app_with, PASSWORD};
 
 #[rocket::async_test]
 async fn changing_the_password_signs_out_the_other_sessions() {
@@ -69,4 +70,52 @@ async fn changing_the_password_needs_a_session() {
         "missing_token",
     )
     .await;
+}
+
+#[rocket::async_test]
+async fn a_burst_of_password_changes_gets_no_more_than_the_budget_checked() {
+    const REQUESTS: usize = 40;
+    const RIGHT: usize = 23;
+    let app = spawn_app_with(|f| {
+        f.merge(("gatehouse.argon2_memory_kib", 4096))
+            .merge(("gatehouse.hash_concurrency", 1))
+            .merge(("gatehouse.hash_queue_max", 1000))
+    })
+    .await;
+    let session = app.signed_in("alice").await;
+    let alice = app.account_id("alice").await;
+    let changes = (0..REQUESTS).map(|i| {
+        let current = if i == RIGHT { PASSWORD } else { "not it" };
+        let body = json!({"current_password": current, "new_password": "a much better passphrase"});
+        let app = &app;
+        let access = session.access.clone();
+        async move {
+            let response = app
+                .post_bearer("/api/auth/password", &access, Some(body))
+                .await;
+            let status = response.status();
+            (status, response.into_string().await.unwrap_or_default())
+        }
+    });
+    let answers = join_all(changes).await;
+
+    let checked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM auth_events WHERE account_id = $1 AND \
+         detail LIKE 'wrong_password%'",
+    )
+    .bind(alice)
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        checked, 5,
+        "wrong passwords checked: the budget, of {REQUESTS}"
+    );
+    let locked: Vec<_> = answers.iter().filter(|a| a.0 == Status::Locked).collect();
+    assert!(locked.len() >= REQUESTS - 5, "{answers:?}");
+    if answers[RIGHT].0 != Status::NoContent {
+        // Refused unchecked, exactly like the wrong ones.
+        assert!(locked.iter().all(|a| *a == &answers[RIGHT]), "{answers:?}");
+        assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Locked);
+    }
 }

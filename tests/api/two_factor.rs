@@ -760,3 +760,50 @@ async fn wrong_passwords_and_codes_from_a_signed_in_session_count_towards_the_lo
     .await;
     assert_eq!(status(&app, &enrolled.access).await["enabled"], true);
 }
+
+#[rocket::async_test]
+async fn a_burst_of_holder_codes_gets_no_more_than_the_budget_checked() {
+    const REQUESTS: usize = 30;
+    const RIGHT: usize = 11;
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let right = code_now(&app, &enrolled.secret);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let regenerate = (0..REQUESTS).map(|i| {
+        let code = if i == RIGHT { right.as_str() } else { wrong };
+        let app = &app;
+        let access = enrolled.access.clone();
+        async move {
+            let response = app
+                .post_bearer(
+                    "/api/auth/2fa/recovery-codes",
+                    &access,
+                    Some(json!({ "code": code })),
+                )
+                .await;
+            let status = response.status();
+            (status, response.into_string().await.unwrap_or_default())
+        }
+    });
+    let answers = rocket::futures::future::join_all(regenerate).await;
+    let alice = app.account_id("alice").await;
+    let checked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM auth_events WHERE account_id = $1 AND \
+         detail LIKE 'wrong_otp%'",
+    )
+    .bind(alice)
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    assert_eq!(checked, 5, "wrong codes checked: the budget, of {REQUESTS}");
+    let locked: Vec<_> = answers.iter().filter(|a| a.0 == Status::Locked).collect();
+    assert!(locked.len() >= REQUESTS - 5, "{answers:?}");
+    if answers[RIGHT].0 != Status::Ok {
+        // Refused unchecked, exactly like the wrong ones.
+        assert!(locked.iter().all(|a| *a == &answers[RIGHT]), "{answers:?}");
+    }
+}
