@@ -1,5 +1,5 @@
 //! The state every route and guard shares: settings, the database pool, token keys,
-//! the password hasher and the clock. Built once at ignition and managed by Rocket.
+//! the password hasher, the rate limits and the clock. Built once at ignition and managed by Rocket.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::password::Hasher;
+use crate::rate_limit::RateLimiter;
 use crate::sessions::cache::SessionCache;
 use crate::tokens::TokenKeys;
 use crate::two_factor::crypto::TwoFactorKeys;
@@ -21,6 +22,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub session_cache: SessionCache,
     pub two_factor_keys: TwoFactorKeys,
+    pub rate_limits: RateLimiter,
 }
 
 impl App {
@@ -29,6 +31,7 @@ impl App {
         App {
             session_cache: SessionCache::new(settings.service.session_cache_ms),
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
+            rate_limits: RateLimiter::new(&settings.rate_limits),
             settings,
             db,
             keys,

@@ -9,6 +9,7 @@ use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
 use crate::lockout::{begin_attempt, recheck_password};
 use crate::password::Verdict;
+use crate::rate_limit::Limit;
 use crate::sessions::cache::SessionState;
 use crate::sessions::{self, ClientInfo, NewSession, SessionRow};
 use crate::tokens::{Claims, TokenKind};
@@ -78,6 +79,7 @@ pub async fn register(
     if !app.settings.service.registration_open {
         return Err(AppError::RegistrationClosed);
     }
+    app.rate_limits.by_address(Limit::Register, client)?;
     create_account(app, input, false, None, client).await
 }
 
@@ -159,6 +161,9 @@ pub async fn login(
     if password.len() > app.settings.passwords.password_max_length || login.len() > 1024 {
         return Err(AppError::InvalidCredentials);
     }
+    app.rate_limits.by_address(Limit::Login, client)?;
+    let key = format!("login:{}", accounts::login_key(login));
+    app.rate_limits.check(Limit::LoginAccount, &key)?;
     // A place in the hashing queue first: a busy server answers 503 at once and
     // never spends an attempt it cannot check.
     let ticket = app.hasher.ticket()?;
@@ -322,6 +327,7 @@ pub async fn refresh(
     token: &str,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
+    app.rate_limits.by_address(Limit::Refresh, client)?;
     let now = app.now();
     let claims = app.keys.decode(token, TokenKind::Refresh, now)?;
     let presented = claims.gen.unwrap_or(-1);
@@ -552,6 +558,7 @@ pub async fn change_password(
     new_password: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
+    app.rate_limits.by_address(Limit::Password, client)?;
     accounts::check_new_password(new_password, &app.settings)
         .map_err(|e| AppError::field("new_password", e))?;
     let row = accounts::find_by_id(app.pool(), account_id)
@@ -582,6 +589,7 @@ pub async fn reset_password(
     actor_id: Option<i64>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
+    app.rate_limits.by_address(Limit::Password, client)?;
     accounts::check_new_password(new_password, &app.settings)
         .map_err(|e| AppError::field("password", e))?;
     let hash = app.hasher.hash(new_password).await?;

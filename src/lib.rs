@@ -47,6 +47,7 @@ pub mod lockout;
 pub mod paging;
 pub mod password;
 pub mod random;
+pub mod rate_limit;
 pub mod sessions;
 pub mod text;
 pub mod tokens;

@@ -10,6 +10,7 @@
 pub mod cookies;
 pub mod lockout;
 pub mod passwords;
+pub mod rate_limits;
 pub mod service;
 pub mod tokens;
 pub mod two_factor;
@@ -23,6 +24,7 @@ use figment::Figment;
 pub use cookies::{Cookies, SameSite};
 pub use lockout::Lockout;
 pub use passwords::Passwords;
+pub use rate_limits::{Rate, RateLimits};
 pub use service::Service;
 pub use tokens::{TokenLocation, Tokens};
 pub use two_factor::TwoFactor;
@@ -98,6 +100,7 @@ pub struct Settings {
     pub lockout: Lockout,
     pub two_factor: TwoFactor,
     pub service: Service,
+    pub rate_limits: RateLimits,
 }
 
 /// The secrets' `Debug` leaves them out, so settings can be logged.
@@ -110,6 +113,7 @@ impl fmt::Debug for Settings {
             .field("lockout", &self.lockout)
             .field("two_factor", &self.two_factor)
             .field("service", &self.service)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }
@@ -124,6 +128,7 @@ pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
         serde_json::to_value(lockout::Raw::defaults(profile)),
         serde_json::to_value(two_factor::Raw::defaults(profile)),
         serde_json::to_value(service::Raw::defaults(profile)),
+        serde_json::to_value(rate_limits::Raw::defaults(profile)),
     ];
     let mut all = BTreeMap::new();
     for section in sections.into_iter().flatten() {
@@ -211,6 +216,7 @@ impl Settings {
             passwords: Passwords::from_raw(section(&table)?)?,
             lockout: Lockout::from_raw(section(&table)?)?,
             service: Service::from_raw(section(&table)?)?,
+            rate_limits: RateLimits::from_raw(section(&table)?)?,
             tokens,
             two_factor,
         })

@@ -20,6 +20,7 @@ mod page_guards;
 mod pages;
 mod password_change;
 mod profile;
+mod rate_limits;
 mod refresh;
 mod register;
 mod schema;

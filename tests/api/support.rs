@@ -141,7 +141,8 @@ impl Drop for TestDatabase {
 }
 
 /// The figment of a test app: Rocket.toml's defaults, a fixed secret, cheap argon2
-/// parameters and quiet logs, on `url`.
+/// parameters, no rate limits (the rate-limit tests turn them on) and quiet logs, on
+/// `url`.
 pub fn test_figment(url: &str) -> Figment {
     gatehouse::figment()
         .merge(("log_level", "off"))
@@ -151,6 +152,7 @@ pub fn test_figment(url: &str) -> Figment {
         .merge(("gatehouse.two_factor_key", TWO_FACTOR_KEY))
         .merge(("gatehouse.argon2_memory_kib", 512))
         .merge(("gatehouse.argon2_iterations", 1))
+        .merge(("gatehouse.rate_limit_enabled", false))
 }
 
 pub struct TestApp {
@@ -178,9 +180,15 @@ pub async fn spawn_app_on(db: TestDatabase, customize: impl FnOnce(Figment) -> F
 
 /// Spawns the app with a client that keeps cookies between requests, as a browser does.
 pub async fn spawn_browser() -> TestApp {
+    spawn_browser_with(|f| f).await
+}
+
+/// A browser-like client on an app with settings of its own.
+pub async fn spawn_browser_with(customize: impl FnOnce(Figment) -> Figment) -> TestApp {
     let db = TestDatabase::new().await;
     let clock = ManualClock::new();
-    let rocket = gatehouse::rocket_with_clock(test_figment(&db.url), Arc::new(clock.clone()))
+    let figment = customize(test_figment(&db.url));
+    let rocket = gatehouse::rocket_with_clock(figment, Arc::new(clock.clone()))
         .expect("valid test settings");
     let client = Client::tracked(rocket).await.expect("the app starts");
     TestApp { client, clock, db }

@@ -120,6 +120,7 @@ impl Harness {
             )
             .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
             .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
+            .env("GATEHOUSE_RATE_LIMIT_ENABLED", "false")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

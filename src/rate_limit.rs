@@ -1,0 +1,149 @@
+//! Rate limits (GCRA buckets from governor, in memory, so per instance): one keyed
+//! limiter per kind of request, keyed by client address or by login. The flows check
+//! them before any work, so the API and the pages are limited alike.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::config::{Rate, RateLimits};
+use crate::error::AppError;
+use crate::sessions::ClientInfo;
+
+/// What a request spends from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Logins and second-factor codes, per client address.
+    Login,
+    /// Logins per login identifier and second-factor codes per account.
+    LoginAccount,
+    Register,
+    Refresh,
+    /// Password and two-factor management, per client address.
+    Password,
+}
+
+const LIMITS: usize = 5;
+
+/// Past this many keys in one limiter, forgotten buckets are swept (at most every
+/// `SWEEP_INTERVAL`), so a flood of distinct addresses cannot grow memory without end.
+const SWEEP_ABOVE_KEYS: usize = 10_000;
+const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+pub struct RateLimiter {
+    enabled: bool,
+    limiters: [DefaultKeyedRateLimiter<String>; LIMITS],
+    last_sweep: AtomicU64,
+}
+
+impl RateLimiter {
+    pub fn new(settings: &RateLimits) -> RateLimiter {
+        let keyed = |rate: Rate| DefaultKeyedRateLimiter::keyed(quota(rate));
+        RateLimiter {
+            enabled: settings.rate_limit_enabled,
+            limiters: [
+                keyed(settings.rate_limit_login),
+                keyed(settings.rate_limit_login_account),
+                keyed(settings.rate_limit_register),
+                keyed(settings.rate_limit_refresh),
+                keyed(settings.rate_limit_password),
+            ],
+            last_sweep: AtomicU64::new(0),
+        }
+    }
+
+    /// Spends one request of `limit` for the client's address; 429 when none is left.
+    pub fn by_address(&self, limit: Limit, client: &ClientInfo) -> Result<(), AppError> {
+        self.check(limit, client.ip.as_deref().unwrap_or("unknown"))
+    }
+
+    /// Spends one request of `limit` for `key` (a login key, an account).
+    pub fn check(&self, limit: Limit, key: &str) -> Result<(), AppError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let limiter = &self.limiters[limit as usize];
+        let verdict = limiter.check_key(&key.to_owned());
+        if limiter.len() > SWEEP_ABOVE_KEYS {
+            self.sweep(limiter);
+        }
+        verdict.map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            AppError::RateLimited {
+                retry_after: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX) + 1,
+            }
+        })
+    }
+
+    fn sweep(&self, limiter: &DefaultKeyedRateLimiter<String>) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < SWEEP_INTERVAL.as_secs() {
+            return;
+        }
+        // Only the caller that moves the mark sweeps.
+        if self
+            .last_sweep
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// `count` at once, coming back evenly over `period`.
+fn quota(rate: Rate) -> Quota {
+    let interval = rate.period / rate.count.get();
+    Quota::with_period(interval.max(Duration::from_nanos(1)))
+        .expect("a positive interval")
+        .allow_burst(rate.count)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use super::*;
+
+    fn limits(enabled: bool) -> RateLimits {
+        let rate = |n| Rate {
+            count: NonZeroU32::new(n).unwrap(),
+            period: Duration::from_secs(60),
+        };
+        RateLimits {
+            rate_limit_enabled: enabled,
+            rate_limit_login: rate(2),
+            rate_limit_login_account: rate(3),
+            rate_limit_register: rate(1),
+            rate_limit_refresh: rate(1),
+            rate_limit_password: rate(1),
+        }
+    }
+
+    #[test]
+    fn each_key_has_its_own_bucket_and_the_refusal_says_how_long_to_wait() {
+        let limiter = RateLimiter::new(&limits(true));
+        assert!(limiter.check(Limit::Login, "10.0.0.1").is_ok());
+        assert!(limiter.check(Limit::Login, "10.0.0.1").is_ok());
+        match limiter.check(Limit::Login, "10.0.0.1") {
+            Err(AppError::RateLimited { retry_after }) => assert!((1..=31).contains(&retry_after)),
+            other => panic!("expected 429, got {other:?}"),
+        }
+        assert!(limiter.check(Limit::Login, "10.0.0.2").is_ok());
+        assert!(limiter.check(Limit::Register, "10.0.0.1").is_ok());
+    }
+
+    #[test]
+    fn switched_off_nothing_is_limited() {
+        let limiter = RateLimiter::new(&limits(false));
+        for _ in 0..100 {
+            assert!(limiter.check(Limit::Register, "10.0.0.1").is_ok());
+        }
+    }
+}
