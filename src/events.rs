@@ -7,7 +7,7 @@
 use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
-use crate::sessions::ClientInfo;
+use crate::sessions::{ClientInfo, MAX_USER_AGENT_CHARS};
 
 /// What happened. Stored as its snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub async fn record(pool: &AnyPool, event: NewEvent<'_>, now: i64) {
     .bind(event.kind.as_str())
     .bind(event.detail.as_deref())
     .bind(event.client.ip.as_deref())
-    .bind(event.client.user_agent.as_deref())
+    .bind(bounded_user_agent(event.client))
     .bind(now)
     .execute(pool)
     .await;
@@ -140,7 +140,7 @@ pub async fn record_repeat(pool: &AnyPool, event: NewEvent<'_>, period: &str, no
     .bind(event.kind.as_str())
     .bind(event.detail.as_deref())
     .bind(event.client.ip.as_deref())
-    .bind(event.client.user_agent.as_deref())
+    .bind(bounded_user_agent(event.client))
     .bind(now)
     .bind(period)
     .execute(pool)
@@ -151,6 +151,14 @@ pub async fn record_repeat(pool: &AnyPool, event: NewEvent<'_>, period: &str, no
             event.account_id
         );
     }
+}
+
+/// The user agent cut to the stored bound, whoever built the `ClientInfo`.
+fn bounded_user_agent(client: &ClientInfo) -> Option<String> {
+    client
+        .user_agent
+        .as_ref()
+        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect())
 }
 
 /// One page of the account's events, newest first.

@@ -14,6 +14,7 @@
 //! invalid or expired token, revoked session), 403 (`account_blocked`,
 //! `account_inactive`, `forbidden`) and, under `/api`, a JSON body with the code.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use rocket::http::Status;
@@ -24,7 +25,7 @@ use rocket::State;
 use crate::accounts::Account;
 use crate::app::App;
 use crate::auth::{self, Authenticated};
-use crate::config::TokenLocation;
+use crate::config::{Clients, TokenLocation};
 use crate::error::AppError;
 use crate::sessions::ClientInfo;
 
@@ -286,11 +287,62 @@ impl<'r> FromRequest<'r> for ClientInfo {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        Outcome::Success(ClientInfo {
-            user_agent: request.headers().get_one("User-Agent").map(str::to_owned),
-            ip: request.client_ip().map(|ip| ip.to_string()),
-        })
+        Outcome::Success(client_of(request))
     }
+}
+
+/// The request's client: its user agent (cut to a bounded length) and its address,
+/// the peer's unless the peer is a trusted proxy (see [`client_address`]).
+pub fn client_of(request: &Request<'_>) -> ClientInfo {
+    let ip = request.remote().map(|peer| {
+        let peer = peer.ip().to_canonical();
+        match request.rocket().state::<App>() {
+            Some(app) => client_address(peer, request, &app.settings.clients),
+            None => peer,
+        }
+    });
+    ClientInfo::new(
+        request.headers().get_one("User-Agent"),
+        ip.map(|ip| ip.to_string()),
+    )
+}
+
+/// The client's address: `peer` itself, unless it is a trusted proxy; then the
+/// configured header's addresses are read right to left (every occurrence, in order),
+/// skipping trusted proxies, and the first untrusted one is the client. A hop that is
+/// not an address ends the walk at the last trusted one, so garbage is never believed.
+pub fn client_address(peer: IpAddr, request: &Request<'_>, clients: &Clients) -> IpAddr {
+    let Some(header) = &clients.client_ip_header else {
+        return peer;
+    };
+    if !clients.trusts(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = request
+        .headers()
+        .get(header)
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(address) = parse_hop(hop) else {
+            break;
+        };
+        client = address;
+        if !clients.trusts(address) {
+            break;
+        }
+    }
+    client
+}
+
+/// `203.0.113.7`, `2001:db8::1`, `[2001:db8::1]:443` or `203.0.113.7:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 #[cfg(test)]

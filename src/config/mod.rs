@@ -7,6 +7,7 @@
 //! each section reads its own keys from the table. Defaults live here, per profile
 //! where they differ, so the binary is safe without Rocket.toml.
 
+pub mod clients;
 pub mod cookies;
 pub mod lockout;
 pub mod passwords;
@@ -21,6 +22,7 @@ use std::fmt;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 
+pub use clients::Clients;
 pub use cookies::{Cookies, SameSite};
 pub use lockout::Lockout;
 pub use passwords::Passwords;
@@ -101,6 +103,7 @@ pub struct Settings {
     pub two_factor: TwoFactor,
     pub service: Service,
     pub rate_limits: RateLimits,
+    pub clients: Clients,
 }
 
 /// The secrets' `Debug` leaves them out, so settings can be logged.
@@ -114,6 +117,7 @@ impl fmt::Debug for Settings {
             .field("two_factor", &self.two_factor)
             .field("service", &self.service)
             .field("rate_limits", &self.rate_limits)
+            .field("clients", &self.clients)
             .finish()
     }
 }
@@ -129,6 +133,7 @@ pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
         serde_json::to_value(two_factor::Raw::defaults(profile)),
         serde_json::to_value(service::Raw::defaults(profile)),
         serde_json::to_value(rate_limits::Raw::defaults(profile)),
+        serde_json::to_value(clients::Raw::defaults(profile)),
     ];
     let mut all = BTreeMap::new();
     for section in sections.into_iter().flatten() {
@@ -195,6 +200,7 @@ impl Settings {
     /// Reads and validates the `gatehouse` table of the selected profile.
     pub fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
         let profile = Profile::of(figment);
+        refuse_rocket_ip_header(figment)?;
         // The code's defaults for this profile, under what Rocket.toml and the
         // environment say.
         let table = Figment::from(Serialized::defaults(defaults(profile)))
@@ -217,6 +223,7 @@ impl Settings {
             lockout: Lockout::from_raw(section(&table)?)?,
             service: Service::from_raw(section(&table)?)?,
             rate_limits: RateLimits::from_raw(section(&table)?)?,
+            clients: Clients::from_raw(section(&table)?)?,
             tokens,
             two_factor,
         })
@@ -224,6 +231,24 @@ impl Settings {
 
     pub fn accepts(&self, location: TokenLocation) -> bool {
         self.tokens.accepts(location)
+    }
+}
+
+/// Rocket's own `ip_header` would believe that header from any client; the address
+/// comes from `client_ip_header` and `trusted_proxies` instead, so a value there stops
+/// start-up rather than being silently trusted or ignored.
+fn refuse_rocket_ip_header(figment: &Figment) -> Result<(), ConfigError> {
+    match figment.find_value("ip_header") {
+        Ok(figment::value::Value::String(_, header)) => Err(ConfigError::Invalid {
+            setting: "ip_header".into(),
+            env: "ROCKET_IP_HEADER".into(),
+            reason: format!(
+                "Rocket's ip_header (\"{header}\") would take the client address from any \
+                 client; remove it and set client_ip_header ({ENV_PREFIX}CLIENT_IP_HEADER) with \
+                 trusted_proxies ({ENV_PREFIX}TRUSTED_PROXIES) instead"
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -86,8 +86,20 @@ impl<'r> FromRow<'r, AnyRow> for SessionWithAccount {
 /// Where a login came from.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
+    /// At most `MAX_USER_AGENT_CHARS` characters, wherever it is stored.
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+}
+
+impl ClientInfo {
+    /// A client whose user agent is cut to `MAX_USER_AGENT_CHARS` characters, so no
+    /// header can make a session or an audit row large.
+    pub fn new(user_agent: Option<&str>, ip: Option<String>) -> ClientInfo {
+        ClientInfo {
+            user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            ip,
+        }
+    }
 }
 
 /// How a new session starts.
@@ -108,6 +120,7 @@ pub async fn create_session(
     now: i64,
 ) -> Result<SessionRow, sqlx::Error> {
     let id = crate::random::token(16);
+    // Cut again: a ClientInfo may be built by hand (the CLI, a feature).
     let user_agent = client
         .user_agent
         .as_ref()

@@ -24,7 +24,6 @@ use crate::app::App;
 use crate::auth;
 use crate::cookies;
 use crate::error::AppError;
-use crate::sessions::ClientInfo;
 
 /// A link of the pages' navigation, shown to signed-in visitors (features add theirs).
 #[derive(Debug, Clone)]
@@ -143,10 +142,7 @@ async fn renew(request: &Request<'_>, app: &App) -> Result<auth::Authenticated, 
     else {
         return Err(AppError::MissingToken);
     };
-    let client = ClientInfo {
-        user_agent: request.headers().get_one("User-Agent").map(str::to_owned),
-        ip: request.client_ip().map(|ip| ip.to_string()),
-    };
+    let client = crate::guards::client_of(request);
     let tokens = auth::refresh(app, &refresh, &client).await?;
     cookies::set_auth_cookies(jar, &app.settings, &tokens);
     auth::authenticate(app, &tokens.access_token).await

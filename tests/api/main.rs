@@ -10,6 +10,7 @@ mod support;
 mod admin;
 mod blocks;
 pub mod cli;
+mod client_address;
 mod config;
 mod guards;
 mod health;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "../shared/binary.rs"]
 mod binary;
+mod proxy;
 use binary::binary;
 
 use fantoccini::{Client, ClientBuilder, Locator};
