@@ -5,7 +5,6 @@ use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::config::Settings;
 use crate::text::TextRule;
 
 /// A username as stored: trimmed and NFKC-normalised, so that look-alike forms (a
@@ -118,25 +117,6 @@ pub fn login_key(input: &str) -> String {
     input.nfkc().collect::<String>().trim().to_lowercase()
 }
 
-/// Checks a new password against the configured length bounds: at least
-/// `password_min_length` characters, at most `password_max_length` bytes (the bound
-/// that caps hashing work).
-pub fn check_new_password(password: &str, settings: &Settings) -> Result<(), String> {
-    if password.chars().count() < settings.passwords.password_min_length {
-        return Err(format!(
-            "must be at least {} characters",
-            settings.passwords.password_min_length
-        ));
-    }
-    if password.len() > settings.passwords.password_max_length {
-        return Err(format!(
-            "must be at most {} bytes",
-            settings.passwords.password_max_length
-        ));
-    }
-    Ok(())
-}
-
 /// An account as the API shows it: never its hash.
 #[derive(Debug, Clone, Serialize)]
 pub struct Account {
@@ -162,6 +142,8 @@ crate::table_row! {
         pub email: String,
         pub display_name: Option<String>,
         pub password_hash: String,
+        /// The hash was made from the NFKC form (see migration 0006).
+        pub password_normalized: bool,
         pub is_active: bool,
         pub is_staff: bool,
         pub is_superuser: bool,
@@ -191,6 +173,14 @@ pub enum Lock {
 }
 
 impl AccountRow {
+    /// The names a new password of this account must not contain.
+    pub fn owner(&self) -> crate::password::policy::Owner<'_> {
+        crate::password::policy::Owner {
+            username: &self.username,
+            email: &self.email,
+        }
+    }
+
     pub fn is_blocked(&self) -> bool {
         self.blocked_at.is_some()
     }
@@ -299,7 +289,8 @@ pub async fn insert_account(
     let sql = format!(
         "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
          is_active, is_staff, is_superuser, created_at, updated_at, password_changed_at, \
-         display_name) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9) RETURNING {}",
+         display_name, password_normalized) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9, 1) RETURNING {}",
         AccountRow::select_list("")
     );
     let result = sqlx::query_as::<_, AccountRow>(&sql)
@@ -359,16 +350,20 @@ pub async fn update_password_hash(
     hash: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(hash)
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $1, password_normalized = 1, \
+         password_changed_at = $2, updated_at = $2 WHERE id = $3",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
-/// Replaces a hash made with outdated parameters; the password itself is unchanged.
+/// Replaces a hash made with outdated parameters, or from the password as typed
+/// rather than its normalised form; the password itself is unchanged.
 pub async fn upgrade_password_hash(
     pool: &AnyPool,
     id: i64,
@@ -377,12 +372,15 @@ pub async fn upgrade_password_hash(
 ) -> Result<(), sqlx::Error> {
     // Only if the hash is still the one that was verified, so a concurrent password
     // change is never overwritten by the old password's new hash.
-    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
-        .bind(new)
-        .bind(id)
-        .bind(old)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $1, password_normalized = 1 \
+         WHERE id = $2 AND password_hash = $3",
+    )
+    .bind(new)
+    .bind(id)
+    .bind(old)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -710,6 +708,7 @@ mod tests {
             email: "a@example.com".into(),
             display_name: None,
             password_hash: String::new(),
+            password_normalized: true,
             is_active: true,
             is_staff: false,
             is_superuser: false,

@@ -8,6 +8,7 @@ use sqlx::AnyPool;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::password::breach::BreachCheck;
 use crate::password::Hasher;
 use crate::rate_limit::RateLimiter;
 use crate::sessions::cache::SessionCache;
@@ -23,12 +24,21 @@ pub struct App {
     pub session_cache: SessionCache,
     pub two_factor_keys: TwoFactorKeys,
     pub rate_limits: RateLimiter,
+    /// Set when `password_breach_check` is on.
+    pub breach_check: Option<BreachCheck>,
 }
 
 impl App {
     pub fn new(settings: Arc<Settings>, db: DbPool, hasher: Hasher, clock: Arc<dyn Clock>) -> App {
         let keys = TokenKeys::new(&settings.tokens);
+        let breach_check =
+            BreachCheck::from_settings(&settings.passwords).unwrap_or_else(|error| {
+                // Failing open, as the check does whenever the service cannot be asked.
+                log::warn!("{error}; new passwords are not checked against breaches");
+                None
+            });
         App {
+            breach_check,
             session_cache: SessionCache::new(settings.service.session_cache_ms),
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
             rate_limits: RateLimiter::new(&settings.rate_limits),

@@ -7,8 +7,8 @@ use crate::app::App;
 use crate::audit::{audit, audit_own};
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
-use crate::lockout::{begin_attempt, recheck_password};
-use crate::password::Verdict;
+use crate::lockout::{begin_attempt, check_password, recheck_password};
+use crate::password::policy::{self, Owner};
 use crate::rate_limit::Limit;
 use crate::sessions::cache::SessionState;
 use crate::sessions::{self, ClientInfo, NewSession, SessionRow};
@@ -92,7 +92,7 @@ pub async fn create_account(
     actor_id: Option<i64>,
     client: &ClientInfo,
 ) -> Result<Account, AppError> {
-    let valid = validate_registration(app, input)?;
+    let valid = validate_registration(app, input).await?;
     let hash = app.hasher.hash(input.password).await?;
     let new = NewAccount {
         username: &valid.username,
@@ -117,7 +117,7 @@ pub async fn create_account(
 }
 
 /// Checks every field, reporting all problems at once.
-pub fn validate_registration(
+pub async fn validate_registration(
     app: &App,
     input: &Registration<'_>,
 ) -> Result<ValidRegistration, AppError> {
@@ -132,8 +132,12 @@ pub fn validate_registration(
         .map_err(|e| errors.insert("display_name".into(), e))
         .ok()
         .flatten();
-    if let Err(e) = accounts::check_new_password(input.password, &app.settings) {
-        errors.insert("password".into(), e);
+    let owner = Owner {
+        username: input.username,
+        email: input.email,
+    };
+    if let Some(objection) = objection_to_password(app, input.password, &owner).await? {
+        errors.insert("password".into(), objection);
     }
     match (username, email) {
         (Some(username), Some(email)) if errors.is_empty() => Ok(ValidRegistration {
@@ -143,6 +147,41 @@ pub fn validate_registration(
         }),
         _ => Err(AppError::Validation(errors)),
     }
+}
+
+/// What the password policy (see [`crate::password::policy`]) has against a new
+/// password, if anything, then the breach check when it is on. The estimate runs off
+/// the async workers.
+pub async fn objection_to_password(
+    app: &App,
+    password: &str,
+    owner: &Owner<'_>,
+) -> Result<Option<String>, AppError> {
+    let typed = password.to_owned();
+    let (username, email) = (owner.username.to_owned(), owner.email.to_owned());
+    let settings = app.settings.passwords.clone();
+    let verdict = rocket::tokio::task::spawn_blocking(move || {
+        let owner = Owner {
+            username: &username,
+            email: &email,
+        };
+        policy::check(&typed, &owner, &settings)
+    })
+    .await
+    .map_err(|e| AppError::internal("checking a new password", e.to_string()))?;
+    if let Err(objection) = verdict {
+        return Ok(Some(objection));
+    }
+    if let Some(check) = &app.breach_check {
+        let times = check.times_breached(&policy::normalize(password)).await;
+        if times > 0 {
+            return Ok(Some(format!(
+                "appears in known data breaches ({times} time{}); choose another",
+                if times == 1 { "" } else { "s" }
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// Checks a login and password and opens a session. An unknown login and a wrong
@@ -181,8 +220,7 @@ pub async fn login(
         return Err(AppError::InvalidCredentials);
     };
     let attempt = begin_attempt(app, &row, client).await?;
-    let verdict = ticket.verify(password, Some(&row.password_hash)).await?;
-    if verdict == Verdict::Mismatch {
+    if !check_password(app, ticket, &row, password).await? {
         return Err(attempt.failed(app, "wrong_password", client).await);
     }
     if !row.is_active {
@@ -190,9 +228,6 @@ pub async fn login(
         let detail = Some("account_inactive".into());
         audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
         return Err(AppError::AccountInactive);
-    }
-    if verdict == Verdict::MatchNeedsRehash {
-        upgrade_hash(app, &row, password).await;
     }
     if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
         // Only a completed login resets the count; the password alone is given back.
@@ -245,22 +280,6 @@ async fn start_second_factor(
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
     audit_own(app, EventKind::SecondFactorRequested, row.id, None, client).await;
     Ok(issue_tokens(app, &session))
-}
-
-/// Stores a hash with the configured parameters; a failure only delays the upgrade.
-async fn upgrade_hash(app: &App, row: &AccountRow, password: &str) {
-    let upgraded = match app.hasher.hash(password).await {
-        Ok(hash) => accounts::upgrade_password_hash(app.pool(), row.id, &row.password_hash, &hash)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(error) = upgraded {
-        log::warn!(
-            "could not upgrade the password hash of account {}: {error}",
-            row.id
-        );
-    }
 }
 
 /// Mints the access token and the session's current refresh token. The refresh token
@@ -559,11 +578,12 @@ pub async fn change_password(
     client: &ClientInfo,
 ) -> Result<(), AppError> {
     app.rate_limits.by_address(Limit::Password, client)?;
-    accounts::check_new_password(new_password, &app.settings)
-        .map_err(|e| AppError::field("new_password", e))?;
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
         .ok_or(AppError::SessionRevoked)?;
+    if let Some(objection) = objection_to_password(app, new_password, &row.owner()).await? {
+        return Err(AppError::field("new_password", objection));
+    }
     recheck_password(app, &row, current_password, "current_password", client).await?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
@@ -589,9 +609,12 @@ pub async fn reset_password(
     actor_id: Option<i64>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
-    accounts::check_new_password(new_password, &app.settings)
-        .map_err(|e| AppError::field("password", e))?;
+    let row = accounts::find_by_id(app.pool(), account_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Some(objection) = objection_to_password(app, new_password, &row.owner()).await? {
+        return Err(AppError::field("password", objection));
+    }
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
     audit(

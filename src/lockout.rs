@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::audit::{audit, audit_own};
 use crate::error::AppError;
 use crate::events::{self, EventKind, NewEvent};
-use crate::password::Verdict;
+use crate::password::{policy, HashTicket, Verdict};
 use crate::sessions::ClientInfo;
 
 /// An attempt counted against an account, whose secret may now be checked. Say how
@@ -153,6 +153,56 @@ pub fn lock_refusal(row: &AccountRow, now: i64) -> Option<AppError> {
     }
 }
 
+/// Checks `password` against the account's hash, on `ticket`'s place in the hashing
+/// queue; true when right. A hash made before passwords were normalised is also tried
+/// with the password as typed (only when normalising changes it), and a right password
+/// is then re-hashed in its normalised form, as is one whose hash has outdated
+/// parameters.
+pub async fn check_password(
+    app: &App,
+    ticket: HashTicket,
+    row: &AccountRow,
+    password: &str,
+) -> Result<bool, AppError> {
+    let mut verdict = ticket.verify(password, Some(&row.password_hash)).await?;
+    if !row.password_normalized {
+        verdict = match verdict {
+            Verdict::Mismatch if policy::normalize(password) != password => {
+                match app
+                    .hasher
+                    .verify_as_typed(password, &row.password_hash)
+                    .await?
+                {
+                    Verdict::Mismatch => Verdict::Mismatch,
+                    _ => Verdict::MatchNeedsRehash,
+                }
+            }
+            Verdict::Mismatch => Verdict::Mismatch,
+            _ => Verdict::MatchNeedsRehash,
+        };
+    }
+    if verdict == Verdict::MatchNeedsRehash {
+        upgrade_hash(app, row, password).await;
+    }
+    Ok(verdict != Verdict::Mismatch)
+}
+
+/// Stores a fresh hash of a right password; a failure only delays the upgrade.
+async fn upgrade_hash(app: &App, row: &AccountRow, password: &str) {
+    let upgraded = match app.hasher.hash(password).await {
+        Ok(hash) => accounts::upgrade_password_hash(app.pool(), row.id, &row.password_hash, &hash)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = upgraded {
+        log::warn!(
+            "could not upgrade the password hash of account {}: {error}",
+            row.id
+        );
+    }
+}
+
 /// Re-checks the password of a signed-in account (password change, 2FA setup and
 /// disable) as one attempt on its budget, so a stolen session cannot guess the
 /// password freely. A wrong password is reported on `field` (422), or as the lock it
@@ -167,12 +217,9 @@ pub async fn recheck_password(
     // A queue slot first, so a busy server never spends an attempt it cannot check.
     let ticket = app.hasher.ticket()?;
     let attempt = begin_attempt(app, row, client).await?;
-    let verdict = if password.len() > app.settings.passwords.password_max_length {
-        Verdict::Mismatch
-    } else {
-        ticket.verify(password, Some(&row.password_hash)).await?
-    };
-    if verdict != Verdict::Mismatch {
+    let right = password.len() <= app.settings.passwords.password_max_length
+        && check_password(app, ticket, row, password).await?;
+    if right {
         return attempt.give_back(app).await;
     }
     Err(match attempt.failed(app, "wrong_password", client).await {

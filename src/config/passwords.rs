@@ -16,6 +16,9 @@ pub struct Raw {
     pub hash_queue_max: usize,
     pub password_min_length: usize,
     pub password_max_length: usize,
+    pub password_breach_check: bool,
+    pub password_breach_api: String,
+    pub password_breach_timeout_ms: u64,
 }
 
 impl Raw {
@@ -28,8 +31,12 @@ impl Raw {
             hash_concurrency: None,
             // About a second of waiting at OWASP's parameters on one hashing thread.
             hash_queue_max: 64,
-            password_min_length: 8,
+            // NIST SP 800-63B rev. 4 for a password that is the only factor.
+            password_min_length: 15,
             password_max_length: 1024,
+            password_breach_check: false,
+            password_breach_api: "https://api.pwnedpasswords.com/range/".into(),
+            password_breach_timeout_ms: 1500,
         }
     }
 }
@@ -50,6 +57,10 @@ pub struct Passwords {
     pub hash_queue_max: usize,
     pub password_min_length: usize,
     pub password_max_length: usize,
+    /// Ask the range API whether a new password was in a known breach.
+    pub password_breach_check: bool,
+    pub password_breach_api: String,
+    pub password_breach_timeout_ms: u64,
 }
 
 impl Passwords {
@@ -83,13 +94,31 @@ impl Passwords {
                 format!("must be at least hash_concurrency ({hash_concurrency})"),
             ));
         }
-        if raw.password_min_length == 0 {
-            return Err(invalid("password_min_length", "must be at least 1"));
+        if !(8..=64).contains(&raw.password_min_length) {
+            return Err(invalid(
+                "password_min_length",
+                "must be between 8 and 64 characters (NIST SP 800-63B asks at least 8, and 15 \
+                 when the password is the only factor)",
+            ));
         }
-        if raw.password_max_length < raw.password_min_length || raw.password_max_length > 4096 {
+        // 64 characters of any script, at four bytes each at most, must fit.
+        if !(256..=4096).contains(&raw.password_max_length) {
             return Err(invalid(
                 "password_max_length",
-                "must be between password_min_length and 4096 bytes",
+                "must be between 256 bytes (64 characters of any script) and 4096 bytes",
+            ));
+        }
+        let api = raw.password_breach_api.trim();
+        if !(api.starts_with("https://") || api.starts_with("http://")) {
+            return Err(invalid(
+                "password_breach_api",
+                "must be an http(s) URL ending where the five-digit prefix goes",
+            ));
+        }
+        if !(100..=10_000).contains(&raw.password_breach_timeout_ms) {
+            return Err(invalid(
+                "password_breach_timeout_ms",
+                "must be between 100 and 10000 milliseconds",
             ));
         }
         Ok(Passwords {
@@ -100,6 +129,9 @@ impl Passwords {
             hash_queue_max: raw.hash_queue_max,
             password_min_length: raw.password_min_length,
             password_max_length: raw.password_max_length,
+            password_breach_check: raw.password_breach_check,
+            password_breach_api: api.to_string(),
+            password_breach_timeout_ms: raw.password_breach_timeout_ms,
         })
     }
 }
@@ -120,10 +152,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("argon2"));
-        let inverted = Raw {
-            password_max_length: 4,
-            ..Raw::default()
-        };
-        assert!(Passwords::from_raw(inverted).is_err());
+        for (min, max) in [(15, 4), (15, 255), (7, 1024), (65, 1024), (15, 5000)] {
+            let bounds = Raw {
+                password_min_length: min,
+                password_max_length: max,
+                ..Raw::default()
+            };
+            assert!(Passwords::from_raw(bounds).is_err(), "{min}..{max}");
+        }
     }
 }

@@ -145,7 +145,7 @@ async fn create_superuser_refuses_bad_input_with_a_sentence_and_creates_nothing(
         ),
         "short\nshort\n",
     );
-    assert_fails(&short, "password must be at least 8 characters");
+    assert_fails(&short, "password must be at least 15 characters");
     let bad_email = run(
         gatehouse(&db, &["create-superuser", "--username", "root"]),
         &format!("not-an-email\n{PASSWORD}\n{PASSWORD}\n"),

@@ -20,6 +20,7 @@ mod logout_and_sessions;
 mod page_guards;
 mod pages;
 mod password_change;
+mod password_policy;
 mod profile;
 mod rate_limits;
 mod refresh;

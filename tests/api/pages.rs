@@ -108,7 +108,7 @@ async fn registration_errors_show_next_to_their_fields_and_keep_the_input() {
         "{html}"
     );
     assert!(html.contains("Email is not a valid email address"));
-    assert!(html.contains("Password must be at least 8 characters"));
+    assert!(html.contains("Password must be at least 15 characters"));
     assert!(html.contains(r#"value="al""#) && html.contains(r#"value="not-an-email""#));
     assert!(!html.contains("short"), "passwords are never put back");
     // The feedback shows once.
@@ -358,7 +358,7 @@ async fn the_account_page_changes_the_password_and_signs_out_other_devices() {
     assert_eq!(location(&response), "/account");
     let (_, html) = page(&app, "/account").await;
     assert!(
-        html.contains("New password must be at least 8 characters"),
+        html.contains("New password must be at least 15 characters"),
         "{html}"
     );
     let response = submit(

@@ -726,7 +726,7 @@ async fn wrong_passwords_and_codes_from_a_signed_in_session_count_towards_the_lo
             app.post_bearer(
                 "/api/auth/password",
                 &enrolled.access,
-                Some(json!({"current_password": "wrong", "new_password": "a new password"})),
+                Some(json!({"current_password": "wrong", "new_password": "a much better passphrase"})),
             )
             .await,
             Status::UnprocessableEntity,

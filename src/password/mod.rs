@@ -19,6 +19,9 @@ use rocket::tokio::sync::oneshot;
 
 use crate::config::Passwords;
 
+pub mod breach;
+pub mod policy;
+
 /// Length of the argon2 output stored in the PHC string, in bytes.
 const OUTPUT_BYTES: usize = 32;
 /// Length of the random salt, in bytes.
@@ -114,7 +117,7 @@ impl Hasher {
         self.admitted.load(Ordering::Acquire)
     }
 
-    /// Hashes `password` into a PHC string.
+    /// Hashes `password`'s normalised form (see [`policy::normalize`]) into a PHC string.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         self.ticket()?.hash(password).await
     }
@@ -124,14 +127,34 @@ impl Hasher {
         self.ticket()?.verify(password, stored).await
     }
 
+    /// Checks the password exactly as typed, not normalised: only for a hash made
+    /// before passwords were normalised (see `password_normalized`).
+    pub async fn verify_as_typed(
+        &self,
+        password: &str,
+        stored: &str,
+    ) -> Result<Verdict, HashError> {
+        let ticket = self.ticket()?;
+        ticket
+            .hasher
+            .verify_now(password, Some(stored), false)
+            .await
+    }
+
     async fn hash_now(&self, password: &str) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.to_owned();
-        self.run(move |memory| hash_with(&params, &password, memory))
+        // Normalised on the hashing thread: NFKC of a kilobyte is work too.
+        self.run(move |memory| hash_with(&params, &policy::normalize(&password), memory))
             .await?
     }
 
-    async fn verify_now(&self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
+    async fn verify_now(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+        normalized: bool,
+    ) -> Result<Verdict, HashError> {
         let params = self.params.clone();
         let password = password.to_owned();
         let (hash, real) = match stored {
@@ -139,6 +162,11 @@ impl Hasher {
             None => (self.dummy_hash.to_string(), false),
         };
         self.run(move |memory| {
+            let password = if normalized {
+                policy::normalize(&password)
+            } else {
+                password
+            };
             let verdict = verify_with(&params, &password, &hash, memory);
             if real {
                 verdict
@@ -170,15 +198,15 @@ pub struct HashTicket {
 }
 
 impl HashTicket {
-    /// Hashes `password` into a PHC string.
+    /// Hashes `password`'s normalised form into a PHC string.
     pub async fn hash(self, password: &str) -> Result<String, HashError> {
         self.hasher.hash_now(password).await
     }
 
-    /// Checks `password` against `stored`, or against the dummy hash when there is no
-    /// account, so both paths take the same time.
+    /// Checks `password` (normalised) against `stored`, or against the dummy hash when
+    /// there is no account, so both paths take the same time.
     pub async fn verify(self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
-        self.hasher.verify_now(password, stored).await
+        self.hasher.verify_now(password, stored, true).await
     }
 }
 
