@@ -322,3 +322,98 @@ fn without_rocket_toml_bodies_are_bounded_and_no_address_header_is_trusted() {
         Ok(())
     });
 }
+
+/// The release profile as a bare deployment gets it: no Rocket.toml, only the required
+/// secrets and a database, the app built by the same path as `main`.
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
+fn release_without_rocket_toml_is_safe_by_the_code_s_defaults_alone() {
+    use rocket::http::{ContentType, Header, Status};
+    use rocket::local::blocking::Client;
+
+    rocket::figment::Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_PROFILE", "release");
+        jail.set_env("ROCKET_LOG_LEVEL", "off");
+        jail.set_env("GATEHOUSE_SECRET", SECRET);
+        jail.set_env("GATEHOUSE_TWO_FACTOR_KEY", crate::support::TWO_FACTOR_KEY);
+        let db = jail.directory().join("release.db");
+        jail.set_env("DATABASE_URL", format!("sqlite://{}", db.display()));
+        let rocket = gatehouse::rocket(gatehouse::figment()).expect("release starts");
+        let client = Client::tracked(rocket).expect("the app ignites");
+
+        // Cookies: Secure, and __Host- names (no Domain, Path=/).
+        let page = client.get("/login").dispatch();
+        assert_eq!(page.status(), Status::Ok);
+        let hsts = page.headers().get_one("Strict-Transport-Security");
+        assert!(
+            hsts.is_some_and(|h| h.contains("max-age=")),
+            "HSTS: {hsts:?}"
+        );
+        let set_cookie: Vec<String> = page
+            .headers()
+            .get("Set-Cookie")
+            .map(str::to_owned)
+            .collect();
+        let csrf = set_cookie
+            .iter()
+            .find(|c| c.starts_with(&format!("__Host-{}=", cookie_name("csrf"))))
+            .unwrap_or_else(|| panic!("a __Host- csrf cookie: {set_cookie:?}"));
+        assert!(csrf.contains("Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"));
+
+        // Bodies: JSON beyond 16 KiB is refused before any work.
+        let big = format!(r#"{{"login":"{}","password":"x"}}"#, "a".repeat(17 * 1024));
+        let response = client
+            .post("/api/auth/login")
+            .header(ContentType::JSON)
+            .body(big)
+            .dispatch();
+        assert_eq!(response.status(), Status::PayloadTooLarge);
+
+        // Addresses: headers a client writes are not believed.
+        let account = serde_json::json!({
+            "username": "alice", "email": "alice@example.com", "password": crate::support::PASSWORD
+        });
+        let created = client
+            .post("/api/auth/register")
+            .header(ContentType::JSON)
+            .body(account.to_string())
+            .dispatch();
+        assert_eq!(created.status(), Status::Created);
+        let login = client
+            .post("/api/auth/login")
+            .remote("127.0.0.9:4000".parse().unwrap())
+            .header(Header::new("X-Real-IP", "203.0.113.5"))
+            .header(Header::new("X-Forwarded-For", "203.0.113.6"))
+            .header(ContentType::JSON)
+            .body(r#"{"login":"alice","password":"correct horse battery"}"#)
+            .dispatch();
+        assert_eq!(login.status(), Status::Ok);
+        let login_cookies: Vec<String> = login
+            .headers()
+            .get("Set-Cookie")
+            .map(str::to_owned)
+            .collect();
+        let auth_cookies = login_cookies
+            .iter()
+            .filter(|c| c.contains("_access=") || c.contains("_refresh="));
+        assert_eq!(auth_cookies.clone().count(), 2, "{login_cookies:?}");
+        assert!(
+            auth_cookies.all(|c| c.starts_with("__Host-")
+                && c.contains("Secure")
+                && c.contains("HttpOnly")),
+            "{login_cookies:?}"
+        );
+        let body: serde_json::Value = login.into_json().unwrap();
+        let sessions: serde_json::Value = client
+            .get("/api/auth/sessions")
+            .header(Header::new(
+                "Authorization",
+                format!("Bearer {}", body["access_token"].as_str().unwrap()),
+            ))
+            .dispatch()
+            .into_json()
+            .unwrap();
+        assert_eq!(sessions["sessions"][0]["ip"], "127.0.0.9", "{sessions}");
+        Ok(())
+    });
+}
