@@ -168,6 +168,13 @@ pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> Confi
     }
 }
 
+/// Rocket's defaults with Gatehouse's for Rocket's keys, and nothing from files or the
+/// environment: what a deployment gets when it sets nothing (the auth settings'
+/// defaults are applied by [`Settings::from_figment`]).
+pub fn code_defaults() -> Figment {
+    Figment::from(rocket::Config::default()).merge(Serialized::defaults(rocket_defaults()))
+}
+
 /// The figment every entry point starts from: Rocket's own (Rocket.toml and `ROCKET_*`),
 /// then `GATEHOUSE_*` for the auth settings (`GATEHOUSE_<FEATURE>__<KEY>` for a
 /// feature's own section) and `DATABASE_URL` for the database.
@@ -175,8 +182,7 @@ pub fn figment() -> Figment {
     // Rocket's own composition (its defaults, Rocket.toml, `ROCKET_*`), with
     // Gatehouse's defaults for Rocket's keys just above Rocket's: safe without
     // Rocket.toml.
-    Figment::from(rocket::Config::default())
-        .merge(Serialized::defaults(rocket_defaults()))
+    code_defaults()
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
         .select(figment::Profile::from_env_or(
