@@ -251,16 +251,33 @@ pub async fn open_session(
         account_id,
         persistent: remember,
         pending: false,
-        ttl: if remember {
-            app.settings.tokens.remember_ttl
-        } else {
-            app.settings.tokens.refresh_ttl
-        },
+        ttl: session_ttl(app, remember),
     };
-    let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
+    let now = app.now();
+    let session = sessions::create_session(app.pool(), new, client, now).await?;
     let detail = method.map(|m| format!("second factor: {m}"));
     audit_own(app, EventKind::LoginSucceeded, account_id, detail, client).await;
+    let keep = app.settings.bounds.max_sessions_per_account;
+    let ended = sessions::end_sessions_beyond(app.pool(), account_id, keep, now).await?;
+    if !ended.is_empty() {
+        for id in &ended {
+            app.session_cache.forget_session(id);
+        }
+        let detail = Some(format!("session_limit ({})", ended.len()));
+        audit_own(app, EventKind::SessionsRevoked, account_id, detail, client).await;
+    }
     Ok(issue_tokens(app, &session))
+}
+
+/// How long a new session lives before a refresh: the sliding lifetime, never past
+/// the absolute `session_max_lifetime`.
+fn session_ttl(app: &App, remember: bool) -> i64 {
+    let sliding = if remember {
+        app.settings.tokens.remember_ttl
+    } else {
+        app.settings.tokens.refresh_ttl
+    };
+    sliding.min(app.settings.bounds.session_max_lifetime)
 }
 
 /// The password step of a login with 2FA on: a pending session whose token only
@@ -356,17 +373,15 @@ pub async fn refresh(
         let session = live_session_of(app, &claims, now).await?;
         let current = session.refresh_generation;
         if presented == current {
-            let ttl = if session.persistent {
-                app.settings.tokens.remember_ttl
-            } else {
-                app.settings.tokens.refresh_ttl
-            };
-            if sessions::rotate_refresh(app.pool(), &session.id, current, now + ttl, now).await? {
+            // Sliding, but never past the session's absolute end.
+            let absolute_end = session.created_at + app.settings.bounds.session_max_lifetime;
+            let expires_at = (now + session_ttl(app, session.persistent)).min(absolute_end);
+            if sessions::rotate_refresh(app.pool(), &session.id, current, expires_at, now).await? {
                 let rotated = SessionRow {
                     refresh_generation: current + 1,
                     rotated_at: now,
                     last_used_at: now,
-                    expires_at: now + ttl,
+                    expires_at,
                     ..session
                 };
                 return Ok(issue_tokens(app, &rotated));
@@ -422,6 +437,10 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
         return Err(AppError::TwoFactorRequired);
     }
     if now > session.expires_at + app.settings.tokens.leeway {
+        return Err(AppError::TokenExpired);
+    }
+    // The absolute end is the server's own clock against its own record: no leeway.
+    if now >= session.created_at + app.settings.bounds.session_max_lifetime {
         return Err(AppError::TokenExpired);
     }
     if !account.is_active {

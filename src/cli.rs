@@ -49,6 +49,13 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Delete sessions that ended more than ended_session_retention ago and audit
+    /// events older than audit_retention (the server also does it every
+    /// prune_interval).
+    Prune {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Args)]
@@ -146,6 +153,7 @@ pub async fn run() -> ExitCode {
         Command::Serve => return serve().await,
         Command::CreateSuperuser(args) => create_superuser(args).await,
         Command::Accounts { command, database } => accounts(command, database).await,
+        Command::Prune { database } => prune(database).await,
     };
     finish(outcome)
 }
@@ -200,6 +208,18 @@ async fn serve() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn prune(database: DatabaseArg) -> CliResult {
+    let app = open_app(&database).await?;
+    let pruned = crate::pruning::prune(app.pool(), &app.settings.bounds, app.now())
+        .await
+        .map_err(AppError::from)?;
+    println!(
+        "pruned {} ended session(s) and {} audit event(s)",
+        pruned.sessions, pruned.events
+    );
+    Ok(())
 }
 
 /// The app state without the server: settings, the migrated database and the hasher.

@@ -161,6 +161,16 @@ fn bounded_user_agent(client: &ClientInfo) -> Option<String> {
         .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect())
 }
 
+/// Deletes the events recorded before `before` (a repeated row counts from its latest
+/// repeat); returns how many.
+pub async fn delete_events_before(pool: &AnyPool, before: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM auth_events WHERE COALESCE(last_at, created_at) < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// One page of the account's events, newest first.
 pub async fn list_for_account(
     pool: &AnyPool,

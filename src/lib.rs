@@ -46,6 +46,7 @@ pub mod guards;
 pub mod lockout;
 pub mod paging;
 pub mod password;
+pub mod pruning;
 pub mod random;
 pub mod rate_limit;
 pub mod sessions;
@@ -130,6 +131,11 @@ pub fn rocket_with_clock(
                         config::ENV_PREFIX
                     );
                 }
+                pruning::spawn(
+                    db.0.pool.clone(),
+                    settings.bounds.clone(),
+                    Arc::clone(&clock),
+                );
                 let state = App::new(settings, db.0.clone(), hasher, clock);
                 Ok(rocket.manage(state))
             },

@@ -7,6 +7,7 @@
 //! each section reads its own keys from the table. Defaults live here, per profile
 //! where they differ, so the binary is safe without Rocket.toml.
 
+pub mod bounds;
 pub mod clients;
 pub mod cookies;
 pub mod lockout;
@@ -22,6 +23,7 @@ use std::fmt;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 
+pub use bounds::Bounds;
 pub use clients::Clients;
 pub use cookies::{Cookies, SameSite};
 pub use lockout::Lockout;
@@ -104,6 +106,7 @@ pub struct Settings {
     pub service: Service,
     pub rate_limits: RateLimits,
     pub clients: Clients,
+    pub bounds: Bounds,
 }
 
 /// The secrets' `Debug` leaves them out, so settings can be logged.
@@ -118,6 +121,7 @@ impl fmt::Debug for Settings {
             .field("service", &self.service)
             .field("rate_limits", &self.rate_limits)
             .field("clients", &self.clients)
+            .field("bounds", &self.bounds)
             .finish()
     }
 }
@@ -134,6 +138,7 @@ pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
         serde_json::to_value(service::Raw::defaults(profile)),
         serde_json::to_value(rate_limits::Raw::defaults(profile)),
         serde_json::to_value(clients::Raw::defaults(profile)),
+        serde_json::to_value(bounds::Raw::defaults(profile)),
     ];
     let mut all = BTreeMap::new();
     for section in sections.into_iter().flatten() {
@@ -230,6 +235,7 @@ impl Settings {
             service: Service::from_raw(section(&table)?)?,
             rate_limits: RateLimits::from_raw(section(&table)?)?,
             clients: Clients::from_raw(section(&table)?)?,
+            bounds: Bounds::from_raw(section(&table)?)?,
             tokens,
             two_factor,
         })

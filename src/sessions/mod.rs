@@ -309,6 +309,42 @@ pub async fn revoke_other_sessions(
     Ok(done.rows_affected())
 }
 
+/// Ends the account's oldest live sessions beyond the newest `keep`, in one statement
+/// (concurrent logins each keep the same newest set); returns the ids it ended.
+pub async fn end_sessions_beyond(
+    pool: &AnyPool,
+    account_id: i64,
+    keep: i64,
+    now: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = $1, revoke_reason = 'session_limit' \
+         WHERE account_id = $2 AND revoked_at IS NULL AND expires_at > $1 \
+         AND two_factor_pending = 0 AND id NOT IN (\
+           SELECT id FROM sessions WHERE account_id = $2 AND revoked_at IS NULL \
+           AND expires_at > $1 AND two_factor_pending = 0 \
+           ORDER BY created_at DESC, id DESC LIMIT $3) \
+         RETURNING id",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(keep)
+    .fetch_all(pool)
+    .await
+}
+
+/// Deletes sessions that ended (expired or were revoked) before `ended_before`;
+/// returns how many.
+pub async fn delete_ended_sessions(pool: &AnyPool, ended_before: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM sessions WHERE revoked_at < $1 OR (revoked_at IS NULL AND expires_at < $1)",
+    )
+    .bind(ended_before)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The account's sessions that are neither revoked nor expired, newest first.
 pub async fn list_live_sessions(
     pool: &AnyPool,

@@ -9,6 +9,7 @@ mod support;
 
 mod admin;
 mod blocks;
+mod bounds;
 pub mod cli;
 mod client_address;
 mod config;
