@@ -5,6 +5,8 @@ use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 use unicode_normalization::UnicodeNormalization;
 
+use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+
 use crate::text::TextRule;
 
 /// A username as stored: trimmed and NFKC-normalised, so that look-alike forms (a
@@ -14,6 +16,8 @@ use crate::text::TextRule;
 pub struct Username {
     pub display: String,
     pub key: String,
+    /// The UTS #39 confusable skeleton (see [`skeleton_of`]): look-alikes share it.
+    pub skeleton: String,
 }
 
 impl Username {
@@ -45,9 +49,32 @@ impl Username {
         {
             return Err("may only contain letters, digits, '_', '-' and '.'".into());
         }
+        // UTS #39 "highly restrictive": one script, or Latin with Han and Japanese
+        // kana, or Han with Hangul or Bopomofo; never Latin mixed with Cyrillic or Greek.
+        if !display
+            .as_str()
+            .check_restriction_level(RestrictionLevel::HighlyRestrictive)
+        {
+            return Err("must not mix letters of different scripts".into());
+        }
         let key = login_key(&display);
-        Ok(Username { display, key })
+        let skeleton = skeleton_of(&display);
+        Ok(Username {
+            display,
+            key,
+            skeleton,
+        })
     }
+}
+
+/// The UTS #39 skeleton of a username as displayed, lower-cased: `сосо` (Cyrillic)
+/// and `coco`, `paypaI` (capital i) and `paypal`, map to one string. It is taken of the
+/// displayed form because that is what people compare; names that differ only in case
+/// already share their key.
+pub fn skeleton_of(display: &str) -> String {
+    unicode_security::skeleton(display)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// An email address as stored (trimmed, NFKC) with its lower-cased key.
@@ -289,8 +316,8 @@ pub async fn insert_account(
     let sql = format!(
         "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
          is_active, is_staff, is_superuser, created_at, updated_at, password_changed_at, \
-         display_name, password_normalized) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9, 1) RETURNING {}",
+         display_name, password_normalized, username_skeleton) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9, 1, $10) RETURNING {}",
         AccountRow::select_list("")
     );
     let result = sqlx::query_as::<_, AccountRow>(&sql)
@@ -303,11 +330,13 @@ pub async fn insert_account(
         .bind(i64::from(new.is_superuser))
         .bind(now)
         .bind(new.display_name.map(DisplayName::as_str))
+        .bind(&new.username.skeleton)
         .fetch_one(pool)
         .await;
     match result {
         Ok(row) => Ok(row.into()),
         Err(error) => match crate::db::unique_violation(&error) {
+            // A look-alike of an existing username is as taken as the username itself.
             Some(which) if which.contains("username") => {
                 Err(CreateError::Taken(TakenField::Username))
             }
@@ -315,6 +344,35 @@ pub async fn insert_account(
             None => Err(error.into()),
         },
     }
+}
+
+/// The data step of migration 0008: skeletons for accounts made before it, oldest
+/// first. An account whose skeleton an older one already holds keeps none (it works as
+/// before) and is named in the log, each start-up, until an admin renames or removes it.
+pub async fn backfill_username_skeletons(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    let missing: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, username FROM accounts WHERE username_skeleton IS NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, username) in missing {
+        let filled = sqlx::query(
+            "UPDATE accounts SET username_skeleton = $1 WHERE id = $2 AND username_skeleton IS NULL",
+        )
+        .bind(skeleton_of(&username))
+        .bind(id)
+        .execute(pool)
+        .await;
+        match filled {
+            Ok(_) => {}
+            Err(error) if crate::db::unique_violation(&error).is_some() => log::warn!(
+                "account {id} ({username}) looks like an older account's username; it keeps working, \
+                 but consider renaming it"
+            ),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Finds an account by username or email, in any case or Unicode form.
@@ -660,6 +718,31 @@ mod tests {
         assert!(Username::parse("bob_the-builder.2").is_ok());
         // Refused by its size before NFKC would expand it (U+FDFA is 18 characters).
         assert!(Username::parse(&"\u{FDFA}".repeat(10_000)).is_err());
+    }
+
+    #[test]
+    fn usernames_keep_to_one_script_and_look_alikes_share_a_skeleton() {
+        let mixed = Username::parse("r\u{043e}ot").unwrap_err();
+        assert!(mixed.contains("scripts"), "{mixed}");
+        for fine in [
+            "алиса",
+            "κώστας",
+            "山田_taro",
+            "たなか",
+            "bob.smith-2",
+            "josé",
+        ] {
+            assert!(Username::parse(fine).is_ok(), "{fine}");
+        }
+        let latin = Username::parse("coco").unwrap();
+        let cyrillic = Username::parse("\u{0441}\u{043e}\u{0441}\u{043e}").unwrap();
+        assert_ne!(latin.key, cyrillic.key);
+        assert_eq!(latin.skeleton, cyrillic.skeleton);
+        assert_eq!(
+            Username::parse("Paypal").unwrap().skeleton,
+            Username::parse("paypaI").unwrap().skeleton,
+            "a capital I is a small l"
+        );
     }
 
     #[test]

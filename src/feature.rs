@@ -181,6 +181,7 @@ pub async fn migrate(db: &DbPool, features: &[&'static dyn Feature]) -> Result<(
     let mut own = crate::db::migrator(db.backend);
     own.set_ignore_missing(true);
     own.run(&db.pool).await?;
+    crate::accounts::backfill_username_skeletons(&db.pool).await?;
     let mut seen: Vec<i64> = Vec::new();
     for feature in features {
         let Some(mut migrator) = feature.migrator(db.backend) else {

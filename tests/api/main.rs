@@ -15,6 +15,7 @@ mod client_address;
 mod config;
 mod guards;
 mod health;
+mod identities;
 mod lockout;
 mod login;
 mod logout_and_sessions;
