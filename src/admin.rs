@@ -2,10 +2,13 @@
 //! unlocking, role changes, password resets and deletion, with the rules of who may
 //! do what. Free of HTTP, like [`crate::auth`].
 //!
-//! The rules: staff may list, inspect, block, unblock and unlock accounts and
-//! (de)activate them; only superusers change roles or delete accounts. Staff cannot
-//! touch a superuser (block, unblock, deactivate); nobody can block, deactivate,
-//! demote or delete themselves. The CLI acts as the `Operator`, who may do anything.
+//! The rules: staff may list and inspect accounts, and block, unblock, unlock,
+//! (de)activate and reset the 2FA of regular accounts; acting on staff or superusers is
+//! for superusers, and only superusers change roles, set passwords or delete accounts.
+//! Nobody can block, deactivate, demote or delete themselves, and the last active
+//! superuser cannot be demoted, deactivated, blocked or deleted by anyone. Each rule
+//! about the target's state is part of the guarded statement that acts, so it holds
+//! however many admins act at once. The CLI acts as the `Operator`, a superuser.
 
 use crate::accounts::{self, Account, AccountDetail, AccountRow, Flags};
 use crate::app::App;
@@ -64,9 +67,10 @@ impl Actor {
         self.id() == Some(row.id)
     }
 
-    /// Refuses a staff member's action on a superuser.
+    /// Refuses a staff member's action on another staff member or a superuser (the
+    /// statement that acts checks it again).
     fn check_may_touch(&self, target: &AccountRow, action: &'static str) -> Result<(), AppError> {
-        if target.is_superuser && !self.is_superuser() {
+        if (target.is_staff || target.is_superuser) && !self.is_superuser() {
             return Err(AppError::Forbidden(action));
         }
         Ok(())
@@ -95,6 +99,24 @@ pub async fn list_accounts(
         .map(|row| AccountDetail::new(row, now))
         .collect();
     Ok(Listing::new(items, page, total))
+}
+
+/// Why a guarded statement on `id` changed nothing: it is the last active superuser,
+/// or it changed since it was read.
+async fn refusal_of_guarded_change(app: &App, id: i64, changed: &'static str) -> AppError {
+    let target = match accounts::find_by_id(app.pool(), id).await {
+        Ok(Some(target)) => target,
+        Ok(None) => return AppError::NotFound,
+        Err(error) => return error.into(),
+    };
+    let active_superuser = target.is_superuser && target.is_active && !target.is_blocked();
+    match accounts::count_active_superusers(app.pool()).await {
+        Ok(count) if active_superuser && count <= 1 => AppError::Conflict(
+            "this is the last active superuser; make another account superuser first",
+        ),
+        Ok(_) => AppError::Conflict(changed),
+        Err(error) => error.into(),
+    }
 }
 
 /// The account `id`, or `NotFound`.
@@ -144,12 +166,12 @@ pub async fn block(
     if actor.is(&target) {
         return Err(AppError::Forbidden("you cannot block your own account"));
     }
-    actor.check_may_touch(&target, "staff cannot block a superuser")?;
+    actor.check_may_touch(&target, "only superusers can block staff")?;
     if target.is_blocked() {
         return Err(AppError::Conflict("the account is already blocked"));
     }
     let blocked = accounts::block_account(
-        app.pool(),
+        &app.db,
         id,
         actor.id(),
         reason,
@@ -158,9 +180,12 @@ pub async fn block(
     )
     .await?;
     if !blocked {
-        return Err(AppError::Conflict(
+        return Err(refusal_of_guarded_change(
+            app,
+            id,
             "the account changed meanwhile (blocked or promoted); look again",
-        ));
+        )
+        .await);
     }
     audit(
         app,
@@ -185,7 +210,7 @@ pub async fn unblock(
     if actor.is(&target) {
         return Err(AppError::Forbidden("you cannot unblock your own account"));
     }
-    actor.check_may_touch(&target, "staff cannot unblock a superuser")?;
+    actor.check_may_touch(&target, "only superusers can unblock staff")?;
     let unblocked =
         accounts::unblock_account(app.pool(), id, actor.is_superuser(), app.now()).await?;
     if !unblocked {
@@ -212,8 +237,8 @@ pub async fn unlock(
     client: &ClientInfo,
 ) -> Result<AccountDetail, AppError> {
     let target = find_account(app, id).await?;
-    // Unlocking a superuser over and over would let staff guess its password.
-    actor.check_may_touch(&target, "staff cannot unlock a superuser")?;
+    // Unlocking a colleague over and over would let staff guess their password.
+    actor.check_may_touch(&target, "only superusers can unlock staff")?;
     if !accounts::unlock_account(app.pool(), id, actor.is_superuser()).await? {
         return Err(AppError::Conflict(
             "the account changed meanwhile (deleted or promoted); look again",
@@ -268,7 +293,7 @@ pub async fn update_flags(
     if role_change && !actor.is_superuser() {
         return Err(AppError::Forbidden("only superusers can change roles"));
     }
-    actor.check_may_touch(&target, "staff cannot change a superuser")?;
+    actor.check_may_touch(&target, "only superusers can change staff")?;
     let old = target.flags();
     let new = Flags {
         is_active: change.is_active.unwrap_or(old.is_active),
@@ -286,10 +311,13 @@ pub async fn update_flags(
     if new == old {
         return Ok(AccountDetail::new(target, app.now()));
     }
-    if !accounts::update_flags(app.pool(), id, old, new, app.now()).await? {
-        return Err(AppError::Conflict(
+    if !accounts::update_flags(&app.db, id, old, new, app.now()).await? {
+        return Err(refusal_of_guarded_change(
+            app,
+            id,
             "the account changed meanwhile; look again",
-        ));
+        )
+        .await);
     }
     app.session_cache.forget_account(id);
     let mut roles = Vec::new();
@@ -335,8 +363,13 @@ pub async fn delete(
     if actor.is(&target) {
         return Err(AppError::Forbidden("you cannot delete your own account"));
     }
-    if !accounts::delete_account(app.pool(), id).await? {
-        return Err(AppError::NotFound);
+    if !accounts::delete_account(&app.db, id).await? {
+        return Err(refusal_of_guarded_change(
+            app,
+            id,
+            "the account changed meanwhile; look again",
+        )
+        .await);
     }
     app.session_cache.forget_account(id);
     let detail = Some(format!("{} <{}>", target.username, target.email));
@@ -352,8 +385,8 @@ pub async fn delete(
     Ok(())
 }
 
-/// Switches 2FA off for a user who lost their device. Staff cannot do it to a
-/// superuser, nor anyone to themselves (that would skip their own second factor).
+/// Switches 2FA off for a user who lost their device. Staff can do it to regular
+/// accounts only, and nobody to themselves (that would skip their own second factor).
 pub async fn reset_two_factor(
     app: &App,
     actor: &Actor,
@@ -368,9 +401,9 @@ pub async fn reset_two_factor(
     }
     actor.check_may_touch(
         &target,
-        "staff cannot reset a superuser's two-factor authentication",
+        "only superusers can reset the two-factor authentication of staff",
     )?;
-    if !crate::two_factor::reset(app, id, actor.id(), client).await? {
+    if !crate::two_factor::reset(app, id, actor.id(), actor.is_superuser(), client).await? {
         return Err(AppError::Conflict(
             "two-factor authentication is not on for this account",
         ));

@@ -163,6 +163,15 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
     }
 }
 
+/// A statement PostgreSQL aborted to break a deadlock or a serialisation conflict:
+/// a race the caller lost, to be answered as "changed meanwhile", not as a failure.
+pub fn lost_a_race(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40P01" | "40001")),
+        _ => false,
+    }
+}
+
 /// A URL with its password removed, for messages: the userinfo's and a `password`
 /// (or `sslpassword`) query parameter's.
 pub fn redact_url(url: &str) -> String {

@@ -317,20 +317,22 @@ pub async fn disable(
     }
     reauthenticate(app, &row, password, client).await?;
     holder_code(app, &row, code, true, client).await?;
-    if store::turn_off(app.pool(), account_id, app.now()).await? {
+    if store::turn_off(app.pool(), account_id, true, app.now()).await? {
         audit_own(app, EventKind::TwoFactorDisabled, account_id, None, client).await;
     }
     Ok(())
 }
 
-/// Switches 2FA off for someone else (an admin, the CLI). False when it was off.
+/// Switches 2FA off for someone else (an admin, the CLI): only a regular account
+/// unless `may_touch_staff`. False when it was off (or the account is staff).
 pub async fn reset(
     app: &App,
     account_id: i64,
     actor_id: Option<i64>,
+    may_touch_staff: bool,
     client: &ClientInfo,
 ) -> Result<bool, AppError> {
-    let reset = store::turn_off(app.pool(), account_id, app.now()).await?;
+    let reset = store::turn_off(app.pool(), account_id, may_touch_staff, app.now()).await?;
     if reset {
         audit(
             app,

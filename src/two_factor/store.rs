@@ -133,14 +133,21 @@ pub async fn recovery_codes_left(pool: &AnyPool, account_id: i64) -> Result<i64,
 }
 
 /// Switches 2FA off: the secret and the recovery codes go. False when it was off.
-pub async fn turn_off(pool: &AnyPool, account_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn turn_off(
+    pool: &AnyPool,
+    account_id: i64,
+    may_touch_staff: bool,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
         "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL, \
-         updated_at = $2 WHERE id = $1 AND totp_enabled_at IS NOT NULL",
+         updated_at = $2 WHERE id = $1 AND totp_enabled_at IS NOT NULL \
+         AND (is_staff = 0 AND is_superuser = 0 OR $3 = 1)",
     )
     .bind(account_id)
     .bind(now)
+    .bind(i64::from(may_touch_staff))
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {

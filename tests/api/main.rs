@@ -8,6 +8,7 @@ extern crate rocket;
 mod support;
 
 mod admin;
+mod admin_rules;
 mod blocks;
 mod bounds;
 pub mod cli;
