@@ -2,9 +2,19 @@
 //! and the CSRF token (readable by scripts, for the `X-CSRF-Token` header). All are
 //! SameSite per the settings, path `/`, Secure in release, where their names also
 //! carry the `__Host-` prefix so no subdomain can plant one.
+//!
+//! The CSRF token of a signed-in browser is bound to its session: an HMAC of the
+//! session id that only this server can compute, checked against the session, never
+//! against the cookie. So a token planted in the cookie (by a sibling subdomain where
+//! the names lack `__Host-`) is worth nothing. Before a login, forms use a random
+//! token in the cookie (double submit), and a request carrying that cookie twice is
+//! refused.
 
+use aws_lc_rs::hmac;
+use base64::Engine;
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::Duration;
+use rocket::Request;
 
 use crate::auth::IssuedTokens;
 use crate::config::{self, Settings, TokenLocation};
@@ -59,7 +69,11 @@ pub fn set_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &I
         max_age,
         true,
     ));
-    csrf_token(cookies, settings);
+    set_csrf_cookie(
+        cookies,
+        settings,
+        session_csrf_token(settings, &tokens.session_id),
+    );
 }
 
 pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
@@ -76,13 +90,10 @@ pub fn clear_auth_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
     }
 }
 
-/// After a login (or its second step): the session's cookies and a fresh CSRF token,
+/// After a login (or its second step): the session's cookies and its own CSRF token,
 /// so no token seen before the login (planted, or left by someone else) stays valid.
 pub fn start_session_cookies(cookies: &CookieJar<'_>, settings: &Settings, tokens: &IssuedTokens) {
     set_auth_cookies(cookies, settings, tokens);
-    if settings.accepts(TokenLocation::Cookie) {
-        new_csrf_token(cookies, settings);
-    }
 }
 
 /// After a logout: the session's cookies cleared and the CSRF token replaced.
@@ -95,15 +106,49 @@ pub fn end_session_cookies(cookies: &CookieJar<'_>, settings: &Settings) {
 
 fn new_csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
     let token = crate::random::token(24);
+    set_csrf_cookie(cookies, settings, token.clone());
+    token
+}
+
+fn set_csrf_cookie(cookies: &CookieJar<'_>, settings: &Settings, token: String) {
+    if !settings.accepts(TokenLocation::Cookie) {
+        return;
+    }
     // It lives as long as the longest session, so a client that keeps its refresh
     // cookie across a restart keeps the token its unsafe requests need.
     cookies.add(cookie(
         settings,
         settings.cookies.csrf_cookie.clone(),
-        token.clone(),
+        token,
         Some(settings.tokens.remember_ttl),
         false,
     ));
+}
+
+/// The CSRF token of the session `session_id`: HMAC-SHA-256 of the id under the
+/// signing secret, with a label no other use of the secret shares.
+pub fn session_csrf_token(settings: &Settings, session_id: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &settings.tokens.secret);
+    let mut context = hmac::Context::with_key(&key);
+    context.update(b"gatehouse csrf token\0");
+    context.update(session_id.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(context.sign().as_ref())
+}
+
+/// The CSRF token of a signed-in browser's page: its session's, written to the cookie
+/// too when the cookie holds another (one from before the login, or a planted one).
+pub fn session_csrf_cookie(
+    cookies: &CookieJar<'_>,
+    settings: &Settings,
+    session_id: &str,
+) -> String {
+    let token = session_csrf_token(settings, session_id);
+    let current = cookies
+        .get_pending(&settings.cookies.csrf_cookie)
+        .map(|c| c.value().to_string());
+    if current.as_deref() != Some(token.as_str()) {
+        set_csrf_cookie(cookies, settings, token.clone());
+    }
     token
 }
 
@@ -150,16 +195,38 @@ pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
     new_csrf_token(cookies, settings)
 }
 
-/// True when `presented` is this browser's CSRF token (compared in constant time).
-pub fn csrf_matches(cookies: &CookieJar<'_>, settings: &Settings, presented: &str) -> bool {
-    match cookies.get(&settings.cookies.csrf_cookie) {
-        Some(cookie) if cookie.value().len() >= 16 => {
-            aws_lc_rs::constant_time::verify_slices_are_equal(
-                cookie.value().as_bytes(),
-                presented.as_bytes(),
-            )
-            .is_ok()
+/// True when `presented` is the CSRF token this request must carry (compared in
+/// constant time): its session's when it belongs to one, else the browser's cookie,
+/// which must then be sent once only.
+pub fn csrf_matches(
+    request: &Request<'_>,
+    settings: &Settings,
+    session_id: Option<&str>,
+    presented: &str,
+) -> bool {
+    let expected = match session_id {
+        Some(session_id) => session_csrf_token(settings, session_id),
+        None => {
+            // Sent twice, one of them was planted: which is which cannot be told.
+            if cookie_count(request, &settings.cookies.csrf_cookie) > 1 {
+                return false;
+            }
+            match request.cookies().get(&settings.cookies.csrf_cookie) {
+                Some(cookie) if cookie.value().len() >= 16 => cookie.value().to_string(),
+                _ => return false,
+            }
         }
-        _ => false,
-    }
+    };
+    aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), presented.as_bytes())
+        .is_ok()
+}
+
+/// How many cookies named `name` the request carries (Rocket's jar keeps only one).
+fn cookie_count(request: &Request<'_>, name: &str) -> usize {
+    request
+        .headers()
+        .get("Cookie")
+        .flat_map(|header| header.split(';'))
+        .filter(|pair| pair.split('=').next().map(str::trim) == Some(name))
+        .count()
 }

@@ -28,6 +28,7 @@ use crate::auth::{self, Authenticated};
 use crate::config::{Clients, TokenLocation};
 use crate::error::AppError;
 use crate::sessions::ClientInfo;
+use crate::tokens::TokenKind;
 
 /// The error a failing guard or body parser leaves for the catcher, which renders
 /// it (guards and data guards cannot answer with a body themselves).
@@ -88,15 +89,22 @@ pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AppError
     }
     if app.settings.accepts(TokenLocation::Cookie) {
         if let Some(cookie) = request.cookies().get(&app.settings.cookies.access_cookie) {
-            check_csrf_header(request, app)?;
-            return Ok(cookie.value().to_owned());
+            let token = cookie.value().to_owned();
+            check_csrf_header(request, app, &token, TokenKind::Access)?;
+            return Ok(token);
         }
     }
     Err(AppError::MissingToken)
 }
 
-/// Requires `X-CSRF-Token` to match the CSRF cookie on unsafe requests.
-pub fn check_csrf_header(request: &Request<'_>, app: &App) -> Result<(), AppError> {
+/// Requires, on unsafe requests, `X-CSRF-Token` to be the CSRF token of the session
+/// the cookie-borne `token` belongs to (see [`crate::cookies`]).
+pub fn check_csrf_header(
+    request: &Request<'_>,
+    app: &App,
+    token: &str,
+    kind: TokenKind,
+) -> Result<(), AppError> {
     use rocket::http::Method;
     if matches!(
         request.method(),
@@ -104,8 +112,9 @@ pub fn check_csrf_header(request: &Request<'_>, app: &App) -> Result<(), AppErro
     ) {
         return Ok(());
     }
+    let claims = app.keys.decode_ignoring_expiry(token, kind)?;
     let presented = request.headers().get_one("X-CSRF-Token").unwrap_or("");
-    if crate::cookies::csrf_matches(request.cookies(), &app.settings, presented) {
+    if crate::cookies::csrf_matches(request, &app.settings, Some(&claims.sid), presented) {
         Ok(())
     } else {
         Err(AppError::CsrfFailed)

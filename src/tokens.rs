@@ -103,6 +103,20 @@ impl TokenKeys {
 
     /// Verifies signature, issuer, audience, kind and expiry (with the leeway) at `now`.
     pub fn decode(&self, token: &str, kind: TokenKind, now: i64) -> Result<Claims, TokenError> {
+        let claims = self.decode_ignoring_expiry(token, kind)?;
+        if now > claims.exp + self.leeway {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Verifies all but the expiry: for naming the session a token belongs to (its
+    /// CSRF token, a logout), never for granting access.
+    pub fn decode_ignoring_expiry(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<Claims, TokenError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
@@ -111,9 +125,6 @@ impl TokenKeys {
         }
         if kind == TokenKind::Refresh && claims.gen.is_none() {
             return Err(TokenError::Invalid);
-        }
-        if now > claims.exp + self.leeway {
-            return Err(TokenError::Expired);
         }
         Ok(claims)
     }

@@ -16,6 +16,7 @@ pub use crate::cookies::{clear_auth_cookies, set_auth_cookies};
 use crate::error::AppError;
 use crate::guards::{bearer, check_csrf_header, AnySession, AuthAccount};
 use crate::sessions::ClientInfo;
+use crate::tokens::TokenKind;
 
 type ApiResult<T> = Result<T, AppError>;
 
@@ -120,7 +121,11 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
             Some(app) if app.settings.accepts(TokenLocation::Cookie) => request
                 .cookies()
                 .get(&app.settings.cookies.refresh_cookie)
-                .map(|c| (c.value().to_owned(), check_csrf_header(request, app))),
+                .map(|c| {
+                    let token = c.value().to_owned();
+                    let checked = check_csrf_header(request, app, &token, TokenKind::Refresh);
+                    (token, checked)
+                }),
             _ => None,
         };
         // A malformed Authorization header is presented as an empty (invalid) token

@@ -97,7 +97,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
         account: None,
         session_id: None,
         pending: false,
-        csrf: cookies::csrf_token(jar, settings),
+        csrf: String::new(),
         refusal: None,
         nav: request
             .rocket()
@@ -130,6 +130,10 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
             visitor.refusal = Some(Arc::new(error));
         }
     }
+    visitor.csrf = match &visitor.session_id {
+        Some(session_id) => cookies::session_csrf_cookie(jar, settings, session_id),
+        None => cookies::csrf_token(jar, settings),
+    };
     Some(visitor)
 }
 
@@ -235,8 +239,8 @@ impl<'r> FromRequest<'r> for StaffPage {
     }
 }
 
-/// A form (`application/x-www-form-urlencoded`) whose `csrf_token` field matches this
-/// browser's CSRF cookie. Otherwise the request fails with 403 and the handler never
+/// A form (`application/x-www-form-urlencoded`) whose `csrf_token` field is the
+/// visitor's CSRF token (its session's, or before a login the browser's cookie). Otherwise the request fails with 403 and the handler never
 /// runs, so nothing changes. At most `LIMIT` bytes (0: the configured `form` limit),
 /// for a route whose valid forms are larger.
 pub struct CsrfForm<T, const LIMIT: u64 = 0>(pub T);
@@ -264,10 +268,14 @@ where
         let Outcome::Success(app) = request.guard::<&State<App>>().await else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
+        let Outcome::Success(visitor) = request.guard::<Visitor>().await else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
         let presented = Form::<CsrfOnly>::parse_encoded(RawStr::new(&text))
             .map(|form| form.csrf_token)
             .unwrap_or_default();
-        if !cookies::csrf_matches(request.cookies(), &app.settings, &presented) {
+        let session = visitor.session_id.as_deref();
+        if !cookies::csrf_matches(request, &app.settings, session, &presented) {
             return Outcome::Error((Status::Forbidden, ()));
         }
         match Form::<T>::parse_encoded(RawStr::new(&text)) {

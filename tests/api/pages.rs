@@ -220,6 +220,46 @@ async fn a_form_without_this_browsers_csrf_token_is_refused_and_changes_nothing(
 }
 
 #[rocket::async_test]
+async fn a_planted_csrf_cookie_is_worth_nothing_and_a_doubled_one_is_refused() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    // A sibling subdomain plants its own token in the cookie and the form: the token
+    // must be the session's, so the form is refused.
+    let planted = "planted-by-a-sibling-subdomain";
+    let response = app
+        .client
+        .post("/logout")
+        .cookie(rocket::http::Cookie::new(cookie_name("csrf"), planted))
+        .header(rocket::http::ContentType::Form)
+        .body(format!("csrf_token={planted}"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Forbidden);
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains("Hello, alice"), "still signed in");
+
+    // Before a login the token is the cookie's, which must come once.
+    let anonymous = spawn_browser().await;
+    page(&anonymous, "/login").await;
+    let token = csrf(&anonymous);
+    let response = anonymous
+        .client
+        .post("/login")
+        .header(rocket::http::Header::new(
+            "Cookie",
+            format!(
+                "{0}={token}; {0}=planted-by-a-sibling-subdomain",
+                cookie_name("csrf")
+            ),
+        ))
+        .header(rocket::http::ContentType::Form)
+        .body(format!("login=alice&password=x&csrf_token={token}"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Forbidden);
+}
+
+#[rocket::async_test]
 async fn an_expired_access_cookie_is_renewed_from_the_refresh_cookie() {
     let app = spawn_browser().await;
     browser_login(&app, "alice").await;

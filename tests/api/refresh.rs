@@ -105,6 +105,13 @@ async fn the_refresh_token_is_read_from_header_cookie_or_body() {
         )
         .await;
     assert_eq!(response.status(), Status::Ok);
+    // The session's CSRF token, as the cookie set with the new pair carries it.
+    let session_csrf = response
+        .cookies()
+        .get(&cookie_name("csrf"))
+        .expect("the csrf cookie")
+        .value()
+        .to_string();
     let body: Value = response.into_json().await.unwrap();
     // Cookie, with no body and no Content-Type: it needs the CSRF header.
     let refresh_cookie = Cookie::new(
@@ -118,18 +125,29 @@ async fn the_refresh_token_is_read_from_header_cookie_or_body() {
         .dispatch()
         .await;
     assert_error(response, Status::Forbidden, "csrf_failed").await;
+    // A cookie and header of the attacker's choosing (planted by a sibling subdomain)
+    // are worth nothing: the token is the session's.
+    let response = app
+        .client
+        .post("/api/auth/refresh")
+        .cookie(refresh_cookie.clone())
+        .cookie(Cookie::new(
+            cookie_name("csrf"),
+            "a-planted-csrf-token-value",
+        ))
+        .header(rocket::http::Header::new(
+            "X-CSRF-Token",
+            "a-planted-csrf-token-value",
+        ))
+        .dispatch()
+        .await;
+    assert_error(response, Status::Forbidden, "csrf_failed").await;
     let response = app
         .client
         .post("/api/auth/refresh")
         .cookie(refresh_cookie)
-        .cookie(Cookie::new(
-            cookie_name("csrf"),
-            "a-csrf-token-of-the-browser",
-        ))
-        .header(rocket::http::Header::new(
-            "X-CSRF-Token",
-            "a-csrf-token-of-the-browser",
-        ))
+        .cookie(Cookie::new(cookie_name("csrf"), "whatever the cookie says"))
+        .header(rocket::http::Header::new("X-CSRF-Token", session_csrf))
         .dispatch()
         .await;
     assert_eq!(response.status(), Status::Ok);
