@@ -522,6 +522,33 @@ pub async fn revoke_session(
     Ok(revoked)
 }
 
+/// Ends the session a token names: an access or a refresh token, even expired, so a
+/// client whose access token lapsed (an SPA idle for a while) can still log out with
+/// its refresh token. A token of an ended session changes nothing and is no error.
+pub async fn logout(app: &App, token: &str, client: &ClientInfo) -> Result<(), AppError> {
+    let claims = app
+        .keys
+        .decode_ignoring_expiry(token, TokenKind::Access)
+        .or_else(|_| app.keys.decode_ignoring_expiry(token, TokenKind::Refresh))?;
+    let account_id = claims.account_id();
+    match sessions::find_session(app.pool(), &claims.sid).await? {
+        Some(session) if session.account_id == account_id => {
+            revoke_session(
+                app,
+                account_id,
+                &session.id,
+                "logout",
+                Some(account_id),
+                client,
+            )
+            .await?;
+            Ok(())
+        }
+        Some(_) => Err(AppError::InvalidToken),
+        None => Ok(()),
+    }
+}
+
 /// Revokes one of the account's own sessions; false when it has no such live session.
 pub async fn revoke_own_session(
     app: &App,

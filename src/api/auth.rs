@@ -14,7 +14,7 @@ use crate::auth::{self, IssuedTokens, Registration};
 use crate::config::TokenLocation;
 pub use crate::cookies::{clear_auth_cookies, set_auth_cookies};
 use crate::error::AppError;
-use crate::guards::{bearer, check_csrf_header, AnySession, AuthAccount};
+use crate::guards::{bearer, check_csrf_header, AuthAccount};
 use crate::sessions::ClientInfo;
 use crate::tokens::TokenKind;
 
@@ -163,24 +163,72 @@ pub async fn refresh(
     Ok(Json(TokenPair::from(&outcome?)))
 }
 
-#[post("/logout")]
+/// A token naming the session to end, for logout: the `Authorization` header's
+/// (access or refresh), else the access cookie's, else the refresh cookie's (either
+/// cookie with the CSRF header, like any cookie-borne token).
+pub struct LogoutToken(Result<Option<String>, AppError>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for LogoutToken {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
+        if let Some(value) = request.headers().get_one("Authorization") {
+            let token = bearer(value)
+                .map(str::to_owned)
+                .ok_or(AppError::InvalidToken);
+            return Outcome::Success(LogoutToken(token.map(Some)));
+        }
+        let Some(app) = request.rocket().state::<App>() else {
+            return Outcome::Success(LogoutToken(Ok(None)));
+        };
+        if !app.settings.accepts(TokenLocation::Cookie) {
+            return Outcome::Success(LogoutToken(Ok(None)));
+        }
+        let settings = &app.settings.cookies;
+        let from_cookies = [
+            (&settings.access_cookie, TokenKind::Access),
+            (&settings.refresh_cookie, TokenKind::Refresh),
+        ];
+        for (name, kind) in from_cookies {
+            let Some(cookie) = request
+                .cookies()
+                .get(name)
+                .filter(|c| !c.value().is_empty())
+            else {
+                continue;
+            };
+            let token = cookie.value().to_owned();
+            let checked = check_csrf_header(request, app, &token, kind).map(|()| Some(token));
+            return Outcome::Success(LogoutToken(checked));
+        }
+        Outcome::Success(LogoutToken(Ok(None)))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogoutRequest {
+    refresh_token: Option<String>,
+}
+
+/// Ends the session named by the access or refresh token presented (header, cookie or
+/// `{refresh_token}`), even an expired one, and clears the auth cookies whatever
+/// happens, so a browser is always signed out of this site.
+#[post("/logout", data = "<body>")]
 pub async fn logout(
     app: &State<App>,
-    session: AnySession,
+    presented: LogoutToken,
+    body: Option<OptionalJson<LogoutRequest>>,
     client: ClientInfo,
     cookies: &CookieJar<'_>,
 ) -> ApiResult<Status> {
-    let account_id = session.account.id;
-    auth::revoke_session(
-        app,
-        account_id,
-        &session.session_id,
-        "logout",
-        Some(account_id),
-        &client,
-    )
-    .await?;
     crate::cookies::end_session_cookies(cookies, &app.settings);
+    let from_body = body.and_then(|b| b.0).and_then(|b| b.refresh_token);
+    let token = match presented.0? {
+        Some(token) => token,
+        None => from_body.ok_or(AppError::MissingToken)?,
+    };
+    auth::logout(app, &token, &client).await?;
     Ok(Status::NoContent)
 }
 

@@ -39,10 +39,116 @@ async fn logout_revokes_the_session_at_once_and_clears_cookies() {
         .post_bearer("/api/auth/refresh", &session.refresh, None)
         .await;
     assert_error(response, Status::Unauthorized, "session_revoked").await;
+    // Logging out again is no error: the session is ended either way.
     let response = app
         .post_bearer("/api/auth/logout", &session.access, None)
         .await;
+    assert_eq!(response.status(), Status::NoContent);
+}
+
+/// The names of the cookies a response expires.
+fn expired_cookies(response: &rocket::local::asynchronous::LocalResponse<'_>) -> Vec<String> {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .filter(|c| c.contains("Max-Age=0"))
+        .filter_map(|c| c.split('=').next().map(str::to_string))
+        .collect()
+}
+
+#[rocket::async_test]
+async fn an_spa_idle_past_its_access_token_still_logs_out_with_its_refresh_token() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    app.clock.advance(16 * 60);
+    // The access token has expired: it still names its session for a logout.
+    let response = app
+        .post_bearer("/api/auth/logout", &session.access, None)
+        .await;
+    assert_eq!(response.status(), Status::NoContent);
+    let response = app
+        .post_bearer("/api/auth/refresh", &session.refresh, None)
+        .await;
     assert_error(response, Status::Unauthorized, "session_revoked").await;
+
+    // The refresh token in the body (or the header) does it as well.
+    let other = app.signed_in("alice").await;
+    app.clock.advance(16 * 60);
+    let response = app
+        .post(
+            "/api/auth/logout",
+            serde_json::json!({"refresh_token": other.refresh}),
+        )
+        .await;
+    assert_eq!(response.status(), Status::NoContent);
+    let response = app
+        .post_bearer("/api/auth/refresh", &other.refresh, None)
+        .await;
+    assert_error(response, Status::Unauthorized, "session_revoked").await;
+}
+
+#[rocket::async_test]
+async fn logout_clears_the_cookies_even_when_it_can_end_no_session() {
+    let app = spawn_app().await;
+    let response = app.client.post("/api/auth/logout").dispatch().await;
+    let expired = expired_cookies(&response);
+    assert_error(response, Status::Unauthorized, "missing_token").await;
+    for name in ["access", "refresh"] {
+        assert!(expired.contains(&cookie_name(name)), "{expired:?}");
+    }
+    let response = app
+        .post_bearer("/api/auth/logout", "not.a.token", None)
+        .await;
+    let expired = expired_cookies(&response);
+    assert_error(response, Status::Unauthorized, "invalid_token").await;
+    assert!(expired.contains(&cookie_name("refresh")), "{expired:?}");
+}
+
+#[rocket::async_test]
+async fn logout_by_refresh_cookie_needs_the_csrf_header() {
+    let app = spawn_app().await;
+    let session = app.signed_in("alice").await;
+    let refresh = rocket::http::Cookie::new(cookie_name("refresh"), session.refresh.clone());
+    let response = app
+        .client
+        .post("/api/auth/logout")
+        .cookie(refresh.clone())
+        .dispatch()
+        .await;
+    assert_error(response, Status::Forbidden, "csrf_failed").await;
+    // The session's own CSRF token, as a login by cookie would have set it.
+    let sid_token = app
+        .post(
+            "/api/auth/refresh",
+            serde_json::json!({"refresh_token": session.refresh}),
+        )
+        .await;
+    let csrf = sid_token
+        .cookies()
+        .get(&cookie_name("csrf"))
+        .unwrap()
+        .value()
+        .to_string();
+    let body: Value = sid_token.into_json().await.unwrap();
+    let refresh = rocket::http::Cookie::new(
+        cookie_name("refresh"),
+        body["refresh_token"].as_str().unwrap().to_string(),
+    );
+    let response = app
+        .client
+        .post("/api/auth/logout")
+        .cookie(refresh)
+        .header(rocket::http::Header::new("X-CSRF-Token", csrf))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::NoContent);
+    assert_error(
+        app.get_bearer("/api/auth/me", body["access_token"].as_str().unwrap())
+            .await,
+        Status::Unauthorized,
+        "session_revoked",
+    )
+    .await;
 }
 
 #[rocket::async_test]
