@@ -184,6 +184,8 @@ crate::table_row! {
         pub blocked_by: Option<i64>,
         /// The sealed TOTP secret (see `two_factor`), set from setup on.
         pub totp_secret: Option<String>,
+        /// The session that started an unconfirmed enrolment (see migration 0009).
+        pub totp_setup_session: Option<String>,
         /// When 2FA was switched on; `None` while off or only set up.
         pub totp_enabled_at: Option<i64>,
         pub totp_last_step: Option<i64>,
@@ -868,6 +870,7 @@ mod tests {
             block_reason: None,
             blocked_by: None,
             totp_secret: None,
+            totp_setup_session: None,
             totp_enabled_at: None,
             totp_last_step: None,
         };

@@ -40,8 +40,14 @@ pub async fn setup(
     client: ClientInfo,
     body: JsonBody<SetupRequest>,
 ) -> ApiResult<Json<Value>> {
-    let enrolment =
-        two_factor::setup(app, caller.account.id, body.0.password.as_deref(), &client).await?;
+    let enrolment = two_factor::setup(
+        app,
+        caller.account.id,
+        &caller.session_id,
+        body.0.password.as_deref(),
+        &client,
+    )
+    .await?;
     Ok(Json(json!({
         "secret": enrolment.secret_base32,
         "otpauth_uri": enrolment.otpauth_uri,
@@ -62,7 +68,14 @@ pub async fn enable(
     client: ClientInfo,
     body: JsonBody<CodeRequest>,
 ) -> ApiResult<Json<Value>> {
-    let codes = two_factor::enable(app, caller.account.id, &body.0.code, &client).await?;
+    let codes = two_factor::enable(
+        app,
+        caller.account.id,
+        &caller.session_id,
+        &body.0.code,
+        &client,
+    )
+    .await?;
     Ok(Json(json!({ "recovery_codes": codes })))
 }
 

@@ -110,11 +110,13 @@ fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AppError> {
         .map_err(|e| AppError::internal("opening the TOTP secret", e))
 }
 
-/// Starts enrolment: a new secret, stored sealed but not yet enabled. A second setup
+/// Starts enrolment: a new secret, stored sealed but not yet enabled, for the session
+/// `session_id` alone (no other session may see it or confirm it). A second setup
 /// replaces an unconfirmed one; with 2FA already on it is a conflict.
 pub async fn setup(
     app: &App,
     account_id: i64,
+    session_id: &str,
     password: Option<&str>,
     client: &ClientInfo,
 ) -> Result<Enrolment, AppError> {
@@ -128,7 +130,7 @@ pub async fn setup(
     reauthenticate(app, &row, password, client).await?;
     let secret = crate::random::bytes(codes::SECRET_BYTES);
     let sealed = app.two_factor_keys.seal(account_id, &secret);
-    if !store::start_setup(app.pool(), account_id, &sealed, app.now()).await? {
+    if !store::start_setup(app.pool(), account_id, session_id, &sealed, app.now()).await? {
         return Err(AppError::Conflict(
             "two-factor authentication is already on; disable it first",
         ));
@@ -137,11 +139,18 @@ pub async fn setup(
 }
 
 /// The enrolment an unconfirmed setup shows again (QR code and secret), so a page can
-/// redirect after the setup and still display it; `None` unless a setup awaits its
-/// first code.
-pub async fn pending_enrolment(app: &App, account_id: i64) -> Result<Option<Enrolment>, AppError> {
+/// redirect after the setup and still display it; `None` unless a setup that
+/// `session_id` started awaits its first code.
+pub async fn pending_enrolment(
+    app: &App,
+    account_id: i64,
+    session_id: &str,
+) -> Result<Option<Enrolment>, AppError> {
     let row = account(app, account_id).await?;
-    if row.totp_enabled_at.is_some() || row.totp_secret.is_none() {
+    if row.totp_enabled_at.is_some()
+        || row.totp_secret.is_none()
+        || row.totp_setup_session.as_deref() != Some(session_id)
+    {
         return Ok(None);
     }
     let totp = totp_of(app, &row, secret_of(app, &row)?)?;
@@ -167,6 +176,7 @@ fn enrolment_of(totp: &totp_rs::TOTP) -> Result<Enrolment, AppError> {
 pub async fn enable(
     app: &App,
     account_id: i64,
+    session_id: &str,
     code: &str,
     client: &ClientInfo,
 ) -> Result<Vec<String>, AppError> {
@@ -177,9 +187,13 @@ pub async fn enable(
             "two-factor authentication is already on",
         ));
     }
-    let Some(sealed) = row.totp_secret.clone() else {
+    let Some(sealed) = row
+        .totp_secret
+        .clone()
+        .filter(|_| row.totp_setup_session.as_deref() == Some(session_id))
+    else {
         return Err(AppError::Conflict(
-            "no setup to confirm: start with POST /api/auth/2fa/setup",
+            "no setup to confirm in this session: start with POST /api/auth/2fa/setup",
         ));
     };
     let totp = totp_of(app, &row, secret_of(app, &row)?)?;
@@ -192,7 +206,17 @@ pub async fn enable(
     })?;
     let recovery_codes = codes::new_recovery_codes();
     let hashes = hashes_of(app, &recovery_codes);
-    if !store::enable(app.pool(), account_id, &sealed, step, &hashes, app.now()).await? {
+    if !store::enable(
+        app.pool(),
+        account_id,
+        session_id,
+        &sealed,
+        step,
+        &hashes,
+        app.now(),
+    )
+    .await?
+    {
         return Err(AppError::Conflict(
             "the setup changed meanwhile; start again with POST /api/auth/2fa/setup",
         ));

@@ -4,32 +4,35 @@
 
 use sqlx::AnyPool;
 
-/// Stores a new, unconfirmed TOTP secret, replacing an earlier unconfirmed one. False
-/// when 2FA is already on (it must be disabled first).
+/// Stores a new, unconfirmed TOTP secret for the session `session_id`, replacing an
+/// earlier unconfirmed one. False when 2FA is already on (it must be disabled first).
 pub async fn start_setup(
     pool: &AnyPool,
     account_id: i64,
+    session_id: &str,
     sealed_secret: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE accounts SET totp_secret = $2, totp_enabled_at = NULL, totp_last_step = NULL, \
-         updated_at = $3 WHERE id = $1 AND totp_enabled_at IS NULL",
+         totp_setup_session = $4, updated_at = $3 WHERE id = $1 AND totp_enabled_at IS NULL",
     )
     .bind(account_id)
     .bind(sealed_secret)
     .bind(now)
+    .bind(session_id)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Switches 2FA on with the secret that was confirmed (if it is still the stored one),
-/// spends the confirming code's step, and stores the recovery codes' hashes, in one
-/// transaction. False when the setup changed meanwhile.
+/// Switches 2FA on with the secret that was confirmed (if it is still the stored one,
+/// started by `session_id`), spends the confirming code's step, and stores the recovery
+/// codes' hashes, in one transaction. False when the setup changed meanwhile.
 pub async fn enable(
     pool: &AnyPool,
     account_id: i64,
+    session_id: &str,
     sealed_secret: &str,
     accepted_step: i64,
     recovery_hashes: &[String],
@@ -37,13 +40,15 @@ pub async fn enable(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
-        "UPDATE accounts SET totp_enabled_at = $3, totp_last_step = $4, updated_at = $3 \
-         WHERE id = $1 AND totp_secret = $2 AND totp_enabled_at IS NULL",
+        "UPDATE accounts SET totp_enabled_at = $3, totp_last_step = $4, updated_at = $3, \
+         totp_setup_session = NULL WHERE id = $1 AND totp_secret = $2 \
+         AND totp_enabled_at IS NULL AND totp_setup_session = $5",
     )
     .bind(account_id)
     .bind(sealed_secret)
     .bind(now)
     .bind(accepted_step)
+    .bind(session_id)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
@@ -142,7 +147,7 @@ pub async fn turn_off(
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
         "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL, \
-         updated_at = $2 WHERE id = $1 AND totp_enabled_at IS NOT NULL \
+         totp_setup_session = NULL, updated_at = $2 WHERE id = $1 AND totp_enabled_at IS NOT NULL \
          AND (is_staff = 0 AND is_superuser = 0 OR $3 = 1)",
     )
     .bind(account_id)

@@ -208,7 +208,15 @@ async fn setup_two_factor(
     form: CsrfForm<PasswordOnly>,
 ) -> Page {
     let form = form.0;
-    match two_factor::setup(app, me.account.id, Some(&form.password), &client).await {
+    match two_factor::setup(
+        app,
+        me.account.id,
+        &me.session_id,
+        Some(&form.password),
+        &client,
+    )
+    .await
+    {
         Ok(_) => Page::Redirect(Redirect::to(uri!(setup_two_factor_page))),
         Err(AppError::Validation(_)) => Page::Feedback(
             Feedback::error("Wrong password: two-factor authentication was not set up.")
@@ -228,7 +236,7 @@ struct SetupTemplate {
 
 #[get("/account/2fa/setup")]
 async fn setup_two_factor_page(app: &State<App>, me: SignedIn) -> Page {
-    match two_factor::pending_enrolment(app, me.account.id).await {
+    match two_factor::pending_enrolment(app, me.account.id, &me.session_id).await {
         Ok(Some(enrolment)) => Page::render(&SetupTemplate {
             layout: me.layout("Set up two-factor authentication"),
             qr_svg: enrolment.qr_svg,
@@ -268,7 +276,7 @@ async fn enable_two_factor(
     form: CsrfForm<CodeOnly>,
 ) -> Page {
     let form = form.0;
-    match two_factor::enable(app, me.account.id, &form.code, &client).await {
+    match two_factor::enable(app, me.account.id, &me.session_id, &form.code, &client).await {
         Ok(codes) => recovery_codes_page(&me, codes, "Two-factor authentication is on."),
         Err(error @ AppError::InvalidOtp { .. }) => Page::Feedback(
             Feedback::error(format!(

@@ -807,3 +807,53 @@ async fn a_burst_of_holder_codes_gets_no_more_than_the_budget_checked() {
         assert!(locked.iter().all(|a| *a == &answers[RIGHT]), "{answers:?}");
     }
 }
+
+#[rocket::async_test]
+async fn an_unconfirmed_setup_belongs_to_the_session_that_started_it() {
+    let app = crate::support::spawn_browser().await;
+    // The owner's browser is signed in; a second session of the same account (a
+    // thief's, without the password) is another.
+    crate::support::browser_login(&app, "alice").await;
+    let owner = app.signed_in("alice").await;
+    let thief = app.signed_in("alice").await;
+    let response = app
+        .post_bearer(
+            "/api/auth/2fa/setup",
+            &owner.access,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let secret = json_of(response).await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let time = next_step(&app);
+
+    // Another session can neither confirm it (and take the recovery codes) ...
+    let response = app
+        .post_bearer(
+            "/api/auth/2fa/enable",
+            &thief.access,
+            Some(json!({"code": code_at(&secret, time)})),
+        )
+        .await;
+    assert_error(response, Status::Conflict, "conflict").await;
+    // ... nor read the secret on the setup page (the browser is yet another session).
+    let (_, html) = crate::support::page(&app, "/account/2fa/setup").await;
+    assert!(
+        !html.contains(&secret),
+        "the secret leaked to another session"
+    );
+    assert_eq!(status(&app, &owner.access).await["enabled"], false);
+
+    // The session that started it confirms it.
+    let response = app
+        .post_bearer(
+            "/api/auth/2fa/enable",
+            &owner.access,
+            Some(json!({"code": code_at(&secret, time)})),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+}
