@@ -313,7 +313,9 @@ async fn create_superuser(args: CreateSuperuser) -> CliResult {
     let account = auth::create_account(&app, &registration, true, None, &cli_client()).await?;
     println!(
         "Superuser {} <{}> created (id {}).",
-        account.username, account.email, account.id
+        shown(&account.username),
+        shown(&account.email),
+        account.id
     );
     Ok(())
 }
@@ -330,14 +332,15 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
             admin::block(&app, &operator, target.id, &reason, &client).await?;
             println!(
                 "Blocked {} (id {}); its sessions are revoked.",
-                target.username, target.id
+                shown(&target.username),
+                target.id
             );
             Ok(())
         }
         AccountsCommand::Unblock { login } => {
             let target = find(&app, &login).await?;
             admin::unblock(&app, &operator, target.id, &client).await?;
-            println!("Unblocked {} (id {}).", target.username, target.id);
+            println!("Unblocked {} (id {}).", shown(&target.username), target.id);
             Ok(())
         }
         AccountsCommand::Unlock { login } => {
@@ -345,7 +348,8 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
             admin::unlock(&app, &operator, target.id, &client).await?;
             println!(
                 "Unlocked {} (id {}); its failed-login counter is cleared.",
-                target.username, target.id
+                shown(&target.username),
+                target.id
             );
             Ok(())
         }
@@ -363,7 +367,8 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
             admin::set_password(&app, &operator, target.id, &password, &client).await?;
             println!(
                 "Password of {} (id {}) set; its sessions are revoked.",
-                target.username, target.id
+                shown(&target.username),
+                target.id
             );
             Ok(())
         }
@@ -372,7 +377,7 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
             admin::reset_two_factor(&app, &operator, target.id, &client).await?;
             println!(
                 "Two-factor authentication of {} (id {}) is off; the next login needs the password only.",
-                target.username, target.id
+                shown(&target.username), target.id
             );
             Ok(())
         }
@@ -381,7 +386,9 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
             if !yes && std::io::stdin().is_terminal() {
                 let question = format!(
                     "Delete {} <{}> (id {}) and all its sessions? [y/N] ",
-                    target.username, target.email, target.id
+                    shown(&target.username),
+                    shown(&target.email),
+                    target.id
                 );
                 let answer = Input::new().line(&question, "--yes")?;
                 if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
@@ -389,7 +396,7 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
                 }
             }
             admin::delete(&app, &operator, target.id, &client).await?;
-            println!("Deleted {} (id {}).", target.username, target.id);
+            println!("Deleted {} (id {}).", shown(&target.username), target.id);
             Ok(())
         }
     }
@@ -428,8 +435,8 @@ async fn list_accounts(app: &App, search: &str) -> CliResult {
     for row in &rows {
         table.push([
             row.account.id.to_string(),
-            row.account.username.clone(),
-            row.account.email.clone(),
+            shown(&row.account.username),
+            shown(&row.account.email),
             roles(row),
             status(row),
         ]);
@@ -474,7 +481,7 @@ fn status(row: &AccountDetail) -> String {
     if row.blocked {
         parts.push(format!(
             "blocked: {}",
-            row.block_reason.as_deref().unwrap_or("")
+            shown(row.block_reason.as_deref().unwrap_or(""))
         ));
     }
     if row.two_factor_enabled {
@@ -489,6 +496,22 @@ fn status(row: &AccountDetail) -> String {
         parts.push(format!("{} failed login(s)", row.failed_logins));
     }
     parts.join(", ")
+}
+
+/// User-supplied text as the terminal should see it: control, format and other
+/// invisible characters escaped (`\n`, `\u{202e}`), so a stored value (from before
+/// the rules that refuse them, or written straight into the database) cannot forge a
+/// row of a listing, move the cursor or reorder what follows.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || crate::text::is_hidden(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The sentence for a flow's error: the table's sentence, the fields' problems for

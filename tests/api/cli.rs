@@ -409,3 +409,26 @@ async fn create_superuser_prompts_on_a_terminal() {
     let app = spawn_app_on(db, |f| f).await;
     assert_eq!(app.login("root", PASSWORD).await.status(), Status::Ok);
 }
+
+#[rocket::async_test]
+async fn the_cli_escapes_user_text_so_no_row_can_be_forged() {
+    let app = crate::support::spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    // Written straight into the database, as an older version or a bug might have.
+    sqlx::query(
+        "UPDATE accounts SET blocked_at = 1, block_reason = $1, email = $2 WHERE username_key = 'alice'",
+    )
+    .bind("spam\n99  root  root@example.com  superuser  active")
+    .bind("alice\u{202e}moc.elpmaxe@")
+    .execute(&app.pool())
+    .await
+    .unwrap();
+    let listed = gatehouse(&app.db, &["accounts", "list"]).output().unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let text = stdout(&listed);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "a header, one row, the count: {text}");
+    assert!(lines[1].contains("spam\\n99"), "{text}");
+    assert!(lines[1].contains("alice\\u{202e}moc"), "{text}");
+    assert!(!text.contains('\u{202e}'));
+}
