@@ -503,7 +503,9 @@ pub async fn reserve_attempt(
 
 /// Gives back an attempt whose secret proved right but which ends no login (the
 /// password step of a 2FA login, a re-entered password or code), and lifts the lock
-/// that attempt set, if it set one and nothing counted since.
+/// that attempt set, if it set one: while that lock stood no other attempt was counted,
+/// so whatever was checked alongside stays counted. (Lifting only when the count still
+/// matched would leave right passwords sent together locking their own account.)
 pub async fn give_back_attempt(
     pool: &AnyPool,
     id: i64,
@@ -511,13 +513,12 @@ pub async fn give_back_attempt(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE accounts SET \
-         locked_at = CASE WHEN failed_logins = $2 AND locked_at = $3 THEN NULL ELSE locked_at END, \
-         locked_until = CASE WHEN failed_logins = $2 AND locked_at = $3 THEN NULL ELSE locked_until END, \
-         failed_logins = failed_logins - 1 \
-         WHERE id = $1 AND failed_logins > 0",
+         locked_at = CASE WHEN locked_at = $2 THEN NULL ELSE locked_at END, \
+         locked_until = CASE WHEN locked_at = $2 THEN NULL ELSE locked_until END, \
+         failed_logins = CASE WHEN failed_logins > 0 THEN failed_logins - 1 ELSE 0 END \
+         WHERE id = $1",
     )
     .bind(id)
-    .bind(reservation.number)
     .bind(reservation.locked_at)
     .execute(pool)
     .await?;

@@ -150,8 +150,8 @@ pub async fn validate_registration(
 }
 
 /// What the password policy (see [`crate::password::policy`]) has against a new
-/// password, if anything, then the breach check when it is on. The estimate runs off
-/// the async workers.
+/// password, if anything, then the breach check when it is on. The estimate runs on
+/// the hashing threads, within their queue's bound (503 `server_busy` past it).
 pub async fn objection_to_password(
     app: &App,
     password: &str,
@@ -160,15 +160,20 @@ pub async fn objection_to_password(
     let typed = password.to_owned();
     let (username, email) = (owner.username.to_owned(), owner.email.to_owned());
     let settings = app.settings.passwords.clone();
-    let verdict = rocket::tokio::task::spawn_blocking(move || {
-        let owner = Owner {
-            username: &username,
-            email: &email,
-        };
-        policy::check(&typed, &owner, &settings)
-    })
-    .await
-    .map_err(|e| AppError::internal("checking a new password", e.to_string()))?;
+    let ticket = app.hasher.ticket()?;
+    let verdict = ticket
+        .run(move || {
+            let owner = Owner {
+                username: &username,
+                email: &email,
+            };
+            policy::check(&typed, &owner, &settings)
+        })
+        .await?
+        .unwrap_or_else(|| {
+            log::warn!("the password strength estimate failed on a new password");
+            Err("could not be checked; please choose another".into())
+        });
     if let Err(objection) = verdict {
         return Ok(Some(objection));
     }
@@ -201,12 +206,17 @@ pub async fn login(
         return Err(AppError::InvalidCredentials);
     }
     app.rate_limits.by_address(Limit::Login, client)?;
-    let key = format!("login:{}", accounts::login_key(login));
-    app.rate_limits.check(Limit::LoginAccount, &key)?;
-    // A place in the hashing queue first: a busy server answers 503 at once and
-    // never spends an attempt it cannot check.
-    let ticket = app.hasher.ticket()?;
     let row = accounts::find_by_login(app.pool(), login).await?;
+    // Per account however it is named (username or email), else per login as typed.
+    match &row {
+        Some(row) => app.rate_limits.by_account(Limit::LoginAccount, row.id)?,
+        None => app
+            .rate_limits
+            .by_unknown_login(Limit::LoginAccount, &accounts::login_key(login))?,
+    }
+    // A place in the hashing queue before the attempt is counted: a busy server
+    // answers 503 at once and never spends an attempt it cannot check.
+    let ticket = app.hasher.ticket()?;
     let Some(row) = row else {
         ticket.verify(password, None).await?;
         let event = NewEvent {

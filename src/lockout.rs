@@ -168,11 +168,7 @@ pub async fn check_password(
     if !row.password_normalized {
         verdict = match verdict {
             Verdict::Mismatch if policy::normalize(password) != password => {
-                match app
-                    .hasher
-                    .verify_as_typed(password, &row.password_hash)
-                    .await?
-                {
+                match ticket.verify_as_typed(password, &row.password_hash).await? {
                     Verdict::Mismatch => Verdict::Mismatch,
                     _ => Verdict::MatchNeedsRehash,
                 }

@@ -2,9 +2,11 @@
 //! limiter per kind of request, keyed by client address or by login. The flows check
 //! them before any work, so the API and the pages are limited alike.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::digest::{digest, SHA256};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
@@ -55,12 +57,37 @@ impl RateLimiter {
     }
 
     /// Spends one request of `limit` for the client's address; 429 when none is left.
+    /// IPv6 clients are counted per /64, the block one subscriber usually holds.
     pub fn by_address(&self, limit: Limit, client: &ClientInfo) -> Result<(), AppError> {
-        self.check(limit, client.ip.as_deref().unwrap_or("unknown"))
+        let address = client.ip.as_deref().unwrap_or("unknown");
+        match address.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => {
+                let [a, b, c, d, ..] = v6.segments();
+                self.check(limit, &format!("{a:x}:{b:x}:{c:x}:{d:x}::/64"))
+            }
+            _ => self.check(limit, address),
+        }
     }
 
-    /// Spends one request of `limit` for `key` (a login key, an account).
-    pub fn check(&self, limit: Limit, key: &str) -> Result<(), AppError> {
+    /// Spends one request of `limit` for a login that names no account: keyed by a
+    /// digest of its normalised form, so a kilobyte of login costs no more memory
+    /// than a short one.
+    pub fn by_unknown_login(&self, limit: Limit, login_key: &str) -> Result<(), AppError> {
+        let hash = digest(&SHA256, login_key.as_bytes());
+        let short: String = hash.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.check(limit, &format!("login:{short}"))
+    }
+
+    /// Spends one request of `limit` for the account `id`, however it was named.
+    pub fn by_account(&self, limit: Limit, id: i64) -> Result<(), AppError> {
+        self.check(limit, &format!("account:{id}"))
+    }
+
+    /// Spends one request of `limit` for `key`.
+    fn check(&self, limit: Limit, key: &str) -> Result<(), AppError> {
         if !self.enabled {
             return Ok(());
         }

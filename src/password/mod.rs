@@ -127,20 +127,6 @@ impl Hasher {
         self.ticket()?.verify(password, stored).await
     }
 
-    /// Checks the password exactly as typed, not normalised: only for a hash made
-    /// before passwords were normalised (see `password_normalized`).
-    pub async fn verify_as_typed(
-        &self,
-        password: &str,
-        stored: &str,
-    ) -> Result<Verdict, HashError> {
-        let ticket = self.ticket()?;
-        ticket
-            .hasher
-            .verify_now(password, Some(stored), false)
-            .await
-    }
-
     async fn hash_now(&self, password: &str) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.to_owned();
@@ -191,7 +177,9 @@ impl Hasher {
     }
 }
 
-/// An admitted place in the hashing queue, spent by one hash or verification.
+/// An admitted place in the hashing queue, held until dropped: the work done on it
+/// (one hash or verification, or the two checks of an old hash) never waits for a
+/// second place.
 pub struct HashTicket {
     hasher: Hasher,
     admitted: Arc<AtomicUsize>,
@@ -199,14 +187,36 @@ pub struct HashTicket {
 
 impl HashTicket {
     /// Hashes `password`'s normalised form into a PHC string.
-    pub async fn hash(self, password: &str) -> Result<String, HashError> {
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         self.hasher.hash_now(password).await
     }
 
     /// Checks `password` (normalised) against `stored`, or against the dummy hash when
     /// there is no account, so both paths take the same time.
-    pub async fn verify(self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
         self.hasher.verify_now(password, stored, true).await
+    }
+
+    /// Runs other CPU-bound work about a password (the strength estimate) on the
+    /// hashing threads, so it shares their bound instead of piling up elsewhere. A
+    /// panic in `work` is caught (`None`), so it never takes a hashing thread down.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Option<T>, HashError> {
+        self.hasher
+            .run(move |_memory| std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok())
+            .await
+    }
+
+    /// Checks the password exactly as typed, not normalised: only for a hash made
+    /// before passwords were normalised (see `password_normalized`).
+    pub async fn verify_as_typed(
+        &self,
+        password: &str,
+        stored: &str,
+    ) -> Result<Verdict, HashError> {
+        self.hasher.verify_now(password, Some(stored), false).await
     }
 }
 

@@ -403,8 +403,7 @@ pub async fn complete_login(
         end_pending(app, &session.id, row.id, "login_refused", client).await?;
         return Err(refusal);
     }
-    app.rate_limits
-        .check(Limit::LoginAccount, &format!("account:{}", row.id))?;
+    app.rate_limits.by_account(Limit::LoginAccount, row.id)?;
     // The code is counted on the session and on the account before it is checked.
     let max = app.settings.two_factor.two_factor_max_attempts;
     let Some(number) = sessions::reserve_otp_attempt(app.pool(), &session.id, max).await? else {

@@ -441,3 +441,31 @@ fn lockout_settings_come_from_the_environment() {
         Ok(())
     });
 }
+
+#[rocket::async_test]
+async fn right_passwords_sent_together_never_lock_the_account() {
+    let app = burst_app().await;
+    let session = app.signed_in("alice").await;
+    // Each re-entry of the right password counts while it is checked; those that
+    // come together spend the budget for a moment, then give it back, lock included.
+    let setups = (0..12).map(|_| {
+        app.post_bearer(
+            "/api/auth/2fa/setup",
+            &session.access,
+            Some(json!({"password": PASSWORD})),
+        )
+    });
+    let statuses: Vec<Status> = join_all(setups)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| [Status::Ok, Status::Locked].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(app.failed_logins("alice").await, 0);
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Ok);
+}

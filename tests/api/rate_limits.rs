@@ -94,6 +94,8 @@ async fn one_login_is_limited_from_every_address_in_any_spelling() {
         Status::Unauthorized
     );
     assert_limited(login_from(&app, address(4), " Alice ").await).await;
+    // The email names the same account, so it shares the allowance.
+    assert_limited(login_from(&app, address(5), "ALICE@example.com").await).await;
     // Unknown logins are limited the same way, and another login is not affected.
     assert_eq!(
         login_from(&app, address(4), "bob").await.status(),
