@@ -521,7 +521,12 @@ fn describe(error: &AppError) -> String {
         return error.with_causes();
     }
     let mut text = error.sentence();
-    if let Some(fields) = error.fields().filter(|f| !f.is_empty()) {
+    // A taken name's sentence says it all; the fields of a validation error add what.
+    let fields = match error {
+        AppError::Taken(_) => None,
+        _ => error.fields(),
+    };
+    if let Some(fields) = fields.filter(|f| !f.is_empty()) {
         let problems: Vec<String> = fields
             .iter()
             .map(|(field, problem)| format!("the {field} {problem}"))

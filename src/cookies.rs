@@ -179,12 +179,13 @@ pub fn take_feedback(cookies: &CookieJar<'_>, settings: &Settings) -> Option<Str
     Some(text).filter(|t| !t.is_empty())
 }
 
-/// The CSRF token of this browser: the cookie's value, set now if absent. Forms carry
-/// it in a hidden field, scripts in the `X-CSRF-Token` header.
-pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
-    if let Some(existing) = cookies.get(&settings.cookies.csrf_cookie) {
-        if existing.value().len() >= 16 {
-            return existing.value().to_string();
+/// The CSRF token of this browser before a login: the cookie's value, set now if
+/// absent (or sent twice, or under an encoded name). Forms carry it in a hidden field.
+pub fn csrf_token(request: &Request<'_>, settings: &Settings) -> String {
+    let cookies = request.cookies();
+    if let Some(existing) = read(request, &settings.cookies.csrf_cookie) {
+        if existing.len() >= 16 {
+            return existing;
         }
     }
     if let Some(pending) = cookies.get_pending(&settings.cookies.csrf_cookie) {
@@ -193,6 +194,43 @@ pub fn csrf_token(cookies: &CookieJar<'_>, settings: &Settings) -> String {
         }
     }
     new_csrf_token(cookies, settings)
+}
+
+/// The value of the cookie `name` exactly as the browser sent it under that name, or
+/// `None`. Rocket's jar percent-decodes names, so `__Host%2Dgatehouse_access` set by a
+/// sibling subdomain (browsers hold the `__Host-` rules to the literal name only) would
+/// pass for the real cookie, and of two cookies of one name the jar keeps either: a
+/// name sent twice, or also in an encoded form, yields nothing, since which value is
+/// genuine cannot be told.
+pub fn read(request: &Request<'_>, name: &str) -> Option<String> {
+    let mut headers = request.headers().get("Cookie").peekable();
+    if headers.peek().is_none() {
+        // No header to read (a local client hands its cookies to the jar directly).
+        return request.cookies().get(name).map(|c| c.value().to_string());
+    }
+    let mut found = None;
+    let mut count = 0;
+    for pair in headers.flat_map(|header| header.split(';')) {
+        let Some((raw_name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let raw_name = raw_name.trim();
+        if raw_name == name {
+            count += 1;
+            found = Some(value.trim().to_string());
+        } else if raw_name.contains('%')
+            && rocket::http::RawStr::new(raw_name)
+                .percent_decode()
+                .is_ok_and(|decoded| decoded == name)
+        {
+            return None;
+        }
+    }
+    if count == 1 {
+        found
+    } else {
+        None
+    }
 }
 
 /// True when `presented` is the CSRF token this request must carry (compared in
@@ -206,27 +244,12 @@ pub fn csrf_matches(
 ) -> bool {
     let expected = match session_id {
         Some(session_id) => session_csrf_token(settings, session_id),
-        None => {
-            // Sent twice, one of them was planted: which is which cannot be told.
-            if cookie_count(request, &settings.cookies.csrf_cookie) > 1 {
-                return false;
-            }
-            match request.cookies().get(&settings.cookies.csrf_cookie) {
-                Some(cookie) if cookie.value().len() >= 16 => cookie.value().to_string(),
-                _ => return false,
-            }
-        }
+        // Sent twice or under an encoded name, one was planted: `read` gives none.
+        None => match read(request, &settings.cookies.csrf_cookie) {
+            Some(value) if value.len() >= 16 => value,
+            _ => return false,
+        },
     };
     aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), presented.as_bytes())
         .is_ok()
-}
-
-/// How many cookies named `name` the request carries (Rocket's jar keeps only one).
-fn cookie_count(request: &Request<'_>, name: &str) -> usize {
-    request
-        .headers()
-        .get("Cookie")
-        .flat_map(|header| header.split(';'))
-        .filter(|pair| pair.split('=').next().map(str::trim) == Some(name))
-        .count()
 }

@@ -163,6 +163,12 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
     }
 }
 
+/// A foreign key that no longer finds its row: what was referred to was deleted by a
+/// concurrent request.
+pub fn vanished_reference(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
+}
+
 /// A statement PostgreSQL aborted to break a deadlock or a serialisation conflict:
 /// a race the caller lost, to be answered as "changed meanwhile", not as a failure.
 pub fn lost_a_race(error: &sqlx::Error) -> bool {

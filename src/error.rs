@@ -278,6 +278,14 @@ impl AppError {
             ),
             Bare { status, message } => (*status, status_code(*status), sentence_of(message)),
             Feature(error) => (error.status(), error.code(), error.sentence()),
+            // A row this one refers to was deleted meanwhile (an account while it
+            // logged in, blocked or wrote a note): a race the client lost, not a fault.
+            Database(error) if crate::db::vanished_reference(error) => (
+                Status::Conflict,
+                "conflict",
+                "Something this depends on was just deleted or changed. Please try again."
+                    .into(),
+            ),
             Database(_) | Internal { .. } => (
                 rocket::http::Status::InternalServerError,
                 "internal_error",
@@ -311,10 +319,14 @@ impl AppError {
 
     /// The message of the API's error body: internal details never leave the server.
     pub fn public_message(&self) -> String {
-        if matches!(self, AppError::Database(_) | AppError::Internal { .. }) {
-            "an internal error occurred".into()
-        } else {
-            self.to_string()
+        match self {
+            AppError::Database(error) if crate::db::vanished_reference(error) => {
+                "something this request depends on was just deleted or changed; try again".into()
+            }
+            AppError::Database(_) | AppError::Internal { .. } => {
+                "an internal error occurred".into()
+            }
+            _ => self.to_string(),
         }
     }
 

@@ -88,8 +88,7 @@ pub fn access_token(request: &Request<'_>, app: &App) -> Result<String, AppError
         }
     }
     if app.settings.accepts(TokenLocation::Cookie) {
-        if let Some(cookie) = request.cookies().get(&app.settings.cookies.access_cookie) {
-            let token = cookie.value().to_owned();
+        if let Some(token) = crate::cookies::read(request, &app.settings.cookies.access_cookie) {
             check_csrf_header(request, app, &token, TokenKind::Access)?;
             return Ok(token);
         }

@@ -118,14 +118,12 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
             .get_one("Authorization")
             .map(|v| bearer(v).map(str::to_owned));
         let cookie = match request.rocket().state::<App>() {
-            Some(app) if app.settings.accepts(TokenLocation::Cookie) => request
-                .cookies()
-                .get(&app.settings.cookies.refresh_cookie)
-                .map(|c| {
-                    let token = c.value().to_owned();
+            Some(app) if app.settings.accepts(TokenLocation::Cookie) => {
+                crate::cookies::read(request, &app.settings.cookies.refresh_cookie).map(|token| {
                     let checked = check_csrf_header(request, app, &token, TokenKind::Refresh);
                     (token, checked)
-                }),
+                })
+            }
             _ => None,
         };
         // A malformed Authorization header is presented as an empty (invalid) token
@@ -212,8 +210,9 @@ pub struct LogoutRequest {
 }
 
 /// Ends the session named by the access or refresh token presented (header, cookie or
-/// `{refresh_token}`), even an expired one, and clears the auth cookies whatever
-/// happens, so a browser is always signed out of this site.
+/// `{refresh_token}`), even an expired one, and then clears the auth cookies, whatever
+/// state the session was in. Only a token that verifies (and, from a cookie, comes with
+/// the CSRF header) clears them: a cross-site form cannot sign a browser out.
 #[post("/logout", data = "<body>")]
 pub async fn logout(
     app: &State<App>,
@@ -222,13 +221,13 @@ pub async fn logout(
     client: ClientInfo,
     cookies: &CookieJar<'_>,
 ) -> ApiResult<Status> {
-    crate::cookies::end_session_cookies(cookies, &app.settings);
     let from_body = body.and_then(|b| b.0).and_then(|b| b.refresh_token);
     let token = match presented.0? {
         Some(token) => token,
         None => from_body.ok_or(AppError::MissingToken)?,
     };
     auth::logout(app, &token, &client).await?;
+    crate::cookies::end_session_cookies(cookies, &app.settings);
     Ok(Status::NoContent)
 }
 

@@ -105,9 +105,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
             .cloned()
             .unwrap_or_default(),
     };
-    let access = jar
-        .get(&settings.cookies.access_cookie)
-        .map(|c| c.value().to_string());
+    let access = cookies::read(request, &settings.cookies.access_cookie);
     let outcome = match access {
         Some(token) => auth::authenticate(app, &token).await,
         None => Err(AppError::MissingToken),
@@ -132,7 +130,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
     }
     visitor.csrf = match &visitor.session_id {
         Some(session_id) => cookies::session_csrf_cookie(jar, settings, session_id),
-        None => cookies::csrf_token(jar, settings),
+        None => cookies::csrf_token(request, settings),
     };
     Some(visitor)
 }
@@ -140,10 +138,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
 /// Renews the access cookie from the refresh cookie, if there is one.
 async fn renew(request: &Request<'_>, app: &App) -> Result<auth::Authenticated, AppError> {
     let jar = request.cookies();
-    let Some(refresh) = jar
-        .get(&app.settings.cookies.refresh_cookie)
-        .map(|c| c.value().to_string())
-    else {
+    let Some(refresh) = cookies::read(request, &app.settings.cookies.refresh_cookie) else {
         return Err(AppError::MissingToken);
     };
     let client = crate::guards::client_of(request);

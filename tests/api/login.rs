@@ -157,3 +157,26 @@ async fn past_the_hashing_queue_bound_a_login_is_answered_busy_at_once_and_costs
         "a busy answer spends no attempt"
     );
 }
+
+#[rocket::async_test]
+async fn an_account_deleted_while_it_logs_in_is_a_conflict_not_a_500() {
+    let app = spawn_app().await;
+    let state = app
+        .client
+        .rocket()
+        .state::<gatehouse::app::App>()
+        .expect("the app state");
+    // What a login reaches after its password check if the account was deleted
+    // meanwhile: the session's foreign key finds no account.
+    let error = gatehouse::auth::open_session(
+        state,
+        987_654,
+        false,
+        None,
+        &gatehouse::sessions::ClientInfo::default(),
+    )
+    .await
+    .expect_err("no account to open a session for");
+    assert_eq!(error.describe().status, Status::Conflict);
+    assert!(!error.is_internal());
+}

@@ -257,6 +257,59 @@ async fn a_planted_csrf_cookie_is_worth_nothing_and_a_doubled_one_is_refused() {
         .dispatch()
         .await;
     assert_eq!(response.status(), Status::Forbidden);
+
+    // The same cookie under a percent-encoded name (which browsers would not hold to
+    // the __Host- rules) is no different.
+    let response = anonymous
+        .client
+        .post("/login")
+        .header(rocket::http::Header::new(
+            "Cookie",
+            format!(
+                "{}={token}; {}=planted-by-a-sibling-subdomain",
+                cookie_name("csrf"),
+                cookie_name("csrf").replace('_', "%5F")
+            ),
+        ))
+        .header(rocket::http::ContentType::Form)
+        .body("login=alice&password=x&csrf_token=planted-by-a-sibling-subdomain")
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Forbidden);
+}
+
+#[rocket::async_test]
+async fn an_access_cookie_planted_under_an_encoded_name_is_not_believed() {
+    let app = crate::support::spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let mallory = app.signed_in("mallory").await;
+    let response = app
+        .client
+        .get("/api/auth/me")
+        .header(rocket::http::Header::new(
+            "Cookie",
+            format!(
+                "{}={}; {}={}",
+                cookie_name("access"),
+                alice.access,
+                cookie_name("access").replace('_', "%5F"),
+                mallory.access
+            ),
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    // Alone, under its own name, the cookie works.
+    let response = app
+        .client
+        .get("/api/auth/me")
+        .header(rocket::http::Header::new(
+            "Cookie",
+            format!("{}={}", cookie_name("access"), alice.access),
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
 }
 
 #[rocket::async_test]
