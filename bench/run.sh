@@ -57,8 +57,8 @@ sleep 1
 idle_kib=$(rss_kib "$server_pid" VmRSS)
 
 curl -sf "$BASE/api/auth/register" \
-  --json '{"username":"bench","email":"bench@example.com","password":"benchmark password 1"}' >/dev/null
-token=$(curl -sf "$BASE/api/auth/login" --json '{"login":"bench","password":"benchmark password 1"}' |
+  --json '{"username":"bench","email":"bench@example.com","password":"quiet harbour lantern"}' >/dev/null
+token=$(curl -sf "$BASE/api/auth/login" --json '{"login":"bench","password":"quiet harbour lantern"}' |
   sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 [ -n "$token" ] || { echo "login failed" >&2; exit 1; }
 
