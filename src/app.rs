@@ -8,6 +8,7 @@ use sqlx::AnyPool;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::mail::Outbox;
 use crate::password::breach::BreachCheck;
 use crate::password::Hasher;
 use crate::rate_limit::RateLimiter;
@@ -26,18 +27,27 @@ pub struct App {
     pub rate_limits: RateLimiter,
     /// Set when `password_breach_check` is on.
     pub breach_check: Option<BreachCheck>,
+    pub outbox: Outbox,
 }
 
 impl App {
-    pub fn new(settings: Arc<Settings>, db: DbPool, hasher: Hasher, clock: Arc<dyn Clock>) -> App {
+    /// Fails (with a sentence) when the mail transport cannot be set up.
+    pub fn new(
+        settings: Arc<Settings>,
+        db: DbPool,
+        hasher: Hasher,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, String> {
         let keys = TokenKeys::new(&settings.tokens);
+        let outbox = Outbox::new(&settings.mail, db.pool.clone(), Arc::clone(&clock))?;
         let breach_check =
             BreachCheck::from_settings(&settings.passwords).unwrap_or_else(|error| {
                 // Failing open, as the check does whenever the service cannot be asked.
                 log::warn!("{error}; new passwords are not checked against breaches");
                 None
             });
-        App {
+        Ok(App {
+            outbox,
             breach_check,
             session_cache: SessionCache::new(settings.service.session_cache_ms),
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
@@ -47,7 +57,7 @@ impl App {
             keys,
             hasher,
             clock,
-        }
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {

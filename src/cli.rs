@@ -49,6 +49,13 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Mail: check the configured transport.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// Delete sessions that ended more than ended_session_retention ago and audit
     /// events older than audit_retention (the server also does it every
     /// prune_interval).
@@ -56,6 +63,13 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send a test message to ADDRESS through the configured transport, now, and say
+    /// how it went.
+    Test { address: String },
 }
 
 #[derive(Args)]
@@ -154,6 +168,7 @@ pub async fn run() -> ExitCode {
         Command::CreateSuperuser(args) => create_superuser(args).await,
         Command::Accounts { command, database } => accounts(command, database).await,
         Command::Prune { database } => prune(database).await,
+        Command::Mail { command, database } => mail(command, database).await,
     };
     finish(outcome)
 }
@@ -207,6 +222,49 @@ async fn serve() -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn mail(command: MailCommand, database: DatabaseArg) -> CliResult {
+    let MailCommand::Test { address } = command;
+    let to: lettre::message::Mailbox = address
+        .trim()
+        .parse()
+        .map_err(|_| Failure(format!("{:?} is not an email address", shown(&address))))?;
+    let app = open_app(&database).await?;
+    let brand = crate::config::brand();
+    let public_url = &app.settings.mail.public_url;
+    let letter = crate::mail::Letter::render(
+        to,
+        format!("Test message from {brand}"),
+        "test",
+        None,
+        &crate::mail::TestText {
+            app: &brand,
+            public_url,
+        },
+        &crate::mail::TestHtml {
+            app: &brand,
+            public_url,
+        },
+    )
+    .map_err(|e| Failure(format!("the test message could not be rendered: {e}")))?;
+    match app.outbox.send_now(letter).await {
+        Ok(crate::mail::Delivered::Smtp) => {
+            println!(
+                "Sent a test message to {} through SMTP.",
+                shown(address.trim())
+            );
+            Ok(())
+        }
+        Ok(crate::mail::Delivered::File(path)) => {
+            println!(
+                "Wrote a test message to {} into {path}.",
+                shown(address.trim())
+            );
+            Ok(())
+        }
+        Err(error) => Err(Failure(format!("the test message was not sent: {error}"))),
     }
 }
 
@@ -266,7 +324,7 @@ async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment),
             ))
         })?;
     let hasher = Hasher::new(&settings.passwords).map_err(|e| Failure(e.to_string()))?;
-    let app = App::new(Arc::new(settings), pool, hasher, Arc::new(SystemClock));
+    let app = App::new(Arc::new(settings), pool, hasher, Arc::new(SystemClock)).map_err(Failure)?;
     Ok((app, figment))
 }
 

@@ -42,6 +42,8 @@ pub enum EventKind {
     TwoFactorReset,
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
+    /// A message could not be delivered; the detail names its purpose and the error.
+    MailFailed,
 }
 
 impl EventKind {
@@ -68,6 +70,7 @@ impl EventKind {
             EventKind::TwoFactorReset => "two_factor_reset",
             EventKind::RecoveryCodeUsed => "recovery_code_used",
             EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            EventKind::MailFailed => "mail_failed",
         }
     }
 }

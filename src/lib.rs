@@ -44,6 +44,7 @@ pub mod feature;
 pub mod features;
 pub mod guards;
 pub mod lockout;
+pub mod mail;
 pub mod paging;
 pub mod password;
 pub mod pruning;
@@ -136,8 +137,13 @@ pub fn rocket_with_clock(
                     settings.bounds.clone(),
                     Arc::clone(&clock),
                 );
-                let state = App::new(settings, db.0.clone(), hasher, clock);
-                Ok(rocket.manage(state))
+                match App::new(settings, db.0.clone(), hasher, clock) {
+                    Ok(state) => Ok(rocket.manage(state)),
+                    Err(error) => {
+                        log::error!("{error}");
+                        Err(rocket)
+                    }
+                }
             },
         ))
         .attach(api::stage(two_factor))

@@ -11,6 +11,7 @@ pub mod bounds;
 pub mod clients;
 pub mod cookies;
 pub mod lockout;
+pub mod mail;
 pub mod passwords;
 pub mod rate_limits;
 pub mod service;
@@ -27,6 +28,7 @@ pub use bounds::Bounds;
 pub use clients::Clients;
 pub use cookies::{Cookies, SameSite};
 pub use lockout::Lockout;
+pub use mail::Mail;
 pub use passwords::Passwords;
 pub use rate_limits::{Rate, RateLimits};
 pub use service::Service;
@@ -107,6 +109,7 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub clients: Clients,
     pub bounds: Bounds,
+    pub mail: Mail,
 }
 
 /// The secrets' `Debug` leaves them out, so settings can be logged.
@@ -122,6 +125,7 @@ impl fmt::Debug for Settings {
             .field("rate_limits", &self.rate_limits)
             .field("clients", &self.clients)
             .field("bounds", &self.bounds)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -139,6 +143,7 @@ pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
         serde_json::to_value(rate_limits::Raw::defaults(profile)),
         serde_json::to_value(clients::Raw::defaults(profile)),
         serde_json::to_value(bounds::Raw::defaults(profile)),
+        serde_json::to_value(mail::Raw::defaults(profile)),
     ];
     let mut all = BTreeMap::new();
     for section in sections.into_iter().flatten() {
@@ -236,6 +241,7 @@ impl Settings {
             rate_limits: RateLimits::from_raw(section(&table)?)?,
             clients: Clients::from_raw(section(&table)?)?,
             bounds: Bounds::from_raw(section(&table)?)?,
+            mail: Mail::from_raw(section(&table)?, profile, &listening_url(figment))?,
             tokens,
             two_factor,
         })
@@ -244,6 +250,16 @@ impl Settings {
     pub fn accepts(&self, location: TokenLocation) -> bool {
         self.tokens.accepts(location)
     }
+}
+
+/// Where this instance listens, as a URL: the links of a debug run that names no
+/// `public_url`.
+fn listening_url(figment: &Figment) -> String {
+    let address = figment
+        .extract_inner::<String>("address")
+        .unwrap_or_else(|_| "127.0.0.1".into());
+    let port = figment.extract_inner::<u16>("port").unwrap_or(8000);
+    format!("http://{address}:{port}")
 }
 
 /// Rocket's own `ip_header` would believe that header from any client; the address

@@ -23,7 +23,8 @@ pub fn gatehouse_on(url: &str, args: &[&str]) -> Command {
         .arg(url)
         .env_remove("DATABASE_URL")
         .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
-        .env("GATEHOUSE_ARGON2_ITERATIONS", "1");
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
+        .env("GATEHOUSE_MAIL_TRANSPORT", "none");
     command
 }
 

@@ -288,6 +288,7 @@ fn without_rocket_toml_release_still_has_secure_host_cookies() {
     let figment = rocket::figment::Figment::new()
         .merge(("gatehouse.secret", SECRET))
         .merge(("gatehouse.two_factor_key", crate::support::TWO_FACTOR_KEY))
+        .merge(("gatehouse.mail_transport", "none"))
         .select("release");
     let settings = Settings::from_figment(&figment).expect("valid");
     assert!(settings.cookies.cookie_secure);
@@ -338,6 +339,7 @@ fn release_without_rocket_toml_is_safe_by_the_code_s_defaults_alone() {
         .merge(("log_level", "off"))
         .merge(("gatehouse.secret", SECRET))
         .merge(("gatehouse.two_factor_key", crate::support::TWO_FACTOR_KEY))
+        .merge(("gatehouse.mail_transport", "none"))
         .merge((
             "databases.gatehouse.url",
             format!("sqlite://{}", dir.path().join("release.db").display()),

@@ -5,6 +5,7 @@
 #[macro_use]
 extern crate rocket;
 
+mod smtp_sink;
 mod support;
 
 mod admin;
@@ -20,6 +21,7 @@ mod identities;
 mod lockout;
 mod login;
 mod logout_and_sessions;
+mod mail;
 mod page_guards;
 mod pages;
 mod password_change;

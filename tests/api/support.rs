@@ -141,7 +141,8 @@ impl Drop for TestDatabase {
 }
 
 /// The figment of a test app: Rocket.toml's defaults, a fixed secret, cheap argon2
-/// parameters, no rate limits (the rate-limit tests turn them on) and quiet logs, on
+/// parameters, no rate limits (the rate-limit tests turn them on), no mail (the mail
+/// tests choose a transport) and quiet logs, on
 /// `url`.
 pub fn test_figment(url: &str) -> Figment {
     gatehouse::figment()
@@ -153,6 +154,7 @@ pub fn test_figment(url: &str) -> Figment {
         .merge(("gatehouse.argon2_memory_kib", 512))
         .merge(("gatehouse.argon2_iterations", 1))
         .merge(("gatehouse.rate_limit_enabled", false))
+        .merge(("gatehouse.mail_transport", "none"))
 }
 
 pub struct TestApp {

@@ -82,6 +82,7 @@ async fn the_client_address_is_taken_from_a_trusted_proxy_only() {
             .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
             .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
             .env("GATEHOUSE_RATE_LIMIT_ENABLED", "false")
+            .env("GATEHOUSE_MAIL_TRANSPORT", "none")
             .env("GATEHOUSE_CLIENT_IP_HEADER", "X-Forwarded-For")
             .env("GATEHOUSE_TRUSTED_PROXIES", r#"["127.0.0.1"]"#)
             .stdout(Stdio::null())

@@ -1,0 +1,233 @@
+//! Mail: how messages leave (SMTP, `.eml` files, or not at all), who they are from,
+//! the public base of every link they carry, and how often one recipient may get a
+//! message of one kind.
+
+use serde::{Deserialize, Serialize};
+
+use super::{invalid, ConfigError, Profile};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Raw {
+    pub mail_transport: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub mail_dir: String,
+    pub public_url: Option<String>,
+    pub mail_throttle_seconds: u64,
+}
+
+impl Raw {
+    pub fn defaults(_profile: Profile) -> Raw {
+        Raw {
+            // Unset: the file mailer in debug; release refuses to start (see below).
+            mail_transport: None,
+            smtp_url: None,
+            mail_from: format!("{} <noreply@localhost>", super::brand()),
+            mail_dir: "mail".into(),
+            public_url: None,
+            mail_throttle_seconds: 60,
+        }
+    }
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Raw::defaults(Profile::Debug)
+    }
+}
+
+/// Where messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// Through the SMTP server of `smtp_url`.
+    Smtp(SmtpUrl),
+    /// As `.eml` files in `mail_dir`, their paths logged: development.
+    File,
+    /// Nowhere: the email features are off.
+    None,
+}
+
+/// An SMTP URL as given (it may hold a password: never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl(pub String);
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::db::redact_url(&self.0))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub mail_transport: Transport,
+    pub mail_from: lettre::message::Mailbox,
+    pub mail_dir: String,
+    /// The base of every link, without a trailing slash; never the request's Host.
+    pub public_url: String,
+    pub mail_throttle_seconds: u64,
+}
+
+impl Mail {
+    /// `default_public_url` is where this instance listens, for debug runs that name
+    /// no `public_url`.
+    pub fn from_raw(
+        raw: Raw,
+        profile: Profile,
+        default_public_url: &str,
+    ) -> Result<Mail, ConfigError> {
+        let mail_transport = match raw.mail_transport.as_deref().map(str::trim) {
+            Some("smtp") => {
+                let url = raw.smtp_url.as_deref().map(str::trim).unwrap_or("");
+                Transport::Smtp(check_smtp_url(url)?)
+            }
+            Some("file") => Transport::File,
+            Some("none") => Transport::None,
+            None | Some("") if profile == Profile::Debug => Transport::File,
+            None | Some("") => {
+                return Err(invalid(
+                    "mail_transport",
+                    "the release profile needs it set explicitly: \"smtp\" (with smtp_url), \
+                     \"file\" or \"none\" (which turns the email features off)",
+                ))
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "mail_transport",
+                    format!("`{other}` is none of \"smtp\", \"file\" and \"none\""),
+                ))
+            }
+        };
+        let mail_from = raw.mail_from.trim().parse().map_err(|_| {
+            invalid(
+                "mail_from",
+                format!(
+                    "`{}` is not an address like \"App <noreply@example.com>\"",
+                    raw.mail_from
+                ),
+            )
+        })?;
+        let public_url = match raw.public_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+            _ if profile == Profile::Debug || mail_transport == Transport::None => {
+                default_public_url.to_string()
+            }
+            _ => {
+                return Err(invalid(
+                    "public_url",
+                    "the release profile needs the public base of the links mail carries \
+                     (https://app.example.com)",
+                ))
+            }
+        };
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            return Err(invalid(
+                "public_url",
+                "must start with https:// (or http://)",
+            ));
+        }
+        if raw.mail_throttle_seconds > 24 * 60 * 60 {
+            return Err(invalid(
+                "mail_throttle_seconds",
+                "must be at most one day (0: no throttle)",
+            ));
+        }
+        Ok(Mail {
+            mail_transport,
+            mail_from,
+            mail_dir: raw.mail_dir,
+            public_url,
+            mail_throttle_seconds: raw.mail_throttle_seconds,
+        })
+    }
+
+    /// False with `mail_transport = "none"`: the email features are off.
+    pub fn enabled(&self) -> bool {
+        self.mail_transport != Transport::None
+    }
+}
+
+/// `smtp://user:pass@host:587` (STARTTLS), `smtps://user:pass@host:465` (implicit
+/// TLS), or `smtp://host:port` without TLS to a loopback address only.
+fn check_smtp_url(url: &str) -> Result<SmtpUrl, ConfigError> {
+    let shape = || {
+        invalid(
+            "smtp_url",
+            "must be smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 \
+             (implicit TLS), or smtp://127.0.0.1:port without TLS on this machine",
+        )
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(shape)?;
+    if !matches!(scheme, "smtp" | "smtps") {
+        return Err(shape());
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    if host_port.is_empty() {
+        return Err(shape());
+    }
+    Ok(SmtpUrl(url.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(raw: Raw, profile: Profile) -> Result<Mail, ConfigError> {
+        Mail::from_raw(raw, profile, "http://127.0.0.1:8000")
+    }
+
+    #[test]
+    fn debug_writes_files_and_release_must_choose() {
+        let debug = mail(Raw::default(), Profile::Debug).unwrap();
+        assert_eq!(debug.mail_transport, Transport::File);
+        assert_eq!(debug.public_url, "http://127.0.0.1:8000");
+        let error = mail(Raw::default(), Profile::Release)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("mail_transport"), "{error}");
+        let no_url = Raw {
+            mail_transport: Some("file".into()),
+            ..Raw::default()
+        };
+        assert!(mail(no_url, Profile::Release)
+            .unwrap_err()
+            .to_string()
+            .contains("public_url"));
+        let off = Raw {
+            mail_transport: Some("none".into()),
+            ..Raw::default()
+        };
+        assert!(!mail(off, Profile::Release).unwrap().enabled());
+    }
+
+    #[test]
+    fn smtp_needs_a_url_of_the_documented_shapes_and_hides_its_password() {
+        let smtp = |url: &str| {
+            mail(
+                Raw {
+                    mail_transport: Some("smtp".into()),
+                    smtp_url: Some(url.into()),
+                    ..Raw::default()
+                },
+                Profile::Debug,
+            )
+        };
+        let ok = smtp("smtp://user:secret@mail.example.com:587").unwrap();
+        assert!(!format!("{ok:?}").contains("secret"));
+        assert!(smtp("smtps://mail.example.com").is_ok());
+        for bad in [
+            "",
+            "http://mail.example.com",
+            "smtp://",
+            "mail.example.com:25",
+        ] {
+            assert!(smtp(bad).is_err(), "{bad}");
+        }
+        let from = Raw {
+            mail_from: "not an address".into(),
+            ..Raw::default()
+        };
+        assert!(mail(from, Profile::Debug).is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! Mail delivery: the configured transport (SMTP through lettre, `.eml` files, or
+//! none), messages built from askama templates as plain text with an HTML
+//! alternative, and sending in the background, so no request waits for SMTP and
+//! neither its time nor its failure tells anything about an address. A failed send is
+//! logged and audited. One message per recipient and purpose per
+//! `mail_throttle_seconds`, so nobody can bomb an inbox through the forms.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::AnyPool;
+
+use crate::clock::Clock;
+use crate::config::mail::{SmtpUrl, Transport};
+use crate::config::Mail;
+use crate::events::{self, EventKind, NewEvent};
+use crate::sessions::ClientInfo;
+
+/// A message ready to go: its two bodies rendered, its purpose named (for throttling
+/// and the audit trail).
+pub struct Letter {
+    pub to: Mailbox,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// `verify_email`, `password_reset`, `test`, …
+    pub purpose: &'static str,
+    /// The account it is about, for the audit trail.
+    pub account_id: Option<i64>,
+}
+
+impl Letter {
+    /// Renders `text` and `html` (the same data, two templates) into a letter.
+    pub fn render(
+        to: Mailbox,
+        subject: String,
+        purpose: &'static str,
+        account_id: Option<i64>,
+        text: &impl Template,
+        html: &impl Template,
+    ) -> Result<Letter, askama::Error> {
+        Ok(Letter {
+            to,
+            subject,
+            text: text.render()?,
+            html: html.render()?,
+            purpose,
+            account_id,
+        })
+    }
+}
+
+/// The test message of `gatehouse mail test`.
+#[derive(Template)]
+#[template(path = "mail/test.txt")]
+pub struct TestText<'a> {
+    pub app: &'a str,
+    pub public_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/test.html")]
+pub struct TestHtml<'a> {
+    pub app: &'a str,
+    pub public_url: &'a str,
+}
+
+#[derive(Clone)]
+enum Delivery {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>, String),
+    None,
+}
+
+/// Where a letter went, for the CLI and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Smtp,
+    File(String),
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    delivery: Delivery,
+    from: Mailbox,
+    throttle: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    pool: AnyPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl Outbox {
+    pub fn new(settings: &Mail, pool: AnyPool, clock: Arc<dyn Clock>) -> Result<Outbox, String> {
+        let delivery = match &settings.mail_transport {
+            Transport::Smtp(url) => Delivery::Smtp(smtp_transport(url)?),
+            Transport::File => {
+                std::fs::create_dir_all(&settings.mail_dir)
+                    .map_err(|e| format!("cannot create mail_dir `{}`: {e}", settings.mail_dir))?;
+                Delivery::File(
+                    AsyncFileTransport::new(&settings.mail_dir),
+                    settings.mail_dir.clone(),
+                )
+            }
+            Transport::None => Delivery::None,
+        };
+        let throttle = NonZeroU32::new(1)
+            .filter(|_| settings.mail_throttle_seconds > 0)
+            .and_then(|one| {
+                Quota::with_period(Duration::from_secs(settings.mail_throttle_seconds))
+                    .map(|quota| Arc::new(DefaultKeyedRateLimiter::keyed(quota.allow_burst(one))))
+            });
+        Ok(Outbox {
+            delivery,
+            from: settings.mail_from.clone(),
+            throttle,
+            pool,
+            clock,
+        })
+    }
+
+    /// Sends `letter` in the background, unless this recipient had one of this purpose
+    /// within the throttle interval (then it is dropped: the caller's answer does not
+    /// change). A failure is logged and audited.
+    pub fn send_in_background(&self, letter: Letter) {
+        if !self.admits(&letter) {
+            log::info!("mail throttled: {} to one recipient", letter.purpose);
+            return;
+        }
+        let outbox = self.clone();
+        rocket::tokio::spawn(async move {
+            let (purpose, account_id) = (letter.purpose, letter.account_id);
+            if let Err(error) = outbox.send_now(letter).await {
+                log::warn!("sending the {purpose} message failed: {error}");
+                let event = NewEvent {
+                    kind: EventKind::MailFailed,
+                    account_id,
+                    actor_id: None,
+                    detail: Some(format!("{purpose}: {error}")),
+                    client: &ClientInfo::default(),
+                };
+                events::record(&outbox.pool, event, outbox.clock.now()).await;
+            }
+        });
+    }
+
+    fn admits(&self, letter: &Letter) -> bool {
+        match &self.throttle {
+            Some(limiter) => {
+                let key = format!(
+                    "{}:{}",
+                    letter.purpose,
+                    letter.to.email.to_string().to_lowercase()
+                );
+                limiter.check_key(&key).is_ok()
+            }
+            None => true,
+        }
+    }
+
+    /// Sends `letter` now and says where it went (the CLI's test; the background task).
+    pub async fn send_now(&self, letter: Letter) -> Result<Delivered, String> {
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(letter.to)
+            .subject(letter.subject)
+            .multipart(MultiPart::alternative_plain_html(letter.text, letter.html))
+            .map_err(|e| format!("the message could not be built: {e}"))?;
+        match &self.delivery {
+            Delivery::Smtp(smtp) => {
+                smtp.send(message).await.map_err(|e| e.to_string())?;
+                Ok(Delivered::Smtp)
+            }
+            Delivery::File(files, dir) => {
+                let id = files.send(message).await.map_err(|e| e.to_string())?;
+                let path = format!("{dir}/{id}.eml");
+                log::info!("mail written to {path}");
+                Ok(Delivered::File(path))
+            }
+            Delivery::None => Err("mail_transport is \"none\": nothing is sent".into()),
+        }
+    }
+}
+
+/// The SMTP transport of `url`: `smtps://` wraps the connection in TLS; `smtp://`
+/// requires STARTTLS, except to a loopback address, where plain SMTP is allowed (a
+/// local relay or a test sink).
+fn smtp_transport(url: &SmtpUrl) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let text = &url.0;
+    let host = text
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(""))
+        .and_then(|authority| authority.rsplit('@').next())
+        .unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let url = if text.starts_with("smtp://") && !loopback && !text.contains("tls=") {
+        format!(
+            "{text}{}tls=required",
+            if text.contains('?') { "&" } else { "?" }
+        )
+    } else {
+        text.clone()
+    };
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+        .map(|builder| builder.timeout(Some(Duration::from_secs(10))).build())
+        .map_err(|e| {
+            format!(
+                "smtp_url {url:?} cannot be used: {e}",
+                url = crate::db::redact_url(&url)
+            )
+        })
+}
