@@ -799,7 +799,11 @@ async fn a_burst_of_holder_codes_gets_no_more_than_the_budget_checked() {
     .fetch_one(&app.pool())
     .await
     .unwrap();
-    assert_eq!(checked, 5, "wrong codes checked: the budget, of {REQUESTS}");
+    // The budget is five checks; the right code, when it is among them, takes one.
+    assert!(
+        (4..=5).contains(&checked),
+        "wrong codes checked: {checked} of {REQUESTS}"
+    );
     let locked: Vec<_> = answers.iter().filter(|a| a.0 == Status::Locked).collect();
     assert!(locked.len() >= REQUESTS - 5, "{answers:?}");
     if answers[RIGHT].0 != Status::Ok {
