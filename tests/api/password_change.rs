@@ -107,9 +107,10 @@ async fn a_burst_of_password_changes_gets_no_more_than_the_budget_checked() {
     .fetch_one(&app.pool())
     .await
     .unwrap();
-    assert_eq!(
-        checked, 5,
-        "wrong passwords checked: the budget, of {REQUESTS}"
+    // The budget is five checks; the right password, when it is among them, takes one.
+    assert!(
+        (4..=5).contains(&checked),
+        "wrong passwords checked: {checked} of {REQUESTS}"
     );
     let locked: Vec<_> = answers.iter().filter(|a| a.0 == Status::Locked).collect();
     assert!(locked.len() >= REQUESTS - 5, "{answers:?}");
