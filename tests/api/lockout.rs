@@ -274,10 +274,10 @@ async fn a_burst_behind_a_full_hashing_queue_gets_no_more_than_the_budget_checke
 
     let wrong_checked =
         checked_attempts(&app, alice).await - by_kind(&app, alice, "login_succeeded").await;
-    assert_eq!(
-        wrong_checked, 5,
-        "wrong guesses checked: the budget, of {GUESSES}"
-    );
+    // Five checks in all; the right password, when it is among them, takes one.
+    let checked = checked_attempts(&app, alice).await;
+    assert_eq!(checked, 5, "checked: the budget, of {GUESSES}");
+    assert!((4..=5).contains(&wrong_checked), "{wrong_checked}");
     let statuses: Vec<Status> = answers.iter().map(|a| a.0).collect();
     let locked: Vec<&Answer> = answers.iter().filter(|a| a.0 == Status::Locked).collect();
     assert!(locked.len() >= GUESSES - 5, "{statuses:?}");
