@@ -164,6 +164,9 @@ pub struct Account {
     pub is_staff: bool,
     pub is_superuser: bool,
     pub created_at: i64,
+    /// The owner followed a verification link sent to `email`.
+    pub email_verified: bool,
+    pub email_verified_at: Option<i64>,
 }
 
 crate::table_row! {
@@ -193,6 +196,8 @@ crate::table_row! {
         pub totp_secret: Option<String>,
         /// The session that started an unconfirmed enrolment (see migration 0009).
         pub totp_setup_session: Option<String>,
+        /// When the owner proved the address is theirs (migration 0010).
+        pub email_verified_at: Option<i64>,
         /// When 2FA was switched on; `None` while off or only set up.
         pub totp_enabled_at: Option<i64>,
         pub totp_last_step: Option<i64>,
@@ -244,6 +249,8 @@ impl From<AccountRow> for Account {
             is_staff: row.is_staff,
             is_superuser: row.is_superuser,
             created_at: row.created_at,
+            email_verified: row.email_verified_at.is_some(),
+            email_verified_at: row.email_verified_at,
         }
     }
 }
@@ -316,6 +323,8 @@ pub struct NewAccount<'a> {
     pub password_hash: &'a str,
     pub is_staff: bool,
     pub is_superuser: bool,
+    /// Created with its address already verified (a superuser made by the CLI).
+    pub email_verified: bool,
 }
 
 pub async fn insert_account(
@@ -326,8 +335,8 @@ pub async fn insert_account(
     let sql = format!(
         "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
          is_active, is_staff, is_superuser, created_at, updated_at, password_changed_at, \
-         display_name, password_normalized, username_skeleton) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9, 1, $10) RETURNING {}",
+         display_name, password_normalized, username_skeleton, email_verified_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9, 1, $10, $11) RETURNING {}",
         AccountRow::select_list("")
     );
     let result = sqlx::query_as::<_, AccountRow>(&sql)
@@ -341,6 +350,7 @@ pub async fn insert_account(
         .bind(now)
         .bind(new.display_name.map(DisplayName::as_str))
         .bind(&new.username.skeleton)
+        .bind(new.email_verified.then_some(now))
         .fetch_one(pool)
         .await;
     match result {
@@ -383,6 +393,26 @@ pub async fn backfill_username_skeletons(pool: &AnyPool) -> Result<(), sqlx::Err
         }
     }
     Ok(())
+}
+
+/// Marks the address verified if it is still `email` (a link sent to an address the
+/// account has since left verifies nothing). True when marked now.
+pub async fn mark_email_verified(
+    pool: &AnyPool,
+    id: i64,
+    email: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET email_verified_at = $3, updated_at = $3 \
+         WHERE id = $1 AND email = $2 AND email_verified_at IS NULL",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Finds an account by username or email, in any case or Unicode form.
@@ -896,6 +926,7 @@ mod tests {
             blocked_by: None,
             totp_secret: None,
             totp_setup_session: None,
+            email_verified_at: None,
             totp_enabled_at: None,
             totp_last_step: None,
         };

@@ -80,7 +80,18 @@ pub async fn register(
         return Err(AppError::RegistrationClosed);
     }
     app.rate_limits.by_address(Limit::Register, client)?;
-    create_account(app, input, false, None, client).await
+    let account = create_account(app, input, false, None, client).await?;
+    // The account stands whatever happens to the message (it can be sent again).
+    match accounts::find_by_id(app.pool(), account.id).await {
+        Ok(Some(row)) => {
+            if let Err(error) = crate::email_verification::send_link(app, &row).await {
+                log::warn!("no verification link for account {}: {error}", account.id);
+            }
+        }
+        Ok(None) => {}
+        Err(error) => log::warn!("no verification link for account {}: {error}", account.id),
+    }
+    Ok(account)
 }
 
 /// Creates an account, staff and superuser when `superuser`, and records who did it
@@ -101,6 +112,7 @@ pub async fn create_account(
         password_hash: &hash,
         is_staff: superuser,
         is_superuser: superuser,
+        email_verified: superuser,
     };
     let account = accounts::insert_account(app.pool(), &new, app.now()).await?;
     let detail = superuser.then(|| "superuser".to_string());
@@ -238,6 +250,12 @@ pub async fn login(
         let detail = Some("account_inactive".into());
         audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
         return Err(AppError::AccountInactive);
+    }
+    if app.settings.mail.email_verification_required && row.email_verified_at.is_none() {
+        attempt.give_back(app).await?;
+        let detail = Some("email_unverified".into());
+        audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
+        return Err(AppError::EmailUnverified);
     }
     if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
         // Only a completed login resets the count; the password alone is given back.

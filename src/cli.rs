@@ -123,6 +123,8 @@ enum AccountsCommand {
     /// Switch two-factor authentication off for a user who lost their device.
     #[command(name = "disable-2fa")]
     DisableTwoFactor { login: String },
+    /// Mark an account's email address verified by hand.
+    VerifyEmail { login: String },
     /// Delete an account and its sessions (asks to confirm on a terminal).
     Delete {
         login: String,
@@ -437,6 +439,23 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
                 "Two-factor authentication of {} (id {}) is off; the next login needs the password only.",
                 shown(&target.username), target.id
             );
+            Ok(())
+        }
+        AccountsCommand::VerifyEmail { login } => {
+            let target = find(&app, &login).await?;
+            if crate::email_verification::verify_by_hand(&app, &target, &client).await? {
+                println!(
+                    "The address of {} (id {}) is verified.",
+                    shown(&target.username),
+                    target.id
+                );
+            } else {
+                println!(
+                    "The address of {} (id {}) was verified already.",
+                    shown(&target.username),
+                    target.id
+                );
+            }
             Ok(())
         }
         AccountsCommand::Delete { login, yes } => {

@@ -44,6 +44,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("this account is inactive")]
     AccountInactive,
+    /// `email_verification_required` and the address is not verified yet.
+    #[error("verify your email address first: follow the link sent to it")]
+    EmailUnverified,
     #[error("this account has been blocked by an administrator")]
     AccountBlocked,
     /// Too many wrong passwords; `retry_after` is `None` when only an admin can unlock.
@@ -103,6 +106,9 @@ pub enum AppError {
     /// Too many requests from this client or for this login.
     #[error("too many requests")]
     RateLimited { retry_after: i64 },
+    /// A mail link's token that is unknown, spent, expired or for another purpose.
+    #[error("this link is no longer valid")]
+    InvalidLink,
     /// Readiness failed.
     #[error("the database is not answering")]
     DatabaseUnavailable,
@@ -160,6 +166,11 @@ impl AppError {
                 Status::Forbidden,
                 "account_inactive",
                 "This account is inactive.".into(),
+            ),
+            EmailUnverified => (
+                Status::Forbidden,
+                "email_unverified",
+                "Please confirm your email address first: follow the link we sent you.".into(),
             ),
             AccountBlocked => (
                 Status::Forbidden,
@@ -270,6 +281,11 @@ impl AppError {
                     "Too many attempts. Please wait {retry_after} second{} and try again.",
                     plural(*retry_after)
                 ),
+            ),
+            InvalidLink => (
+                Status::BadRequest,
+                "invalid_link",
+                "This link is no longer valid. Ask for a new one.".into(),
             ),
             DatabaseUnavailable => (
                 Status::ServiceUnavailable,

@@ -44,6 +44,7 @@ pub enum EventKind {
     RecoveryCodesRegenerated,
     /// A message could not be delivered; the detail names its purpose and the error.
     MailFailed,
+    EmailVerified,
 }
 
 impl EventKind {
@@ -71,6 +72,7 @@ impl EventKind {
             EventKind::RecoveryCodeUsed => "recovery_code_used",
             EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             EventKind::MailFailed => "mail_failed",
+            EventKind::EmailVerified => "email_verified",
         }
     }
 }

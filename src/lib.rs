@@ -38,6 +38,8 @@ pub mod clock;
 pub mod config;
 pub mod cookies;
 pub mod db;
+pub mod email_tokens;
+pub mod email_verification;
 pub mod error;
 pub mod events;
 pub mod feature;
@@ -85,6 +87,7 @@ pub fn rocket_with_clock(
 ) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(Settings::from_figment(&figment)?);
     let two_factor = settings.two_factor.two_factor_enabled;
+    let mail = settings.mail.enabled();
     let pages = settings.accepts(config::TokenLocation::Cookie);
     let https = settings.cookies.cookie_secure;
     let hasher = Hasher::new(&settings.passwords).map_err(|e| ConfigError::Invalid {
@@ -146,7 +149,7 @@ pub fn rocket_with_clock(
                 }
             },
         ))
-        .attach(api::stage(two_factor))
+        .attach(api::stage(two_factor, mail))
         .attach(web::stage(pages, https, two_factor))
         .manage(navigation);
     for stage in stages {

@@ -126,10 +126,15 @@ impl Outbox {
     /// within the throttle interval (then it is dropped: the caller's answer does not
     /// change). A failure is logged and audited.
     pub fn send_in_background(&self, letter: Letter) {
-        if !self.admits(&letter) {
+        if !self.admits(letter.purpose, letter.to.email.as_ref()) {
             log::info!("mail throttled: {} to one recipient", letter.purpose);
             return;
         }
+        self.send_admitted(letter);
+    }
+
+    /// Sends a letter [`Outbox::admits`] let through, in the background.
+    pub fn send_admitted(&self, letter: Letter) {
         let outbox = self.clone();
         rocket::tokio::spawn(async move {
             let (purpose, account_id) = (letter.purpose, letter.account_id);
@@ -147,14 +152,13 @@ impl Outbox {
         });
     }
 
-    fn admits(&self, letter: &Letter) -> bool {
+    /// Takes this recipient's allowance for `purpose`: false when a message of that
+    /// purpose went to them within `mail_throttle_seconds`. A flow asks before it
+    /// does anything the message stands for (a new link would void the last one).
+    pub fn admits(&self, purpose: &str, recipient: &str) -> bool {
         match &self.throttle {
             Some(limiter) => {
-                let key = format!(
-                    "{}:{}",
-                    letter.purpose,
-                    letter.to.email.to_string().to_lowercase()
-                );
+                let key = format!("{purpose}:{}", recipient.to_lowercase());
                 limiter.check_key(&key).is_ok()
             }
             None => true,

@@ -231,6 +231,31 @@ pub async fn logout(
     Ok(Status::NoContent)
 }
 
+#[derive(Deserialize)]
+pub struct VerifyEmailRequest {
+    token: String,
+}
+
+/// Spends a verification link's token: 200 with the account, its address verified;
+/// 400 `invalid_link` for a token unknown, spent, expired or of another purpose.
+#[post("/email/verify", data = "<body>")]
+pub async fn verify_email(
+    app: &State<App>,
+    client: ClientInfo,
+    body: JsonBody<VerifyEmailRequest>,
+) -> ApiResult<Json<Value>> {
+    let account = crate::email_verification::verify(app, &body.0.token, &client).await?;
+    Ok(Json(json!({ "account": account })))
+}
+
+/// Sends a new verification link to the signed-in account's address (202; 409 when
+/// it is verified already).
+#[post("/email/resend")]
+pub async fn resend_verification(app: &State<App>, caller: AuthAccount) -> ApiResult<Status> {
+    crate::email_verification::resend(app, caller.account.id).await?;
+    Ok(Status::Accepted)
+}
+
 #[get("/me")]
 pub fn me(account: AuthAccount) -> Json<Account> {
     Json(account.account)

@@ -16,9 +16,18 @@ use rocket::Request;
 use crate::guards::take_stashed;
 use error::Stashed;
 
-/// Mounts the API's routes and catchers; the 2FA routes only when `two_factor` is on.
-pub fn stage(two_factor: bool) -> AdHoc {
+/// Mounts the API's routes and catchers; the 2FA routes only when `two_factor` is on,
+/// the email routes only when mail is.
+pub fn stage(two_factor: bool, mail: bool) -> AdHoc {
     AdHoc::on_ignite("JSON API", move |rocket| async move {
+        let rocket = if mail {
+            rocket.mount(
+                "/api/auth",
+                routes![auth::verify_email, auth::resend_verification],
+            )
+        } else {
+            rocket
+        };
         let rocket = if two_factor {
             rocket
                 .mount(

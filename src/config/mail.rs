@@ -15,6 +15,8 @@ pub struct Raw {
     pub mail_dir: String,
     pub public_url: Option<String>,
     pub mail_throttle_seconds: u64,
+    pub verify_email_ttl: u64,
+    pub email_verification_required: bool,
 }
 
 impl Raw {
@@ -27,6 +29,9 @@ impl Raw {
             mail_dir: "mail".into(),
             public_url: None,
             mail_throttle_seconds: 60,
+            // GoTrue's figure for its links.
+            verify_email_ttl: 24 * 60 * 60,
+            email_verification_required: false,
         }
     }
 }
@@ -66,6 +71,10 @@ pub struct Mail {
     /// The base of every link, without a trailing slash; never the request's Host.
     pub public_url: String,
     pub mail_throttle_seconds: u64,
+    /// Seconds a verification link works.
+    pub verify_email_ttl: i64,
+    /// Unverified accounts may not log in (403 `email_unverified`).
+    pub email_verification_required: bool,
 }
 
 impl Mail {
@@ -132,7 +141,21 @@ impl Mail {
                 "must be at most one day (0: no throttle)",
             ));
         }
+        if !(60..=30 * 24 * 60 * 60).contains(&raw.verify_email_ttl) {
+            return Err(invalid(
+                "verify_email_ttl",
+                "must be between 60 seconds and 30 days",
+            ));
+        }
+        if raw.email_verification_required && mail_transport == Transport::None {
+            return Err(invalid(
+                "email_verification_required",
+                "needs mail: with mail_transport = \"none\" nobody could verify",
+            ));
+        }
         Ok(Mail {
+            verify_email_ttl: raw.verify_email_ttl as i64,
+            email_verification_required: raw.email_verification_required,
             mail_transport,
             mail_from,
             mail_dir: raw.mail_dir,

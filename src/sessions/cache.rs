@@ -135,6 +135,8 @@ mod tests {
                 is_staff: false,
                 is_superuser: false,
                 created_at: 0,
+                email_verified: false,
+                email_verified_at: None,
             },
         }
     }

@@ -15,6 +15,7 @@ mod bounds;
 pub mod cli;
 mod client_address;
 mod config;
+mod email_verification;
 mod guards;
 mod health;
 mod identities;

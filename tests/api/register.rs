@@ -24,7 +24,9 @@ async fn register_creates_an_account_without_exposing_the_hash() {
     assert!(account["created_at"].is_i64());
     let keys: Vec<_> = account.as_object().unwrap().keys().cloned().collect();
     assert_eq!(account["display_name"], Value::Null);
-    assert_eq!(keys.len(), 8, "unexpected fields: {keys:?}");
+    assert_eq!(account["email_verified"], false);
+    assert_eq!(account["email_verified_at"], Value::Null);
+    assert_eq!(keys.len(), 10, "unexpected fields: {keys:?}");
     assert!(!body.to_string().contains("argon2"));
 
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM accounts")
