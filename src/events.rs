@@ -107,36 +107,23 @@ pub struct Event {
 
 /// Records `event`; a failure is logged, never returned (see the module note).
 pub async fn record(pool: &AnyPool, event: NewEvent<'_>, now: i64) {
-    let inserted = sqlx::query(
-        "INSERT INTO auth_events (account_id, actor_id, kind, detail, ip, user_agent, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.account_id)
-    .bind(event.actor_id)
-    .bind(event.kind.as_str())
-    .bind(event.detail.as_deref())
-    .bind(event.client.ip.as_deref())
-    .bind(bounded_user_agent(event.client))
-    .bind(now)
-    .execute(pool)
-    .await;
-    if let Err(error) = inserted {
-        log::error!(
-            "could not record the {} event of account {:?}: {error}",
-            event.kind.as_str(),
-            event.account_id
-        );
-    }
+    insert(pool, event, None, now).await;
 }
 
 /// Records `event` as one more repeat of the row of `period` (see migration 0005),
 /// inserting that row the first time: refused attempts cost no row each. The row keeps
 /// the client of the first.
 pub async fn record_repeat(pool: &AnyPool, event: NewEvent<'_>, period: &str, now: i64) {
-    let recorded = sqlx::query(
+    insert(pool, event, Some(period), now).await;
+}
+
+/// One statement for both: without a period the key is NULL, which never conflicts,
+/// so the row is simply inserted.
+async fn insert(pool: &AnyPool, event: NewEvent<'_>, period: Option<&str>, now: i64) {
+    let inserted = sqlx::query(
         "INSERT INTO auth_events \
          (account_id, actor_id, kind, detail, ip, user_agent, created_at, period_key, last_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (period_key) DO UPDATE SET repeats = auth_events.repeats + 1, \
          last_at = excluded.last_at",
     )
@@ -148,11 +135,13 @@ pub async fn record_repeat(pool: &AnyPool, event: NewEvent<'_>, period: &str, no
     .bind(bounded_user_agent(event.client))
     .bind(now)
     .bind(period)
+    .bind(period.map(|_| now))
     .execute(pool)
     .await;
-    if let Err(error) = recorded {
+    if let Err(error) = inserted {
         log::error!(
-            "could not record the refused attempt on account {:?}: {error}",
+            "could not record the {} event of account {:?}: {error}",
+            event.kind.as_str(),
             event.account_id
         );
     }
