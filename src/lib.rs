@@ -150,7 +150,7 @@ pub fn rocket_with_clock(
             },
         ))
         .attach(api::stage(two_factor, mail))
-        .attach(web::stage(pages, https, two_factor))
+        .attach(web::stage(pages, https, two_factor, mail))
         .manage(navigation);
     for stage in stages {
         rocket = rocket.attach(stage);

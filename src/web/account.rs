@@ -17,7 +17,7 @@ use crate::sessions::{self, ClientInfo};
 use crate::two_factor;
 
 /// The account routes; the 2FA ones only when `two_factor` is on (else 404).
-pub fn routes(two_factor: bool) -> Vec<Route> {
+pub fn routes(two_factor: bool, mail: bool) -> Vec<Route> {
     let mut routes = routes![
         account,
         update_profile,
@@ -34,7 +34,25 @@ pub fn routes(two_factor: bool) -> Vec<Route> {
             disable_two_factor,
         ]);
     }
+    if mail {
+        routes.extend(routes![resend_verification]);
+    }
     routes
+}
+
+/// The banner's button: a new verification link to the account's address.
+#[post("/account/email/resend", data = "<_form>")]
+async fn resend_verification(app: &State<App>, me: SignedIn, _form: CsrfForm<CsrfOnly>) -> Page {
+    match crate::email_verification::resend(app, me.account.id).await {
+        Ok(()) => Page::Feedback(
+            Feedback::success(format!(
+                "We sent a new link to {}. It may take a minute to arrive.",
+                me.account.email
+            ))
+            .redirect("/account"),
+        ),
+        Err(error) => Page::failed(&error, "/account"),
+    }
 }
 
 struct SessionLine {

@@ -37,6 +37,8 @@ pub struct Layout {
     pub feedback: Feedback,
     /// The features' links, for signed-in visitors.
     pub nav: Vec<NavLink>,
+    /// Signed in with an address not verified yet (and mail on): the banner shows.
+    pub unverified_email: bool,
 }
 
 impl Layout {
@@ -54,6 +56,7 @@ impl Layout {
             csrf: csrf.to_string(),
             feedback: feedback.unwrap_or_default(),
             nav: Vec::new(),
+            unverified_email: false,
         }
     }
 }
@@ -134,7 +137,7 @@ pub fn error_page(status: Status) -> Page {
 
 /// Mounts the pages, the stylesheet and the HTML catchers, and adds the security
 /// headers to every response (the API's included).
-pub fn stage(pages: bool, https: bool, two_factor: bool) -> AdHoc {
+pub fn stage(pages: bool, https: bool, two_factor: bool, mail: bool) -> AdHoc {
     AdHoc::on_ignite("Pages", move |rocket| async move {
         let rocket = rocket.attach(headers::SecurityHeaders { https });
         if !pages {
@@ -142,7 +145,7 @@ pub fn stage(pages: bool, https: bool, two_factor: bool) -> AdHoc {
         }
         rocket
             .mount("/", pages::routes())
-            .mount("/", account::routes(two_factor))
+            .mount("/", account::routes(two_factor, mail))
             .mount("/", admin::routes())
             .mount("/static", routes![stylesheet])
             .register("/", catchers![html_error])

@@ -48,6 +48,8 @@ pub struct Visitor {
     /// Why an existing session was refused (blocked, revoked), to tell the visitor.
     pub refusal: Option<Arc<AppError>>,
     nav: Navigation,
+    /// Mail is on, so an unverified address can be verified (the banner).
+    mail: bool,
 }
 
 impl Visitor {
@@ -66,8 +68,9 @@ impl Visitor {
             None => incoming.0,
         };
         let mut layout = Layout::new(title, self.signed_in(), &self.csrf, feedback);
-        if self.signed_in().is_some() {
+        if let Some(account) = self.signed_in() {
             layout.nav = self.nav.0.to_vec();
+            layout.unverified_email = self.mail && !account.email_verified;
         }
         layout
     }
@@ -104,6 +107,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
             .state::<Navigation>()
             .cloned()
             .unwrap_or_default(),
+        mail: settings.mail.enabled(),
     };
     let access = cookies::read(request, &settings.cookies.access_cookie);
     let outcome = match access {

@@ -206,3 +206,37 @@ async fn with_mail_off_the_email_routes_are_gone() {
         .await;
     assert_eq!(response.status(), Status::NotFound);
 }
+
+#[rocket::async_test]
+async fn pages_show_a_banner_until_the_address_is_verified() {
+    use crate::support::{browser_login, csrf, location, page, spawn_browser_with, submit};
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_browser_with(move |f| {
+        f.merge(("gatehouse.mail_transport", "smtp"))
+            .merge(("gatehouse.smtp_url", url))
+            .merge(("gatehouse.public_url", "https://app.example.com"))
+            .merge(("gatehouse.mail_throttle_seconds", 0))
+    })
+    .await;
+    browser_login(&app, "alice").await;
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains("Please confirm your email address"), "{html}");
+    let token = csrf(&app);
+    let response = submit(&app, "/account/email/resend", &[("csrf_token", &token)]).await;
+    assert_eq!(location(&response), "/account");
+    let (_, html) = page(&app, "/account").await;
+    assert!(html.contains("We sent a new link"), "{html}");
+    let messages = sink.wait_for(2).await;
+    assert_eq!(
+        verify(&app, &token_in(&messages[0])).await.0,
+        Status::BadRequest
+    );
+    assert_eq!(verify(&app, &token_in(&messages[1])).await.0, Status::Ok);
+    app.clock.advance(2);
+    let (_, html) = page(&app, "/").await;
+    assert!(
+        !html.contains("Please confirm your email address"),
+        "{html}"
+    );
+}
