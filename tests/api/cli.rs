@@ -64,7 +64,13 @@ pub fn assert_fails(output: &Output, needle: &str) {
 }
 
 fn create_root(db: &TestDatabase) {
-    let output = run(
+    let output = create_root_with(db, PASSWORD);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+}
+
+/// `create-superuser` for root with `password` on standard input.
+pub fn create_root_with(db: &TestDatabase, password: &str) -> Output {
+    run(
         gatehouse(
             db,
             &[
@@ -76,9 +82,8 @@ fn create_root(db: &TestDatabase) {
                 "--password-stdin",
             ],
         ),
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(output.status.success(), "stderr: {}", stderr(&output));
+        &format!("{password}\n"),
+    )
 }
 
 #[rocket::async_test]

@@ -175,20 +175,7 @@ async fn the_cli_verifies_by_hand_and_its_superusers_are_verified() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    let created = crate::cli::run(
-        gatehouse(
-            &app.db,
-            &[
-                "create-superuser",
-                "--username",
-                "root",
-                "--email",
-                "root@example.com",
-                "--password-stdin",
-            ],
-        ),
-        "a sturdy lighthouse keeper\n",
-    );
+    let created = crate::cli::create_root_with(&app.db, "a sturdy lighthouse keeper");
     assert!(created.status.success(), "{}", stderr(&created));
     let unverified: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE email_verified_at IS NULL")

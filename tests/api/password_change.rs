@@ -99,14 +99,7 @@ async fn a_burst_of_password_changes_gets_no_more_than_the_budget_checked() {
     });
     let answers = join_all(changes).await;
 
-    let checked: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM auth_events WHERE account_id = $1 AND \
-         detail LIKE 'wrong_password%'",
-    )
-    .bind(alice)
-    .fetch_one(&app.pool())
-    .await
-    .unwrap();
+    let checked = app.events_with_detail(alice, "wrong_password").await;
     // The budget is five checks; the right password, when it is among them, takes one.
     assert!(
         (4..=5).contains(&checked),

@@ -6,7 +6,7 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::cli::{assert_fails, gatehouse, run, stderr};
+use crate::cli::{assert_fails, create_root_with, gatehouse, run, stderr};
 use crate::support::{assert_error, spawn_app, PASSWORD};
 
 async fn refusal_of(app: &crate::support::TestApp, username: &str, password: &str) -> String {
@@ -161,35 +161,9 @@ async fn an_account_hashed_before_normalisation_keeps_working_and_is_rehashed() 
 async fn the_cli_applies_the_policy_too() {
     let app = spawn_app().await;
     let db = &app.db;
-    let weak = run(
-        gatehouse(
-            db,
-            &[
-                "create-superuser",
-                "--username",
-                "root",
-                "--email",
-                "root@example.com",
-                "--password-stdin",
-            ],
-        ),
-        "passwordpassword\n",
-    );
+    let weak = create_root_with(db, "passwordpassword");
     assert_fails(&weak, "easy to guess");
-    let created = run(
-        gatehouse(
-            db,
-            &[
-                "create-superuser",
-                "--username",
-                "root",
-                "--email",
-                "root@example.com",
-                "--password-stdin",
-            ],
-        ),
-        "a sturdy lighthouse keeper\n",
-    );
+    let created = create_root_with(db, "a sturdy lighthouse keeper");
     assert!(created.status.success(), "{}", stderr(&created));
     let personal = run(
         gatehouse(

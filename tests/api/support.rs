@@ -298,6 +298,19 @@ impl TestApp {
     }
 
     /// The failed-login counter of `username`, read from the database.
+    /// How many of the account's audit events have a detail starting with `prefix`
+    /// (`wrong_password`: the wrong passwords that were checked).
+    pub async fn events_with_detail(&self, account_id: i64, prefix: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM auth_events WHERE account_id = $1 AND detail LIKE $2",
+        )
+        .bind(account_id)
+        .bind(format!("{prefix}%"))
+        .fetch_one(&self.pool())
+        .await
+        .unwrap()
+    }
+
     pub async fn failed_logins(&self, username: &str) -> i64 {
         sqlx::query_scalar("SELECT failed_logins FROM accounts WHERE username_key = $1")
             .bind(username.to_lowercase())

@@ -791,14 +791,7 @@ async fn a_burst_of_holder_codes_gets_no_more_than_the_budget_checked() {
     });
     let answers = rocket::futures::future::join_all(regenerate).await;
     let alice = app.account_id("alice").await;
-    let checked: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM auth_events WHERE account_id = $1 AND \
-         detail LIKE 'wrong_otp%'",
-    )
-    .bind(alice)
-    .fetch_one(&app.pool())
-    .await
-    .unwrap();
+    let checked = app.events_with_detail(alice, "wrong_otp").await;
     // The budget is five checks; the right code, when it is among them, takes one.
     assert!(
         (4..=5).contains(&checked),
