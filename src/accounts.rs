@@ -431,6 +431,56 @@ pub async fn find_by_login(pool: &AnyPool, login: &str) -> Result<Option<Account
         .await
 }
 
+/// Finds an account by its email only (password reset), in any case or Unicode form.
+pub async fn find_by_email(pool: &AnyPool, email: &str) -> Result<Option<AccountRow>, sqlx::Error> {
+    if !crate::db::storable(email) {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE email_key = $1",
+        AccountRow::select_list("")
+    );
+    sqlx::query_as::<_, AccountRow>(&sql)
+        .bind(login_key(email))
+        .fetch_optional(pool)
+        .await
+}
+
+/// Whether an account has the address whose key is `email_key`.
+pub async fn email_taken(pool: &AnyPool, email_key: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE email_key = $1")
+        .bind(email_key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Gives the account a new address, verified as of `now` (its owner followed a link
+/// sent there). False when the account is gone or another account took the address
+/// meanwhile (the unique key decides, so two confirmations cannot both win).
+pub async fn change_email(
+    pool: &AnyPool,
+    id: i64,
+    email: &Email,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET email = $2, email_key = $3, email_verified_at = $4, updated_at = $4 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&email.display)
+    .bind(&email.key)
+    .bind(now)
+    .execute(pool)
+    .await;
+    match done {
+        Ok(done) => Ok(done.rows_affected() == 1),
+        Err(error) if crate::db::unique_violation(&error).is_some() => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<AccountRow>, sqlx::Error> {
     let sql = format!(
         "SELECT {} FROM accounts WHERE id = $1",

@@ -5,6 +5,9 @@
 use crate::accounts::{self, Account, AccountRow, DisplayName, Email, NewAccount, Username};
 use crate::app::App;
 use crate::audit::{audit, audit_own};
+use crate::email::notices::{self, Notice};
+use crate::email::tokens::{self, Purpose};
+use crate::email::Mailroom;
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
 use crate::lockout::{begin_attempt, check_password, recheck_password};
@@ -61,6 +64,8 @@ pub struct Registration<'a> {
     pub password: &'a str,
     /// Optional; empty leaves it unset.
     pub display_name: Option<&'a str>,
+    /// An SPA's target for the verification link (see `link_allowlist`).
+    pub redirect_to: Option<&'a str>,
 }
 
 /// A registration's input, validated.
@@ -80,11 +85,13 @@ pub async fn register(
         return Err(AppError::RegistrationClosed);
     }
     app.rate_limits.by_address(Limit::Register, client)?;
+    let target = crate::email::check_link_target(app, input.redirect_to)?;
     let account = create_account(app, input, false, None, client).await?;
     // The account stands whatever happens to the message (it can be sent again).
     match accounts::find_by_id(app.pool(), account.id).await {
         Ok(Some(row)) => {
-            if let Err(error) = crate::email_verification::send_link(app, &row).await {
+            if let Err(error) = crate::email::verification::send(app, &row, target.as_deref()).await
+            {
                 log::warn!("no verification link for account {}: {error}", account.id);
             }
         }
@@ -285,6 +292,7 @@ pub async fn open_session(
     let session = sessions::create_session(app.pool(), new, client, now).await?;
     let detail = method.map(|m| format!("second factor: {m}"));
     audit_own(app, EventKind::LoginSucceeded, account_id, detail, client).await;
+    notice_if_new_device(app, account_id, &session.id, client).await;
     let keep = app.settings.bounds.max_sessions_per_account;
     let ended = sessions::end_sessions_beyond(app.pool(), account_id, keep, now).await?;
     if !ended.is_empty() {
@@ -295,6 +303,28 @@ pub async fn open_session(
         audit_own(app, EventKind::SessionsRevoked, account_id, detail, client).await;
     }
     Ok(issue_tokens(app, &session))
+}
+
+/// Tells the account's owner of a sign-in from a device (user agent) none of its
+/// earlier complete sessions used; not on its first sign-in ever. Best effort.
+async fn notice_if_new_device(app: &App, account_id: i64, session_id: &str, client: &ClientInfo) {
+    let mail = &app.settings.mail;
+    if !mail.enabled() || !mail.notices.new_device {
+        return;
+    }
+    let agent = client.user_agent.as_deref().unwrap_or("");
+    match sessions::device_seen(app.pool(), account_id, session_id, agent).await {
+        Ok(Some(false)) => match accounts::find_by_id(app.pool(), account_id).await {
+            Ok(Some(row)) => {
+                let room = crate::email::Mailroom::of(app);
+                crate::email::notices::send(&room, &row, Notice::NewDevice, client);
+            }
+            Ok(None) => {}
+            Err(error) => log::warn!("no new-device notice: {error}"),
+        },
+        Ok(_) => {}
+        Err(error) => log::warn!("no new-device notice: {error}"),
+    }
 }
 
 /// How long a new session lives before a refresh: the sliding lifetime, never past
@@ -661,7 +691,9 @@ pub async fn change_password(
     recheck_password(app, &row, current_password, "current_password", client).await?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
+    tokens::void(app.pool(), account_id, Purpose::PasswordReset).await?;
     audit_own(app, EventKind::PasswordChanged, account_id, None, client).await;
+    notices::send(&Mailroom::of(app), &row, Notice::PasswordChanged, client);
     revoke_other_sessions(
         app,
         account_id,
@@ -691,6 +723,8 @@ pub async fn reset_password(
     }
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
+    tokens::void(app.pool(), account_id, Purpose::PasswordReset).await?;
+    notices::send(&Mailroom::of(app), &row, Notice::PasswordChanged, client);
     audit(
         app,
         EventKind::PasswordReset,

@@ -275,10 +275,7 @@ async fn prune(database: DatabaseArg) -> CliResult {
     let pruned = crate::pruning::prune(app.pool(), &app.settings.bounds, app.now())
         .await
         .map_err(AppError::from)?;
-    println!(
-        "pruned {} ended session(s) and {} audit event(s)",
-        pruned.sessions, pruned.events
-    );
+    println!("{}", pruned.summary());
     Ok(())
 }
 
@@ -369,6 +366,7 @@ async fn create_superuser(args: CreateSuperuser) -> CliResult {
         email: &email,
         password: &password,
         display_name: None,
+        redirect_to: None,
     };
     let account = auth::create_account(&app, &registration, true, None, &cli_client()).await?;
     println!(
@@ -443,7 +441,7 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
         }
         AccountsCommand::VerifyEmail { login } => {
             let target = find(&app, &login).await?;
-            if crate::email_verification::verify_by_hand(&app, &target, &client).await? {
+            if crate::email::verification::verify_by_hand(&app, &target, &client).await? {
                 println!(
                     "The address of {} (id {}) is verified.",
                     shown(&target.username),

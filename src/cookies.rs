@@ -179,6 +179,38 @@ pub fn take_feedback(cookies: &CookieJar<'_>, settings: &Settings) -> Option<Str
     Some(text).filter(|t| !t.is_empty())
 }
 
+/// Keeps a link page's form token for `purpose` (see [`crate::email::tokens`]),
+/// HttpOnly, as long as it works. SameSite is at most Lax: the link is opened from a
+/// mail client, and the page it redirects to must still receive the cookie.
+pub fn set_link_form(cookies: &CookieJar<'_>, settings: &Settings, purpose: &str, form: String) {
+    let name = format!("{}_{purpose}", settings.cookies.link_cookie);
+    let max_age = Some(crate::email::tokens::FORM_TTL);
+    let mut link = cookie(settings, name, form, max_age, true);
+    if link.same_site() == Some(SameSite::Strict) {
+        link.set_same_site(SameSite::Lax);
+    }
+    cookies.add(link);
+}
+
+/// The form token a link page handed this browser for `purpose`, if any.
+pub fn link_form(request: &Request<'_>, settings: &Settings, purpose: &str) -> Option<String> {
+    read(
+        request,
+        &format!("{}_{purpose}", settings.cookies.link_cookie),
+    )
+    .filter(|v| !v.is_empty())
+}
+
+/// Forgets the form token for `purpose` (spent, or no longer valid).
+pub fn clear_link_form(cookies: &CookieJar<'_>, settings: &Settings, purpose: &str) {
+    let name = format!("{}_{purpose}", settings.cookies.link_cookie);
+    let mut link = cookie(settings, name, String::new(), Some(0), true);
+    if link.same_site() == Some(SameSite::Strict) {
+        link.set_same_site(SameSite::Lax);
+    }
+    cookies.add(link);
+}
+
 /// The CSRF token of this browser before a login: the cookie's value, set now if
 /// absent (or sent twice, or under an encoded name). Forms carry it in a hidden field.
 pub fn csrf_token(request: &Request<'_>, settings: &Settings) -> String {

@@ -26,7 +26,7 @@ pub enum EventKind {
     AccountDeactivated,
     /// By the owner, who knew the old password.
     PasswordChanged,
-    /// By an admin or the CLI.
+    /// By an admin or the CLI, or through a reset link (detail "by link").
     PasswordReset,
     /// One session; the detail is the reason (logout, refresh_token_reused, …).
     SessionRevoked,
@@ -45,6 +45,12 @@ pub enum EventKind {
     /// A message could not be delivered; the detail names its purpose and the error.
     MailFailed,
     EmailVerified,
+    /// A reset link was sent (asked for by someone who knew the address).
+    PasswordResetRequested,
+    /// A change of address was asked for; the detail is the new address.
+    EmailChangeRequested,
+    /// The new address confirmed its link; the detail is the old address.
+    EmailChanged,
 }
 
 impl EventKind {
@@ -73,6 +79,9 @@ impl EventKind {
             EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             EventKind::MailFailed => "mail_failed",
             EventKind::EmailVerified => "email_verified",
+            EventKind::PasswordResetRequested => "password_reset_requested",
+            EventKind::EmailChangeRequested => "email_change_requested",
+            EventKind::EmailChanged => "email_changed",
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use askama::Template;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::AnyPool;
 
@@ -96,7 +97,9 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(settings: &Mail, pool: AnyPool, clock: Arc<dyn Clock>) -> Result<Outbox, String> {
         let delivery = match &settings.mail_transport {
-            Transport::Smtp(url) => Delivery::Smtp(smtp_transport(url)?),
+            Transport::Smtp(url) => {
+                Delivery::Smtp(smtp_transport(url, settings.smtp_ca_file.as_deref())?)
+            }
             Transport::File => {
                 std::fs::create_dir_all(&settings.mail_dir)
                     .map_err(|e| format!("cannot create mail_dir `{}`: {e}", settings.mail_dir))?;
@@ -191,8 +194,12 @@ impl Outbox {
 
 /// The SMTP transport of `url`: `smtps://` wraps the connection in TLS; `smtp://`
 /// requires STARTTLS, except to a loopback address, where plain SMTP is allowed (a
-/// local relay or a test sink).
-fn smtp_transport(url: &SmtpUrl) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+/// local relay or a test sink). Certificates are checked against the system's roots
+/// and those of `ca_file`.
+fn smtp_transport(
+    url: &SmtpUrl,
+    ca_file: Option<&str>,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let text = &url.0;
     let host = text
         .split_once("://")
@@ -217,12 +224,33 @@ fn smtp_transport(url: &SmtpUrl) -> Result<AsyncSmtpTransport<Tokio1Executor>, S
     } else {
         text.clone()
     };
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-        .map(|builder| builder.timeout(Some(Duration::from_secs(10))).build())
-        .map_err(|e| {
-            format!(
-                "smtp_url {url:?} cannot be used: {e}",
-                url = crate::db::redact_url(&url)
-            )
-        })
+    let unusable = |e: lettre::transport::smtp::Error| {
+        format!(
+            "smtp_url {url:?} cannot be used: {e}",
+            url = crate::db::redact_url(&url)
+        )
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(unusable)?;
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("smtp_ca_file `{path}` cannot be read: {e}"))?;
+        let roots = Certificate::from_pem(&pem)
+            .map_err(|e| format!("smtp_ca_file `{path}` holds no usable certificate: {e}"))?;
+        let parameters = TlsParameters::builder(host.to_string())
+            .add_root_certificate(roots)
+            .build_rustls()
+            .map_err(unusable)?;
+        // The same mode the URL chose, with the extra roots.
+        let tls = if url.starts_with("smtps://") {
+            Tls::Wrapper(parameters)
+        } else if url.contains("tls=required") {
+            Tls::Required(parameters)
+        } else if url.contains("tls=opportunistic") {
+            Tls::Opportunistic(parameters)
+        } else {
+            Tls::None
+        };
+        builder = builder.tls(tls);
+    }
+    Ok(builder.timeout(Some(Duration::from_secs(10))).build())
 }

@@ -1,6 +1,6 @@
 //! Pruning: sessions that ended (expired or revoked) more than
-//! `ended_session_retention` ago and audit events older than `audit_retention` are
-//! deleted, by a periodic task of the server (every `prune_interval`) and by
+//! `ended_session_retention` ago, audit events older than `audit_retention` and
+//! expired mail-link tokens are deleted, by a periodic task of the server (every `prune_interval`) and by
 //! `gatehouse prune`. Deleting is idempotent, so several instances may prune the same
 //! database.
 
@@ -19,6 +19,16 @@ use crate::sessions;
 pub struct Pruned {
     pub sessions: u64,
     pub events: u64,
+    pub link_tokens: u64,
+}
+
+impl Pruned {
+    pub fn summary(&self) -> String {
+        format!(
+            "pruned {} ended session(s), {} audit event(s) and {} expired link token(s)",
+            self.sessions, self.events, self.link_tokens
+        )
+    }
 }
 
 /// Deletes what the retention settings no longer keep, as of `now`.
@@ -29,7 +39,12 @@ pub async fn prune(pool: &AnyPool, bounds: &Bounds, now: i64) -> Result<Pruned, 
         Some(retention) => events::delete_events_before(pool, now - retention).await?,
         None => 0,
     };
-    Ok(Pruned { sessions, events })
+    let link_tokens = crate::email::tokens::delete_expired(pool, now).await?;
+    Ok(Pruned {
+        sessions,
+        events,
+        link_tokens,
+    })
 }
 
 /// Starts the server's pruning task (when `prune_interval` is set): a first run at
@@ -47,12 +62,9 @@ pub fn spawn(pool: AnyPool, bounds: Bounds, clock: Arc<dyn Clock>) {
                 Ok(Pruned {
                     sessions: 0,
                     events: 0,
+                    link_tokens: 0,
                 }) => {}
-                Ok(pruned) => log::info!(
-                    "pruned {} ended session(s) and {} audit event(s)",
-                    pruned.sessions,
-                    pruned.events
-                ),
+                Ok(pruned) => log::info!("{}", pruned.summary()),
                 Err(error) => log::warn!("pruning failed (retried in {every} s): {error}"),
             }
         }

@@ -70,6 +70,16 @@ impl TextRule {
     }
 }
 
+/// `input` without control or invisible characters, cut to `max_chars`: a value from
+/// a request (a user agent) safe to show in a message.
+pub fn printable(input: &str, max_chars: usize) -> String {
+    input
+        .chars()
+        .filter(|&c| !c.is_control() && !is_hidden(c))
+        .take(max_chars)
+        .collect()
+}
+
 /// A character that is not text to show: a control, an invisible format character
 /// (bidirectional marks and overrides, zero-width spaces), a line or paragraph
 /// separator, a private-use, unassigned or surrogate code point, or a noncharacter.

@@ -27,6 +27,9 @@ pub struct RegisterRequest {
     password: String,
     #[serde(default)]
     display_name: Option<String>,
+    /// An SPA's target for the verification link, among `link_allowlist`.
+    #[serde(default)]
+    redirect_to: Option<String>,
 }
 
 #[post("/register", data = "<body>")]
@@ -40,6 +43,7 @@ pub async fn register(
         email: &body.0.email,
         password: &body.0.password,
         display_name: body.0.display_name.as_deref(),
+        redirect_to: body.0.redirect_to.as_deref(),
     };
     let account = auth::register(app, &input, &client).await?;
     Ok((Status::Created, Json(json!({ "account": account }))))
@@ -229,31 +233,6 @@ pub async fn logout(
     auth::logout(app, &token, &client).await?;
     crate::cookies::end_session_cookies(cookies, &app.settings);
     Ok(Status::NoContent)
-}
-
-#[derive(Deserialize)]
-pub struct VerifyEmailRequest {
-    token: String,
-}
-
-/// Spends a verification link's token: 200 with the account, its address verified;
-/// 400 `invalid_link` for a token unknown, spent, expired or of another purpose.
-#[post("/email/verify", data = "<body>")]
-pub async fn verify_email(
-    app: &State<App>,
-    client: ClientInfo,
-    body: JsonBody<VerifyEmailRequest>,
-) -> ApiResult<Json<Value>> {
-    let account = crate::email_verification::verify(app, &body.0.token, &client).await?;
-    Ok(Json(json!({ "account": account })))
-}
-
-/// Sends a new verification link to the signed-in account's address (202; 409 when
-/// it is verified already).
-#[post("/email/resend")]
-pub async fn resend_verification(app: &State<App>, caller: AuthAccount) -> ApiResult<Status> {
-    crate::email_verification::resend(app, caller.account.id).await?;
-    Ok(Status::Accepted)
 }
 
 #[get("/me")]

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod email;
 pub mod error;
 pub mod health;
 pub mod sessions;
@@ -21,10 +22,7 @@ use error::Stashed;
 pub fn stage(two_factor: bool, mail: bool) -> AdHoc {
     AdHoc::on_ignite("JSON API", move |rocket| async move {
         let rocket = if mail {
-            rocket.mount(
-                "/api/auth",
-                routes![auth::verify_email, auth::resend_verification],
-            )
+            rocket.mount("/api/auth", email::routes())
         } else {
             rocket
         };

@@ -54,6 +54,9 @@ pub struct Cookies {
     pub csrf_cookie: String,
     /// The pages' one-view feedback cookie (not configurable; prefixed like the others).
     pub feedback_cookie: String,
+    /// The stem of the cookies that hold a link page's form token, one per purpose
+    /// (`<stem>_password_reset`; not configurable; prefixed like the others).
+    pub link_cookie: String,
     pub cookie_path: String,
     pub cookie_secure: bool,
     pub cookie_same_site: SameSite,
@@ -107,6 +110,7 @@ impl Cookies {
             refresh_cookie: format!("{prefix}{}", raw.refresh_cookie),
             csrf_cookie: format!("{prefix}{}", raw.csrf_cookie),
             feedback_cookie: format!("{prefix}{}_feedback", super::app_name()),
+            link_cookie: format!("{prefix}{}_link", super::app_name()),
             cookie_path: raw.cookie_path,
             cookie_secure: raw.cookie_secure,
             cookie_same_site: raw.cookie_same_site,

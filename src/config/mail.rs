@@ -17,6 +17,15 @@ pub struct Raw {
     pub mail_throttle_seconds: u64,
     pub verify_email_ttl: u64,
     pub email_verification_required: bool,
+    pub password_reset_ttl: u64,
+    pub email_change_ttl: u64,
+    pub link_allowlist: Vec<String>,
+    pub smtp_ca_file: Option<String>,
+    pub notify_password_changed: bool,
+    pub notify_email_changed: bool,
+    pub notify_two_factor_disabled: bool,
+    pub notify_recovery_codes_regenerated: bool,
+    pub notify_new_device: bool,
 }
 
 impl Raw {
@@ -32,6 +41,16 @@ impl Raw {
             // GoTrue's figure for its links.
             verify_email_ttl: 24 * 60 * 60,
             email_verification_required: false,
+            // Devise's and Kratos' figure: a reset link is worth an hour.
+            password_reset_ttl: 60 * 60,
+            email_change_ttl: 24 * 60 * 60,
+            link_allowlist: Vec::new(),
+            smtp_ca_file: None,
+            notify_password_changed: true,
+            notify_email_changed: true,
+            notify_two_factor_disabled: true,
+            notify_recovery_codes_regenerated: true,
+            notify_new_device: true,
         }
     }
 }
@@ -75,6 +94,26 @@ pub struct Mail {
     pub verify_email_ttl: i64,
     /// Unverified accounts may not log in (403 `email_unverified`).
     pub email_verification_required: bool,
+    /// Seconds a password reset link works.
+    pub password_reset_ttl: i64,
+    /// Seconds the confirmation link of a change of address works.
+    pub email_change_ttl: i64,
+    /// Absolute URLs an SPA may name as `redirect_to`, the target of the links it
+    /// asks for (the token then travels in the URL's fragment).
+    pub link_allowlist: Vec<String>,
+    /// PEM certificates trusted for SMTP besides the system's roots (a private CA).
+    pub smtp_ca_file: Option<String>,
+    pub notices: Notices,
+}
+
+/// Which security notices go to an account's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notices {
+    pub password_changed: bool,
+    pub email_changed: bool,
+    pub two_factor_disabled: bool,
+    pub recovery_codes_regenerated: bool,
+    pub new_device: bool,
 }
 
 impl Mail {
@@ -147,6 +186,27 @@ impl Mail {
                 "must be between 60 seconds and 30 days",
             ));
         }
+        if !(300..=24 * 60 * 60).contains(&raw.password_reset_ttl) {
+            return Err(invalid(
+                "password_reset_ttl",
+                "must be between 5 minutes and one day",
+            ));
+        }
+        if !(300..=30 * 24 * 60 * 60).contains(&raw.email_change_ttl) {
+            return Err(invalid(
+                "email_change_ttl",
+                "must be between 5 minutes and 30 days",
+            ));
+        }
+        let link_allowlist = raw
+            .link_allowlist
+            .iter()
+            .map(|target| check_link_target(target))
+            .collect::<Result<Vec<_>, _>>()?;
+        let smtp_ca_file = raw
+            .smtp_ca_file
+            .map(|path| path.trim().to_string())
+            .filter(|path| !path.is_empty());
         if raw.email_verification_required && mail_transport == Transport::None {
             return Err(invalid(
                 "email_verification_required",
@@ -161,13 +221,53 @@ impl Mail {
             mail_dir: raw.mail_dir,
             public_url,
             mail_throttle_seconds: raw.mail_throttle_seconds,
+            password_reset_ttl: raw.password_reset_ttl as i64,
+            email_change_ttl: raw.email_change_ttl as i64,
+            link_allowlist,
+            smtp_ca_file,
+            notices: Notices {
+                password_changed: raw.notify_password_changed,
+                email_changed: raw.notify_email_changed,
+                two_factor_disabled: raw.notify_two_factor_disabled,
+                recovery_codes_regenerated: raw.notify_recovery_codes_regenerated,
+                new_device: raw.notify_new_device,
+            },
         })
+    }
+
+    /// `redirect_to` if it is one of `link_allowlist` (exactly), for a link's target.
+    pub fn allowed_link_target<'a>(&self, redirect_to: &'a str) -> Option<&'a str> {
+        self.link_allowlist
+            .iter()
+            .any(|allowed| allowed == redirect_to)
+            .then_some(redirect_to)
     }
 
     /// False with `mail_transport = "none"`: the email features are off.
     pub fn enabled(&self) -> bool {
         self.mail_transport != Transport::None
     }
+}
+
+/// An allowed link target: an absolute http(s) URL without a fragment (the token
+/// goes there) and without spaces or control characters.
+fn check_link_target(target: &str) -> Result<String, ConfigError> {
+    let target = target.trim();
+    let host = target
+        .strip_prefix("https://")
+        .or_else(|| target.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or("");
+    if host.is_empty()
+        || target.contains('#')
+        || target.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid(
+            "link_allowlist",
+            format!("`{target}` is not an absolute http(s) URL without a fragment"),
+        ));
+    }
+    Ok(target.to_string())
 }
 
 /// `smtp://user:pass@host:587` (STARTTLS), `smtps://user:pass@host:465` (implicit
@@ -246,6 +346,26 @@ mod tests {
             "mail.example.com:25",
         ] {
             assert!(smtp(bad).is_err(), "{bad}");
+        }
+        let targets = Raw {
+            link_allowlist: vec!["https://spa.example.com/auth/callback".into()],
+            ..Raw::default()
+        };
+        let allowed = mail(targets, Profile::Debug).unwrap();
+        let target = "https://spa.example.com/auth/callback";
+        assert_eq!(allowed.allowed_link_target(target), Some(target));
+        assert_eq!(allowed.allowed_link_target(&format!("{target}/x")), None);
+        for bad in [
+            "/relative",
+            "https://",
+            "ftp://x.example",
+            "https://x.example/#f",
+        ] {
+            let raw = Raw {
+                link_allowlist: vec![bad.into()],
+                ..Raw::default()
+            };
+            assert!(mail(raw, Profile::Debug).is_err(), "{bad}");
         }
         let from = Raw {
             mail_from: "not an address".into(),

@@ -375,3 +375,27 @@ impl From<SessionWithAccount> for cache::SessionState {
         }
     }
 }
+
+/// Whether any complete session of the account but `session_id` came from the user
+/// agent `agent` (`""` for none): `None` when the account had no other complete
+/// session at all (its first sign-in is no news to tell).
+pub async fn device_seen(
+    pool: &AnyPool,
+    account_id: i64,
+    session_id: &str,
+    agent: &str,
+) -> Result<Option<bool>, sqlx::Error> {
+    let (earlier, same): (i64, i64) = sqlx::query_as(
+        "SELECT \
+         (SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND id <> $2 \
+          AND two_factor_pending = 0), \
+         (SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND id <> $2 \
+          AND two_factor_pending = 0 AND COALESCE(user_agent, '') = $3)",
+    )
+    .bind(account_id)
+    .bind(session_id)
+    .bind(agent)
+    .fetch_one(pool)
+    .await?;
+    Ok((earlier > 0).then_some(same > 0))
+}

@@ -17,6 +17,8 @@ use crate::accounts::{self, AccountRow};
 use crate::app::App;
 use crate::audit::{audit, audit_own};
 use crate::auth::{self, IssuedTokens};
+use crate::email::notices::{self, Notice};
+use crate::email::Mailroom;
 use crate::error::AppError;
 use crate::events::EventKind;
 use crate::lockout;
@@ -322,6 +324,12 @@ pub async fn regenerate_recovery_codes(
         client,
     )
     .await;
+    notices::send(
+        &Mailroom::of(app),
+        &row,
+        Notice::RecoveryCodesRegenerated,
+        client,
+    );
     Ok(recovery_codes)
 }
 
@@ -343,6 +351,7 @@ pub async fn disable(
     holder_code(app, &row, code, true, client).await?;
     if store::turn_off(app.pool(), account_id, true, app.now()).await? {
         audit_own(app, EventKind::TwoFactorDisabled, account_id, None, client).await;
+        notices::send(&Mailroom::of(app), &row, Notice::TwoFactorDisabled, client);
     }
     Ok(())
 }
@@ -367,6 +376,9 @@ pub async fn reset(
             client,
         )
         .await;
+        if let Some(row) = crate::accounts::find_by_id(app.pool(), account_id).await? {
+            notices::send(&Mailroom::of(app), &row, Notice::TwoFactorDisabled, client);
+        }
     }
     Ok(reset)
 }

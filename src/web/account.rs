@@ -35,7 +35,7 @@ pub fn routes(two_factor: bool, mail: bool) -> Vec<Route> {
         ]);
     }
     if mail {
-        routes.extend(routes![resend_verification]);
+        routes.extend(routes![resend_verification, change_email]);
     }
     routes
 }
@@ -43,7 +43,7 @@ pub fn routes(two_factor: bool, mail: bool) -> Vec<Route> {
 /// The banner's button: a new verification link to the account's address.
 #[post("/account/email/resend", data = "<_form>")]
 async fn resend_verification(app: &State<App>, me: SignedIn, _form: CsrfForm<CsrfOnly>) -> Page {
-    match crate::email_verification::resend(app, me.account.id).await {
+    match crate::email::verification::resend(app, me.account.id, None).await {
         Ok(()) => Page::Feedback(
             Feedback::success(format!(
                 "We sent a new link to {}. It may take a minute to arrive.",
@@ -52,6 +52,50 @@ async fn resend_verification(app: &State<App>, me: SignedIn, _form: CsrfForm<Csr
             .redirect("/account"),
         ),
         Err(error) => Page::failed(&error, "/account"),
+    }
+}
+
+#[derive(FromForm)]
+struct EmailForm {
+    #[field(default = String::new())]
+    new_email: String,
+    #[field(default = String::new())]
+    password: String,
+}
+
+/// Asks to change the address: a link to the new one confirms it.
+#[post("/account/email", data = "<form>")]
+async fn change_email(
+    app: &State<App>,
+    me: SignedIn,
+    client: ClientInfo,
+    form: CsrfForm<EmailForm>,
+) -> Page {
+    let form = form.0;
+    let outcome = crate::email::change::request(
+        app,
+        me.account.id,
+        &form.new_email,
+        &form.password,
+        None,
+        &client,
+    )
+    .await;
+    match outcome {
+        Ok(()) => Page::Feedback(
+            Feedback::success(format!(
+                "We sent a link to {} (if no other account uses it). Your address changes when                  you open it; until then it stays {}.",
+                form.new_email.trim(),
+                me.account.email
+            ))
+            .redirect("/account"),
+        ),
+        Err(error) if error.is_internal() => Page::failed(&error, "/account"),
+        Err(error) => Page::Feedback(
+            Feedback::of(&error)
+                .keep("new_email", &form.new_email)
+                .redirect("/account"),
+        ),
     }
 }
 
@@ -74,6 +118,8 @@ struct AccountTemplate {
     sessions: Vec<SessionLine>,
     two_factor_enabled: bool,
     recovery_codes_left: i64,
+    /// Mail is on: the address can be changed here.
+    mail: bool,
 }
 
 #[get("/account")]
@@ -113,6 +159,7 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
         sessions,
         two_factor_enabled: status.is_some_and(|s| s.enabled),
         recovery_codes_left: status.map_or(0, |s| s.recovery_codes_left),
+        mail: app.settings.mail.enabled(),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod feedback;
 pub mod headers;
+pub mod links;
 pub mod pages;
 pub mod visitor;
 
@@ -143,6 +144,13 @@ pub fn stage(pages: bool, https: bool, two_factor: bool, mail: bool) -> AdHoc {
         if !pages {
             return rocket;
         }
+        let rocket = if mail {
+            rocket
+                .attach(links::TokenOutOfAddress)
+                .mount("/", links::routes())
+        } else {
+            rocket
+        };
         rocket
             .mount("/", pages::routes())
             .mount("/", account::routes(two_factor, mail))

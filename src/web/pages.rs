@@ -57,16 +57,24 @@ struct LoginTemplate {
     layout: Layout,
     /// The page to return to after logging in, kept in a hidden field ("" for home).
     next: String,
+    /// Mail is on: "Forgot password?" shows.
+    mail: bool,
 }
 
 #[get("/login?<next>")]
-pub(crate) fn login_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
+pub(crate) fn login_page(
+    app: &State<App>,
+    visitor: Visitor,
+    incoming: Incoming,
+    next: Option<&str>,
+) -> Page {
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(after_login(next)));
     }
     Page::render(&LoginTemplate {
         layout: visitor.layout("Log in", incoming),
         next: safe_next(next).unwrap_or("").to_string(),
+        mail: app.settings.mail.enabled(),
     })
 }
 
@@ -160,6 +168,7 @@ async fn register(app: &State<App>, client: ClientInfo, form: CsrfForm<RegisterF
         email: &form.email,
         password: &form.password,
         display_name: Some(&form.display_name),
+        redirect_to: None,
     };
     match auth::register(app, &input, &client).await {
         Ok(account) => Page::Feedback(

@@ -148,14 +148,14 @@ async fn gatehouse_prune_deletes_ended_sessions_and_old_events() {
     assert_eq!(
         stdout(&pruned).trim(),
         format!(
-            "pruned 1 ended session(s) and {} audit event(s)",
+            "pruned 1 ended session(s), {} audit event(s) and 0 expired link token(s)",
             events - 1
         )
     );
     assert_eq!(counts(&app).await, (1, 1));
     // The live session still works.
     let again = gatehouse(&app.db, &["prune"]).output().unwrap();
-    assert!(stdout(&again).contains("pruned 0 ended session(s) and 0 audit event(s)"));
+    assert!(stdout(&again).contains("pruned 0 ended session(s), 0 audit event(s) and 0"));
 }
 
 #[rocket::async_test]
