@@ -84,3 +84,72 @@ impl SmtpSink {
         }
     }
 }
+
+/// The token of the last link to `page` (`/verify-email`, …) in a message, with the
+/// quoted-printable soft breaks undone.
+pub fn link_token(message: &str, page: &str) -> String {
+    let text = message.replace("=\n", "").replace("=3D", "=");
+    let marker = format!("{page}?token=");
+    let start = text
+        .rfind(&marker)
+        .unwrap_or_else(|| panic!("a link to {page} in {text}"))
+        + marker.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// A message's text with its quoted-printable soft breaks undone, to search.
+pub fn readable(message: &str) -> String {
+    message.replace("=\n", "").replace("=3D", "=")
+}
+
+/// An app that mails through `sink` (links under https://app.example.com, no
+/// throttle), with further settings from `customize`.
+pub async fn mailing_app_with(
+    sink: &SmtpSink,
+    customize: impl FnOnce(figment::Figment) -> figment::Figment,
+) -> crate::support::TestApp {
+    let url = sink.url();
+    crate::support::spawn_app_with(move |f| {
+        customize(
+            f.merge(("gatehouse.mail_transport", "smtp"))
+                .merge(("gatehouse.smtp_url", url))
+                .merge(("gatehouse.public_url", "https://app.example.com"))
+                .merge(("gatehouse.mail_throttle_seconds", 0)),
+        )
+    })
+    .await
+}
+
+impl SmtpSink {
+    /// The messages that went to `address` so far.
+    pub fn to(&self, address: &str) -> Vec<String> {
+        let header = format!("To: {address}");
+        self.messages()
+            .into_iter()
+            .filter(|m| m.lines().any(|line| line == header))
+            .collect()
+    }
+
+    /// Waits for a message to `address` whose text contains `words`, or panics after 10 s.
+    pub async fn wait_for_one(&self, address: &str, words: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(found) = self
+                .to(address)
+                .into_iter()
+                .find(|m| readable(m).contains(words))
+            {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no message to {address} saying {words:?}: {:#?}",
+                self.messages()
+            );
+            rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
