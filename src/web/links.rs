@@ -295,13 +295,14 @@ async fn reset_password(
     app: &State<App>,
     jar: &CookieJar<'_>,
     client: ClientInfo,
+    visitor: Visitor,
     visit: LinkVisit,
     form: CsrfForm<NewPasswordForm>,
 ) -> Page {
     let token = visit.form(&RESET).unwrap_or("");
     let outcome =
         password_reset::reset(app, Presented::Form(token), &form.0.new_password, &client).await;
-    if outcome.is_ok() {
+    if outcome.is_ok() && visitor.session_id.is_some() {
         // Every session ended, this browser's too: its cookies go with it.
         cookies::end_session_cookies(jar, &app.settings);
     }

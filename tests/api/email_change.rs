@@ -38,12 +38,18 @@ async fn the_address_changes_only_when_the_new_one_confirms() {
     let link = sink
         .wait_for_one("Alice.New@example.org", "/confirm-email?token=")
         .await;
-    sink.wait_for_one("alice@example.com", "asked to change its address to Alice.New@example.org")
-        .await;
+    sink.wait_for_one(
+        "alice@example.com",
+        "asked to change its address to Alice.New@example.org",
+    )
+    .await;
     let token = link_token(&link, "/confirm-email");
 
     // Nothing changed yet: the old address still signs in.
-    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), Status::Ok);
+    assert_eq!(
+        app.login("alice@example.com", PASSWORD).await.status(),
+        Status::Ok
+    );
     // A change link verifies no address.
     let response = app
         .post("/api/auth/email/verify", json!({ "token": token }))
@@ -60,17 +66,30 @@ async fn the_address_changes_only_when_the_new_one_confirms() {
         .into_json()
         .await
         .unwrap();
-    assert_eq!(me["email"], "Alice.New@example.org", "the session sees it at once");
-    assert_eq!(app.login("alice.new@example.org", PASSWORD).await.status(), Status::Ok);
+    assert_eq!(
+        me["email"], "Alice.New@example.org",
+        "the session sees it at once"
+    );
+    assert_eq!(
+        app.login("alice.new@example.org", PASSWORD).await.status(),
+        Status::Ok
+    );
     assert_eq!(
         app.login("alice@example.com", PASSWORD).await.status(),
         Status::Unauthorized
     );
     sink.wait_for_one("alice@example.com", "is now Alice.New@example.org")
         .await;
-    assert_eq!(confirm(&app, &token).await.0, Status::BadRequest, "once only");
+    assert_eq!(
+        confirm(&app, &token).await.0,
+        Status::BadRequest,
+        "once only"
+    );
     let id = app.account_id("alice").await;
-    assert_eq!(app.events_with_detail(id, "from alice@example.com").await, 1);
+    assert_eq!(
+        app.events_with_detail(id, "from alice@example.com").await,
+        1
+    );
 }
 
 #[rocket::async_test]
@@ -83,8 +102,11 @@ async fn a_taken_address_gets_the_same_answer_and_no_link() {
     let free = ask(&app, &session, "free@example.com", PASSWORD).await;
     assert_eq!(taken, free);
     assert_eq!(taken.0, Status::Accepted);
-    let link = sink.wait_for_one("free@example.com", "/confirm-email?token=").await;
-    sink.wait_for_one("alice@example.com", "to BOB@example.com").await;
+    let link = sink
+        .wait_for_one("free@example.com", "/confirm-email?token=")
+        .await;
+    sink.wait_for_one("alice@example.com", "to BOB@example.com")
+        .await;
     assert!(
         sink.to("BOB@example.com").is_empty() && sink.to("bob@example.com").len() == 1,
         "bob got only his own verification link"
@@ -93,8 +115,14 @@ async fn a_taken_address_gets_the_same_answer_and_no_link() {
     // Taken meanwhile: the link is no longer valid, and alice keeps her address.
     app.register("carol", "free@example.com").await;
     let (status, body) = confirm(&app, &link_token(&link, "/confirm-email")).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (Status::BadRequest, Some("invalid_link")));
-    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), Status::Ok);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (Status::BadRequest, Some("invalid_link"))
+    );
+    assert_eq!(
+        app.login("alice@example.com", PASSWORD).await.status(),
+        Status::Ok
+    );
 }
 
 #[rocket::async_test]
@@ -105,7 +133,11 @@ async fn a_change_needs_the_password_and_a_new_valid_address() {
     let (status, body) = ask(&app, &session, "new@example.com", "not the password at all").await;
     assert_eq!(status, Status::UnprocessableEntity, "{body}");
     assert!(body["error"]["fields"]["password"].is_string(), "{body}");
-    assert_eq!(app.failed_logins("alice").await, 1, "counted like any password entry");
+    assert_eq!(
+        app.failed_logins("alice").await,
+        1,
+        "counted like any password entry"
+    );
     for bad in ["not an address", "ALICE@example.com"] {
         let (status, body) = ask(&app, &session, bad, PASSWORD).await;
         assert_eq!(status, Status::UnprocessableEntity, "{body}");
@@ -128,7 +160,12 @@ async fn change_links_expire() {
     let app = mailing_app_with(&sink, |f| f.merge(("gatehouse.email_change_ttl", 600))).await;
     let session = app.signed_in("alice").await;
     ask(&app, &session, "new@example.com", PASSWORD).await;
-    let link = sink.wait_for_one("new@example.com", "within 10 minutes").await;
+    let link = sink
+        .wait_for_one("new@example.com", "within 10 minutes")
+        .await;
     app.clock.advance(601);
-    assert_eq!(confirm(&app, &link_token(&link, "/confirm-email")).await.0, Status::BadRequest);
+    assert_eq!(
+        confirm(&app, &link_token(&link, "/confirm-email")).await.0,
+        Status::BadRequest
+    );
 }

@@ -20,6 +20,7 @@ mod email_verification;
 mod guards;
 mod health;
 mod identities;
+mod link_pages;
 mod lockout;
 mod login;
 mod logout_and_sessions;

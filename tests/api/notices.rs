@@ -42,10 +42,17 @@ async fn a_sign_in_from_a_device_not_seen_before_is_told() {
     login_from(&app, "Firefox/128 on Linux").await;
     login_from(&app, "Firefox/128 on Linux").await;
     settle().await;
-    assert_eq!(notices_saying(&sink, NEW_DEVICE), 0, "the first device is no news");
+    assert_eq!(
+        notices_saying(&sink, NEW_DEVICE),
+        0,
+        "the first device is no news"
+    );
     login_from(&app, "Safari/17 on iPhone").await;
     let notice = sink.wait_for_one("alice@example.com", NEW_DEVICE).await;
-    assert!(readable(&notice).contains("Safari/17 on iPhone"), "{notice}");
+    assert!(
+        readable(&notice).contains("Safari/17 on iPhone"),
+        "{notice}"
+    );
     login_from(&app, "Firefox/128 on Linux").await;
     login_from(&app, "Safari/17 on iPhone").await;
     settle().await;
@@ -74,8 +81,15 @@ async fn each_notice_can_be_switched_off() {
     assert_eq!(response.status(), Status::NoContent);
     settle().await;
     assert_eq!(notices_saying(&sink, NEW_DEVICE), 0);
-    assert_eq!(notices_saying(&sink, "password of your Gatehouse account was changed"), 0);
-    assert_eq!(sink.to("alice@example.com").len(), 1, "the verification link only");
+    assert_eq!(
+        notices_saying(&sink, "password of your Gatehouse account was changed"),
+        0
+    );
+    assert_eq!(
+        sink.to("alice@example.com").len(),
+        1,
+        "the verification link only"
+    );
 }
 
 #[rocket::async_test]
@@ -104,7 +118,10 @@ async fn turning_two_factor_off_and_new_recovery_codes_are_told() {
         .await;
     assert_eq!(response.status(), Status::NoContent);
     let notice = sink
-        .wait_for_one("alice@example.com", "Two-factor authentication was turned off")
+        .wait_for_one(
+            "alice@example.com",
+            "Two-factor authentication was turned off",
+        )
         .await;
     assert!(readable(&notice).contains("When: "), "{notice}");
 }

@@ -22,7 +22,11 @@ async fn forgot(app: &TestApp, email: &str) -> (Status, String, Vec<String>) {
         .map(|h| format!("{}: {}", h.name(), h.value()))
         .collect();
     headers.sort();
-    (status, response.into_string().await.unwrap_or_default(), headers)
+    (
+        status,
+        response.into_string().await.unwrap_or_default(),
+        headers,
+    )
 }
 
 async fn reset(app: &TestApp, token: &str, password: &str) -> (Status, Value) {
@@ -71,7 +75,9 @@ async fn forgot_answers_alike_and_the_link_sets_a_password_once() {
     let unknown = forgot(&app, "nobody@example.com").await;
     assert_eq!(known.0, Status::Accepted);
     assert_eq!((known.1.clone(), known.2.clone()), (unknown.1, unknown.2));
-    let message = sink.wait_for_one("alice@example.com", "/reset-password?token=").await;
+    let message = sink
+        .wait_for_one("alice@example.com", "/reset-password?token=")
+        .await;
     assert!(
         readable(&message).contains("https://app.example.com/reset-password?token="),
         "{message}"
@@ -83,7 +89,10 @@ async fn forgot_answers_alike_and_the_link_sets_a_password_once() {
     // A password the policy refuses leaves the token for another try.
     let (status, body) = reset(&app, &token, "short").await;
     assert_eq!(status, Status::UnprocessableEntity, "{body}");
-    assert!(body["error"]["fields"]["new_password"].is_string(), "{body}");
+    assert!(
+        body["error"]["fields"]["new_password"].is_string(),
+        "{body}"
+    );
     let (status, body) = reset(&app, &token, NEW_PASSWORD).await;
     assert_eq!(status, Status::NoContent, "{body}");
 
@@ -95,7 +104,10 @@ async fn forgot_answers_alike_and_the_link_sets_a_password_once() {
     )
     .await;
     assert_eq!(app.failed_logins("alice").await, 0);
-    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Unauthorized);
+    assert_eq!(
+        app.login("alice", PASSWORD).await.status(),
+        Status::Unauthorized
+    );
     assert_eq!(app.login("alice", NEW_PASSWORD).await.status(), Status::Ok);
 
     // Once only; a tampered token is refused the same way.
@@ -115,8 +127,11 @@ async fn forgot_answers_alike_and_the_link_sets_a_password_once() {
     .await
     .unwrap();
     assert_eq!(requested, 1);
-    sink.wait_for_one("alice@example.com", "password of your Gatehouse account was changed")
-        .await;
+    sink.wait_for_one(
+        "alice@example.com",
+        "password of your Gatehouse account was changed",
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -130,7 +145,10 @@ async fn one_token_sent_many_times_at_once_sets_one_password() {
         .collect();
     let answers =
         rocket::futures::future::join_all(passwords.iter().map(|p| reset(&app, &token, p))).await;
-    let done = answers.iter().filter(|(s, _)| *s == Status::NoContent).count();
+    let done = answers
+        .iter()
+        .filter(|(s, _)| *s == Status::NoContent)
+        .count();
     let refused = answers
         .iter()
         .filter(|(s, b)| *s == Status::BadRequest && b["error"]["code"] == "invalid_link")
@@ -192,12 +210,18 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
     // Expired after password_reset_ttl (an hour).
     let token = reset_link(&app, &sink, "alice@example.com").await;
     app.clock.advance(3601);
-    assert_eq!(reset(&app, &token, NEW_PASSWORD).await.0, Status::BadRequest);
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.0,
+        Status::BadRequest
+    );
 
     // Voided by a newer one.
     let older = reset_link(&app, &sink, "alice@example.com").await;
     let newer = reset_link(&app, &sink, "alice@example.com").await;
-    assert_eq!(reset(&app, &older, NEW_PASSWORD).await.0, Status::BadRequest);
+    assert_eq!(
+        reset(&app, &older, NEW_PASSWORD).await.0,
+        Status::BadRequest
+    );
 
     // Voided by a password change.
     let session = app.signed_in("alice").await;
@@ -209,7 +233,10 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
         )
         .await;
     assert_eq!(response.status(), Status::NoContent);
-    assert_eq!(reset(&app, &newer, "another fine password 7").await.0, Status::BadRequest);
+    assert_eq!(
+        reset(&app, &newer, "another fine password 7").await.0,
+        Status::BadRequest
+    );
 
     // Wrong purpose, both ways.
     let token = reset_link(&app, &sink, "alice@example.com").await;
@@ -218,11 +245,16 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
         .await;
     assert_error(response, Status::BadRequest, "invalid_link").await;
     assert_eq!(
-        reset(&app, &verification, "another fine password 7").await.0,
+        reset(&app, &verification, "another fine password 7")
+            .await
+            .0,
         Status::BadRequest
     );
     // Neither was spent by the wrong use.
-    assert_eq!(reset(&app, &token, "another fine password 7").await.0, Status::NoContent);
+    assert_eq!(
+        reset(&app, &token, "another fine password 7").await.0,
+        Status::NoContent
+    );
     let response = app
         .post("/api/auth/email/verify", json!({ "token": verification }))
         .await;
@@ -256,7 +288,10 @@ async fn an_spa_names_its_own_link_target_among_the_allowed() {
         .await;
     assert_eq!(response.status(), Status::Accepted);
     let message = sink
-        .wait_for_one("alice@example.com", "https://spa.example.com/auth/reset#token=")
+        .wait_for_one(
+            "alice@example.com",
+            "https://spa.example.com/auth/reset#token=",
+        )
         .await;
     let text = readable(&message);
     let start = text.find("/auth/reset#token=").unwrap() + "/auth/reset#token=".len();
