@@ -110,9 +110,13 @@ impl Email {
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
-                    && !display
-                        .chars()
-                        .any(|c| c.is_whitespace() || crate::text::is_hidden(c))
+                    && !display.chars().any(|c| {
+                        c.is_whitespace()
+                            || crate::text::is_hidden(c)
+                            // A bare address only: mail must go where the key says, so
+                            // no display name (`Name <a@b>`), comment or list.
+                            || "<>()[],;:\"\\".contains(c)
+                    })
             }
             None => false,
         };
@@ -186,6 +190,8 @@ crate::table_row! {
         pub is_staff: bool,
         pub is_superuser: bool,
         pub created_at: i64,
+        /// Set by every password change (not by a re-hash of the same password).
+        pub password_changed_at: Option<i64>,
         pub failed_logins: i64,
         pub locked_at: Option<i64>,
         pub locked_until: Option<i64>,
@@ -456,8 +462,8 @@ pub async fn email_taken(pool: &AnyPool, email_key: &str) -> Result<bool, sqlx::
 }
 
 /// Gives the account a new address, verified as of `now` (its owner followed a link
-/// sent there). False when the account is gone or another account took the address
-/// meanwhile (the unique key decides, so two confirmations cannot both win).
+/// sent there). False when the account is gone, blocked or inactive, or another
+/// account took the address meanwhile (the unique key decides, so two confirmations cannot both win).
 pub async fn change_email(
     pool: &AnyPool,
     id: i64,
@@ -466,7 +472,7 @@ pub async fn change_email(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE accounts SET email = $2, email_key = $3, email_verified_at = $4, updated_at = $4 \
-         WHERE id = $1",
+         WHERE id = $1 AND is_active = 1 AND blocked_at IS NULL",
     )
     .bind(id)
     .bind(&email.display)
@@ -607,6 +613,20 @@ pub async fn give_back_attempt(
     )
     .bind(id)
     .bind(reservation.locked_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Clears the counter and any lock that ends by itself: a password reset. A lock
+/// without an end stays for an administrator to lift.
+pub async fn clear_failed_logins_after_reset(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET failed_logins = 0, \
+         locked_at = CASE WHEN locked_until IS NULL THEN locked_at ELSE NULL END, \
+         locked_until = NULL WHERE id = $1",
+    )
+    .bind(id)
     .execute(pool)
     .await?;
     Ok(())

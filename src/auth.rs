@@ -6,7 +6,7 @@ use crate::accounts::{self, Account, AccountRow, DisplayName, Email, NewAccount,
 use crate::app::App;
 use crate::audit::{audit, audit_own};
 use crate::email::notices::{self, Notice};
-use crate::email::tokens::{self, Purpose};
+use crate::email::tokens as link_tokens;
 use crate::email::Mailroom;
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
@@ -270,7 +270,27 @@ pub async fn login(
         return start_second_factor(app, &row, remember, client).await;
     }
     attempt.completed_login(app).await?;
-    open_session(app, row.id, remember, None, client).await
+    let tokens = open_session(app, row.id, remember, None, client).await?;
+    password_unchanged_since(app, &row, &tokens.session_id, client).await?;
+    Ok(tokens)
+}
+
+/// A password change or reset revokes every session it can see; a login that checked
+/// the old password while it happened opens its session a moment later, so it looks
+/// again once its session exists and ends it if the password changed meanwhile.
+async fn password_unchanged_since(
+    app: &App,
+    seen: &AccountRow,
+    session_id: &str,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let now = accounts::find_by_id(app.pool(), seen.id).await?;
+    if now.is_some_and(|now| now.password_changed_at == seen.password_changed_at) {
+        return Ok(());
+    }
+    let reason = "password_changed";
+    revoke_session(app, seen.id, session_id, reason, None, client).await?;
+    Err(AppError::InvalidCredentials)
 }
 
 /// Opens a complete session after a successful login (`method` names the second
@@ -691,7 +711,7 @@ pub async fn change_password(
     recheck_password(app, &row, current_password, "current_password", client).await?;
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
-    tokens::void(app.pool(), account_id, Purpose::PasswordReset).await?;
+    link_tokens::void_all(app.pool(), account_id).await?;
     audit_own(app, EventKind::PasswordChanged, account_id, None, client).await;
     notices::send(&Mailroom::of(app), &row, Notice::PasswordChanged, client);
     revoke_other_sessions(
@@ -723,7 +743,7 @@ pub async fn reset_password(
     }
     let hash = app.hasher.hash(new_password).await?;
     accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
-    tokens::void(app.pool(), account_id, Purpose::PasswordReset).await?;
+    link_tokens::void_all(app.pool(), account_id).await?;
     notices::send(&Mailroom::of(app), &row, Notice::PasswordChanged, client);
     audit(
         app,

@@ -216,14 +216,21 @@ fn smtp_transport(
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
-    let url = if text.starts_with("smtp://") && !loopback && !text.contains("tls=") {
-        format!(
-            "{text}{}tls=required",
-            if text.contains('?') { "&" } else { "?" }
-        )
+    // Off loopback, `smtp://` always requires STARTTLS, whatever its query says (a
+    // `tls=` inside a password is no query parameter).
+    let url = if text.starts_with("smtp://") && !loopback {
+        let (base, query) = text.split_once('?').unwrap_or((text, ""));
+        let mut parameters: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("tls="))
+            .collect();
+        parameters.push("tls=required");
+        format!("{base}?{}", parameters.join("&"))
     } else {
         text.clone()
     };
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let tls_mode = |mode: &str| query.split('&').any(|p| p == format!("tls={mode}"));
     let unusable = |e: lettre::transport::smtp::Error| {
         format!(
             "smtp_url {url:?} cannot be used: {e}",
@@ -243,9 +250,9 @@ fn smtp_transport(
         // The same mode the URL chose, with the extra roots.
         let tls = if url.starts_with("smtps://") {
             Tls::Wrapper(parameters)
-        } else if url.contains("tls=required") {
+        } else if tls_mode("required") {
             Tls::Required(parameters)
-        } else if url.contains("tls=opportunistic") {
+        } else if tls_mode("opportunistic") {
             Tls::Opportunistic(parameters)
         } else {
             Tls::None

@@ -10,3 +10,6 @@ CREATE TABLE link_forms (
 );
 CREATE INDEX link_forms_token_idx ON link_forms (token_hash);
 CREATE INDEX email_tokens_expiry_idx ON email_tokens (expires_at);
+-- One live token per account and purpose, whatever races: of two requests issuing one
+-- at once (several instances), the second fails rather than leaving two valid links.
+CREATE UNIQUE INDEX email_tokens_one_live_idx ON email_tokens (account_id, purpose) WHERE used_at IS NULL;

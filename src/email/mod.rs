@@ -91,8 +91,8 @@ fn greeting_name(row: &AccountRow) -> &str {
 /// `address` as a mailbox; `None` (logged) for an address our rules accepted but the
 /// mail library cannot write.
 fn mailbox(address: &str, account_id: i64) -> Option<Mailbox> {
-    match address.parse() {
-        Ok(mailbox) => Some(mailbox),
+    match address.parse::<lettre::Address>() {
+        Ok(address) => Some(Mailbox::new(None, address)),
         Err(error) => {
             log::warn!("account {account_id} has an address mail cannot reach: {error}");
             None

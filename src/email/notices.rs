@@ -1,7 +1,7 @@
 //! Security notices: a message to the account's address when something that guards
 //! it changes, so its owner hears of a change they did not make. Each kind can be
-//! switched off in the settings (`notify_*`); all go out in the background and are
-//! throttled like every message.
+//! switched off in the settings (`notify_*`); all go out in the background. Only the
+//! new-device notice is throttled (see [`try_send`]).
 
 use askama::Template;
 
@@ -187,6 +187,12 @@ fn try_send(
         },
     )
     .map_err(|e| AppError::internal("rendering a notice", e.to_string()))?;
-    room.outbox.send_in_background(letter);
+    // A throttled notice could be used to hide one change behind a decoy a moment
+    // before; only sign-ins, which anyone with the password can repeat, are throttled.
+    if matches!(notice, Notice::NewDevice) {
+        room.outbox.send_in_background(letter);
+    } else {
+        room.outbox.send_admitted(letter);
+    }
     Ok(())
 }

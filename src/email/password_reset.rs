@@ -102,7 +102,8 @@ pub async fn reset(
         return Err(AppError::InvalidLink);
     }
     accounts::update_password_hash(pool, row.id, &hash, app.now()).await?;
-    accounts::clear_failed_logins(pool, row.id).await?;
+    tokens::void_all(pool, row.id).await?;
+    accounts::clear_failed_logins_after_reset(pool, row.id).await?;
     audit_own(
         app,
         EventKind::PasswordReset,

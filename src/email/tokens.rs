@@ -199,12 +199,12 @@ pub async fn exchange(
     Ok((done.rows_affected() == 1).then_some(form))
 }
 
-/// Voids the account's unspent tokens of `purpose` (a password change voids the
-/// reset links sent before it).
-pub async fn void(pool: &AnyPool, account_id: i64, purpose: Purpose) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM email_tokens WHERE account_id = $1 AND purpose = $2")
+/// Voids every unspent token of the account: a password change or reset ends what
+/// whoever knew the old password may have asked for (a reset link, a change of
+/// address to theirs).
+pub async fn void_all(pool: &AnyPool, account_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM email_tokens WHERE account_id = $1")
         .bind(account_id)
-        .bind(purpose.as_str())
         .execute(pool)
         .await?;
     Ok(())

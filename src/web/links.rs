@@ -26,6 +26,7 @@ use crate::cookies;
 use crate::email::tokens::{self, Presented, Purpose};
 use crate::email::{change, password_reset, verification};
 use crate::error::AppError;
+use crate::rate_limit::Limit;
 use crate::sessions::ClientInfo;
 
 pub fn routes() -> Vec<Route> {
@@ -106,9 +107,14 @@ impl Fairing for TokenOutOfAddress {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
-        if request.method() != Method::Get || !LINK_PAGES.contains(&request.uri().path().as_str()) {
+        if !matches!(request.method(), Method::Get | Method::Head) {
             return;
         }
+        // Compared decoded: `/verify%2Demail` reaches the same page.
+        let decoded = request.uri().path().url_decode_lossy().into_owned();
+        let Some(page) = LINK_PAGES.iter().find(|page| **page == decoded) else {
+            return;
+        };
         let Some(query) = request.uri().query() else {
             return;
         };
@@ -125,10 +131,9 @@ impl Fairing for TokenOutOfAddress {
         if token.is_none() {
             return;
         }
-        let path = request.uri().path().as_str().to_owned();
         let address = match kept.is_empty() {
-            true => path,
-            false => format!("{path}?{}", kept.join("&")),
+            true => page.to_string(),
+            false => format!("{page}?{}", kept.join("&")),
         };
         if let Ok(origin) = Origin::parse_owned(address) {
             request.set_uri(origin);
@@ -185,9 +190,11 @@ struct LinkTemplate {
 
 /// A link page: on arrival, the exchange and the redirect; then the form, or word
 /// that the link no longer works.
+#[allow(clippy::too_many_arguments)]
 async fn show(
     kind: &LinkKind,
     app: &App,
+    client: &ClientInfo,
     jar: &CookieJar<'_>,
     visitor: Visitor,
     incoming: Incoming,
@@ -195,6 +202,10 @@ async fn show(
 ) -> Page {
     let purpose = kind.purpose.as_str();
     if let Some(token) = &visit.arriving {
+        // Each exchange stores a form token: bounded per client like password entries.
+        if let Err(error) = app.rate_limits.by_address(Limit::Password, client) {
+            return Page::failed(&error, "/");
+        }
         match tokens::exchange(app.pool(), token, kind.purpose, app.now()).await {
             Ok(Some(form)) => cookies::set_link_form(jar, &app.settings, purpose, form),
             Ok(None) => cookies::clear_link_form(jar, &app.settings, purpose),
@@ -251,12 +262,13 @@ fn finish<T>(
 #[get("/verify-email")]
 async fn verify_email_page(
     app: &State<App>,
+    client: ClientInfo,
     jar: &CookieJar<'_>,
     visitor: Visitor,
     incoming: Incoming,
     visit: LinkVisit,
 ) -> Page {
-    show(&VERIFY, app, jar, visitor, incoming, visit).await
+    show(&VERIFY, app, &client, jar, visitor, incoming, visit).await
 }
 
 #[post("/verify-email", data = "<_form>")]
@@ -276,12 +288,13 @@ async fn verify_email(
 #[get("/reset-password")]
 async fn reset_password_page(
     app: &State<App>,
+    client: ClientInfo,
     jar: &CookieJar<'_>,
     visitor: Visitor,
     incoming: Incoming,
     visit: LinkVisit,
 ) -> Page {
-    show(&RESET, app, jar, visitor, incoming, visit).await
+    show(&RESET, app, &client, jar, visitor, incoming, visit).await
 }
 
 #[derive(FromForm)]
@@ -317,12 +330,13 @@ async fn reset_password(
 #[get("/confirm-email")]
 async fn confirm_email_page(
     app: &State<App>,
+    client: ClientInfo,
     jar: &CookieJar<'_>,
     visitor: Visitor,
     incoming: Incoming,
     visit: LinkVisit,
 ) -> Page {
-    show(&CHANGE, app, jar, visitor, incoming, visit).await
+    show(&CHANGE, app, &client, jar, visitor, incoming, visit).await
 }
 
 #[post("/confirm-email", data = "<_form>")]

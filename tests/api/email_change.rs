@@ -169,3 +169,47 @@ async fn change_links_expire() {
         Status::BadRequest
     );
 }
+
+#[rocket::async_test]
+async fn a_password_change_voids_a_pending_change_of_address() {
+    let sink = SmtpSink::start().await;
+    let app = mailing_app_with(&sink, |f| f).await;
+    let session = app.signed_in("alice").await;
+    ask(&app, &session, "intruder@example.net", PASSWORD).await;
+    let link = sink
+        .wait_for_one("intruder@example.net", "/confirm-email?token=")
+        .await;
+    let response = app
+        .post_bearer(
+            "/api/auth/password",
+            &session.access,
+            Some(json!({"current_password": PASSWORD, "new_password": "violet canyon drifting northward"})),
+        )
+        .await;
+    assert_eq!(response.status(), Status::NoContent);
+    let (status, _) = confirm(&app, &link_token(&link, "/confirm-email")).await;
+    assert_eq!(status, Status::BadRequest);
+}
+
+#[rocket::async_test]
+async fn an_address_is_a_bare_address_so_mail_goes_where_its_key_says() {
+    let sink = SmtpSink::start().await;
+    let app = mailing_app_with(&sink, |f| f).await;
+    let session = app.signed_in("alice").await;
+    for dressed in [
+        "Evil <bob@example.com>",
+        "<bob@example.com>",
+        "bob@example.com(comment)",
+        "a@b.com,bob@example.com",
+    ] {
+        let (status, body) = ask(&app, &session, dressed, PASSWORD).await;
+        assert_eq!(status, Status::UnprocessableEntity, "{dressed}: {body}");
+        let response = app
+            .post(
+                "/api/auth/register",
+                json!({"username": "mallory", "email": dressed, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), Status::UnprocessableEntity, "{dressed}");
+    }
+}

@@ -205,7 +205,7 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
     let sink = SmtpSink::start().await;
     let app = mailing_app_with(&sink, |f| f).await;
     app.register("alice", "alice@example.com").await;
-    let verification = link_token(&sink.wait_for(1).await[0], "/verify-email");
+    let first_verification = link_token(&sink.wait_for(1).await[0], "/verify-email");
 
     // Expired after password_reset_ttl (an hour).
     let token = reset_link(&app, &sink, "alice@example.com").await;
@@ -238,6 +238,24 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
         Status::BadRequest
     );
 
+    // A password change voids every link (the verification link too): a new one.
+    let response = app
+        .post_bearer("/api/auth/email/resend", &session.access, None)
+        .await;
+    assert_eq!(response.status(), Status::Accepted);
+    let verification = loop {
+        let links: Vec<String> = sink
+            .to("alice@example.com")
+            .into_iter()
+            .filter(|m| readable(m).contains("/verify-email?token="))
+            .collect();
+        if links.len() == 2 {
+            break link_token(&links[1], "/verify-email");
+        }
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_ne!(verification, first_verification);
+
     // Wrong purpose, both ways.
     let token = reset_link(&app, &sink, "alice@example.com").await;
     let response = app
@@ -250,15 +268,15 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
             .0,
         Status::BadRequest
     );
-    // Neither was spent by the wrong use.
-    assert_eq!(
-        reset(&app, &token, "another fine password 7").await.0,
-        Status::NoContent
-    );
+    // Neither was spent by the wrong use (verified first: a reset voids every link).
     let response = app
         .post("/api/auth/email/verify", json!({ "token": verification }))
         .await;
     assert_eq!(response.status(), Status::Ok);
+    assert_eq!(
+        reset(&app, &token, "another fine password 7").await.0,
+        Status::NoContent
+    );
 }
 
 #[rocket::async_test]

@@ -97,6 +97,10 @@ struct Harness {
     _driver: Running,
     driver_url: String,
     chromium: PathBuf,
+    /// Where the file mailer writes (`.eml` files).
+    mail_dir: PathBuf,
+    /// The server's log (stdout and stderr), at Rocket's debug level.
+    log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -105,10 +109,14 @@ impl Harness {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let db_url = format!("sqlite://{}", dir.path().join("e2e.db").display());
         let port = free_port();
+        let mail_dir = dir.path().join("mail");
+        let log = dir.path().join("server.log");
+        let log_file = std::fs::File::create(&log).expect("a log file");
         let server = Command::new(binary())
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_LOG_LEVEL", "off")
+            .env("ROCKET_LOG_LEVEL", "debug")
+            .env("ROCKET_CLI_COLORS", "false")
             .env("ROCKET_PROFILE", "debug")
             .env("DATABASE_URL", &db_url)
             .env(
@@ -122,9 +130,11 @@ impl Harness {
             .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
             .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
             .env("GATEHOUSE_RATE_LIMIT_ENABLED", "false")
-            .env("GATEHOUSE_MAIL_TRANSPORT", "none")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .env("GATEHOUSE_MAIL_TRANSPORT", "file")
+            .env("GATEHOUSE_MAIL_DIR", &mail_dir)
+            .env("GATEHOUSE_MAIL_THROTTLE_SECONDS", "0")
+            .stdout(log_file.try_clone().expect("the log file"))
+            .stderr(log_file)
             .spawn()
             .expect("the gatehouse binary starts");
         let server = Running(server);
@@ -145,6 +155,8 @@ impl Harness {
             _driver: driver,
             driver_url: format!("http://127.0.0.1:{driver_port}"),
             chromium,
+            mail_dir,
+            log,
             _dir: dir,
         }
     }
@@ -244,6 +256,45 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .expect("time")
         .as_secs()
+}
+
+/// The token of the newest link to `page` in the mail the file mailer wrote to `to`,
+/// waiting up to 10 s for it.
+fn mailed_token(harness: &Harness, to: &str, page: &str) -> String {
+    let marker = format!("{page}?token=");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut found: Vec<(SystemTime, String)> = std::fs::read_dir(&harness.mail_dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|entry| {
+                        let text = std::fs::read_to_string(entry.path()).ok()?;
+                        let text = text
+                            .replace("=\r\n", "")
+                            .replace("=\n", "")
+                            .replace("=3D", "=");
+                        let modified = entry.metadata().ok()?.modified().ok()?;
+                        (text.contains(&format!("To: {to}")) && text.contains(&marker))
+                            .then_some((modified, text))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        if let Some((_, text)) = found.last() {
+            let start = text.rfind(&marker).unwrap() + marker.len();
+            return text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail to {to} with a link to {page}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 async fn log_in(browser: &Client, harness: &Harness, login: &str) {
@@ -437,4 +488,65 @@ async fn people_use_the_pages_in_a_real_browser() {
         .contains("blocked by an administrator"));
     boss.close().await.ok();
     alice.close().await.ok();
+}
+
+#[rocket::async_test]
+async fn a_forgotten_password_is_reset_in_a_real_browser() {
+    let Some((chromium, driver)) = browser_programs() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but no chromium/chromedriver: .ci/run installs Debian's chromium and chromium-driver");
+        }
+        eprintln!("gatehouse browser reset test skipped: no chromium/chromium-driver");
+        return;
+    };
+    let harness = Harness::start(chromium, driver);
+    let alice = harness.browser().await;
+    alice.goto(&harness.url("/register")).await.unwrap();
+    fill(&alice, "#username", "alice").await;
+    fill(&alice, "#email", "alice@example.com").await;
+    fill(&alice, "#password", PASSWORD).await;
+    submit(&alice, "/register").await;
+    assert_eq!(path(&alice).await, "/login");
+
+    let forgot = alice
+        .find(Locator::Css("a[href='/forgot-password']"))
+        .await
+        .expect("a 'Forgot password?' link on the login page");
+    click_and_wait(&alice, &forgot).await;
+    assert_eq!(path(&alice).await, "/forgot-password");
+    screenshot(&alice, "forgot-password").await;
+    fill(&alice, "#email", "alice@example.com").await;
+    submit(&alice, "/forgot-password").await;
+    assert_eq!(path(&alice).await, "/login");
+    assert!(page_text(&alice)
+        .await
+        .contains("If an account has that address"));
+
+    let token = mailed_token(&harness, "alice@example.com", "/reset-password");
+    alice
+        .goto(&harness.url(&format!("/reset-password?token={token}")))
+        .await
+        .unwrap();
+    let address = alice.current_url().await.unwrap().to_string();
+    assert_eq!(
+        address,
+        harness.url("/reset-password"),
+        "the token left the address"
+    );
+    screenshot(&alice, "reset-password").await;
+    let new_password = "violet canyon drifting northward";
+    fill(&alice, "#new_password", new_password).await;
+    submit(&alice, "/reset-password").await;
+    assert_eq!(path(&alice).await, "/login");
+    assert!(page_text(&alice).await.contains("Your password is changed"));
+    fill(&alice, "#login", "alice").await;
+    fill(&alice, "#password", new_password).await;
+    submit(&alice, "/login").await;
+    assert!(page_text(&alice).await.contains("Hello, alice"));
+    alice.close().await.ok();
+
+    // The server logged every request (debug level), and the link's token in none.
+    let log = std::fs::read_to_string(&harness.log).expect("the server log");
+    assert!(log.contains("GET /reset-password"), "{log}");
+    assert!(!log.contains(&token), "the link token reached the log");
 }
