@@ -241,6 +241,11 @@ fn smtp_transport(
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| format!("smtp_ca_file `{path}` cannot be read: {e}"))?;
+        // A PEM without a certificate parses as none at all: say so now, not at the
+        // first send.
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(format!("smtp_ca_file `{path}` holds no PEM certificate"));
+        }
         let roots = Certificate::from_pem(&pem)
             .map_err(|e| format!("smtp_ca_file `{path}` holds no usable certificate: {e}"))?;
         let parameters = TlsParameters::builder(host.to_string())

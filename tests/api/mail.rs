@@ -149,3 +149,39 @@ fn release_needs_an_explicit_transport_and_a_public_url() {
     let none = release().merge(("gatehouse.mail_transport", "none"));
     assert!(gatehouse::rocket(none).is_ok());
 }
+
+#[rocket::async_test]
+async fn starttls_checks_the_certificate_against_the_trusted_authority() {
+    use crate::smtp_sink::TestAuthority;
+    let authority = TestAuthority::new();
+    let sink = SmtpSink::start_tls(&authority).await;
+    let app = crate::support::spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("test-ca.pem");
+    std::fs::write(&ca_file, &authority.ca_pem).unwrap();
+    let url = format!("smtp://localhost:{}?tls=required", sink.port);
+    let send = |ca: Option<&std::path::Path>| {
+        let mut command = gatehouse(&app.db, &["mail", "test", "ops@example.com"]);
+        command
+            .env("GATEHOUSE_MAIL_TRANSPORT", "smtp")
+            .env("GATEHOUSE_SMTP_URL", &url)
+            .env("GATEHOUSE_PUBLIC_URL", "https://app.example.com");
+        if let Some(ca) = ca {
+            command.env("GATEHOUSE_SMTP_CA_FILE", ca);
+        }
+        command.output().unwrap()
+    };
+    // Not trusted: the certificate is refused and nothing is sent.
+    let refused = send(None);
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    assert!(sink.messages().is_empty());
+    // Trusted through smtp_ca_file: the message goes over TLS.
+    let output = send(Some(&ca_file));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sink.secured(), vec![true]);
+    assert!(sink.messages()[0].contains("To: ops@example.com"));
+    // A file that holds no certificate stops the command with a sentence.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate").unwrap();
+    assert_fails(&send(Some(&empty)), "smtp_ca_file");
+}

@@ -1,62 +1,166 @@
-//! A small SMTP server on loopback for the mail tests: it accepts every message, keeps
-//! each as its raw text, and can be made to refuse. Plain SMTP only (the app allows
-//! that to loopback addresses).
+//! A small SMTP server on loopback for the mail tests: it accepts every message and
+//! keeps each as its raw text. Plain SMTP (the app allows that to loopback addresses),
+//! or with STARTTLS under a certificate the test made ([`TestAuthority`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use rocket::tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use rocket::tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use rocket::tokio::net::TcpListener;
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+
+/// A connection, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 
 #[derive(Clone)]
 pub struct SmtpSink {
     pub port: u16,
     messages: Arc<Mutex<Vec<String>>>,
+    /// Whether each message came over TLS, in the order of `messages`.
+    secured: Arc<Mutex<Vec<bool>>>,
+}
+
+/// A certificate authority made for one test, and a server certificate it signed for
+/// `localhost` and 127.0.0.1.
+pub struct TestAuthority {
+    pub ca_pem: String,
+    server_cert: rustls::pki_types::CertificateDer<'static>,
+    server_key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+impl TestAuthority {
+    pub fn new() -> TestAuthority {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Gatehouse test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = server_params.signed_by(&server_key, &issuer).unwrap();
+        TestAuthority {
+            ca_pem: ca.pem(),
+            server_cert: server.der().clone(),
+            server_key: rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der())
+                .unwrap(),
+        }
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.server_cert.clone()], self.server_key.clone_key())
+            .unwrap();
+        TlsAcceptor::from(Arc::new(config))
+    }
 }
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
+        SmtpSink::listen(None).await
+    }
+
+    /// A sink that offers STARTTLS under `authority`'s server certificate.
+    pub async fn start_tls(authority: &TestAuthority) -> SmtpSink {
+        SmtpSink::listen(Some(authority.acceptor())).await
+    }
+
+    async fn listen(tls: Option<TlsAcceptor>) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let port = listener.local_addr().unwrap().port();
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let store = Arc::clone(&messages);
+        let sink = SmtpSink {
+            port,
+            messages: Arc::new(Mutex::new(Vec::new())),
+            secured: Arc::new(Mutex::new(Vec::new())),
+        };
+        let server = sink.clone();
         rocket::tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let store = Arc::clone(&store);
+                let (server, tls) = (server.clone(), tls.clone());
                 rocket::tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
-                    let mut lines = BufReader::new(read).lines();
-                    let _ = write.write_all(b"220 sink ready\r\n").await;
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                        let answer: &[u8] = match verb.as_str() {
-                            "EHLO" | "HELO" => b"250 sink\r\n",
-                            "DATA" => {
-                                let _ = write.write_all(b"354 end with a dot\r\n").await;
-                                let mut body = String::new();
-                                while let Ok(Some(line)) = lines.next_line().await {
-                                    if line == "." {
-                                        break;
-                                    }
-                                    body.push_str(&line);
-                                    body.push('\n');
-                                }
-                                store.lock().unwrap().push(body);
-                                b"250 queued\r\n"
-                            }
-                            "QUIT" => {
-                                let _ = write.write_all(b"221 bye\r\n").await;
-                                break;
-                            }
-                            _ => b"250 ok\r\n",
-                        };
-                        if write.write_all(answer).await.is_err() {
-                            break;
-                        }
-                    }
+                    let mut stream = stream;
+                    let _ = stream.write_all(b"220 sink ready\r\n").await;
+                    server.converse(Box::new(stream), tls, false).await;
                 });
             }
         });
-        SmtpSink { port, messages }
+        sink
+    }
+
+    /// One SMTP dialogue; after STARTTLS it goes on over TLS (`tls` then `None`,
+    /// `secure` true).
+    fn converse(
+        self,
+        stream: Box<dyn Stream>,
+        tls: Option<TlsAcceptor>,
+        secure: bool,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let mut stream = BufReader::new(stream);
+            loop {
+                let mut line = String::new();
+                if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end_matches(['\r', '\n']);
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let answer: &[u8] = match verb.as_str() {
+                    "EHLO" | "HELO" if tls.is_some() => b"250-sink\r\n250 STARTTLS\r\n",
+                    "EHLO" | "HELO" => b"250 sink\r\n",
+                    "STAR" if tls.is_some() => {
+                        let _ = stream.write_all(b"220 go ahead\r\n").await;
+                        let acceptor = tls.clone().unwrap();
+                        let Ok(secured) = acceptor.accept(stream.into_inner()).await else {
+                            return;
+                        };
+                        return self.converse(Box::new(secured), None, true).await;
+                    }
+                    "DATA" => {
+                        let _ = stream.write_all(b"354 end with a dot\r\n").await;
+                        let mut body = String::new();
+                        loop {
+                            let mut line = String::new();
+                            if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let line = line.trim_end_matches(['\r', '\n']);
+                            if line == "." {
+                                break;
+                            }
+                            body.push_str(line);
+                            body.push('\n');
+                        }
+                        self.messages.lock().unwrap().push(body);
+                        self.secured.lock().unwrap().push(secure);
+                        b"250 queued\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = stream.write_all(b"221 bye\r\n").await;
+                        return;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Whether each message so far came over TLS.
+    pub fn secured(&self) -> Vec<bool> {
+        self.secured.lock().unwrap().clone()
     }
 
     pub fn url(&self) -> String {
