@@ -988,6 +988,7 @@ mod tests {
             is_staff: false,
             is_superuser: false,
             created_at: 0,
+            password_changed_at: None,
             failed_logins: 0,
             locked_at,
             locked_until,

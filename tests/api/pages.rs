@@ -637,6 +637,10 @@ async fn admin_pages_are_for_staff_and_act_on_accounts() {
     assert_eq!(location(&response), uri);
     let (_, html) = page(&app, &uri).await;
     assert!(html.contains("Reason is required"), "{html}");
+    assert!(
+        html.contains("email not verified"),
+        "the verification state: {html}"
+    );
     submit(
         &app,
         &format!("{uri}/block"),

@@ -549,5 +549,8 @@ async fn a_forgotten_password_is_reset_in_a_real_browser() {
     let log = std::fs::read_to_string(&harness.log).expect("the server log");
     assert!(log.contains("GET /reset-password"), "{log}");
     let leaks: Vec<&str> = log.lines().filter(|line| line.contains(&token)).collect();
-    assert!(leaks.is_empty(), "the link token reached the log: {leaks:#?}");
+    assert!(
+        leaks.is_empty(),
+        "the link token reached the log: {leaks:#?}"
+    );
 }
