@@ -452,6 +452,19 @@ pub async fn find_by_email(pool: &AnyPool, email: &str) -> Result<Option<Account
         .await
 }
 
+/// When the account's password last changed (`Some(None)`: never; `None`: no account).
+pub async fn password_changed_at(
+    pool: &AnyPool,
+    id: i64,
+) -> Result<Option<Option<i64>>, sqlx::Error> {
+    let found: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT password_changed_at FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.map(|(at,)| at))
+}
+
 /// Whether an account has the address whose key is `email_key`.
 pub async fn email_taken(pool: &AnyPool, email_key: &str) -> Result<bool, sqlx::Error> {
     let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE email_key = $1")

@@ -284,8 +284,8 @@ async fn password_unchanged_since(
     session_id: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    let now = accounts::find_by_id(app.pool(), seen.id).await?;
-    if now.is_some_and(|now| now.password_changed_at == seen.password_changed_at) {
+    let now = accounts::password_changed_at(app.pool(), seen.id).await?;
+    if now == Some(seen.password_changed_at) {
         return Ok(());
     }
     let reason = "password_changed";

@@ -90,6 +90,7 @@ pub struct Outbox {
     delivery: Delivery,
     from: Mailbox,
     throttle: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    last_sweep: Arc<std::sync::atomic::AtomicU64>,
     pool: AnyPool,
     clock: Arc<dyn Clock>,
 }
@@ -120,6 +121,7 @@ impl Outbox {
             delivery,
             from: settings.mail_from.clone(),
             throttle,
+            last_sweep: Arc::default(),
             pool,
             clock,
         })
@@ -161,6 +163,7 @@ impl Outbox {
     pub fn admits(&self, purpose: &str, recipient: &str) -> bool {
         match &self.throttle {
             Some(limiter) => {
+                crate::rate_limit::sweep(limiter, &self.last_sweep);
                 let key = format!("{purpose}:{}", recipient.to_lowercase());
                 limiter.check_key(&key).is_ok()
             }

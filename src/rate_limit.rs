@@ -94,7 +94,7 @@ impl RateLimiter {
         let limiter = &self.limiters[limit as usize];
         let verdict = limiter.check_key(&key.to_owned());
         if limiter.len() > SWEEP_ABOVE_KEYS {
-            self.sweep(limiter);
+            sweep(limiter, &self.last_sweep);
         }
         verdict.map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -103,24 +103,26 @@ impl RateLimiter {
             }
         })
     }
+}
 
-    fn sweep(&self, limiter: &DefaultKeyedRateLimiter<String>) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let last = self.last_sweep.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < SWEEP_INTERVAL.as_secs() {
-            return;
-        }
-        // Only the caller that moves the mark sweeps.
-        if self
-            .last_sweep
-            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
+/// Forgets the keys of `limiter` whose allowance is whole again, at most once per
+/// `SWEEP_INTERVAL` (`last_sweep` marks the last), so a flood of distinct keys cannot
+/// grow memory without end. Any keyed limiter of ours (the outbox's throttle too).
+pub fn sweep(limiter: &DefaultKeyedRateLimiter<String>, last_sweep: &AtomicU64) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = last_sweep.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < SWEEP_INTERVAL.as_secs() {
+        return;
+    }
+    // Only the caller that moves the mark sweeps.
+    if last_sweep
+        .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
     }
 }
 

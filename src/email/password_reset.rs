@@ -44,6 +44,14 @@ async fn send_reset_link(
     redirect_to: Option<&str>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
+    // Throttled by the address as typed, before anything is looked up: a burst of
+    // requests for one address costs the same nothing whether it has an account.
+    if !room
+        .outbox
+        .admits("password_reset_request", &accounts::login_key(email))
+    {
+        return Ok(());
+    }
     let Some(row) = accounts::find_by_email(&room.pool, email).await? else {
         return Ok(());
     };
