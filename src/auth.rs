@@ -278,7 +278,7 @@ pub async fn login(
 /// A password change or reset revokes every session it can see; a login that checked
 /// the old password while it happened opens its session a moment later, so it looks
 /// again once its session exists and ends it if the password changed meanwhile.
-async fn password_unchanged_since(
+pub(crate) async fn password_unchanged_since(
     app: &App,
     seen: &AccountRow,
     session_id: &str,

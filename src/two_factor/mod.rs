@@ -443,7 +443,10 @@ pub async fn complete_login(
         let detail = Some(format!("{left} left"));
         audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
     }
-    auth::open_session(app, row.id, session.persistent, Some(method.name()), client).await
+    let tokens =
+        auth::open_session(app, row.id, session.persistent, Some(method.name()), client).await?;
+    auth::password_unchanged_since(app, &row, &tokens.session_id, client).await?;
+    Ok(tokens)
 }
 
 /// Settles a wrong code on a pending login (attempt `number` on the session) and gives
