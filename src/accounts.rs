@@ -192,6 +192,8 @@ crate::table_row! {
         pub created_at: i64,
         /// Set by every password change (not by a re-hash of the same password).
         pub password_changed_at: Option<i64>,
+        /// Raised by every password change (migration 0012).
+        pub password_version: i64,
         pub failed_logins: i64,
         pub locked_at: Option<i64>,
         pub locked_until: Option<i64>,
@@ -452,17 +454,12 @@ pub async fn find_by_email(pool: &AnyPool, email: &str) -> Result<Option<Account
         .await
 }
 
-/// When the account's password last changed (`Some(None)`: never; `None`: no account).
-pub async fn password_changed_at(
-    pool: &AnyPool,
-    id: i64,
-) -> Result<Option<Option<i64>>, sqlx::Error> {
-    let found: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT password_changed_at FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(found.map(|(at,)| at))
+/// The account's password version (see migration 0012); `None`: no account.
+pub async fn password_version(pool: &AnyPool, id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT password_version FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Whether an account has the address whose key is `email_key`.
@@ -511,6 +508,7 @@ pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<AccountRow>, s
         .await
 }
 
+/// Sets a new password whatever it was (a reset by link, an admin or the CLI).
 pub async fn update_password_hash(
     pool: &AnyPool,
     id: i64,
@@ -519,7 +517,8 @@ pub async fn update_password_hash(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE accounts SET password_hash = $1, password_normalized = 1, \
-         password_changed_at = $2, updated_at = $2 WHERE id = $3",
+         password_changed_at = $2, updated_at = $2, password_version = password_version + 1 \
+         WHERE id = $3",
     )
     .bind(hash)
     .bind(now)
@@ -527,6 +526,29 @@ pub async fn update_password_hash(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Sets a new password only while the password is still at `version`, the one its
+/// owner just proved: a reset that landed meanwhile wins. True when set.
+pub async fn change_password_hash(
+    pool: &AnyPool,
+    id: i64,
+    version: i64,
+    hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE accounts SET password_hash = $1, password_normalized = 1, \
+         password_changed_at = $2, updated_at = $2, password_version = password_version + 1 \
+         WHERE id = $3 AND password_version = $4",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(id)
+    .bind(version)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Replaces a hash made with outdated parameters, or from the password as typed
@@ -1002,6 +1024,7 @@ mod tests {
             is_superuser: false,
             created_at: 0,
             password_changed_at: None,
+            password_version: 0,
             failed_logins: 0,
             locked_at,
             locked_until,

@@ -267,7 +267,9 @@ pub async fn login(
     if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
         // Only a completed login resets the count; the password alone is given back.
         attempt.give_back(app).await?;
-        return start_second_factor(app, &row, remember, client).await;
+        let tokens = start_second_factor(app, &row, remember, client).await?;
+        password_unchanged_since(app, &row, &tokens.session_id, client).await?;
+        return Ok(tokens);
     }
     attempt.completed_login(app).await?;
     let tokens = open_session(app, row.id, remember, None, client).await?;
@@ -284,8 +286,8 @@ pub(crate) async fn password_unchanged_since(
     session_id: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    let now = accounts::password_changed_at(app.pool(), seen.id).await?;
-    if now == Some(seen.password_changed_at) {
+    let now = accounts::password_version(app.pool(), seen.id).await?;
+    if now == Some(seen.password_version) {
         return Ok(());
     }
     let reason = "password_changed";
@@ -710,7 +712,12 @@ pub async fn change_password(
     }
     recheck_password(app, &row, current_password, "current_password", client).await?;
     let hash = app.hasher.hash(new_password).await?;
-    accounts::update_password_hash(app.pool(), account_id, &hash, app.now()).await?;
+    let version = row.password_version;
+    if !accounts::change_password_hash(app.pool(), account_id, version, &hash, app.now()).await? {
+        return Err(AppError::Conflict(
+            "the password was changed meanwhile (a reset?); log in again",
+        ));
+    }
     link_tokens::void_all(app.pool(), account_id).await?;
     audit_own(app, EventKind::PasswordChanged, account_id, None, client).await;
     notices::send(&Mailroom::of(app), &row, Notice::PasswordChanged, client);

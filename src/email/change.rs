@@ -71,6 +71,7 @@ pub async fn request(
                 page: "/confirm-email",
                 ttl: room.settings.mail.email_change_ttl,
                 redirect_to: target.as_deref(),
+                password_version: Some(row.password_version),
             };
             send_link(&room, letter).await?;
         }

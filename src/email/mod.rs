@@ -165,6 +165,9 @@ pub struct LinkMail<'a> {
     pub ttl: i64,
     /// An allowed SPA target instead of our page.
     pub redirect_to: Option<&'a str>,
+    /// The password version the request was checked at, when it proved the password:
+    /// a change or reset that lands meanwhile voids the link before it goes.
+    pub password_version: Option<i64>,
 }
 
 /// Issues a token for `mail.purpose` and sends its link in the background. False,
@@ -177,7 +180,7 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
     if !room.outbox.admits(mail.purpose.as_str(), mail.to) {
         return Ok(false);
     }
-    let token = tokens::issue(
+    let issued = tokens::issue(
         &room.pool,
         mail.row.id,
         mail.purpose,
@@ -185,7 +188,22 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
         mail.ttl,
         room.now(),
     )
-    .await?;
+    .await;
+    let token = match issued {
+        Ok(token) => token,
+        // A request racing this one issued the live token (one per purpose): its
+        // message goes, this one is not needed.
+        Err(error) if crate::db::unique_violation(&error).is_some() => return Ok(false),
+        Err(error) => return Err(error.into()),
+    };
+    // A password change voids every link it sees; one issued just after it, for a
+    // request that proved the old password, is voided here.
+    if let Some(version) = mail.password_version {
+        if crate::accounts::password_version(&room.pool, mail.row.id).await? != Some(version) {
+            tokens::void_all(&room.pool, mail.row.id).await?;
+            return Ok(false);
+        }
+    }
     let link = match mail.redirect_to {
         Some(target) => format!("{target}#token={token}&type={}", mail.purpose.as_str()),
         None => format!(

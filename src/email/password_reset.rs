@@ -73,6 +73,7 @@ async fn send_reset_link(
         page: "/reset-password",
         ttl: room.settings.mail.password_reset_ttl,
         redirect_to,
+        password_version: None,
     };
     if send_link(room, letter).await? {
         room.audit(EventKind::PasswordResetRequested, row.id, None, client)

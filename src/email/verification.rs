@@ -32,6 +32,7 @@ pub async fn send(app: &App, row: &AccountRow, redirect_to: Option<&str>) -> Res
         page: "/verify-email",
         ttl: mail.verify_email_ttl,
         redirect_to,
+        password_version: None,
     };
     send_link(&Mailroom::of(app), letter).await?;
     Ok(())

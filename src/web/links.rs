@@ -110,9 +110,12 @@ impl Fairing for TokenOutOfAddress {
         if !matches!(request.method(), Method::Get | Method::Head) {
             return;
         }
-        // Compared decoded: `/verify%2Demail` reaches the same page.
+        // Compared as Rocket routes it: decoded (`/verify%2Demail`), empty segments
+        // ignored (`//verify-email/`).
         let decoded = request.uri().path().url_decode_lossy().into_owned();
-        let Some(page) = LINK_PAGES.iter().find(|page| **page == decoded) else {
+        let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+        let normal = format!("/{}", segments.join("/"));
+        let Some(page) = LINK_PAGES.iter().find(|page| **page == normal) else {
             return;
         };
         let Some(query) = request.uri().query() else {

@@ -217,3 +217,22 @@ async fn the_account_page_changes_the_address_through_a_confirmation_link() {
     )
     .contains("Hello alice"));
 }
+
+#[rocket::async_test]
+async fn odd_spellings_of_a_link_page_lose_the_token_too() {
+    let sink = SmtpSink::start().await;
+    let app = mailing_browser(&sink).await;
+    app.register("alice", "alice@example.com").await;
+    let link = link_token(&sink.wait_for(1).await[0], "/verify-email");
+    for spelling in ["/verify-email/", "//verify-email", "/verify%2Demail"] {
+        let response = app
+            .client
+            .get(format!("{spelling}?token={link}&lang=en"))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::SeeOther, "{spelling}");
+        assert_eq!(location(&response), "/verify-email", "{spelling}");
+    }
+    let (_, html) = page(&app, "/verify-email").await;
+    assert!(html.contains("Confirm my address"), "{html}");
+}
