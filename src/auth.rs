@@ -55,6 +55,8 @@ pub struct Authenticated {
     pub account: Account,
     /// The session waits for its second factor; only verify and logout take it.
     pub pending: bool,
+    /// When the holder last proved themselves (login or re-authentication).
+    pub proved_at: Option<i64>,
 }
 
 /// What `register` needs, as the user typed it.
@@ -301,7 +303,7 @@ pub async fn open_session(
     app: &App,
     account_id: i64,
     remember: bool,
-    method: Option<&str>,
+    method: Option<&'static str>,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
     let new = NewSession {
@@ -309,6 +311,7 @@ pub async fn open_session(
         persistent: remember,
         pending: false,
         ttl: session_ttl(app, remember),
+        proved_by: Some(method.unwrap_or("password")),
     };
     let now = app.now();
     let session = sessions::create_session(app.pool(), new, client, now).await?;
@@ -373,6 +376,7 @@ async fn start_second_factor(
         persistent: remember,
         pending: true,
         ttl: app.settings.two_factor.two_factor_pending_ttl,
+        proved_by: None,
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
     audit_own(app, EventKind::SecondFactorRequested, row.id, None, client).await;
@@ -572,6 +576,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
         session_id: claims.sid,
         account: state.account,
         pending: state.pending,
+        proved_at: state.proved_at,
     })
 }
 

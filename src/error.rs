@@ -47,6 +47,9 @@ pub enum AppError {
     /// `email_verification_required` and the address is not verified yet.
     #[error("verify your email address first: follow the link sent to it")]
     EmailUnverified,
+    /// A route behind `Fresh` wants a proof newer than `max_age` seconds (RFC 9470).
+    #[error("confirm your password (or a code) to continue")]
+    ReauthenticationRequired { max_age: i64 },
     #[error("this account has been blocked by an administrator")]
     AccountBlocked,
     /// Too many wrong passwords; `retry_after` is `None` when only an admin can unlock.
@@ -166,6 +169,11 @@ impl AppError {
                 Status::Forbidden,
                 "account_inactive",
                 "This account is inactive.".into(),
+            ),
+            ReauthenticationRequired { .. } => (
+                Status::Unauthorized,
+                "reauthentication_required",
+                "Please confirm your password to continue.".into(),
             ),
             EmailUnverified => (
                 Status::Forbidden,

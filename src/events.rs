@@ -51,6 +51,8 @@ pub enum EventKind {
     EmailChangeRequested,
     /// The new address confirmed its link; the detail is the old address.
     EmailChanged,
+    /// A session's holder proved themselves again; the detail says how.
+    Reauthenticated,
 }
 
 impl EventKind {
@@ -82,6 +84,7 @@ impl EventKind {
             EventKind::PasswordResetRequested => "password_reset_requested",
             EventKind::EmailChangeRequested => "email_change_requested",
             EventKind::EmailChanged => "email_changed",
+            EventKind::Reauthenticated => "reauthenticated",
         }
     }
 }

@@ -366,3 +366,48 @@ mod tests {
         }
     }
 }
+
+/// A guard `G` (say [`AuthAccount`] or [`SuperuserAccount`]) whose session proved its
+/// user within `reauthentication_max_age` (a login, or `POST /api/auth/reauthenticate`;
+/// a refresh proves nothing). Otherwise 401 `reauthentication_required` with
+/// `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=…`
+/// (RFC 9470). Put it on routes that change what matters and take no password in
+/// their body: `admin: Fresh<SuperuserAccount>`.
+pub struct Fresh<G>(pub G);
+
+impl<G> std::ops::Deref for Fresh<G> {
+    type Target = G;
+
+    fn deref(&self) -> &G {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, G: FromRequest<'r, Error = ()> + Send> FromRequest<'r> for Fresh<G> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let inner = match G::from_request(request).await {
+            Outcome::Success(inner) => inner,
+            Outcome::Error(error) => return Outcome::Error(error),
+            Outcome::Forward(status) => return Outcome::Forward(status),
+        };
+        let Outcome::Success(app) = request.guard::<&State<App>>().await else {
+            return refuse(request, AppError::from_status(Status::InternalServerError));
+        };
+        let max_age = app.settings.bounds.reauthentication_max_age;
+        match authenticated(request).await {
+            Ok(found) if proved_within(found.proved_at, max_age, app.now()) => {
+                Outcome::Success(Fresh(inner))
+            }
+            Ok(_) => refuse(request, AppError::ReauthenticationRequired { max_age }),
+            Err(error) => refuse(request, error.clone()),
+        }
+    }
+}
+
+/// Whether a proof at `proved_at` is at most `max_age` seconds old at `now`.
+pub fn proved_within(proved_at: Option<i64>, max_age: i64, now: i64) -> bool {
+    proved_at.is_some_and(|at| now - at <= max_age)
+}

@@ -51,6 +51,7 @@ pub mod password;
 pub mod pruning;
 pub mod random;
 pub mod rate_limit;
+pub mod reauthentication;
 pub mod sessions;
 pub mod text;
 pub mod tokens;

@@ -12,7 +12,7 @@ use super::body::JsonBody;
 use crate::admin::{self, Actor, FlagChange, Page};
 use crate::app::App;
 use crate::error::AppError;
-use crate::guards::StaffAccount;
+use crate::guards::{Fresh, StaffAccount};
 use crate::sessions::ClientInfo;
 
 type ApiResult<T> = Result<T, AppError>;
@@ -115,7 +115,7 @@ pub struct AccountPatch {
 #[patch("/accounts/<id>", data = "<body>")]
 pub async fn update_account(
     app: &State<App>,
-    staff: StaffAccount,
+    staff: Fresh<StaffAccount>,
     client: ClientInfo,
     id: &str,
     body: JsonBody<AccountPatch>,
@@ -126,18 +126,19 @@ pub async fn update_account(
         is_staff: body.0.is_staff,
         is_superuser: body.0.is_superuser,
     };
-    let account = admin::update_flags(app, &actor(app, staff).await?, id, change, &client).await?;
+    let actor = actor(app, staff.0).await?;
+    let account = admin::update_flags(app, &actor, id, change, &client).await?;
     Ok(Json(json!({ "account": account })))
 }
 
 #[delete("/accounts/<id>")]
 pub async fn delete_account(
     app: &State<App>,
-    staff: StaffAccount,
+    staff: Fresh<StaffAccount>,
     client: ClientInfo,
     id: &str,
 ) -> ApiResult<Status> {
-    admin::delete(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
+    admin::delete(app, &actor(app, staff.0).await?, account_id(id)?, &client).await?;
     Ok(Status::NoContent)
 }
 

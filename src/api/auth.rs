@@ -235,6 +235,44 @@ pub async fn logout(
     Ok(Status::NoContent)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reauthentication {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// Proves the user again for routes behind `Fresh`: `{password}` or `{code}` (TOTP or
+/// recovery code). 200 `{proved_at, max_age}`.
+#[post("/reauthenticate", data = "<body>")]
+pub async fn reauthenticate(
+    app: &State<App>,
+    caller: AuthAccount,
+    client: ClientInfo,
+    body: JsonBody<Reauthentication>,
+) -> ApiResult<Json<Value>> {
+    use crate::reauthentication::Proof;
+    let proof = match (&body.0.password, &body.0.code) {
+        (Some(password), None) => Proof::Password(password),
+        (None, Some(code)) => Proof::Code(code),
+        _ => return Err(AppError::field("password", "give the password, or a code")),
+    };
+    let proved_at = crate::reauthentication::reauthenticate(
+        app,
+        caller.account.id,
+        &caller.session_id,
+        proof,
+        &client,
+    )
+    .await?;
+    Ok(Json(json!({
+        "proved_at": proved_at,
+        "max_age": app.settings.bounds.reauthentication_max_age,
+    })))
+}
+
 #[get("/me")]
 pub fn me(account: AuthAccount) -> Json<Account> {
     Json(account.account)

@@ -61,8 +61,18 @@ fn json_answer(error: &AppError, request: &Request<'_>) -> response::Result<'sta
     let mut response =
         response::Response::build_from(Json(json!({ "error": body })).respond_to(request)?);
     response.status(status);
-    if status == Status::Unauthorized {
-        response.header(Header::new("WWW-Authenticate", "Bearer"));
+    match error {
+        // RFC 9470: the token is fine, its proof of the user is too old.
+        AppError::ReauthenticationRequired { max_age } => {
+            response.header(Header::new(
+                "WWW-Authenticate",
+                format!("Bearer error=\"insufficient_user_authentication\", max_age={max_age}"),
+            ));
+        }
+        _ if status == Status::Unauthorized => {
+            response.header(Header::new("WWW-Authenticate", "Bearer"));
+        }
+        _ => {}
     }
     if let Some(seconds) = retry_after {
         response.header(Header::new("Retry-After", seconds.to_string()));

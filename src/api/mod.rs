@@ -55,6 +55,7 @@ pub fn stage(two_factor: bool, mail: bool) -> AdHoc {
                     auth::me,
                     auth::update_me,
                     auth::change_password,
+                    auth::reauthenticate,
                     sessions::list,
                     sessions::revoke_one,
                     sessions::revoke_others,

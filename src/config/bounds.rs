@@ -1,6 +1,7 @@
 //! Bounds on what sessions and the audit trail may grow to: how long a session may
 //! last however often it is refreshed, how many an account may hold at once, and how
-//! long ended sessions and old audit events are kept before pruning removes them.
+//! long ended sessions and old audit events are kept before pruning removes them, and
+//! how recent a proof of the user the `Fresh` guard wants.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ pub struct Raw {
     pub ended_session_retention: u64,
     pub audit_retention: u64,
     pub prune_interval: u64,
+    pub reauthentication_max_age: u64,
 }
 
 impl Raw {
@@ -26,6 +28,7 @@ impl Raw {
             ended_session_retention: 30 * DAY,
             audit_retention: 365 * DAY,
             prune_interval: 60 * 60,
+            reauthentication_max_age: 10 * 60,
         }
     }
 }
@@ -50,6 +53,8 @@ pub struct Bounds {
     /// Seconds between the server's pruning runs; `None` (0) leaves it to
     /// `gatehouse prune`.
     pub prune_interval: Option<u64>,
+    /// Seconds a proof of the user (login, re-authentication) satisfies `Fresh`.
+    pub reauthentication_max_age: i64,
 }
 
 impl Bounds {
@@ -104,7 +109,15 @@ impl Bounds {
                 " (0 turns the task off)",
             )? as u64),
         };
+        let reauthentication_max_age = seconds(
+            "reauthentication_max_age",
+            raw.reauthentication_max_age,
+            10,
+            DAY,
+            "",
+        )?;
         Ok(Bounds {
+            reauthentication_max_age,
             session_max_lifetime,
             max_sessions_per_account: raw.max_sessions_per_account as i64,
             ended_session_retention,

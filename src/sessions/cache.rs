@@ -24,6 +24,8 @@ pub struct SessionState {
     pub revoked: bool,
     /// Waiting for its second factor: only verify and logout accept it.
     pub pending: bool,
+    /// When the holder last proved themselves (see `sessions::mark_proved`).
+    pub proved_at: Option<i64>,
     pub account_blocked: bool,
     pub account: Account,
 }

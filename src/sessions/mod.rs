@@ -31,6 +31,9 @@ crate::table_row! {
         /// Waiting for its second factor.
         pub two_factor_pending: bool,
         pub otp_failures: i64,
+        /// When and how the holder last proved themselves (migration 0013).
+        pub proved_at: Option<i64>,
+        pub proved_by: Option<String>,
     }
 }
 
@@ -68,6 +71,7 @@ pub struct SessionWithAccount {
     pub last_used_at: i64,
     pub revoked_at: Option<i64>,
     pub two_factor_pending: bool,
+    pub proved_at: Option<i64>,
     pub account: AccountRow,
 }
 
@@ -78,6 +82,7 @@ impl<'r> FromRow<'r, AnyRow> for SessionWithAccount {
             last_used_at: Column::read(row, "session_last_used_at")?,
             revoked_at: Column::read(row, "session_revoked_at")?,
             two_factor_pending: Column::read(row, "session_two_factor_pending")?,
+            proved_at: Column::read(row, "session_proved_at")?,
             account: AccountRow::from_row(row)?,
         })
     }
@@ -111,6 +116,9 @@ pub struct NewSession {
     /// Opened by the password alone; waits for the second factor.
     pub pending: bool,
     pub ttl: i64,
+    /// How the login proved its holder (`password`, `totp`, `recovery_code`); `None`
+    /// for a pending session, which proves nothing yet.
+    pub proved_by: Option<&'static str>,
 }
 
 pub async fn create_session(
@@ -127,8 +135,8 @@ pub async fn create_session(
         .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
     let sql = format!(
         "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, persistent, \
-         refresh_generation, rotated_at, user_agent, ip, two_factor_pending) \
-         VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7, $8) RETURNING {}",
+         refresh_generation, rotated_at, user_agent, ip, two_factor_pending, proved_at, proved_by) \
+         VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7, $8, $9, $10) RETURNING {}",
         SessionRow::select_list("")
     );
     sqlx::query_as::<_, SessionRow>(&sql)
@@ -140,8 +148,30 @@ pub async fn create_session(
         .bind(user_agent)
         .bind(client.ip.clone())
         .bind(i64::from(new.pending))
+        .bind(new.proved_by.map(|_| now))
+        .bind(new.proved_by)
         .fetch_one(pool)
         .await
+}
+
+/// Records that the holder of the live, complete session `id` proved themselves now
+/// (`by`: password, totp, recovery_code). False when the session is no longer live.
+pub async fn mark_proved(
+    pool: &AnyPool,
+    id: &str,
+    by: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET proved_at = $2, proved_by = $3 \
+         WHERE id = $1 AND revoked_at IS NULL AND two_factor_pending = 0 AND expires_at > $2",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(by)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn find_session(pool: &AnyPool, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
@@ -165,7 +195,7 @@ pub async fn find_session_with_account(
     let sql = format!(
         "SELECT s.expires_at AS session_expires_at, s.last_used_at AS session_last_used_at, \
          s.revoked_at AS session_revoked_at, s.two_factor_pending AS session_two_factor_pending, \
-         {} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1",
+         s.proved_at AS session_proved_at, {} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1",
         AccountRow::select_list("a")
     );
     sqlx::query_as::<_, SessionWithAccount>(&sql)
@@ -370,6 +400,7 @@ impl From<SessionWithAccount> for cache::SessionState {
             last_used_at: found.last_used_at,
             revoked: found.revoked_at.is_some(),
             pending: found.two_factor_pending,
+            proved_at: found.proved_at,
             account_blocked: found.account.is_blocked(),
             account: found.account.into(),
         }

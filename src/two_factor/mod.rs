@@ -333,6 +333,17 @@ pub async fn regenerate_recovery_codes(
     Ok(recovery_codes)
 }
 
+/// Checks a code of the account's holder (TOTP or recovery code), counted by the
+/// lockout: a re-authentication. Says which kind it was.
+pub async fn prove_holder(
+    app: &App,
+    row: &AccountRow,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<&'static str, AppError> {
+    Ok(holder_code(app, row, code, true, client).await?.name())
+}
+
 /// Switches 2FA off for its holder, who proves both factors (a recovery code will do
 /// for the second).
 pub async fn disable(

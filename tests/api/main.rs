@@ -17,6 +17,7 @@ mod client_address;
 mod config;
 mod email_change;
 mod email_verification;
+mod fresh;
 mod guards;
 mod health;
 mod identities;

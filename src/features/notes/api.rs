@@ -13,7 +13,7 @@ use super::NotesSettings;
 use crate::api::body::JsonBody;
 use crate::app::App;
 use crate::error::AppError;
-use crate::guards::AuthAccount;
+use crate::guards::{AuthAccount, Fresh};
 use crate::paging::Page;
 
 type ApiResult<T> = Result<T, AppError>;
@@ -86,8 +86,11 @@ async fn update(
     Ok(Json(json!({ "note": note })))
 }
 
+/// Deleting asks for a recent proof of the user (`Fresh`): the example of a sensitive
+/// route of your own; a session that signed in within `reauthentication_max_age`, or
+/// re-authenticated, passes.
 #[delete("/<id>")]
-async fn delete(app: &State<App>, me: AuthAccount, id: &str) -> ApiResult<Status> {
+async fn delete(app: &State<App>, me: Fresh<AuthAccount>, id: &str) -> ApiResult<Status> {
     flows::delete(app, me.account.id, note_id(id)?).await?;
     Ok(Status::NoContent)
 }
