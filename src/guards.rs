@@ -353,20 +353,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::bearer;
-
-    #[test]
-    fn a_bearer_header_gives_its_token() {
-        assert_eq!(bearer("Bearer abc.def"), Some("abc.def"));
-        assert_eq!(bearer("bearer   abc "), Some("abc"));
-        for bad in ["", "Bearer", "Bearer ", "Basic abc", "Token abc", "abc"] {
-            assert_eq!(bearer(bad), None, "{bad:?}");
-        }
-    }
-}
-
 /// A guard `G` (say [`AuthAccount`] or [`SuperuserAccount`]) whose session proved its
 /// user within `reauthentication_max_age` (a login, or `POST /api/auth/reauthenticate`;
 /// a refresh proves nothing). Otherwise 401 `reauthentication_required` with
@@ -410,4 +396,18 @@ impl<'r, G: FromRequest<'r, Error = ()> + Send> FromRequest<'r> for Fresh<G> {
 /// Whether a proof at `proved_at` is at most `max_age` seconds old at `now`.
 pub fn proved_within(proved_at: Option<i64>, max_age: i64, now: i64) -> bool {
     proved_at.is_some_and(|at| now - at <= max_age)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn a_bearer_header_gives_its_token() {
+        assert_eq!(bearer("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(bearer("bearer   abc "), Some("abc"));
+        for bad in ["", "Bearer", "Bearer ", "Basic abc", "Token abc", "abc"] {
+            assert_eq!(bearer(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -127,6 +127,7 @@ mod tests {
             last_used_at: 0,
             revoked: false,
             pending: false,
+            proved_at: None,
             account_blocked: false,
             account: Account {
                 id: 1,

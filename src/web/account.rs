@@ -20,6 +20,8 @@ use crate::two_factor;
 pub fn routes(two_factor: bool, mail: bool) -> Vec<Route> {
     let mut routes = routes![
         account,
+        reauthenticate_page,
+        reauthenticate,
         update_profile,
         change_password,
         revoke_session,
@@ -96,6 +98,72 @@ async fn change_email(
                 .keep("new_email", &form.new_email)
                 .redirect("/account"),
         ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reauthenticate.html")]
+struct ReauthenticateTemplate {
+    layout: Layout,
+    username: String,
+    next: String,
+    /// The account has 2FA on: a code will do instead of the password.
+    code: bool,
+}
+
+/// Asks for the password again before a sensitive action (see `FreshPage`).
+#[get("/reauthenticate?<next>")]
+pub(crate) async fn reauthenticate_page(
+    app: &State<App>,
+    me: SignedIn,
+    next: Option<&str>,
+) -> Page {
+    let code = app.settings.two_factor.two_factor_enabled
+        && matches!(two_factor::status(app, me.account.id).await, Ok(status) if status.enabled);
+    Page::render(&ReauthenticateTemplate {
+        layout: me.layout("Confirm it is you"),
+        username: me.account.username.clone(),
+        next: super::visitor::safe_next(next).unwrap_or("").to_string(),
+        code,
+    })
+}
+
+#[derive(FromForm)]
+struct ReauthenticateForm {
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = String::new())]
+    code: String,
+    #[field(default = String::new())]
+    next: String,
+}
+
+#[post("/reauthenticate", data = "<form>")]
+async fn reauthenticate(
+    app: &State<App>,
+    me: SignedIn,
+    client: ClientInfo,
+    form: CsrfForm<ReauthenticateForm>,
+) -> Page {
+    use crate::reauthentication::Proof;
+    let form = form.0;
+    let next = super::visitor::safe_next(Some(&form.next)).unwrap_or("/account");
+    let proof = match (form.password.is_empty(), form.code.trim().is_empty()) {
+        (true, false) => Proof::Code(form.code.trim()),
+        _ => Proof::Password(&form.password),
+    };
+    let outcome =
+        crate::reauthentication::reauthenticate(app, me.account.id, &me.session_id, proof, &client)
+            .await;
+    match outcome {
+        Ok(_) => Page::Feedback(
+            Feedback::success("Thank you. You can go on (repeat the action if it was a form).")
+                .redirect(next),
+        ),
+        Err(error) => {
+            let back = uri!(reauthenticate_page(next = Some(next)));
+            Page::failed(&error, &back.to_string())
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use rocket::http::Status;
 use rocket::{Route, State};
 
 use super::feedback::Feedback;
-use super::visitor::{CsrfForm, StaffPage};
+use super::visitor::{CsrfForm, FreshPage, StaffPage};
 use super::{error_page, CsrfOnly, Layout, Page};
 use crate::accounts::AccountDetail;
 use crate::admin::{self, Actor, FlagChange, Page as Paging};
@@ -292,10 +292,11 @@ struct RolesForm {
 async fn roles(
     app: &State<App>,
     client: ClientInfo,
-    me: StaffPage,
+    me: FreshPage<StaffPage>,
     id: i64,
     form: CsrfForm<RolesForm>,
 ) -> Page {
+    let me = me.0;
     let superuser = me.0.account.is_superuser;
     let form = form.0;
     // Staff see only the Active box; the role boxes they do not see change nothing.
@@ -322,10 +323,11 @@ struct DeleteForm {
 async fn delete(
     app: &State<App>,
     client: ClientInfo,
-    me: StaffPage,
+    me: FreshPage<StaffPage>,
     id: i64,
     form: CsrfForm<DeleteForm>,
 ) -> Page {
+    let me = me.0;
     if !form.0.confirm {
         return Page::Feedback(
             Feedback::error("Tick the box to confirm the deletion.")

@@ -177,6 +177,15 @@ fn html_error(status: Status, request: &Request<'_>) -> Page {
     if status != Status::Unauthorized {
         return error_page(status);
     }
+    // A FreshPage refused: signed in, but the proof is too old.
+    let fresh = request.local_cache(visitor::Reauthenticate::default);
+    if fresh.refused {
+        let back = fresh.back.as_deref().unwrap_or("/account");
+        let to = uri!(account::reauthenticate_page(next = Some(back)));
+        return Page::Feedback(
+            Feedback::error("Please confirm your password to continue.").redirect(to.to_string()),
+        );
+    }
     let reason = request.local_cache(|| LoginReason {
         message: "Please log in to see that page.".to_string(),
         second_factor: false,

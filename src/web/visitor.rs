@@ -44,6 +44,8 @@ pub struct Visitor {
     pub session_id: Option<String>,
     /// Signed in with the password only; the session waits for its second factor.
     pub pending: bool,
+    /// When the session's holder last proved themselves (see `guards::Fresh`).
+    pub proved_at: Option<i64>,
     pub csrf: String,
     /// Why an existing session was refused (blocked, revoked), to tell the visitor.
     pub refusal: Option<Arc<AppError>>,
@@ -100,6 +102,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
         account: None,
         session_id: None,
         pending: false,
+        proved_at: None,
         csrf: String::new(),
         refusal: None,
         nav: request
@@ -121,6 +124,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
     match outcome {
         Ok(found) => {
             visitor.pending = found.pending;
+            visitor.proved_at = found.proved_at;
             visitor.session_id = Some(found.session_id);
             visitor.account = Some(found.account);
         }
@@ -235,6 +239,58 @@ impl<'r> FromRequest<'r> for StaffPage {
             Outcome::Error(error) => Outcome::Error(error),
             Outcome::Forward(status) => Outcome::Forward(status),
         }
+    }
+}
+
+/// A page guard `G` ([`SignedIn`], [`StaffPage`]) whose session proved its user within
+/// `reauthentication_max_age`, like the API's [`crate::guards::Fresh`]. Otherwise the
+/// visitor is sent to `/reauthenticate`, and from there back to the page (a GET) or to
+/// the page whose form it was (a POST: then they repeat the action).
+pub struct FreshPage<G>(pub G);
+
+/// Set when a [`FreshPage`] refused: where to come back to after re-authenticating.
+#[derive(Default)]
+pub struct Reauthenticate {
+    pub refused: bool,
+    pub back: Option<String>,
+}
+
+#[rocket::async_trait]
+impl<'r, G: FromRequest<'r, Error = ()> + Send> FromRequest<'r> for FreshPage<G> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let inner = match G::from_request(request).await {
+            Outcome::Success(inner) => inner,
+            Outcome::Error(error) => return Outcome::Error(error),
+            Outcome::Forward(status) => return Outcome::Forward(status),
+        };
+        let (Outcome::Success(app), Outcome::Success(visitor)) = (
+            request.guard::<&State<App>>().await,
+            request.guard::<Visitor>().await,
+        ) else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let max_age = app.settings.bounds.reauthentication_max_age;
+        if crate::guards::proved_within(visitor.proved_at, max_age, app.now()) {
+            return Outcome::Success(FreshPage(inner));
+        }
+        let back = if request.method() == rocket::http::Method::Get {
+            Some(request.uri().to_string())
+        } else {
+            // Referrer-Policy same-origin: a form of ours names its page.
+            request
+                .headers()
+                .get_one("Referer")
+                .and_then(|referer| referer.split_once("://"))
+                .and_then(|(_, rest)| rest.find('/').map(|slash| rest[slash..].to_string()))
+        };
+        let back = back.filter(|next| safe_next(Some(next)).is_some());
+        request.local_cache(|| Reauthenticate {
+            refused: true,
+            back,
+        });
+        Outcome::Error((Status::Unauthorized, ()))
     }
 }
 

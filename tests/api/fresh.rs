@@ -147,3 +147,70 @@ async fn the_notes_example_deletes_only_with_a_recent_proof() {
         .await;
     assert_eq!(response.status(), Status::NoContent);
 }
+
+#[rocket::async_test]
+async fn the_pages_ask_for_the_password_again_and_come_back() {
+    use crate::support::{browser_login, csrf, location, page, spawn_browser, submit};
+    use rocket::http::{ContentType, Header};
+    let app = spawn_browser().await;
+    app.register("bob", "bob@example.com").await;
+    browser_login(&app, "root").await;
+    sqlx::query("UPDATE accounts SET is_staff = 1, is_superuser = 1 WHERE username_key = 'root'")
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    let bob = app.account_id("bob").await;
+    let account_page = format!("/admin/accounts/{bob}");
+    page(&app, &account_page).await;
+    app.clock.advance(601);
+    let token = csrf(&app);
+    let response = app
+        .client
+        .post(format!("{account_page}/delete"))
+        .header(ContentType::Form)
+        .header(Header::new(
+            "Referer",
+            format!("http://127.0.0.1:8000{account_page}"),
+        ))
+        .body(format!("confirm=true&csrf_token={token}"))
+        .dispatch()
+        .await;
+    let to = location(&response);
+    assert!(
+        to.starts_with("/reauthenticate?next=") && to.contains(&bob.to_string()),
+        "{to}"
+    );
+    let (status, html) = page(&app, &to).await;
+    assert_eq!(status, Status::Ok);
+    assert!(html.contains("Please confirm your password"), "{html}");
+    let response = submit(
+        &app,
+        "/reauthenticate",
+        &[
+            ("password", "not it at all"),
+            ("next", &account_page),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert!(location(&response).starts_with("/reauthenticate"));
+    let response = submit(
+        &app,
+        "/reauthenticate",
+        &[
+            ("password", PASSWORD),
+            ("next", &account_page),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), account_page);
+    let response = submit(
+        &app,
+        &format!("{account_page}/delete"),
+        &[("confirm", "true"), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(location(&response), "/admin");
+    assert_eq!(page(&app, &account_page).await.0, Status::NotFound);
+}

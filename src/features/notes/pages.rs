@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::clock::utc_minute;
 use crate::paging::Page as Paging;
 use crate::web::feedback::Feedback;
-use crate::web::visitor::{CsrfForm, SignedIn};
+use crate::web::visitor::{CsrfForm, FreshPage, SignedIn};
 use crate::web::{CsrfOnly, Layout, Page};
 
 pub fn routes() -> Vec<Route> {
@@ -97,7 +97,13 @@ async fn add(
 }
 
 #[post("/notes/<id>/delete", data = "<_form>")]
-async fn remove(app: &State<App>, me: SignedIn, id: &str, _form: CsrfForm<CsrfOnly>) -> Page {
+async fn remove(
+    app: &State<App>,
+    me: FreshPage<SignedIn>,
+    id: &str,
+    _form: CsrfForm<CsrfOnly>,
+) -> Page {
+    let me = me.0;
     let deleted = match note_id(id) {
         Ok(id) => flows::delete(app, me.account.id, id).await,
         Err(error) => Err(error),
