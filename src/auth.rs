@@ -15,7 +15,8 @@ use crate::password::policy::{self, Owner};
 use crate::rate_limit::Limit;
 use crate::sessions::cache::SessionState;
 use crate::sessions::{self, ClientInfo, NewSession, SessionRow};
-use crate::tokens::{Claims, TokenKind};
+use crate::tokens::{Claims, TokenKind, VerifiedToken};
+use serde_json::{Map, Value};
 
 /// How long a session may go unrecorded before a request writes its `last_used_at`:
 /// most requests then stay pure reads.
@@ -57,6 +58,8 @@ pub struct Authenticated {
     pub pending: bool,
     /// When the holder last proved themselves (login or re-authentication).
     pub proved_at: Option<i64>,
+    /// The token itself, for the app's own claims.
+    pub token: VerifiedToken,
 }
 
 /// What `register` needs, as the user typed it.
@@ -274,7 +277,7 @@ pub async fn login(
         return Ok(tokens);
     }
     attempt.completed_login(app).await?;
-    let tokens = open_session(app, row.id, remember, None, client).await?;
+    let tokens = open_session(app, &row, remember, None, client).await?;
     password_unchanged_since(app, &row, &tokens.session_id, client).await?;
     Ok(tokens)
 }
@@ -301,11 +304,12 @@ pub(crate) async fn password_unchanged_since(
 /// factor, if one was used) and records it.
 pub async fn open_session(
     app: &App,
-    account_id: i64,
+    row: &AccountRow,
     remember: bool,
     method: Option<&'static str>,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
+    let account_id = row.id;
     let new = NewSession {
         account_id,
         persistent: remember,
@@ -327,7 +331,12 @@ pub async fn open_session(
         let detail = Some(format!("session_limit ({})", ended.len()));
         audit_own(app, EventKind::SessionsRevoked, account_id, detail, client).await;
     }
-    Ok(issue_tokens(app, &session))
+    Ok(issue_tokens(app, &session, &app_claims(row)))
+}
+
+/// The app's own claims for `row`'s access tokens (see `features::claims`), cleaned.
+fn app_claims(row: &AccountRow) -> Map<String, Value> {
+    crate::tokens::custom_claims(crate::features::claims::access_token_claims(row), row.id)
 }
 
 /// Tells the account's owner of a sign-in from a device (user agent) none of its
@@ -380,12 +389,13 @@ async fn start_second_factor(
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
     audit_own(app, EventKind::SecondFactorRequested, row.id, None, client).await;
-    Ok(issue_tokens(app, &session))
+    Ok(issue_tokens(app, &session, &Map::new()))
 }
 
-/// Mints the access token and the session's current refresh token. The refresh token
-/// is a function of the session row alone, so re-minting it yields the same token.
-pub fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
+/// Mints the access token (with the app's own claims, `custom`) and the session's
+/// current refresh token. The refresh token is a function of the session row alone, so
+/// re-minting it yields the same token.
+pub fn issue_tokens(app: &App, session: &SessionRow, custom: &Map<String, Value>) -> IssuedTokens {
     let now = app.now();
     let settings = &app.settings;
     let pending = session.two_factor_pending;
@@ -408,7 +418,7 @@ pub fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
     );
     if pending {
         return IssuedTokens {
-            access_token: app.keys.encode(&access),
+            access_token: app.keys.encode_with(&access, custom),
             refresh_token: None,
             two_factor_required: true,
             expires_in: access_ttl,
@@ -426,7 +436,7 @@ pub fn issue_tokens(app: &App, session: &SessionRow) -> IssuedTokens {
     );
     refresh.gen = Some(session.refresh_generation);
     IssuedTokens {
-        access_token: app.keys.encode(&access),
+        access_token: app.keys.encode_with(&access, custom),
         refresh_token: Some(app.keys.encode(&refresh)),
         two_factor_required: false,
         expires_in: settings.tokens.access_ttl,
@@ -454,7 +464,8 @@ pub async fn refresh(
     // Two passes at most: losing the rotation race to a parallel refresh puts the
     // token one generation behind, which the second pass answers.
     for _ in 0..2 {
-        let session = live_session_of(app, &claims, now).await?;
+        let (session, account) = live_session_of(app, &claims, now).await?;
+        let custom = app_claims(&account);
         let current = session.refresh_generation;
         if presented == current {
             // Sliding, but never past the session's absolute end.
@@ -468,13 +479,13 @@ pub async fn refresh(
                     expires_at,
                     ..session
                 };
-                return Ok(issue_tokens(app, &rotated));
+                return Ok(issue_tokens(app, &rotated, &custom));
             }
             continue;
         }
         if presented == current - 1 && now - session.rotated_at <= app.settings.tokens.refresh_grace
         {
-            return Ok(issue_tokens(app, &session));
+            return Ok(issue_tokens(app, &session, &custom));
         }
         if presented < current {
             revoke_session(
@@ -498,10 +509,15 @@ pub async fn refresh(
     Err(AppError::TokenReused)
 }
 
-/// The session a refresh token names, if it is still live and its account active.
+/// The session a refresh token names, if it is still live and its account active, with
+/// that account.
 /// A blocked account is named as such, even though its sessions were revoked, so the
 /// client can tell its user why.
-async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<SessionRow, AppError> {
+async fn live_session_of(
+    app: &App,
+    claims: &Claims,
+    now: i64,
+) -> Result<(SessionRow, AccountRow), AppError> {
     let session = sessions::find_session(app.pool(), &claims.sid)
         .await?
         .ok_or(AppError::SessionRevoked)?;
@@ -530,7 +546,7 @@ async fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<Session
     if !account.is_active {
         return Err(AppError::AccountInactive);
     }
-    Ok(session)
+    Ok((session, account))
 }
 
 /// Checks an access token and the state of its session: the token must verify and
@@ -577,6 +593,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
         account: state.account,
         pending: state.pending,
         proved_at: state.proved_at,
+        token: VerifiedToken::new(token),
     })
 }
 

@@ -28,7 +28,7 @@ use crate::auth::{self, Authenticated};
 use crate::config::{Clients, TokenLocation};
 use crate::error::AppError;
 use crate::sessions::ClientInfo;
-use crate::tokens::TokenKind;
+use crate::tokens::{TokenKind, VerifiedToken};
 
 /// The error a failing guard or body parser leaves for the catcher, which renders
 /// it (guards and data guards cannot answer with a body themselves).
@@ -66,6 +66,7 @@ pub fn take_stashed(request: &Request<'_>, status: Status) -> Arc<AppError> {
 pub struct AuthSession {
     pub session_id: String,
     pub account: Account,
+    token: VerifiedToken,
 }
 
 /// A request from an active account with a live session.
@@ -73,6 +74,21 @@ pub struct AuthSession {
 pub struct AuthAccount {
     pub session_id: String,
     pub account: Account,
+    token: VerifiedToken,
+}
+
+impl AuthSession {
+    /// The app's own claims of the request's access token (see `features::claims`).
+    pub fn custom_claims(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.token.custom_claims()
+    }
+}
+
+impl AuthAccount {
+    /// The app's own claims of the request's access token (see `features::claims`).
+    pub fn custom_claims(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.token.custom_claims()
+    }
 }
 
 /// The access token of the request, from the header or the cookie as configured. A
@@ -155,6 +171,7 @@ impl<'r> FromRequest<'r> for AuthSession {
             Ok(found) => Outcome::Success(AuthSession {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),
+                token: found.token.clone(),
             }),
             Err(error) => refuse(request, error.clone()),
         }
@@ -218,6 +235,7 @@ impl<'r> FromRequest<'r> for AuthAccount {
             Ok(found) if found.account.is_active => Outcome::Success(AuthAccount {
                 session_id: found.session_id.clone(),
                 account: found.account.clone(),
+                token: found.token.clone(),
             }),
             Ok(_) => refuse(request, AppError::AccountInactive),
             Err(error) => refuse(request, error.clone()),

@@ -5,8 +5,10 @@
 //! generation of a session: every field of it is derived from the session row, so the
 //! server can hand the same current token to several tabs refreshing at once.
 
+use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::config::Tokens;
 
@@ -33,6 +35,87 @@ pub struct Claims {
     /// The session's refresh generation (refresh tokens only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gen: Option<i64>,
+}
+
+/// Claims an app's own (see `features::claims`) may not set: the registered ones of
+/// RFC 7519, Gatehouse's, and those RFC 9470 and OpenID give meaning to.
+pub const RESERVED_CLAIMS: [&str; 14] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "sid",
+    "typ",
+    "gen",
+    "auth_time",
+    "amr",
+    "acr",
+    "azp",
+];
+
+/// The most bytes an app's own claims may take in a token (as JSON).
+pub const MAX_CUSTOM_CLAIMS_BYTES: usize = 1024;
+
+/// An app's own claims, cleaned: reserved names dropped, and none at all beyond
+/// [`MAX_CUSTOM_CLAIMS_BYTES`] (logged for the account `account_id`).
+pub fn custom_claims(mut claims: Map<String, Value>, account_id: i64) -> Map<String, Value> {
+    claims.retain(|name, _| !RESERVED_CLAIMS.contains(&name.as_str()));
+    let size = serde_json::to_vec(&claims).map_or(usize::MAX, |json| json.len());
+    if size > MAX_CUSTOM_CLAIMS_BYTES {
+        log::error!(
+            "the custom claims of account {account_id} take {size} bytes, over the cap of \
+             {MAX_CUSTOM_CLAIMS_BYTES}: left out of its token"
+        );
+        return Map::new();
+    }
+    claims
+}
+
+/// A token and the app's claims it carries beside Gatehouse's.
+#[derive(Serialize)]
+struct WithCustom<'a> {
+    #[serde(flatten)]
+    claims: &'a Claims,
+    #[serde(flatten)]
+    custom: &'a Map<String, Value>,
+}
+
+/// The app's own claims of a token that was verified: the payload's claims but the
+/// reserved ones. Parsed only when a route asks, so the guards' hot path stays lean.
+pub fn custom_claims_of(verified_token: &str) -> Map<String, Value> {
+    let payload = verified_token.split('.').nth(1).unwrap_or("");
+    let mut claims: Map<String, Value> = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap_or_default();
+    claims.retain(|name, _| !RESERVED_CLAIMS.contains(&name.as_str()));
+    claims
+}
+
+/// An access token whose signature and session checked out, kept so a route can read
+/// the app's own claims of it; never printed.
+#[derive(Clone)]
+pub struct VerifiedToken(std::sync::Arc<str>);
+
+impl VerifiedToken {
+    pub fn new(token: &str) -> VerifiedToken {
+        VerifiedToken(token.into())
+    }
+
+    /// The app's own claims (see `features::claims`).
+    pub fn custom_claims(&self) -> Map<String, Value> {
+        custom_claims_of(&self.0)
+    }
+}
+
+impl std::fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerifiedToken(…)")
+    }
 }
 
 /// Why a token was refused.
@@ -97,7 +180,14 @@ impl TokenKeys {
     }
 
     pub fn encode(&self, claims: &Claims) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        self.encode_with(claims, &Map::new())
+    }
+
+    /// Signs `claims` with the app's own `custom` ones beside them (already cleaned by
+    /// [`custom_claims`]).
+    pub fn encode_with(&self, claims: &Claims, custom: &Map<String, Value>) -> String {
+        let token = WithCustom { claims, custom };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &token, &self.encoding)
             .expect("HS256 signing of serialisable claims cannot fail")
     }
 
@@ -139,6 +229,21 @@ impl Claims {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_apps_claims_never_override_ours_and_are_capped() {
+        let mut claims = serde_json::Map::new();
+        claims.insert("tenant".into(), serde_json::json!("acme"));
+        claims.insert("sub".into(), serde_json::json!("someone else"));
+        claims.insert("exp".into(), serde_json::json!(i64::MAX));
+        let kept = super::custom_claims(claims, 1);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept["tenant"], "acme");
+        let mut big = serde_json::Map::new();
+        big.insert("blob".into(), serde_json::json!("x".repeat(2000)));
+        assert!(super::custom_claims(big, 1).is_empty());
+    }
+
     use super::*;
     use crate::config::tokens::Raw;
     use crate::config::Profile;

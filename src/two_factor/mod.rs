@@ -455,7 +455,7 @@ pub async fn complete_login(
         audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
     }
     let tokens =
-        auth::open_session(app, row.id, session.persistent, Some(method.name()), client).await?;
+        auth::open_session(app, &row, session.persistent, Some(method.name()), client).await?;
     auth::password_unchanged_since(app, &row, &tokens.session_id, client).await?;
     Ok(tokens)
 }

@@ -168,9 +168,16 @@ async fn an_account_deleted_while_it_logs_in_is_a_conflict_not_a_500() {
         .expect("the app state");
     // What a login reaches after its password check if the account was deleted
     // meanwhile: the session's foreign key finds no account.
+    app.register("alice", "alice@example.com").await;
+    let id = app.account_id("alice").await;
+    let mut gone = gatehouse::accounts::find_by_id(&app.pool(), id)
+        .await
+        .unwrap()
+        .unwrap();
+    gone.id = 987_654;
     let error = gatehouse::auth::open_session(
         state,
-        987_654,
+        &gone,
         false,
         None,
         &gatehouse::sessions::ClientInfo::default(),

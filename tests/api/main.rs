@@ -12,6 +12,7 @@ mod admin;
 mod admin_rules;
 mod blocks;
 mod bounds;
+mod claims;
 pub mod cli;
 mod client_address;
 mod config;
