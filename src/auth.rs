@@ -597,6 +597,34 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
     })
 }
 
+/// What `POST /api/auth/introspect` tells a service about an access token (RFC 7662):
+/// `None` when it is not active (unknown, forged, expired, of an ended or pending
+/// session, of a blocked or inactive account).
+pub async fn introspect(app: &App, token: &str) -> Result<Option<Value>, AppError> {
+    let found = match authenticate(app, token).await {
+        Ok(found) if !found.pending && found.account.is_active => found,
+        Ok(_) => return Ok(None),
+        Err(error) if error.is_internal() => return Err(error),
+        Err(_) => return Ok(None),
+    };
+    let claims = app.keys.decode(token, TokenKind::Access, app.now())?;
+    let mut answer = found.token.custom_claims();
+    for (name, value) in [
+        ("active", Value::Bool(true)),
+        ("token_type", "access_token".into()),
+        ("sub", claims.sub.clone().into()),
+        ("sid", claims.sid.clone().into()),
+        ("username", found.account.username.clone().into()),
+        ("iss", claims.iss.clone().into()),
+        ("aud", claims.aud.clone().into()),
+        ("iat", claims.iat.into()),
+        ("exp", claims.exp.into()),
+    ] {
+        answer.insert(name.into(), value);
+    }
+    Ok(Some(Value::Object(answer)))
+}
+
 /// Revokes one session and forgets its cached state, so it stops working at once.
 /// `actor_id` is who asked (`None` when the system did, as on token reuse).
 pub async fn revoke_session(

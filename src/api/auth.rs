@@ -273,6 +273,63 @@ pub async fn reauthenticate(
     })))
 }
 
+#[derive(FromForm)]
+pub struct IntrospectionRequest<'r> {
+    token: &'r str,
+    /// RFC 7662's hint; only access tokens are introspected.
+    #[field(default = None)]
+    #[allow(dead_code)]
+    token_type_hint: Option<&'r str>,
+}
+
+/// RFC 7662 token introspection for services holding `introspection_secret` (as a
+/// bearer credential): `{"active": true, sub, sid, username, exp, …}` from the
+/// session's state now, or `{"active": false}`. 404 while no secret is configured.
+#[post("/introspect", data = "<form>")]
+pub async fn introspect(
+    app: &State<App>,
+    request: ServiceCredential,
+    form: Option<rocket::form::Form<IntrospectionRequest<'_>>>,
+) -> ApiResult<Json<Value>> {
+    // The credential first: without it, nothing about the request is looked at.
+    request.0?;
+    let form = form.ok_or_else(|| AppError::field("token", "is required (a form field)"))?;
+    let answer = auth::introspect(app, form.token).await?;
+    Ok(Json(answer.unwrap_or_else(|| json!({ "active": false }))))
+}
+
+/// Whether the request carries the introspection credential: `Err` (404 when none is
+/// configured, else 401) otherwise. Compared in constant time.
+pub struct ServiceCredential(Result<(), AppError>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ServiceCredential {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(app) = request.rocket().state::<App>() else {
+            return Outcome::Success(ServiceCredential(Err(AppError::NotFound)));
+        };
+        let Some(expected) = &app.settings.tokens.introspection_secret else {
+            return Outcome::Success(ServiceCredential(Err(AppError::NotFound)));
+        };
+        let presented = request
+            .headers()
+            .get_one("Authorization")
+            .and_then(bearer)
+            .unwrap_or("");
+        let matches =
+            aws_lc_rs::constant_time::verify_slices_are_equal(expected, presented.as_bytes())
+                .is_ok();
+        let outcome = if matches {
+            Ok(())
+        } else {
+            Err(AppError::InvalidToken)
+        };
+        Outcome::Success(ServiceCredential(outcome))
+    }
+}
+
 #[get("/me")]
 pub fn me(account: AuthAccount) -> Json<Account> {
     Json(account.account)

@@ -56,6 +56,7 @@ pub fn stage(two_factor: bool, mail: bool) -> AdHoc {
                     auth::update_me,
                     auth::change_password,
                     auth::reauthenticate,
+                    auth::introspect,
                     sessions::list,
                     sessions::revoke_one,
                     sessions::revoke_others,

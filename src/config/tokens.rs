@@ -26,6 +26,7 @@ pub struct Raw {
     pub token_locations: Vec<TokenLocation>,
     pub issuer: String,
     pub audience: String,
+    pub introspection_secret: Option<String>,
 }
 
 impl Raw {
@@ -40,6 +41,7 @@ impl Raw {
             token_locations: vec![TokenLocation::Header, TokenLocation::Cookie],
             issuer: super::app_name(),
             audience: super::app_name(),
+            introspection_secret: None,
         }
     }
 }
@@ -64,6 +66,9 @@ pub struct Tokens {
     pub token_locations: Vec<TokenLocation>,
     pub issuer: String,
     pub audience: String,
+    /// The bearer credential of services allowed to ask `POST /api/auth/introspect`;
+    /// `None`: the route answers 404. Never printed.
+    pub introspection_secret: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -132,7 +137,21 @@ impl Tokens {
         if raw.audience.trim().is_empty() {
             return Err(invalid("audience", "must not be empty"));
         }
+        let introspection_secret = match raw.introspection_secret.as_deref() {
+            Some(text) if !text.trim().is_empty() => {
+                let key = check_key_material("introspection_secret", text)?;
+                if key == secret {
+                    return Err(invalid(
+                        "introspection_secret",
+                        "must differ from the signing secret",
+                    ));
+                }
+                Some(key)
+            }
+            _ => None,
+        };
         Ok(Tokens {
+            introspection_secret,
             secret,
             secret_is_ephemeral,
             access_ttl,
