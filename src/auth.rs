@@ -607,8 +607,16 @@ pub async fn introspect(app: &App, token: &str) -> Result<Option<Value>, AppErro
         Err(error) if error.is_internal() => return Err(error),
         Err(_) => return Ok(None),
     };
-    let claims = app.keys.decode(token, TokenKind::Access, app.now())?;
-    let mut answer = found.token.custom_claims();
+    // RFC 7662: past its `exp` a token is inactive, whatever leeway the guards allow.
+    let claims = match app.keys.decode_ignoring_expiry(token, TokenKind::Access) {
+        Ok(claims) if app.now() <= claims.exp => claims,
+        _ => return Ok(None),
+    };
+    // The app's claims as the account is now, not as the token was minted.
+    let row = accounts::find_by_id(app.pool(), found.account.id)
+        .await?
+        .ok_or(AppError::SessionRevoked)?;
+    let mut answer = app_claims(&row);
     for (name, value) in [
         ("active", Value::Bool(true)),
         ("token_type", "access_token".into()),

@@ -39,7 +39,7 @@ pub struct Claims {
 
 /// Claims an app's own (see `features::claims`) may not set: the registered ones of
 /// RFC 7519, Gatehouse's, and those RFC 9470 and OpenID give meaning to.
-pub const RESERVED_CLAIMS: [&str; 14] = [
+pub const RESERVED_CLAIMS: [&str; 21] = [
     "iss",
     "sub",
     "aud",
@@ -54,6 +54,13 @@ pub const RESERVED_CLAIMS: [&str; 14] = [
     "amr",
     "acr",
     "azp",
+    "active",
+    "token_type",
+    "username",
+    "scope",
+    "client_id",
+    "cnf",
+    "nonce",
 ];
 
 /// The most bytes an app's own claims may take in a token (as JSON).
@@ -183,10 +190,15 @@ impl TokenKeys {
         self.encode_with(claims, &Map::new())
     }
 
-    /// Signs `claims` with the app's own `custom` ones beside them (already cleaned by
-    /// [`custom_claims`]).
+    /// Signs `claims` with the app's own `custom` ones beside them; a reserved name
+    /// among those is dropped here too, so no payload ever holds a claim twice.
     pub fn encode_with(&self, claims: &Claims, custom: &Map<String, Value>) -> String {
-        let token = WithCustom { claims, custom };
+        let mut custom = custom.clone();
+        custom.retain(|name, _| !RESERVED_CLAIMS.contains(&name.as_str()));
+        let token = WithCustom {
+            claims,
+            custom: &custom,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &token, &self.encoding)
             .expect("HS256 signing of serialisable claims cannot fail")
     }

@@ -53,11 +53,11 @@ pub async fn show_account(
 #[post("/accounts/<id>/2fa/disable")]
 pub async fn reset_two_factor(
     app: &State<App>,
-    staff: StaffAccount,
+    staff: Fresh<StaffAccount>,
     client: ClientInfo,
     id: &str,
 ) -> ApiResult<Json<Value>> {
-    let actor = actor(app, staff).await?;
+    let actor = actor(app, staff.0).await?;
     let account = admin::reset_two_factor(app, &actor, account_id(id)?, &client).await?;
     Ok(Json(json!({ "account": account })))
 }

@@ -260,10 +260,11 @@ async fn unlock(
 async fn reset_two_factor(
     app: &State<App>,
     client: ClientInfo,
-    me: StaffPage,
+    me: FreshPage<StaffPage>,
     id: i64,
     _form: CsrfForm<CsrfOnly>,
 ) -> Page {
+    let me = me.0;
     act(
         app,
         &me,

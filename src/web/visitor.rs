@@ -278,12 +278,16 @@ impl<'r, G: FromRequest<'r, Error = ()> + Send> FromRequest<'r> for FreshPage<G>
         let back = if request.method() == rocket::http::Method::Get {
             Some(request.uri().to_string())
         } else {
-            // Referrer-Policy same-origin: a form of ours names its page.
+            // Referrer-Policy same-origin: a form of ours names its page. Another
+            // site's page (a cross-site POST) chooses nothing: its host is not ours.
+            let host = request.headers().get_one("Host").unwrap_or("");
             request
                 .headers()
                 .get_one("Referer")
                 .and_then(|referer| referer.split_once("://"))
-                .and_then(|(_, rest)| rest.find('/').map(|slash| rest[slash..].to_string()))
+                .and_then(|(_, rest)| rest.find('/').map(|slash| rest.split_at(slash)))
+                .filter(|(authority, _)| !host.is_empty() && *authority == host)
+                .map(|(_, path)| path.to_string())
         };
         let back = back.filter(|next| safe_next(Some(next)).is_some());
         request.local_cache(|| Reauthenticate {

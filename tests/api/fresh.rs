@@ -168,6 +168,7 @@ async fn the_pages_ask_for_the_password_again_and_come_back() {
         .client
         .post(format!("{account_page}/delete"))
         .header(ContentType::Form)
+        .header(Header::new("Host", "127.0.0.1:8000"))
         .header(Header::new(
             "Referer",
             format!("http://127.0.0.1:8000{account_page}"),

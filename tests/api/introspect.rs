@@ -37,6 +37,13 @@ async fn a_service_learns_whether_a_token_is_active_now() {
         "the app's own claims too"
     );
     assert!(body["exp"].is_i64() && body["sid"].is_string());
+    // The app's claims as the account is now, not as the token was minted.
+    sqlx::query("UPDATE accounts SET is_staff = 1 WHERE username_key = 'alice'")
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    let (_, body) = introspect(&app, Some(SERVICE_SECRET), &alice.access).await;
+    assert_eq!(body["roles"], serde_json::json!(["staff"]), "{body}");
 
     // Logged out: inactive at once, though the token has not expired.
     let response = app
