@@ -133,19 +133,8 @@ pub async fn peek(
     purpose: Purpose,
     now: i64,
 ) -> Result<Option<Redeemed>, sqlx::Error> {
-    if !plausible(secret_of(presented)) {
-        return Ok(None);
-    }
-    let sql = format!(
-        "SELECT account_id, email FROM email_tokens WHERE {}",
-        valid_token(presented, purpose)
-    );
-    sqlx::query_as(&sql)
-        .bind(hash_of(secret_of(presented)))
-        .bind(purpose.as_str())
-        .bind(now)
-        .fetch_optional(pool)
-        .await
+    let sql = "SELECT account_id, email FROM email_tokens WHERE {valid}";
+    redeem(pool, sql, presented, purpose, now).await
 }
 
 /// Spends `presented` for `purpose` if it is valid at `now`: what it stood for, or
@@ -156,13 +145,22 @@ pub async fn spend(
     purpose: Purpose,
     now: i64,
 ) -> Result<Option<Redeemed>, sqlx::Error> {
+    let sql = "UPDATE email_tokens SET used_at = $3 WHERE {valid} RETURNING account_id, email";
+    redeem(pool, sql, presented, purpose, now).await
+}
+
+/// Runs `sql`, whose `{valid}` becomes [`valid_token`]'s condition, for `presented`.
+async fn redeem(
+    pool: &AnyPool,
+    sql: &str,
+    presented: Presented<'_>,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<Redeemed>, sqlx::Error> {
     if !plausible(secret_of(presented)) {
         return Ok(None);
     }
-    let sql = format!(
-        "UPDATE email_tokens SET used_at = $3 WHERE {} RETURNING account_id, email",
-        valid_token(presented, purpose)
-    );
+    let sql = sql.replace("{valid}", &valid_token(presented, purpose));
     sqlx::query_as(&sql)
         .bind(hash_of(secret_of(presented)))
         .bind(purpose.as_str())
