@@ -34,6 +34,7 @@ trap cleanup EXIT
 export ROCKET_PROFILE=release ROCKET_PORT=$PORT ROCKET_LOG_LEVEL=off
 export GATEHOUSE_SECRET="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 export GATEHOUSE_TWO_FACTOR_KEY="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+export GATEHOUSE_SIGNING_KEY_SECRET="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 export DATABASE_URL="sqlite://$work/bench.db"
 export GATEHOUSE_TOKEN_LOCATIONS='["header"]'
 # The wrong-password figure sends thousands of them; lockout would stop it at five.

@@ -331,7 +331,7 @@ pub async fn open_session(
         let detail = Some(format!("session_limit ({})", ended.len()));
         audit_own(app, EventKind::SessionsRevoked, account_id, detail, client).await;
     }
-    Ok(issue_tokens(app, &session, &app_claims(row)))
+    issue_tokens(app, &session, &app_claims(row)).await
 }
 
 /// The app's own claims for `row`'s access tokens (see `features::claims`), cleaned.
@@ -389,14 +389,19 @@ async fn start_second_factor(
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
     audit_own(app, EventKind::SecondFactorRequested, row.id, None, client).await;
-    Ok(issue_tokens(app, &session, &Map::new()))
+    issue_tokens(app, &session, &Map::new()).await
 }
 
 /// Mints the access token (with the app's own claims, `custom`) and the session's
 /// current refresh token. The refresh token is a function of the session row alone, so
 /// re-minting it yields the same token.
-pub fn issue_tokens(app: &App, session: &SessionRow, custom: &Map<String, Value>) -> IssuedTokens {
+pub async fn issue_tokens(
+    app: &App,
+    session: &SessionRow,
+    custom: &Map<String, Value>,
+) -> Result<IssuedTokens, AppError> {
     let now = app.now();
+    app.keys.keep_fresh(app.pool(), now).await;
     let settings = &app.settings;
     let pending = session.two_factor_pending;
     // A pending session's token lives no longer than the session itself.
@@ -416,16 +421,20 @@ pub fn issue_tokens(app: &App, session: &SessionRow, custom: &Map<String, Value>
         now,
         now + access_ttl,
     );
+    let access_token = app
+        .keys
+        .encode_access(&access, custom)
+        .map_err(|error| AppError::internal("signing an access token", error))?;
     if pending {
-        return IssuedTokens {
-            access_token: app.keys.encode_with(&access, custom),
+        return Ok(IssuedTokens {
+            access_token,
             refresh_token: None,
             two_factor_required: true,
             expires_in: access_ttl,
             refresh_expires_in: (session.expires_at - now).max(0),
             persistent: session.persistent,
             session_id: session.id.clone(),
-        };
+        });
     }
     let mut refresh = app.keys.claims(
         TokenKind::Refresh,
@@ -435,15 +444,15 @@ pub fn issue_tokens(app: &App, session: &SessionRow, custom: &Map<String, Value>
         session.expires_at,
     );
     refresh.gen = Some(session.refresh_generation);
-    IssuedTokens {
-        access_token: app.keys.encode_with(&access, custom),
-        refresh_token: Some(app.keys.encode(&refresh)),
+    Ok(IssuedTokens {
+        access_token,
+        refresh_token: Some(app.keys.encode_refresh(&refresh)),
         two_factor_required: false,
         expires_in: settings.tokens.access_ttl,
         refresh_expires_in: (session.expires_at - now).max(0),
         persistent: session.persistent,
         session_id: session.id.clone(),
-    }
+    })
 }
 
 /// Exchanges a refresh token for a new pair, rotating the session's generation.
@@ -479,13 +488,13 @@ pub async fn refresh(
                     expires_at,
                     ..session
                 };
-                return Ok(issue_tokens(app, &rotated, &custom));
+                return issue_tokens(app, &rotated, &custom).await;
             }
             continue;
         }
         if presented == current - 1 && now - session.rotated_at <= app.settings.tokens.refresh_grace
         {
-            return Ok(issue_tokens(app, &session, &custom));
+            return issue_tokens(app, &session, &custom).await;
         }
         if presented < current {
             revoke_session(
@@ -554,6 +563,7 @@ async fn live_session_of(
 /// cache or, when it has no fresh entry, from one indexed read.
 pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppError> {
     let now = app.now();
+    app.keys.keep_fresh(app.pool(), now).await;
     let claims = app.keys.decode(token, TokenKind::Access, now)?;
     let mut state = match app.session_cache.get(&claims.sid, app.now_ms()) {
         Some(state) => state,
@@ -608,7 +618,10 @@ pub async fn introspect(app: &App, token: &str) -> Result<Option<Value>, AppErro
         Err(_) => return Ok(None),
     };
     // RFC 7662: past its `exp` a token is inactive, whatever leeway the guards allow.
-    let claims = match app.keys.decode_ignoring_expiry(token, TokenKind::Access) {
+    let claims = match app
+        .keys
+        .decode_ignoring_expiry(token, TokenKind::Access, app.now())
+    {
         Ok(claims) if app.now() <= claims.exp => claims,
         _ => return Ok(None),
     };
@@ -666,8 +679,11 @@ pub async fn revoke_session(
 pub async fn logout(app: &App, token: &str, client: &ClientInfo) -> Result<(), AppError> {
     let claims = app
         .keys
-        .decode_ignoring_expiry(token, TokenKind::Access)
-        .or_else(|_| app.keys.decode_ignoring_expiry(token, TokenKind::Refresh))?;
+        .decode_ignoring_expiry(token, TokenKind::Access, app.now())
+        .or_else(|_| {
+            app.keys
+                .decode_ignoring_expiry(token, TokenKind::Refresh, app.now())
+        })?;
     let account_id = claims.account_id();
     match sessions::find_session(app.pool(), &claims.sid).await? {
         Some(session) if session.account_id == account_id => {

@@ -56,6 +56,13 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// The key pairs that sign access tokens (EdDSA or ES256): list, rotate, retire.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// Delete sessions that ended more than ended_session_retention ago and audit
     /// events older than audit_retention (the server also does it every
     /// prune_interval).
@@ -70,6 +77,19 @@ enum MailCommand {
     /// Send a test message to ADDRESS through the configured transport, now, and say
     /// how it went.
     Test { address: String },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Every signing key with its algorithm and state (signing, published, verifying,
+    /// retired).
+    List,
+    /// Publish a new key now; it signs after jwks_max_age, and the current key keeps
+    /// verifying until the tokens it signed have expired. Needs signing_key_secret.
+    Rotate,
+    /// End a key at once (compromised): it signs nothing more and its tokens stop
+    /// verifying; a published key takes over, or the server makes a new one.
+    Retire { kid: String },
 }
 
 #[derive(Args)]
@@ -170,6 +190,7 @@ pub async fn run() -> ExitCode {
         Command::CreateSuperuser(args) => create_superuser(args).await,
         Command::Accounts { command, database } => accounts(command, database).await,
         Command::Prune { database } => prune(database).await,
+        Command::Keys { command, database } => keys(command, database).await,
         Command::Mail { command, database } => mail(command, database).await,
     };
     finish(outcome)
@@ -279,6 +300,92 @@ async fn prune(database: DatabaseArg) -> CliResult {
     Ok(())
 }
 
+async fn keys(command: KeysCommand, database: DatabaseArg) -> CliResult {
+    use crate::tokens::{keyring, signing_keys};
+    // Checked before `open_app` fills missing secrets with random ones.
+    let sealing_configured = crate::figment().contains("gatehouse.signing_key_secret");
+    let app = open_app(&database).await?;
+    let now = app.now();
+    match command {
+        KeysCommand::List => {
+            let keys = signing_keys::all(app.pool())
+                .await
+                .map_err(AppError::from)?;
+            if keys.is_empty() {
+                println!("no signing keys yet (the server makes the first at its start)");
+            }
+            for key in keys {
+                println!(
+                    "{}  {:<5}  {}",
+                    key.kid,
+                    key.algorithm,
+                    key_state(&key, now)
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate => {
+            if !sealing_configured {
+                return Err(Failure(format!(
+                    "rotating needs the server's signing_key_secret (set {}SIGNING_KEY_SECRET), \
+                     which seals the new key so the server can use it",
+                    crate::config::ENV_PREFIX
+                )));
+            }
+            let rotation =
+                keyring::rotate(app.pool(), &app.settings.tokens, app.keys.sealer(), now)
+                    .await
+                    .map_err(Failure)?;
+            println!(
+                "published {}; it signs from {} UTC (after jwks_max_age), and the keys it \
+                 replaces verify until {} UTC",
+                rotation.kid,
+                crate::clock::utc_minute(rotation.signs_from),
+                crate::clock::utc_minute(rotation.old_keys_verify_until)
+            );
+            Ok(())
+        }
+        KeysCommand::Retire { kid } => {
+            if !signing_keys::retire(app.pool(), &kid, now)
+                .await
+                .map_err(AppError::from)?
+            {
+                return Err(Failure(format!(
+                    "no key {kid} is in use (see `{} keys list`)",
+                    env!("CARGO_PKG_NAME")
+                )));
+            }
+            println!(
+                "retired {kid}: it signs nothing more and its tokens no longer verify (running \
+                 instances follow within {} seconds)",
+                keyring::RELOAD_SECONDS
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A key's state at `now`, in words.
+fn key_state(key: &crate::tokens::signing_keys::SigningKeyRow, now: i64) -> String {
+    use crate::clock::utc_minute;
+    if !key.verifies_at(now) {
+        return format!(
+            "retired {} UTC",
+            utc_minute(key.verifies_until.unwrap_or(now))
+        );
+    }
+    if key.signs_at(now) {
+        return format!("signing since {} UTC", utc_minute(key.signs_from));
+    }
+    if key.signs_from > now && key.signs_until.is_none_or(|until| until > key.signs_from) {
+        return format!("published, signs from {} UTC", utc_minute(key.signs_from));
+    }
+    match key.verifies_until {
+        Some(until) => format!("verifying until {} UTC", utc_minute(until)),
+        None => "verifying".into(),
+    }
+}
+
 /// The app state without the server: settings, the migrated database and the hasher.
 async fn open_app(database: &DatabaseArg) -> Result<App, Failure> {
     Ok(open_app_with_figment(database).await?.0)
@@ -292,7 +399,11 @@ async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment),
     }
     // The CLI signs no token and opens no TOTP secret, so missing keys (an error in
     // release) do not matter to it.
-    for key in ["gatehouse.secret", "gatehouse.two_factor_key"] {
+    for key in [
+        "gatehouse.secret",
+        "gatehouse.two_factor_key",
+        "gatehouse.signing_key_secret",
+    ] {
         if !figment.contains(key) {
             figment = figment.merge((key, crate::random::token(48)));
         }

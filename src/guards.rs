@@ -127,7 +127,7 @@ pub fn check_csrf_header(
     ) {
         return Ok(());
     }
-    let claims = app.keys.decode_ignoring_expiry(token, kind)?;
+    let claims = app.keys.decode_ignoring_expiry(token, kind, app.now())?;
     let presented = request.headers().get_one("X-CSRF-Token").unwrap_or("");
     if crate::cookies::csrf_matches(request, &app.settings, Some(&claims.sid), presented) {
         Ok(())

@@ -52,6 +52,7 @@ pub mod pruning;
 pub mod random;
 pub mod rate_limit;
 pub mod reauthentication;
+pub mod sealing;
 pub mod sessions;
 pub mod text;
 pub mod tokens;
@@ -128,6 +129,15 @@ pub fn rocket_with_clock(
                         config::ENV_PREFIX
                     );
                 }
+                if settings.tokens.access_token_algorithm.is_asymmetric()
+                    && settings.tokens.signing_key_secret_is_ephemeral
+                {
+                    log::warn!(
+                        "no signing_key_secret configured: using a random one for this run, so the \
+                         signing key made now will be replaced at the next start; set {}SIGNING_KEY_SECRET",
+                        config::ENV_PREFIX
+                    );
+                }
                 if settings.tokens.secret_is_ephemeral {
                     log::warn!(
                         "no signing secret configured: using a random one for this run, so tokens \
@@ -141,7 +151,13 @@ pub fn rocket_with_clock(
                     Arc::clone(&clock),
                 );
                 match App::new(settings, db.0.clone(), hasher, clock) {
-                    Ok(state) => Ok(rocket.manage(state)),
+                    Ok(state) => {
+                        if let Err(error) = state.keys.load(state.pool(), state.now()).await {
+                            log::error!("{error}");
+                            return Err(rocket);
+                        }
+                        Ok(rocket.manage(state))
+                    }
                     Err(error) => {
                         log::error!("{error}");
                         Err(rocket)

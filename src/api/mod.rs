@@ -7,6 +7,7 @@ pub mod body;
 pub mod email;
 pub mod error;
 pub mod health;
+pub mod jwks;
 pub mod sessions;
 pub mod two_factor;
 
@@ -45,6 +46,7 @@ pub fn stage(two_factor: bool, mail: bool) -> AdHoc {
         };
         rocket
             .mount("/api", routes![health::live, health::ready])
+            .mount("/.well-known", routes![jwks::jwks])
             .mount(
                 "/api/auth",
                 routes![

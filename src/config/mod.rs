@@ -32,7 +32,7 @@ pub use mail::Mail;
 pub use passwords::Passwords;
 pub use rate_limits::{Rate, RateLimits};
 pub use service::Service;
-pub use tokens::{TokenLocation, Tokens};
+pub use tokens::{TokenAlgorithm, TokenLocation, Tokens};
 pub use two_factor::TwoFactor;
 
 /// The environment prefix of every auth setting: `GATEHOUSE_ACCESS_TTL=300` sets

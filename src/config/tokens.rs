@@ -1,5 +1,6 @@
-//! Tokens: the signing secret, lifetimes and clock leeway, where clients present
-//! their access token, and the issuer and audience every token is checked against.
+//! Tokens: the signing secret, the algorithm of access tokens and the secret sealing
+//! their keys, lifetimes and clock leeway, where clients present their access token,
+//! and the issuer and audience every token is checked against.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,31 @@ use super::{check_key_material, invalid, ConfigError, Profile, ENV_PREFIX, MIN_S
 pub enum TokenLocation {
     Header,
     Cookie,
+}
+
+/// How access tokens are signed. EdDSA and ES256 use key pairs kept in the database
+/// (their public halves published as a JWKS); HS256 uses a key derived from `secret`,
+/// which only this app can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenAlgorithm {
+    #[serde(
+        rename = "EdDSA",
+        alias = "eddsa",
+        alias = "Ed25519",
+        alias = "ed25519"
+    )]
+    EdDsa,
+    #[serde(rename = "ES256", alias = "es256")]
+    Es256,
+    #[serde(rename = "HS256", alias = "hs256")]
+    Hs256,
+}
+
+impl TokenAlgorithm {
+    /// Whether tokens of this algorithm are signed by a key pair from the database.
+    pub fn is_asymmetric(self) -> bool {
+        !matches!(self, TokenAlgorithm::Hs256)
+    }
 }
 
 /// The keys of this section as they are written in Rocket.toml.
@@ -27,6 +53,9 @@ pub struct Raw {
     pub issuer: String,
     pub audience: String,
     pub introspection_secret: Option<String>,
+    pub access_token_algorithm: TokenAlgorithm,
+    pub signing_key_secret: Option<String>,
+    pub jwks_max_age: u64,
 }
 
 impl Raw {
@@ -42,6 +71,9 @@ impl Raw {
             issuer: super::app_name(),
             audience: super::app_name(),
             introspection_secret: None,
+            access_token_algorithm: TokenAlgorithm::EdDsa,
+            signing_key_secret: None,
+            jwks_max_age: 600,
         }
     }
 }
@@ -69,6 +101,14 @@ pub struct Tokens {
     /// The bearer credential of services allowed to ask `POST /api/auth/introspect`;
     /// `None`: the route answers 404. Never printed.
     pub introspection_secret: Option<Vec<u8>>,
+    pub access_token_algorithm: TokenAlgorithm,
+    /// Seals the private halves of the signing keys in the database. Never printed.
+    pub signing_key_secret: Vec<u8>,
+    /// True when no `signing_key_secret` was configured and a random one was made for
+    /// this run (debug only): keys sealed by an earlier run are then retired.
+    pub signing_key_secret_is_ephemeral: bool,
+    /// How long services may cache the JWKS; a rotated-in key signs only after it.
+    pub jwks_max_age: i64,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -82,6 +122,12 @@ impl std::fmt::Debug for Tokens {
             .field("token_locations", &self.token_locations)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("access_token_algorithm", &self.access_token_algorithm)
+            .field(
+                "signing_key_secret_is_ephemeral",
+                &self.signing_key_secret_is_ephemeral,
+            )
+            .field("jwks_max_age", &self.jwks_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -150,7 +196,43 @@ impl Tokens {
             }
             _ => None,
         };
+        let (signing_key_secret, signing_key_secret_is_ephemeral) = match raw
+            .signing_key_secret
+            .as_deref()
+        {
+            Some(text) if !text.trim().is_empty() => {
+                let key = check_key_material("signing_key_secret", text)?;
+                if key == secret {
+                    return Err(invalid(
+                        "signing_key_secret",
+                        "must differ from the signing secret",
+                    ));
+                }
+                (key, false)
+            }
+            _ if profile == Profile::Release && raw.access_token_algorithm.is_asymmetric() => {
+                return Err(invalid(
+                    "signing_key_secret",
+                    format!(
+                        "the release profile needs a secret of at least {MIN_SECRET_BYTES} random bytes to seal \
+                         the access-token signing keys stored in the database (the same on every instance); \
+                         generate one with `openssl rand -base64 48` and set {ENV_PREFIX}SIGNING_KEY_SECRET"
+                    ),
+                ))
+            }
+            _ => (crate::random::bytes(MIN_SECRET_BYTES), true),
+        };
+        if raw.jwks_max_age > 24 * 60 * 60 {
+            return Err(invalid(
+                "jwks_max_age",
+                "must be at most 86400 seconds (a day)",
+            ));
+        }
         Ok(Tokens {
+            signing_key_secret,
+            signing_key_secret_is_ephemeral,
+            access_token_algorithm: raw.access_token_algorithm,
+            jwks_max_age: raw.jwks_max_age as i64,
             introspection_secret,
             secret,
             secret_is_ephemeral,
@@ -177,8 +259,34 @@ mod tests {
     fn raw() -> Raw {
         Raw {
             secret: Some("a-test-secret-with-enough-distinct-bytes-1234".into()),
+            signing_key_secret: Some("a-sealing-secret-with-enough-distinct-bytes-5678".into()),
             ..Raw::default()
         }
+    }
+
+    #[test]
+    fn release_needs_a_sealing_secret_for_key_pairs_only() {
+        let without = || Raw {
+            signing_key_secret: None,
+            ..raw()
+        };
+        let error = Tokens::from_raw(without(), Profile::Release).unwrap_err();
+        assert!(
+            error.to_string().contains("GATEHOUSE_SIGNING_KEY_SECRET"),
+            "{error}"
+        );
+        let hs256 = Raw {
+            access_token_algorithm: TokenAlgorithm::Hs256,
+            ..without()
+        };
+        assert!(Tokens::from_raw(hs256, Profile::Release).is_ok());
+        let debug = Tokens::from_raw(without(), Profile::Debug).unwrap();
+        assert!(debug.signing_key_secret_is_ephemeral);
+        let same = Raw {
+            signing_key_secret: raw().secret,
+            ..raw()
+        };
+        assert!(Tokens::from_raw(same, Profile::Debug).is_err());
     }
 
     #[test]

@@ -3,81 +3,45 @@
 //! secret at rest, bound to its account, and HMAC-SHA-256 hashes recovery codes, so a
 //! copy of the database alone yields neither.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::{hkdf, hmac};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-/// The format tag of sealed secrets, so the scheme can change without guessing.
-const SEALED_PREFIX: &str = "v1.";
-
-#[derive(Debug, thiserror::Error)]
-#[error("a stored two-factor secret could not be opened (wrong two_factor_key, or tampered)")]
-pub struct OpenError;
+pub use crate::sealing::OpenError;
+use crate::sealing::Sealer;
 
 pub struct TwoFactorKeys {
-    sealing: LessSafeKey,
+    sealing: Sealer,
     recovery: hmac::Key,
 }
 
 impl TwoFactorKeys {
     pub fn derive(material: &[u8]) -> TwoFactorKeys {
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse two-factor").extract(material);
-        let sealing = prk
-            .expand(&[b"totp secret sealing v1"], &AES_256_GCM)
-            .expect("32 bytes is a valid HKDF-SHA-256 output length");
+        let sealing = Sealer::derive(&prk, b"totp secret sealing v1");
         let recovery = prk
             .expand(&[b"recovery code hashing v1"], hmac::HMAC_SHA256)
             .expect("32 bytes is a valid HKDF-SHA-256 output length");
         TwoFactorKeys {
-            sealing: LessSafeKey::new(UnboundKey::from(sealing)),
+            sealing,
             recovery: hmac::Key::from(recovery),
         }
     }
 
-    /// Seals `secret` for `account_id`: `v1.` + base64url(nonce ‖ ciphertext ‖ tag).
-    /// A random 96-bit nonce per seal; the account id is the associated data, so a
-    /// sealed secret copied onto another account does not open.
+    /// Seals `secret` for `account_id` (see [`Sealer::seal`]): a sealed secret copied
+    /// onto another account does not open.
     pub fn seal(&self, account_id: i64, secret: &[u8]) -> String {
-        let nonce_bytes: [u8; NONCE_LEN] = crate::random::bytes(NONCE_LEN)
-            .try_into()
-            .expect("NONCE_LEN random bytes");
-        let mut in_out = secret.to_vec();
-        self.sealing
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::from(associated_data(account_id)),
-                &mut in_out,
-            )
-            .expect("AES-GCM seals any input shorter than 64 GiB");
-        let mut sealed = nonce_bytes.to_vec();
-        sealed.extend_from_slice(&in_out);
-        format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed))
+        self.sealing.seal(&account_id.to_be_bytes(), secret)
     }
 
     pub fn open(&self, account_id: i64, sealed: &str) -> Result<Vec<u8>, OpenError> {
-        let encoded = sealed.strip_prefix(SEALED_PREFIX).ok_or(OpenError)?;
-        let mut bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| OpenError)?;
-        if bytes.len() < NONCE_LEN {
-            return Err(OpenError);
-        }
-        let mut in_out = bytes.split_off(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| OpenError)?;
-        let plain = self
-            .sealing
-            .open_in_place(nonce, Aad::from(associated_data(account_id)), &mut in_out)
-            .map_err(|_| OpenError)?;
-        Ok(plain.to_vec())
+        self.sealing.open(&account_id.to_be_bytes(), sealed)
     }
 
     /// The stored form of a normalised recovery code.
     pub fn recovery_hash(&self, code: &str) -> String {
         URL_SAFE_NO_PAD.encode(hmac::sign(&self.recovery, code.as_bytes()).as_ref())
     }
-}
-
-fn associated_data(account_id: i64) -> [u8; 8] {
-    account_id.to_be_bytes()
 }
 
 #[cfg(test)]

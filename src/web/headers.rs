@@ -1,5 +1,6 @@
 //! Security headers on every response, pages and API alike, and cache headers: static
-//! files may be cached for a day, everything else (account data) never.
+//! files may be cached for a day, everything else (account data) never. A route that
+//! sets its own `Cache-Control` (the public JWKS) keeps it.
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
@@ -41,6 +42,9 @@ impl Fairing for SecurityHeaders {
                 "Strict-Transport-Security",
                 "max-age=31536000; includeSubDomains",
             ));
+        }
+        if response.headers().contains("Cache-Control") && response.status().code == 200 {
+            return;
         }
         let cache = if request.uri().path().starts_with("/static/") && response.status().code == 200
         {

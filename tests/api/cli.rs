@@ -24,7 +24,11 @@ pub fn gatehouse_on(url: &str, args: &[&str]) -> Command {
         .env_remove("DATABASE_URL")
         .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
         .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
-        .env("GATEHOUSE_MAIL_TRANSPORT", "none");
+        .env("GATEHOUSE_MAIL_TRANSPORT", "none")
+        .env(
+            "GATEHOUSE_SIGNING_KEY_SECRET",
+            crate::support::SIGNING_KEY_SECRET,
+        );
     command
 }
 

@@ -288,6 +288,10 @@ fn without_rocket_toml_release_still_has_secure_host_cookies() {
     let figment = rocket::figment::Figment::new()
         .merge(("gatehouse.secret", SECRET))
         .merge(("gatehouse.two_factor_key", crate::support::TWO_FACTOR_KEY))
+        .merge((
+            "gatehouse.signing_key_secret",
+            crate::support::SIGNING_KEY_SECRET,
+        ))
         .merge(("gatehouse.mail_transport", "none"))
         .select("release");
     let settings = Settings::from_figment(&figment).expect("valid");
@@ -339,6 +343,10 @@ fn release_without_rocket_toml_is_safe_by_the_code_s_defaults_alone() {
         .merge(("log_level", "off"))
         .merge(("gatehouse.secret", SECRET))
         .merge(("gatehouse.two_factor_key", crate::support::TWO_FACTOR_KEY))
+        .merge((
+            "gatehouse.signing_key_secret",
+            crate::support::SIGNING_KEY_SECRET,
+        ))
         .merge(("gatehouse.mail_transport", "none"))
         .merge((
             "databases.gatehouse.url",

@@ -40,7 +40,8 @@ mod refresh;
 mod register;
 mod schema;
 mod seam;
-mod tokens;
+mod signing_keys;
+pub mod tokens;
 mod two_factor;
 
 // Each feature's tests live beside it, in src/features/<name>/tests.rs.

@@ -25,6 +25,7 @@ pub fn cookie_name(suffix: &str) -> String {
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const SECRET: &str = "test-secret-4f9c2a7e81d6b03c5e9a1f7d2b8c4e6a";
+pub const SIGNING_KEY_SECRET: &str = "test-signing-keys-3b8e1d6f0a2c4e7b9d1f3a5c8e0b2d4f";
 pub const TWO_FACTOR_KEY: &str = "test-2fa-key-7c1e9b3d5f2a8c4e6b0d1f3a5c7e9b2d";
 
 static ANNOUNCE: Once = Once::new();
@@ -151,6 +152,7 @@ pub fn test_figment(url: &str) -> Figment {
         .merge(("databases.gatehouse.max_connections", 8))
         .merge(("gatehouse.secret", SECRET))
         .merge(("gatehouse.two_factor_key", TWO_FACTOR_KEY))
+        .merge(("gatehouse.signing_key_secret", SIGNING_KEY_SECRET))
         .merge(("gatehouse.argon2_memory_kib", 512))
         .merge(("gatehouse.argon2_iterations", 1))
         .merge(("gatehouse.rate_limit_enabled", false))
@@ -210,13 +212,22 @@ pub struct Session {
 }
 
 impl TestApp {
-    pub fn pool(&self) -> AnyPool {
-        let app = self
-            .client
+    pub fn state(&self) -> &gatehouse::app::App {
+        self.client
             .rocket()
             .state::<gatehouse::app::App>()
-            .expect("the app state");
-        app.pool().clone()
+            .expect("the app state")
+    }
+
+    pub fn pool(&self) -> AnyPool {
+        self.state().pool().clone()
+    }
+
+    /// `payload` signed by the app's own current access-token key, as a forger who
+    /// stole it would; the guards must still check every claim.
+    pub fn sign(&self, payload: &Value) -> String {
+        let app = self.state();
+        app.keys.sign(payload, app.now()).expect("a signing key")
     }
 
     pub async fn post(&self, uri: &str, body: Value) -> LocalResponse<'_> {
@@ -451,4 +462,129 @@ pub async fn browser_login(app: &TestApp, username: &str) {
     )
     .await;
     assert_eq!(response.status(), Status::SeeOther);
+}
+
+/// The app served on a real port of the loopback (for clients that speak HTTP or
+/// WebSocket themselves: another service, a socket), on its own database with a
+/// manual clock; shut down when dropped.
+pub struct ServedApp {
+    pub port: u16,
+    pub clock: ManualClock,
+    pub db: TestDatabase,
+    shutdown: rocket::Shutdown,
+}
+
+impl Drop for ServedApp {
+    fn drop(&mut self) {
+        self.shutdown.clone().notify();
+    }
+}
+
+pub async fn serve_with(customize: impl FnOnce(Figment) -> Figment) -> ServedApp {
+    serve_on(TestDatabase::new().await, ManualClock::new(), customize).await
+}
+
+/// Serves the app on `db` with `clock` (shared with another instance, say).
+pub async fn serve_on(
+    db: TestDatabase,
+    clock: ManualClock,
+    customize: impl FnOnce(Figment) -> Figment,
+) -> ServedApp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let figment = customize(test_figment(&db.url))
+        .merge(("address", "127.0.0.1"))
+        .merge(("port", port));
+    let rocket = gatehouse::rocket_with_clock(figment, Arc::new(clock.clone()))
+        .expect("valid test settings")
+        .ignite()
+        .await
+        .expect("the app ignites");
+    let shutdown = rocket.shutdown();
+    rocket::tokio::spawn(rocket.launch());
+    for _ in 0..200 {
+        if rocket::tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    ServedApp {
+        port,
+        clock,
+        db,
+        shutdown,
+    }
+}
+
+/// A response read off the wire.
+pub struct WireResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl WireResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// One HTTP/1.1 request over a new connection, answered in full (`Connection: close`).
+pub async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> WireResponse {
+    use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    let mut stream = rocket::tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("the server accepts");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+        .collect();
+    WireResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }

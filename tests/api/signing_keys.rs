@@ -1,0 +1,363 @@
+//! The access-token signing keys as other services and operators meet them: a service
+//! fetching the JWKS over HTTP and verifying tokens with its own code (ed25519-dalek,
+//! p256), before and after `gatehouse keys rotate`; `keys list` and `keys retire`;
+//! keys sealed under a random secret by an earlier run; instances starting together.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rocket::http::Status;
+use serde_json::{json, Value};
+
+use crate::cli::{assert_fails, gatehouse, run, stdout};
+use crate::support::{
+    http, launch, serve_with, test_figment, ServedApp, TestDatabase, PASSWORD, SIGNING_KEY_SECRET,
+};
+use crate::tokens::{claims_of, header_of};
+
+/// What another service does with a token: fetch the JWKS, take the key its kid
+/// names, check the signature with that key's algorithm using its own crypto code,
+/// then the claims. `Err` says why it refused.
+async fn verify_elsewhere(port: u16, token: &str) -> Result<Value, String> {
+    let response = http(port, "GET", "/.well-known/jwks.json", &[], None).await;
+    // Cacheable, as a service's JWKS client expects.
+    assert_eq!(
+        response.header("Cache-Control"),
+        Some("public, max-age=600")
+    );
+    let jwks = response.json();
+    let kid = header_of(token)["kid"].as_str().unwrap_or("").to_string();
+    let key = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|key| key["kid"] == kid.as_str()))
+        .ok_or_else(|| format!("no published key {kid}"))?;
+    if header_of(token)["alg"] != key["alg"] {
+        return Err("the header names another algorithm than the key's".into());
+    }
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|e| e.to_string())?;
+    let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(key[name].as_str().unwrap()).unwrap();
+    match key["kty"].as_str() {
+        Some("OKP") => {
+            use ed25519_dalek::{Signature, VerifyingKey};
+            let x: [u8; 32] = coordinate("x").try_into().map_err(|_| "x is 32 bytes")?;
+            let public = VerifyingKey::from_bytes(&x).map_err(|e| e.to_string())?;
+            let signature = Signature::from_slice(&signature).map_err(|e| e.to_string())?;
+            public
+                .verify_strict(signed.as_bytes(), &signature)
+                .map_err(|e| e.to_string())?;
+        }
+        Some("EC") => {
+            use p256::ecdsa::signature::Verifier;
+            use p256::ecdsa::{Signature, VerifyingKey};
+            let point = p256::EncodedPoint::from_affine_coordinates(
+                coordinate("x").as_slice().into(),
+                coordinate("y").as_slice().into(),
+                false,
+            );
+            let public = VerifyingKey::from_encoded_point(&point).map_err(|e| e.to_string())?;
+            let signature = Signature::from_slice(&signature).map_err(|e| e.to_string())?;
+            public
+                .verify(signed.as_bytes(), &signature)
+                .map_err(|e| e.to_string())?;
+        }
+        other => return Err(format!("unexpected key type {other:?}")),
+    }
+    let claims = claims_of(token);
+    if claims["iss"] != gatehouse::config::app_name().as_str() || claims["typ"] != "access" {
+        return Err("not our access token".into());
+    }
+    Ok(claims)
+}
+
+/// Registers `username` and signs in over HTTP; the access token.
+async fn sign_in(app: &ServedApp, username: &str) -> String {
+    let email = format!("{username}@example.com");
+    let registered = http(
+        app.port,
+        "POST",
+        "/api/auth/register",
+        &[],
+        Some(&json!({"username": username, "email": email, "password": PASSWORD})),
+    )
+    .await;
+    assert!(
+        registered.status == 201 || registered.status == 409,
+        "{}",
+        registered.body
+    );
+    let login = http(
+        app.port,
+        "POST",
+        "/api/auth/login",
+        &[],
+        Some(&json!({"login": username, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    login.json()["access_token"].as_str().unwrap().to_string()
+}
+
+async fn me_status(app: &ServedApp, token: &str) -> u16 {
+    let bearer = format!("Bearer {token}");
+    http(
+        app.port,
+        "GET",
+        "/api/auth/me",
+        &[("Authorization", &bearer)],
+        None,
+    )
+    .await
+    .status
+}
+
+#[rocket::async_test]
+async fn another_service_verifies_eddsa_tokens_from_the_jwks_before_and_after_a_rotation() {
+    a_service_verifies_across_a_rotation("EdDSA").await;
+}
+
+#[rocket::async_test]
+async fn another_service_verifies_es256_tokens_from_the_jwks_before_and_after_a_rotation() {
+    a_service_verifies_across_a_rotation("ES256").await;
+}
+
+async fn a_service_verifies_across_a_rotation(algorithm: &str) {
+    let app = serve_with(|f| f.merge(("gatehouse.access_token_algorithm", algorithm))).await;
+    let before = sign_in(&app, "alice").await;
+    let claims = verify_elsewhere(app.port, &before).await.expect("verifies");
+    assert_eq!(claims["typ"], "access");
+    let old_kid = header_of(&before)["kid"].as_str().unwrap().to_string();
+
+    // A forged signature and a tampered payload fail the other service's check too.
+    let mut tampered: Vec<&str> = before.split('.').collect();
+    let payload = URL_SAFE_NO_PAD.encode(json!({"sub": "1", "iss": "gatehouse"}).to_string());
+    tampered[1] = &payload;
+    assert!(verify_elsewhere(app.port, &tampered.join("."))
+        .await
+        .is_err());
+
+    // Rotate (the CLI, as an operator would, on the same database).
+    let output = run(gatehouse(&app.db, &["keys", "rotate"]), "");
+    assert!(output.status.success(), "{}", crate::cli::stderr(&output));
+    let listed = stdout(&run(gatehouse(&app.db, &["keys", "list"]), ""));
+    assert!(listed.contains("published, signs from"), "{listed}");
+    assert!(
+        listed.contains(&format!("{old_kid}  {algorithm}")),
+        "{listed}"
+    );
+
+    // Published at once, not signing yet: the old key signs until jwks_max_age passed.
+    app.clock.advance(20);
+    let jwks = http(app.port, "GET", "/.well-known/jwks.json", &[], None)
+        .await
+        .json();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
+    let still_old = sign_in(&app, "bob").await;
+    assert_eq!(header_of(&still_old)["kid"], old_kid.as_str());
+
+    // After jwks_max_age (600 s) the new key signs; the old key's tokens still verify,
+    // here and elsewhere, until they expire.
+    app.clock.advance(600);
+    let after = sign_in(&app, "carol").await;
+    let new_kid = header_of(&after)["kid"].as_str().unwrap().to_string();
+    assert_ne!(new_kid, old_kid);
+    assert_eq!(header_of(&after)["alg"], algorithm);
+    verify_elsewhere(app.port, &after)
+        .await
+        .expect("the new key verifies");
+    verify_elsewhere(app.port, &before)
+        .await
+        .expect("the old key still verifies");
+    assert_eq!(me_status(&app, &after).await, 200);
+    assert_eq!(me_status(&app, &still_old).await, 200);
+
+    // Once the last token the old key could sign has expired, it leaves the JWKS.
+    app.clock.advance(900 + 30 + 1);
+    let jwks = http(app.port, "GET", "/.well-known/jwks.json", &[], None)
+        .await
+        .json();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [new_kid.as_str()]);
+}
+
+#[rocket::async_test]
+async fn a_retired_key_stops_verifying_and_a_new_one_takes_over() {
+    let app = serve_with(|f| f).await;
+    let token = sign_in(&app, "alice").await;
+    let kid = header_of(&token)["kid"].as_str().unwrap().to_string();
+
+    let unknown = run(gatehouse(&app.db, &["keys", "retire", "no-such-kid"]), "");
+    assert_fails(&unknown, "no key no-such-kid is in use");
+    let retired = run(gatehouse(&app.db, &["keys", "retire", &kid]), "");
+    assert!(retired.status.success(), "{}", crate::cli::stderr(&retired));
+    assert!(stdout(&retired).contains("no longer verify"));
+
+    // Running instances follow at their next reload of the keys.
+    app.clock.advance(11);
+    let bearer = format!("Bearer {token}");
+    let refused = http(
+        app.port,
+        "GET",
+        "/api/auth/me",
+        &[("Authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.json()["error"]["code"], "invalid_token");
+    assert!(verify_elsewhere(app.port, &token).await.is_err());
+    let fresh = sign_in(&app, "alice").await;
+    assert_ne!(header_of(&fresh)["kid"], kid.as_str());
+    assert_eq!(me_status(&app, &fresh).await, 200);
+    let listed = stdout(&run(gatehouse(&app.db, &["keys", "list"]), ""));
+    assert!(
+        listed.contains(&format!("{kid}  EdDSA  retired")),
+        "{listed}"
+    );
+}
+
+#[rocket::async_test]
+async fn rotating_needs_the_sealing_secret_and_a_key_pair_algorithm() {
+    let db = TestDatabase::new().await;
+    let mut without = gatehouse(&db, &["keys", "rotate"]);
+    without.env_remove("GATEHOUSE_SIGNING_KEY_SECRET");
+    assert_fails(&run(without, ""), "SIGNING_KEY_SECRET");
+    let mut hs256 = gatehouse(&db, &["keys", "rotate"]);
+    hs256
+        .env("GATEHOUSE_SIGNING_KEY_SECRET", SIGNING_KEY_SECRET)
+        .env("GATEHOUSE_ACCESS_TOKEN_ALGORITHM", "HS256");
+    assert_fails(&run(hs256, ""), "no key pair to rotate");
+}
+
+#[rocket::async_test]
+async fn keys_sealed_by_an_earlier_runs_random_secret_are_replaced_and_still_verify() {
+    let db = TestDatabase::new().await;
+    let clock = gatehouse::clock::ManualClock::new();
+    let random_seal = |url: &str| test_figment(url).merge(("gatehouse.signing_key_secret", ""));
+    let first = launch(random_seal(&db.url), &clock).await;
+    let login = json!({"login": "alice", "password": PASSWORD});
+    let register = json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD});
+    let response = post(&first, "/api/auth/register", &register).await;
+    assert_eq!(response.status(), Status::Created);
+    let body: Value = post(&first, "/api/auth/login", &login)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    let old = body["access_token"].as_str().unwrap().to_string();
+
+    // A second run with another random secret cannot open that key: it retires it
+    // (never a crash) and signs with a new one, while the old token keeps verifying.
+    let second = launch(random_seal(&db.url), &clock).await;
+    let body: Value = post(&second, "/api/auth/login", &login)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    let new = body["access_token"].as_str().unwrap();
+    assert_ne!(header_of(new)["kid"], header_of(&old)["kid"]);
+    for token in [old.as_str(), new] {
+        let response = second
+            .get("/api/auth/me")
+            .header(rocket::http::Header::new(
+                "Authorization",
+                format!("Bearer {token}"),
+            ))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Ok);
+    }
+
+    // With a configured secret, a key sealed under another one stops the start.
+    let configured =
+        gatehouse::rocket_with_clock(test_figment(&db.url), std::sync::Arc::new(clock.clone()))
+            .unwrap();
+    let refused = rocket::local::asynchronous::Client::untracked(configured).await;
+    // Marked handled, so dropping the error does not abort the test.
+    refused
+        .expect_err("a key it cannot open stops the start")
+        .pretty_print();
+}
+
+#[rocket::async_test]
+async fn instances_starting_together_agree_on_one_first_key() {
+    let db = TestDatabase::new().await;
+    // Migrated beforehand (by the CLI, which makes no key): the race is the first key's.
+    let listed = run(gatehouse(&db, &["keys", "list"]), "");
+    assert!(
+        stdout(&listed).contains("no signing keys yet"),
+        "{}",
+        crate::cli::stderr(&listed)
+    );
+    let clock = gatehouse::clock::ManualClock::new();
+    let (a, b, c) = rocket::tokio::join!(
+        launch(test_figment(&db.url), &clock),
+        launch(test_figment(&db.url), &clock),
+        launch(test_figment(&db.url), &clock),
+    );
+    let pool = a
+        .rocket()
+        .state::<gatehouse::app::App>()
+        .unwrap()
+        .pool()
+        .clone();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    let kids: Vec<String> = [&a, &b, &c]
+        .iter()
+        .map(|client| {
+            let app = client.rocket().state::<gatehouse::app::App>().unwrap();
+            let token = app.keys.sign(&json!({"probe": true}), app.now()).unwrap();
+            header_of(&token)["kid"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(kids.iter().all(|kid| kid == &kids[0]), "{kids:?}");
+    // And a token one signs, another accepts.
+    let register = json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD});
+    let response = a
+        .post("/api/auth/register")
+        .header(rocket::http::ContentType::JSON)
+        .body(register.to_string())
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Created);
+    let response = b
+        .post("/api/auth/login")
+        .header(rocket::http::ContentType::JSON)
+        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    let body: Value = response.into_json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let response = c
+        .get("/api/auth/me")
+        .header(rocket::http::Header::new(
+            "Authorization",
+            format!("Bearer {token}"),
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+}
+
+async fn post<'c>(
+    client: &'c rocket::local::asynchronous::Client,
+    uri: &'static str,
+    body: &Value,
+) -> rocket::local::asynchronous::LocalResponse<'c> {
+    client
+        .post(uri)
+        .header(rocket::http::ContentType::JSON)
+        .body(body.to_string())
+        .dispatch()
+        .await
+}
