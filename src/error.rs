@@ -90,6 +90,9 @@ pub enum AppError {
         "the CSRF token is missing or does not match; send the csrf cookie's value in X-CSRF-Token"
     )]
     CsrfFailed,
+    /// A WebSocket opened with the sign-in cookie from a page of another origin.
+    #[error("a cookie-authenticated WebSocket must come from the app's own origin")]
+    OriginRefused,
     /// The body is not JSON at all.
     #[error("the request body is not valid JSON: {0}")]
     InvalidJson(String),
@@ -256,6 +259,12 @@ impl AppError {
                 Status::Forbidden,
                 "csrf_failed",
                 "This form has expired. Reload the page and try again.".into(),
+            ),
+            OriginRefused => (
+                Status::Forbidden,
+                "origin_refused",
+                "Connections signed in by cookie are accepted only from this app's own pages."
+                    .into(),
             ),
             InvalidJson(_) => (
                 Status::BadRequest,

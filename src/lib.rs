@@ -54,6 +54,7 @@ pub mod rate_limit;
 pub mod reauthentication;
 pub mod sealing;
 pub mod sessions;
+pub mod sockets;
 pub mod text;
 pub mod tokens;
 pub mod two_factor;

@@ -10,6 +10,7 @@ pub mod health;
 pub mod jwks;
 pub mod sessions;
 pub mod two_factor;
+pub mod ws;
 
 use rocket::fairing::AdHoc;
 use rocket::http::Status;
@@ -45,7 +46,7 @@ pub fn stage(two_factor: bool, mail: bool) -> AdHoc {
             rocket
         };
         rocket
-            .mount("/api", routes![health::live, health::ready])
+            .mount("/api", routes![health::live, health::ready, ws::socket])
             .mount("/.well-known", routes![jwks::jwks])
             .mount(
                 "/api/auth",

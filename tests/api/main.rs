@@ -41,6 +41,7 @@ mod register;
 mod schema;
 mod seam;
 mod signing_keys;
+mod sockets;
 pub mod tokens;
 mod two_factor;
 
