@@ -157,7 +157,7 @@ pub fn login_key(input: &str) -> String {
 }
 
 /// An account as the API shows it: never its hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: i64,
     pub username: String,
@@ -264,7 +264,7 @@ impl From<AccountRow> for Account {
 }
 
 /// An account as the admin API shows it: the public fields plus lock and block state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccountDetail {
     #[serde(flatten)]
     pub account: Account,

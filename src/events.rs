@@ -101,7 +101,7 @@ pub struct NewEvent<'a> {
 }
 
 /// A recorded event, as `GET /api/admin/accounts/{id}/events` shows it.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub kind: String,

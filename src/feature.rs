@@ -82,6 +82,14 @@ pub trait Feature: Send + Sync + 'static {
         None
     }
 
+    /// The feature's part of the API's OpenAPI document (`/api/openapi.json`): its
+    /// routes' `#[utoipa::path]` annotations gathered by `#[derive(utoipa::OpenApi)]`.
+    /// A test holds the document to the mounted `/api` routes, so every API route of a
+    /// feature must be in it.
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        None
+    }
+
     /// The feature's CLI subcommand, named after the feature.
     fn command(&self) -> Option<clap::Command> {
         None

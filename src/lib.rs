@@ -109,6 +109,10 @@ pub fn rocket_with_clock(
         .map(|feature| feature.stage(&setup))
         .collect::<Result<Vec<_>, _>>()?;
     let navigation = Navigation(features.iter().filter_map(|f| f.nav_link()).collect());
+    let api_document = settings
+        .service
+        .api_docs
+        .then(|| api::docs::document(&settings, &features));
     let mut rocket = rocket::custom(figment.clone())
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite(
@@ -166,7 +170,7 @@ pub fn rocket_with_clock(
                 }
             },
         ))
-        .attach(api::stage(two_factor, mail))
+        .attach(api::stage(two_factor, mail, api_document))
         .attach(web::stage(pages, https, two_factor, mail))
         .manage(navigation);
     for stage in stages {

@@ -5,10 +5,12 @@
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::body::JsonBody;
+use super::docs::ErrorBody;
+use crate::accounts::AccountDetail;
 use crate::admin::{self, Actor, FlagChange, Page};
 use crate::app::App;
 use crate::error::AppError;
@@ -27,6 +29,47 @@ async fn actor(app: &App, staff: StaffAccount) -> Result<Actor, AppError> {
     admin::current_admin(app, staff.account.id).await
 }
 
+/// An account as staff see it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountDetailAnswer {
+    account: AccountDetail,
+}
+
+/// A page of accounts (newest first).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AccountsPage {
+    accounts: Vec<AccountDetail>,
+    page: i64,
+    per_page: i64,
+    total: i64,
+}
+
+/// A page of an account's audit events (newest first).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventsPage {
+    events: Vec<crate::events::Event>,
+    page: i64,
+    per_page: i64,
+    total: i64,
+}
+
+/// Accounts whose username or email contains `q`, a page at a time.
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(
+        ("q" = Option<String>, Query, description = "Part of a username or email"),
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = AccountsPage),
+        (status = 403, description = "`forbidden`: staff only; `account_blocked`, `account_inactive`", body = ErrorBody),
+    ),
+)]
 #[get("/accounts?<q>&<page>&<per_page>")]
 pub async fn list_accounts(
     app: &State<App>,
@@ -40,34 +83,72 @@ pub async fn list_accounts(
     Ok(Json(listing.to_json("accounts")))
 }
 
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = AccountDetailAnswer),
+        (status = 403, description = "`forbidden`: staff only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 #[get("/accounts/<id>")]
 pub async fn show_account(
     app: &State<App>,
     _staff: StaffAccount,
     id: &str,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountDetailAnswer>> {
     let account = admin::account_detail(app, account_id(id)?).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountDetailAnswer { account }))
 }
 
+/// Switches 2FA off for a user who lost their device (Fresh).
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = AccountDetailAnswer),
+        (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
+        (status = 409, description = "`conflict`: 2FA is off", body = ErrorBody),
+    ),
+)]
 #[post("/accounts/<id>/2fa/disable")]
 pub async fn reset_two_factor(
     app: &State<App>,
     staff: Fresh<StaffAccount>,
     client: ClientInfo,
     id: &str,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountDetailAnswer>> {
     let actor = actor(app, staff.0).await?;
     let account = admin::reset_two_factor(app, &actor, account_id(id)?, &client).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountDetailAnswer { account }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRequest {
     reason: String,
 }
 
+/// Blocks the account and ends its sessions.
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    request_body = BlockRequest,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = AccountDetailAnswer),
+        (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 #[post("/accounts/<id>/block", data = "<body>")]
 pub async fn block_account(
     app: &State<App>,
@@ -75,36 +156,60 @@ pub async fn block_account(
     client: ClientInfo,
     id: &str,
     body: JsonBody<BlockRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountDetailAnswer>> {
     let id = account_id(id)?;
     let account = admin::block(app, &actor(app, staff).await?, id, &body.0.reason, &client).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountDetailAnswer { account }))
 }
 
+/// Lifts a block.
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = AccountDetailAnswer),
+        (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 #[post("/accounts/<id>/unblock")]
 pub async fn unblock_account(
     app: &State<App>,
     staff: StaffAccount,
     client: ClientInfo,
     id: &str,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountDetailAnswer>> {
     let account = admin::unblock(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountDetailAnswer { account }))
 }
 
+/// Clears the failed-login counter and any lock.
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = AccountDetailAnswer),
+        (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 #[post("/accounts/<id>/unlock")]
 pub async fn unlock_account(
     app: &State<App>,
     staff: StaffAccount,
     client: ClientInfo,
     id: &str,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountDetailAnswer>> {
     let account = admin::unlock(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountDetailAnswer { account }))
 }
 
 /// The fields `PATCH /api/admin/accounts/{id}` may change; any other is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountPatch {
     is_active: Option<bool>,
@@ -112,6 +217,21 @@ pub struct AccountPatch {
     is_superuser: Option<bool>,
 }
 
+/// Changes roles or the active flag (Fresh; roles: superusers only; never the last superuser).
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    request_body = AccountPatch,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = AccountDetailAnswer),
+        (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
+        (status = 409, description = "`conflict`: it would leave no active superuser", body = ErrorBody),
+    ),
+)]
 #[patch("/accounts/<id>", data = "<body>")]
 pub async fn update_account(
     app: &State<App>,
@@ -119,7 +239,7 @@ pub async fn update_account(
     client: ClientInfo,
     id: &str,
     body: JsonBody<AccountPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountDetailAnswer>> {
     let id = account_id(id)?;
     let change = FlagChange {
         is_active: body.0.is_active,
@@ -128,9 +248,24 @@ pub async fn update_account(
     };
     let actor = actor(app, staff.0).await?;
     let account = admin::update_flags(app, &actor, id, change, &client).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountDetailAnswer { account }))
 }
 
+/// Deletes the account and its sessions (Fresh; superusers only; never oneself or the
+/// last superuser).
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: the last active superuser", body = ErrorBody),
+    ),
+)]
 #[delete("/accounts/<id>")]
 pub async fn delete_account(
     app: &State<App>,
@@ -142,6 +277,21 @@ pub async fn delete_account(
     Ok(Status::NoContent)
 }
 
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(
+        ("id" = String, Path, description = "The account id"),
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = EventsPage),
+        (status = 403, description = "`forbidden`: staff only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 #[get("/accounts/<id>/events?<page>&<per_page>")]
 pub async fn account_events(
     app: &State<App>,

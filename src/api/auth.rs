@@ -20,7 +20,7 @@ use crate::tokens::TokenKind;
 
 type ApiResult<T> = Result<T, AppError>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
     username: String,
     email: String,
@@ -32,12 +32,32 @@ pub struct RegisterRequest {
     redirect_to: Option<String>,
 }
 
+/// An answer naming one account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountAnswer {
+    pub account: Account,
+}
+
+/// Opens an account (`registration_open`); with mail on, a verification link goes to
+/// the address.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = AccountAnswer),
+        (status = 409, description = "`conflict`: the username or email is taken (see `fields`)", body = super::docs::ErrorBody),
+        (status = 403, description = "`registration_closed`", body = super::docs::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+    ),
+)]
 #[post("/register", data = "<body>")]
 pub async fn register(
     app: &State<App>,
     client: ClientInfo,
     body: JsonBody<RegisterRequest>,
-) -> ApiResult<(Status, Json<Value>)> {
+) -> ApiResult<(Status, Json<AccountAnswer>)> {
     let input = Registration {
         username: &body.0.username,
         email: &body.0.email,
@@ -46,10 +66,10 @@ pub async fn register(
         redirect_to: body.0.redirect_to.as_deref(),
     };
     let account = auth::register(app, &input, &client).await?;
-    Ok((Status::Created, Json(json!({ "account": account }))))
+    Ok((Status::Created, Json(AccountAnswer { account })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     /// A username or an email.
     #[serde(alias = "username", alias = "email")]
@@ -60,7 +80,7 @@ pub struct LoginRequest {
 }
 
 /// The body of a successful login or refresh.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     access_token: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +102,21 @@ impl From<&IssuedTokens> for TokenPair {
     }
 }
 
+/// Signs in with a username or email and the password. With 2FA on, the answer's
+/// `two_factor_required` is true and its access token only serves `/2fa/verify`.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "`invalid_credentials`", body = super::docs::ErrorBody),
+        (status = 403, description = "`account_blocked`, `account_inactive`, `email_unverified`", body = super::docs::ErrorBody),
+        (status = 423, description = "`account_locked` (with `retry_after` unless only an admin can unlock)", body = super::docs::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+    ),
+)]
 #[post("/login", data = "<body>")]
 pub async fn login(
     app: &State<App>,
@@ -102,7 +137,7 @@ pub async fn login(
     Ok(Json(TokenPair::from(&tokens)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
@@ -142,6 +177,19 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
     }
 }
 
+/// A new pair for the refresh token (header, refresh cookie with X-CSRF-Token, or
+/// body); the session moves to its next generation.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "Only when the token is in neither the header nor the cookie."),
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `session_revoked`, `token_reused`", body = super::docs::ErrorBody),
+        (status = 403, description = "`account_blocked`, `account_inactive`, `csrf_failed`", body = super::docs::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
+    ),
+)]
 #[post("/refresh", data = "<body>")]
 pub async fn refresh(
     app: &State<App>,
@@ -208,7 +256,7 @@ impl<'r> FromRequest<'r> for LogoutToken {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogoutRequest {
     refresh_token: Option<String>,
 }
@@ -217,6 +265,16 @@ pub struct LogoutRequest {
 /// `{refresh_token}`), even an expired one, and then clears the auth cookies, whatever
 /// state the session was in. Only a token that verifies (and, from a cookie, comes with
 /// the CSRF header) clears them: a cross-site form cannot sign a browser out.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "auth",
+    request_body(content = Option<LogoutRequest>, description = "Only when no token is in the header or a cookie."),
+    responses(
+        (status = 204, description = "The session ended (also when it had ended already)."),
+        (status = 401, description = "`missing_token`, `invalid_token`", body = super::docs::ErrorBody),
+        (status = 403, description = "`csrf_failed`", body = super::docs::ErrorBody),
+    ),
+)]
 #[post("/logout", data = "<body>")]
 pub async fn logout(
     app: &State<App>,
@@ -235,7 +293,7 @@ pub async fn logout(
     Ok(Status::NoContent)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reauthentication {
     #[serde(default)]
@@ -246,13 +304,25 @@ pub struct Reauthentication {
 
 /// Proves the user again for routes behind `Fresh`: `{password}` or `{code}` (TOTP or
 /// recovery code). 200 `{proved_at, max_age}`.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "auth",
+    request_body = Reauthentication,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = Reauthenticated),
+        (status = 423, description = "`account_locked`", body = super::docs::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+    ),
+)]
 #[post("/reauthenticate", data = "<body>")]
 pub async fn reauthenticate(
     app: &State<App>,
     caller: AuthAccount,
     client: ClientInfo,
     body: JsonBody<Reauthentication>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Reauthenticated>> {
     use crate::reauthentication::Proof;
     let proof = match (&body.0.password, &body.0.code) {
         (Some(password), None) => Proof::Password(password),
@@ -267,13 +337,20 @@ pub async fn reauthenticate(
         &client,
     )
     .await?;
-    Ok(Json(json!({
-        "proved_at": proved_at,
-        "max_age": app.settings.bounds.reauthentication_max_age,
-    })))
+    Ok(Json(Reauthenticated {
+        proved_at,
+        max_age: app.settings.bounds.reauthentication_max_age,
+    }))
 }
 
-#[derive(FromForm)]
+/// When the session's user proved themselves, and how long `Fresh` routes accept it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Reauthenticated {
+    proved_at: i64,
+    max_age: i64,
+}
+
+#[derive(FromForm, utoipa::ToSchema)]
 pub struct IntrospectionRequest<'r> {
     token: &'r str,
     /// RFC 7662's hint; only access tokens are introspected.
@@ -285,6 +362,17 @@ pub struct IntrospectionRequest<'r> {
 /// RFC 7662 token introspection for services holding `introspection_secret` (as a
 /// bearer credential): `{"active": true, sub, sid, username, exp, …}` from the
 /// session's state now, or `{"active": false}`. 404 while no secret is configured.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "services",
+    request_body(content = IntrospectionRequest, content_type = "application/x-www-form-urlencoded"),
+    security(("introspection" = [])),
+    responses(
+        (status = 200, description = "`{\"active\": true, sub, sid, username, iss, aud, iat, exp, token_type, …the app's claims}`, or `{\"active\": false}`", body = Object),
+        (status = 401, description = "`invalid_token`: no or a wrong service credential", body = super::docs::ErrorBody),
+        (status = 404, description = "`not_found`: no `introspection_secret` is configured", body = super::docs::ErrorBody),
+    ),
+)]
 #[post("/introspect", data = "<form>")]
 pub async fn introspect(
     app: &State<App>,
@@ -335,6 +423,12 @@ impl<'r> FromRequest<'r> for ServiceCredential {
     }
 }
 
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Account)),
+)]
 #[get("/me")]
 pub fn me(account: AuthAccount) -> Json<Account> {
     Json(account.account)
@@ -342,7 +436,7 @@ pub fn me(account: AuthAccount) -> Json<Account> {
 
 /// The fields of the account its owner may change (one for now, required: a body
 /// that names nothing changes nothing and says so).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
     /// A name, or null or "" to clear it.
@@ -357,6 +451,13 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "account",
+    request_body = ProfileChange,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses((status = 200, body = Account)),
+)]
 #[patch("/me", data = "<body>")]
 pub async fn update_me(
     app: &State<App>,
@@ -374,12 +475,25 @@ pub async fn update_me(
     Ok(Json(account))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
+/// Changes the password; every other session of the account ends.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "account",
+    request_body = PasswordChange,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Changed; the other sessions ended."),
+        (status = 409, description = "`conflict`: a reset landed meanwhile", body = super::docs::ErrorBody),
+        (status = 423, description = "`account_locked`", body = super::docs::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+    ),
+)]
 #[post("/password", data = "<body>")]
 pub async fn change_password(
     app: &State<App>,

@@ -5,10 +5,11 @@
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
+use super::auth::AccountAnswer;
 use super::body::{JsonBody, OptionalJson};
+use super::docs::ErrorBody;
 use crate::app::App;
 use crate::email::tokens::Presented;
 use crate::email::{change, password_reset, verification};
@@ -29,23 +30,33 @@ pub fn routes() -> Vec<rocket::Route> {
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LinkToken {
     token: String,
 }
 
 /// Spends a verification link's token: 200 with the account, its address verified.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "email",
+    request_body = LinkToken,
+    responses(
+        (status = 200, body = AccountAnswer),
+        (status = 400, description = "`invalid_link`: unknown, used, expired or of another purpose", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    ),
+)]
 #[post("/email/verify", data = "<body>")]
 pub async fn verify_email(
     app: &State<App>,
     client: ClientInfo,
     body: JsonBody<LinkToken>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountAnswer>> {
     let account = verification::verify(app, Presented::Link(&body.0.token), &client).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountAnswer { account }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct LinkTarget {
     /// An SPA's own page for the link, among `link_allowlist`.
     redirect_to: Option<String>,
@@ -53,6 +64,17 @@ pub struct LinkTarget {
 
 /// Sends a new verification link to the signed-in account's address (202; 409 when
 /// it is verified already).
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "email",
+    request_body(content = Option<LinkTarget>),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 202, description = "A new link is on its way."),
+        (status = 409, description = "`conflict`: the address is verified already", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    ),
+)]
 #[post("/email/resend", data = "<body>")]
 pub async fn resend_verification(
     app: &State<App>,
@@ -64,7 +86,7 @@ pub async fn resend_verification(
     Ok(Status::Accepted)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ForgotPassword {
     email: String,
     #[serde(default)]
@@ -73,23 +95,35 @@ pub struct ForgotPassword {
 
 /// 202 with the same body whether the address has an account or not; a link goes to
 /// it if it does.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "email",
+    request_body = ForgotPassword,
+    responses(
+        (status = 202, body = MessageAnswer),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    ),
+)]
 #[post("/password/forgot", data = "<body>")]
 pub async fn forgot_password(
     app: &State<App>,
     client: ClientInfo,
     body: JsonBody<ForgotPassword>,
-) -> ApiResult<(Status, Json<Value>)> {
+) -> ApiResult<(Status, Json<MessageAnswer>)> {
     let body = body.0;
     password_reset::request(app, &body.email, body.redirect_to.as_deref(), &client).await?;
-    Ok((
-        Status::Accepted,
-        Json(json!({
-            "message": "If an account has this address, a link to reset its password is on its way."
-        })),
-    ))
+    let message =
+        "If an account has this address, a link to reset its password is on its way.".into();
+    Ok((Status::Accepted, Json(MessageAnswer { message })))
 }
 
-#[derive(Deserialize)]
+/// A sentence for the person, the same whatever happened behind it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessageAnswer {
+    message: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResetPassword {
     token: String,
     new_password: String,
@@ -97,6 +131,17 @@ pub struct ResetPassword {
 
 /// Sets a new password with a reset link's token: 204; every session of the account
 /// ends. 422 (`fields.new_password`) leaves the token for another try.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "email",
+    request_body = ResetPassword,
+    responses(
+        (status = 204, description = "The password is set; every session of the account ended."),
+        (status = 400, description = "`invalid_link`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = ErrorBody),
+    ),
+)]
 #[post("/password/reset", data = "<body>")]
 pub async fn reset_password(
     app: &State<App>,
@@ -114,7 +159,7 @@ pub async fn reset_password(
     Ok(Status::NoContent)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ChangeEmail {
     new_email: String,
     password: String,
@@ -124,6 +169,18 @@ pub struct ChangeEmail {
 
 /// Asks to change the signed-in account's address: 202 whatever the new address; a
 /// confirmation link goes to it and a notice to the current one.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "email",
+    request_body = ChangeEmail,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 202, description = "A confirmation link is on its way to the new address (whatever it is)."),
+        (status = 423, description = "`account_locked`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = ErrorBody),
+    ),
+)]
 #[post("/email", data = "<body>")]
 pub async fn change_email(
     app: &State<App>,
@@ -145,12 +202,22 @@ pub async fn change_email(
 }
 
 /// Spends a change link's token: 200 with the account under its new address.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "email",
+    request_body = LinkToken,
+    responses(
+        (status = 200, body = AccountAnswer),
+        (status = 400, description = "`invalid_link`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    ),
+)]
 #[post("/email/confirm", data = "<body>")]
 pub async fn confirm_email(
     app: &State<App>,
     client: ClientInfo,
     body: JsonBody<LinkToken>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountAnswer>> {
     let account = change::confirm(app, Presented::Link(&body.0.token), &client).await?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountAnswer { account }))
 }

@@ -10,11 +10,26 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::error::AppError;
 
+/// The process serves.
+#[utoipa::path(
+    context_path = "/api",
+    tag = "health",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)),
+)]
 #[get("/health/live")]
 pub fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// The process serves and its database answers within `health_timeout_ms`.
+#[utoipa::path(
+    context_path = "/api",
+    tag = "health",
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\", \"database\": \"ok\"}`", body = Object),
+        (status = 503, description = "`database_unavailable`", body = super::docs::ErrorBody),
+    ),
+)]
 #[get("/health")]
 pub async fn ready(app: &State<App>) -> Result<Json<Value>, AppError> {
     let timeout = Duration::from_millis(app.settings.service.health_timeout_ms);

@@ -14,6 +14,12 @@ pub struct KeySet {
     cache: Header<'static>,
 }
 
+/// The public keys (RFC 7517) that sign access tokens or still verify them.
+#[utoipa::path(
+    context_path = "/.well-known",
+    tag = "services",
+    responses((status = 200, description = "`{\"keys\": [JWK…]}`, `Cache-Control: public, max-age=jwks_max_age`", body = Object)),
+)]
 #[get("/jwks.json")]
 pub async fn jwks(app: &State<App>) -> KeySet {
     let now = app.now();

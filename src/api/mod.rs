@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod docs;
 pub mod email;
 pub mod error;
 pub mod health;
@@ -20,9 +21,13 @@ use crate::guards::take_stashed;
 use error::Stashed;
 
 /// Mounts the API's routes and catchers; the 2FA routes only when `two_factor` is on,
-/// the email routes only when mail is.
-pub fn stage(two_factor: bool, mail: bool) -> AdHoc {
+/// the email routes only when mail is, the document and its viewer when given one.
+pub fn stage(two_factor: bool, mail: bool, document: Option<utoipa::openapi::OpenApi>) -> AdHoc {
     AdHoc::on_ignite("JSON API", move |rocket| async move {
+        let rocket = match document {
+            Some(document) => rocket.mount("/", docs::routes(document)),
+            None => rocket,
+        };
         let rocket = if mail {
             rocket.mount("/api/auth", email::routes())
         } else {

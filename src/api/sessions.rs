@@ -3,7 +3,6 @@
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::State;
-use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::auth;
@@ -11,16 +10,38 @@ use crate::error::AppError;
 use crate::guards::AuthAccount;
 use crate::sessions::{self, ClientInfo};
 
+/// The account's live sessions, one per device.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SessionsAnswer {
+    sessions: Vec<sessions::SessionView>,
+}
+
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = SessionsAnswer)),
+)]
 #[get("/sessions")]
-pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Value>, AppError> {
+pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<SessionsAnswer>, AppError> {
     let rows = sessions::list_live_sessions(app.pool(), caller.account.id, app.now()).await?;
     let views: Vec<_> = rows
         .iter()
         .map(|row| row.view(&caller.session_id))
         .collect();
-    Ok(Json(json!({ "sessions": views })))
+    Ok(Json(SessionsAnswer { sessions: views }))
 }
 
+/// Ends one of the account's own sessions.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "sessions",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Ended."),
+        (status = 404, description = "`not_found`: not a live session of yours", body = super::docs::ErrorBody),
+    ),
+)]
 #[delete("/sessions/<id>")]
 pub async fn revoke_one(
     app: &State<App>,
@@ -36,6 +57,13 @@ pub async fn revoke_one(
     }
 }
 
+/// Ends every session of the account but this one.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "sessions",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses((status = 204, description = "The others ended.")),
+)]
 #[delete("/sessions")]
 pub async fn revoke_others(
     app: &State<App>,

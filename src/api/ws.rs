@@ -67,6 +67,17 @@ fn is_own_origin(app: &App, host: Option<&str>, origin: &str) -> bool {
     same_host || (!origin.is_empty() && origin.eq_ignore_ascii_case(public))
 }
 
+/// The example WebSocket (see the module note and the README): an upgrade request.
+#[utoipa::path(
+    context_path = "/api",
+    tag = "websocket",
+    responses(
+        (status = 101, description = "Switching Protocols: the socket is open"),
+        (status = 400, description = "Not a WebSocket upgrade request", body = super::docs::ErrorBody),
+        (status = 401, description = "The cookie's session has ended (a token error code)", body = super::docs::ErrorBody),
+        (status = 403, description = "`origin_refused`: the cookie from a page of another origin; `account_blocked`", body = super::docs::ErrorBody),
+    ),
+)]
 #[get("/ws")]
 pub async fn socket<'r>(
     ws: WebSocket,

@@ -1,5 +1,6 @@
 //! The service: whether anyone may register, how long readiness waits for the
-//! database, and how long guards trust a session's cached state.
+//! database, how long guards trust a session's cached state, and whether the API
+//! documents itself.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,14 +12,16 @@ pub struct Raw {
     pub registration_open: bool,
     pub health_timeout_ms: u64,
     pub session_cache_ms: u64,
+    pub api_docs: bool,
 }
 
 impl Raw {
-    pub fn defaults(_profile: Profile) -> Raw {
+    pub fn defaults(profile: Profile) -> Raw {
         Raw {
             registration_open: true,
             health_timeout_ms: 1000,
             session_cache_ms: 1000,
+            api_docs: profile == Profile::Debug,
         }
     }
 }
@@ -36,6 +39,8 @@ pub struct Service {
     /// How long a guard may trust its cached view of a session changed by another
     /// process; 0 reads the database on every request.
     pub session_cache_ms: u64,
+    /// Serve `GET /api/openapi.json` and Swagger UI at `/api/docs`.
+    pub api_docs: bool,
 }
 
 impl Service {
@@ -53,6 +58,7 @@ impl Service {
             registration_open: raw.registration_open,
             health_timeout_ms: raw.health_timeout_ms,
             session_cache_ms: raw.session_cache_ms,
+            api_docs: raw.api_docs,
         })
     }
 }

@@ -38,7 +38,7 @@ crate::table_row! {
 }
 
 /// A session as the owner sees it in `GET /api/auth/sessions`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub created_at: i64,

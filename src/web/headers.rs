@@ -11,6 +11,12 @@ use rocket::{Request, Response};
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Swagger UI's page (`/api/docs`, only while `api_docs` is on): its own scripts and
+/// styles (some inline), images inline, requests to this origin only.
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 pub struct SecurityHeaders {
     /// Served over HTTPS (release): add Strict-Transport-Security.
     pub https: bool,
@@ -26,10 +32,14 @@ impl Fairing for SecurityHeaders {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        response.set_header(Header::new(
-            "Content-Security-Policy",
-            CONTENT_SECURITY_POLICY,
-        ));
+        let path = request.uri().path().as_str();
+        let viewer = crate::api::docs::VIEWER_PATH;
+        let policy = if path == viewer || path.starts_with(&format!("{viewer}/")) {
+            DOCS_CONTENT_SECURITY_POLICY
+        } else {
+            CONTENT_SECURITY_POLICY
+        };
+        response.set_header(Header::new("Content-Security-Policy", policy));
         response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         response.set_header(Header::new("Referrer-Policy", "same-origin"));
         response.set_header(Header::new("X-Frame-Options", "DENY"));

@@ -29,6 +29,7 @@ mod login;
 mod logout_and_sessions;
 mod mail;
 mod notices;
+mod openapi;
 mod page_guards;
 mod pages;
 mod password_change;

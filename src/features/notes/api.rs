@@ -4,13 +4,14 @@
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{Route, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::flows::{self, note_id};
-use super::model::MAX_JSON_BYTES;
+use super::model::{Note, MAX_JSON_BYTES};
 use super::NotesSettings;
 use crate::api::body::JsonBody;
+use crate::api::docs::ErrorBody;
 use crate::app::App;
 use crate::error::AppError;
 use crate::guards::{AuthAccount, Fresh};
@@ -22,6 +23,37 @@ pub fn routes() -> Vec<Route> {
     routes![list, create, show, update, delete]
 }
 
+/// The feature's part of the API document: every route above, annotated below.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, show, update, delete), tags((name = "notes", description = "The worked example: your own notes")))]
+pub struct NotesApi;
+
+/// One note.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NoteAnswer {
+    note: Note,
+}
+
+/// A page of notes (newest first).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NotesPage {
+    notes: Vec<Note>,
+    page: i64,
+    per_page: i64,
+    total: i64,
+}
+
+#[utoipa::path(
+    context_path = "/api/notes",
+    tag = "notes",
+    params(
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = NotesPage)),
+)]
 #[get("/?<page>&<per_page>")]
 async fn list(
     app: &State<App>,
@@ -33,7 +65,7 @@ async fn list(
     Ok(Json(listing.to_json("notes")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewNote {
     title: String,
@@ -41,38 +73,69 @@ struct NewNote {
     body: String,
 }
 
+#[utoipa::path(
+    context_path = "/api/notes",
+    tag = "notes",
+    request_body = NewNote,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, body = NoteAnswer),
+        (status = 409, description = "`note_limit_reached`", body = ErrorBody),
+    ),
+)]
 #[post("/", data = "<note>")]
 async fn create(
     app: &State<App>,
     settings: &State<NotesSettings>,
     me: AuthAccount,
     note: JsonBody<NewNote, { MAX_JSON_BYTES }>,
-) -> ApiResult<(Status, Json<Value>)> {
+) -> ApiResult<(Status, Json<NoteAnswer>)> {
     let note = flows::create(app, settings, me.account.id, &note.0.title, &note.0.body).await?;
-    Ok((Status::Created, Json(json!({ "note": note }))))
+    Ok((Status::Created, Json(NoteAnswer { note })))
 }
 
+#[utoipa::path(
+    context_path = "/api/notes",
+    tag = "notes",
+    params(("id" = String, Path, description = "The note id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = NoteAnswer),
+        (status = 404, description = "`not_found` (also another account's note)", body = ErrorBody),
+    ),
+)]
 #[get("/<id>")]
-async fn show(app: &State<App>, me: AuthAccount, id: &str) -> ApiResult<Json<Value>> {
+async fn show(app: &State<App>, me: AuthAccount, id: &str) -> ApiResult<Json<NoteAnswer>> {
     let note = flows::get(app, me.account.id, note_id(id)?).await?;
-    Ok(Json(json!({ "note": note })))
+    Ok(Json(NoteAnswer { note }))
 }
 
 /// The fields a PATCH may change; absent ones stay, unknown ones are refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoteChange {
     title: Option<String>,
     body: Option<String>,
 }
 
+#[utoipa::path(
+    context_path = "/api/notes",
+    tag = "notes",
+    params(("id" = String, Path, description = "The note id")),
+    request_body = NoteChange,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = NoteAnswer),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 #[patch("/<id>", data = "<change>")]
 async fn update(
     app: &State<App>,
     me: AuthAccount,
     id: &str,
     change: JsonBody<NoteChange, { MAX_JSON_BYTES }>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NoteAnswer>> {
     let id = note_id(id)?;
     let change = change.0;
     let note = flows::update(
@@ -83,12 +146,23 @@ async fn update(
         change.body.as_deref(),
     )
     .await?;
-    Ok(Json(json!({ "note": note })))
+    Ok(Json(NoteAnswer { note }))
 }
 
 /// Deleting asks for a recent proof of the user (`Fresh`): the example of a sensitive
 /// route of your own; a session that signed in within `reauthentication_max_age`, or
 /// re-authenticated, passes.
+#[utoipa::path(
+    context_path = "/api/notes",
+    tag = "notes",
+    params(("id" = String, Path, description = "The note id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "`reauthentication_required` (Fresh), or a token error", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 #[delete("/<id>")]
 async fn delete(app: &State<App>, me: Fresh<AuthAccount>, id: &str) -> ApiResult<Status> {
     flows::delete(app, me.account.id, note_id(id)?).await?;

@@ -67,6 +67,11 @@ impl Feature for Notes {
         }))
     }
 
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        use utoipa::OpenApi;
+        Some(api::NotesApi::openapi())
+    }
+
     fn default_settings(&self) -> serde_json::Value {
         serde_json::json!(NotesSettings::default())
     }

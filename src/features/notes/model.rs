@@ -10,7 +10,7 @@ use crate::text::TextRule;
 
 crate::table_row! {
     /// A note as its owner sees it.
-    #[derive(Debug, Clone, Serialize)]
+    #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
     pub struct Note {
         pub id: i64,
         pub title: String,

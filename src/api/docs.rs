@@ -1,0 +1,293 @@
+//! The API's contract: an OpenAPI 3.1 document generated from the routes' own
+//! annotations (utoipa), Gatehouse's and every feature's, served at
+//! `GET /api/openapi.json`, and Swagger UI for it at `/api/docs` from assets compiled
+//! into the binary. Both exist only while `api_docs` is on (debug: on; release: off).
+//!
+//! A route's annotation names its success answers and the errors particular to it;
+//! [`CommonAnswers`] adds those every route of a kind shares (a JSON body's 400, 413,
+//! 415 and 422, a signed-in route's 401 and 403, every route's 500), all with the one
+//! error shape, [`ErrorBody`].
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi as _, ToSchema};
+
+use crate::config::Settings;
+use crate::feature::Feature;
+
+/// Every error answer: `{"error": {code, message, fields?, retry_after?, attempts_left?}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// The stable code (`invalid_token`, `validation_failed`, …); see the README's tables.
+    code: String,
+    /// A sentence for people.
+    message: String,
+    /// Per field, what is wrong (`validation_failed`, `conflict`).
+    fields: Option<BTreeMap<String, String>>,
+    /// Seconds to wait (`account_locked`, `rate_limited`, `server_busy`).
+    retry_after: Option<i64>,
+    /// Codes left before a pending login ends (`invalid_otp`).
+    attempts_left: Option<i64>,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse API",
+        description = "Accounts and authentication. Errors share one shape (ErrorBody); \
+                       their codes are listed per answer."
+    ),
+    paths(
+        super::health::live,
+        super::health::ready,
+        super::auth::register,
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::logout,
+        super::auth::me,
+        super::auth::update_me,
+        super::auth::change_password,
+        super::auth::reauthenticate,
+        super::auth::introspect,
+        super::sessions::list,
+        super::sessions::revoke_one,
+        super::sessions::revoke_others,
+        super::admin::list_accounts,
+        super::admin::show_account,
+        super::admin::block_account,
+        super::admin::unblock_account,
+        super::admin::unlock_account,
+        super::admin::update_account,
+        super::admin::delete_account,
+        super::admin::account_events,
+        super::ws::socket,
+        super::jwks::jwks,
+    ),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+struct CoreApi;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    super::two_factor::status,
+    super::two_factor::setup,
+    super::two_factor::enable,
+    super::two_factor::recovery_codes,
+    super::two_factor::disable,
+    super::two_factor::verify,
+    super::admin::reset_two_factor,
+))]
+struct TwoFactorApi;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    super::email::verify_email,
+    super::email::resend_verification,
+    super::email::forgot_password,
+    super::email::reset_password,
+    super::email::change_email,
+    super::email::confirm_email,
+))]
+struct EmailApi;
+
+/// The document of the routes mounted with these settings: the 2FA and email routes
+/// only when on, and each feature's own part.
+pub fn document(settings: &Settings, features: &[&'static dyn Feature]) -> OpenApi {
+    let mut document = CoreApi::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").into();
+    document.info.title = format!("{} API", crate::config::brand());
+    if settings.two_factor.two_factor_enabled {
+        document.merge(TwoFactorApi::openapi());
+    }
+    if settings.mail.enabled() {
+        document.merge(EmailApi::openapi());
+    }
+    for feature in features {
+        if let Some(part) = feature.openapi() {
+            document.merge(part);
+        }
+    }
+    SecuritySchemes {
+        access_cookie: settings.cookies.access_cookie.clone(),
+    }
+    .modify(&mut document);
+    CommonAnswers.modify(&mut document);
+    document
+}
+
+/// `bearer` (the access token in `Authorization`) and `cookie` (the access cookie,
+/// with `csrf`, the `X-CSRF-Token` header, on unsafe methods).
+struct SecuritySchemes {
+    access_cookie: String,
+}
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, document: &mut OpenApi) {
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "The access token of a login, refresh or second factor.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "introspection",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A service's introspection_secret."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                self.access_cookie.clone(),
+                "The access cookie a login sets (with token_locations including \"cookie\")."
+                    .into(),
+            ))),
+        );
+        components.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token".to_string(),
+                "With the cookie, on unsafe methods: the value of the csrf cookie.".to_string(),
+            ))),
+        );
+    }
+}
+
+/// Adds the answers routes share by kind, unless a route documents its own.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, document: &mut OpenApi) {
+        // Rocket serves a feature's `/` route at its base without the slash.
+        let paths = std::mem::take(&mut document.paths.paths);
+        for (path, item) in paths {
+            let path = match path.strip_suffix('/') {
+                Some(trimmed) if !trimmed.is_empty() => trimmed.to_string(),
+                _ => path,
+            };
+            document.paths.paths.insert(path, item);
+        }
+        for item in document.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                add_common_answers(operation);
+            }
+        }
+    }
+}
+
+fn add_common_answers(operation: &mut Operation) {
+    let has_body = operation.request_body.is_some();
+    let has_parameters = operation
+        .parameters
+        .as_ref()
+        .is_some_and(|parameters| !parameters.is_empty());
+    let signed_in = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let mut add = |status: &str, description: &str| {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::T(error_answer(description)));
+    };
+    if has_body {
+        add("400", "`invalid_json`: the body is not JSON");
+        add("413", "`payload_too_large`: the body is over the limit");
+        add(
+            "415",
+            "`unsupported_media_type`: the body is not declared application/json",
+        );
+    }
+    if has_body || has_parameters {
+        add(
+            "422",
+            "`validation_failed`: a field is missing or invalid (see `fields`)",
+        );
+    }
+    if signed_in {
+        add(
+            "401",
+            "`missing_token`, `invalid_token`, `token_expired`, `session_revoked`, \
+             `two_factor_required`",
+        );
+        add(
+            "403",
+            "`account_blocked`, `account_inactive`; `csrf_failed` (cookie without X-CSRF-Token)",
+        );
+    }
+    add("500", "`internal_error`: a failure of ours, logged");
+    for (status, answer) in operation.responses.responses.iter_mut() {
+        if let RefOr::T(answer) = answer {
+            if answer.description.is_empty() {
+                answer.description = match status.as_str() {
+                    "201" => "Created".into(),
+                    "202" => "Accepted".into(),
+                    _ => "Success".into(),
+                };
+            }
+        }
+    }
+}
+
+/// An error answer with the shared body.
+pub fn error_answer(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    "ErrorBody",
+                ))))
+                .build(),
+        )
+        .build()
+}
+
+/// Where the document is served, and Swagger UI beside it.
+pub const DOCUMENT_PATH: &str = "/api/openapi.json";
+pub const VIEWER_PATH: &str = "/api/docs";
+
+/// `GET /api/openapi.json` and Swagger UI under `/api/docs`, its assets from the
+/// binary; no validator badge (it would call swagger.io), nothing leaves the machine.
+pub fn routes(document: OpenApi) -> Vec<rocket::Route> {
+    // No URL in the config: the viewer fills it from `url` below, which is also what
+    // mounts the document's own route.
+    let config = utoipa_swagger_ui::Config::default()
+        .validator_url("none")
+        .try_it_out_enabled(true)
+        .persist_authorization(false);
+    utoipa_swagger_ui::SwaggerUi::new(format!("{VIEWER_PATH}/<_..>"))
+        .url(DOCUMENT_PATH, document)
+        .config(config)
+        .into()
+}

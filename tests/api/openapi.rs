@@ -1,0 +1,192 @@
+//! The API's contract: the OpenAPI document names exactly the `/api` routes that are
+//! mounted (features included, with mail and 2FA on or off), validates against the
+//! OpenAPI 3.1 meta-schema kept in `tests/api/schemas/` (the OpenAPI Initiative's
+//! schema of 2022-10-07), and it and Swagger UI are served, with their own
+//! Content-Security-Policy, only while `api_docs` is on.
+
+use std::collections::BTreeSet;
+
+use rocket::http::Status;
+use serde_json::Value;
+
+use crate::support::{spawn_app_with, TestApp};
+
+const META_SCHEMA: &str = include_str!("schemas/openapi-3.1.json");
+
+async fn document(app: &TestApp) -> Value {
+    let response = app.client.get("/api/openapi.json").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    response.into_json().await.unwrap()
+}
+
+/// `METHOD /path/{param}` of every mounted route under `/api/` (and the JWKS), but the
+/// document's own.
+fn mounted(app: &TestApp) -> BTreeSet<String> {
+    app.client
+        .rocket()
+        .routes()
+        .filter_map(|route| {
+            let path = route.uri.path().to_string();
+            let documentation = path == "/api/openapi.json" || path.starts_with("/api/docs");
+            let api = path.starts_with("/api/") || path.starts_with("/.well-known/");
+            (api && !documentation).then(|| {
+                let path = path
+                    .split('/')
+                    .map(|segment| match segment.strip_prefix('<') {
+                        Some(name) => format!("{{{}}}", name.trim_end_matches('>')),
+                        None => segment.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                format!("{} {path}", route.method)
+            })
+        })
+        .collect()
+}
+
+fn documented(document: &Value) -> BTreeSet<String> {
+    let mut operations = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    operations
+}
+
+async fn with_mail(two_factor: bool) -> (TestApp, tempfile::TempDir) {
+    let mail = tempfile::tempdir().unwrap();
+    let dir = mail.path().display().to_string();
+    let app = spawn_app_with(|f| {
+        f.merge(("gatehouse.mail_transport", "file"))
+            .merge(("gatehouse.mail_dir", dir))
+            .merge(("gatehouse.two_factor_enabled", two_factor))
+    })
+    .await;
+    (app, mail)
+}
+
+#[rocket::async_test]
+async fn every_mounted_api_route_is_documented_and_every_documented_route_is_mounted() {
+    let (everything, _mail) = with_mail(true).await;
+    let without = spawn_app_with(|f| f.merge(("gatehouse.two_factor_enabled", false))).await;
+    for (name, app) in [("mail and 2FA on", &everything), ("both off", &without)] {
+        let document = document(app).await;
+        let mounted = mounted(app);
+        let documented = documented(&document);
+        let undocumented: Vec<_> = mounted.difference(&documented).collect();
+        let unmounted: Vec<_> = documented.difference(&mounted).collect();
+        assert!(
+            undocumented.is_empty(),
+            "{name}: mounted, not documented: {undocumented:?}"
+        );
+        assert!(
+            unmounted.is_empty(),
+            "{name}: documented, not mounted: {unmounted:?}"
+        );
+    }
+    // The feature's routes take part, and the switches show.
+    let all = documented(&document(&everything).await);
+    assert!(all.contains("DELETE /api/notes/{id}"));
+    assert!(all.contains("POST /api/auth/password/forgot"));
+    assert!(all.contains("POST /api/auth/2fa/verify"));
+    let fewer = documented(&document(&without).await);
+    assert!(!fewer
+        .iter()
+        .any(|op| op.contains("/2fa") || op.contains("/email")));
+}
+
+#[rocket::async_test]
+async fn the_document_is_openapi_3_1_and_validates_against_the_meta_schema() {
+    let (app, _mail) = with_mail(true).await;
+    let document = document(&app).await;
+    assert_eq!(document["openapi"], "3.1.0");
+    let meta_schema: Value = serde_json::from_str(META_SCHEMA).unwrap();
+    let validator = jsonschema::draft202012::new(&meta_schema).expect("the meta-schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&document)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    // Errors share one schema; the security schemes are there.
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["cookie"]["in"], "cookie");
+    assert_eq!(schemes["csrf"]["name"], "X-CSRF-Token");
+    assert!(document["components"]["schemas"]["ErrorBody"].is_object());
+    // A signed-in route lists its token errors, a JSON body its body errors.
+    let me = &document["paths"]["/api/auth/me"]["get"];
+    assert!(me["responses"]["401"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("session_revoked"));
+    assert!(me["security"].as_array().is_some_and(|s| !s.is_empty()));
+    let login = &document["paths"]["/api/auth/login"]["post"];
+    for status in ["400", "413", "415", "422", "423", "429"] {
+        let answer = &login["responses"][status];
+        assert_eq!(
+            answer["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{status}"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn swagger_ui_is_served_from_the_binary_under_its_own_policy() {
+    let app = spawn_app_with(|f| f).await;
+    let page = app.client.get("/api/docs/").dispatch().await;
+    assert_eq!(page.status(), Status::Ok);
+    let policy = page
+        .headers()
+        .get_one("Content-Security-Policy")
+        .unwrap()
+        .to_string();
+    assert!(policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"));
+    assert!(!policy.contains("http"), "nothing from elsewhere: {policy}");
+    let html = page.into_string().await.unwrap();
+    assert!(!html.contains("://"), "no asset from another host: {html}");
+    for asset in [
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "swagger-initializer.js",
+    ] {
+        let response = app
+            .client
+            .get(format!("/api/docs/{asset}"))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Ok, "{asset}");
+    }
+    let initializer = app
+        .client
+        .get("/api/docs/swagger-initializer.js")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
+    assert!(initializer.contains("/api/openapi.json"));
+    assert!(
+        initializer.contains("\"validatorUrl\": \"none\""),
+        "{initializer}"
+    );
+    // Every other answer keeps the strict policy.
+    let other = app.client.get("/api/health/live").dispatch().await;
+    let strict = other.headers().get_one("Content-Security-Policy").unwrap();
+    assert!(strict.starts_with("default-src 'none'") && !strict.contains("script-src"));
+}
+
+#[rocket::async_test]
+async fn the_docs_setting_turns_off_the_document_and_the_viewer() {
+    let app = spawn_app_with(|f| f.merge(("gatehouse.api_docs", false))).await;
+    for path in [
+        "/api/openapi.json",
+        "/api/docs/",
+        "/api/docs/swagger-ui-bundle.js",
+    ] {
+        let response = app.client.get(path).dispatch().await;
+        assert_eq!(response.status(), Status::NotFound, "{path}");
+    }
+}
