@@ -343,6 +343,9 @@ async fn keys(command: KeysCommand, database: DatabaseArg) -> CliResult {
                 crate::clock::utc_minute(rotation.signs_from),
                 crate::clock::utc_minute(rotation.old_keys_verify_until)
             );
+            for kid in rotation.superseded {
+                println!("{kid}, published by an earlier rotation, will never sign: replaced");
+            }
             Ok(())
         }
         KeysCommand::Retire { kid } => {
@@ -377,7 +380,7 @@ fn key_state(key: &crate::tokens::signing_keys::SigningKeyRow, now: i64) -> Stri
     if key.signs_at(now) {
         return format!("signing since {} UTC", utc_minute(key.signs_from));
     }
-    if key.signs_from > now && key.signs_until.is_none_or(|until| until > key.signs_from) {
+    if key.pending_at(now) {
         return format!("published, signs from {} UTC", utc_minute(key.signs_from));
     }
     match key.verifies_until {

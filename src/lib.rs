@@ -143,6 +143,13 @@ pub fn rocket_with_clock(
                         config::ENV_PREFIX
                     );
                 }
+                let log_level = rocket.figment().extract_inner::<rocket::config::LogLevel>("log_level");
+                if matches!(log_level, Ok(rocket::config::LogLevel::Debug)) {
+                    log::warn!(
+                        "log_level is debug: Rocket prints every request's headers, tokens and \
+                         cookies included; never run it so where real users sign in"
+                    );
+                }
                 if settings.tokens.secret_is_ephemeral {
                     log::warn!(
                         "no signing secret configured: using a random one for this run, so tokens \

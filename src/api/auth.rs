@@ -311,6 +311,8 @@ pub struct Reauthentication {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, body = Reauthenticated),
+        (status = 401, description = "`invalid_credentials` (a wrong password), `invalid_otp` (a wrong code), or a token error", body = super::docs::ErrorBody),
+        (status = 409, description = "`conflict`: a code, but 2FA is off", body = super::docs::ErrorBody),
         (status = 423, description = "`account_locked`", body = super::docs::ErrorBody),
         (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
         (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),

@@ -57,17 +57,30 @@ impl<'r> FromRequest<'r> for Handshake {
     }
 }
 
-/// The app's own origin: the host the request was sent to (a browser sets both Host
-/// and Origin; a page elsewhere cannot make them agree), or that of `public_url`.
+/// The app's own origin: exactly `public_url`'s, or the scheme the app is served
+/// over (https when its cookies are Secure) with the host the request was sent to. A
+/// browser sets Host and Origin itself; a page elsewhere cannot make them agree, nor
+/// pass a plain-http page of the same host for an https app.
 fn is_own_origin(app: &App, host: Option<&str>, origin: &str) -> bool {
-    let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
-    let same_host =
-        host.is_some_and(|host| !host.is_empty() && authority.eq_ignore_ascii_case(host));
+    let origin = origin.to_ascii_lowercase();
     let public = app.settings.mail.public_url.trim_end_matches('/');
-    same_host || (!origin.is_empty() && origin.eq_ignore_ascii_case(public))
+    let public = public.to_ascii_lowercase();
+    let public_origin = match public.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
+        None => String::new(),
+    };
+    let scheme = if app.settings.cookies.cookie_secure {
+        "https"
+    } else {
+        "http"
+    };
+    let served = host
+        .filter(|host| !host.is_empty())
+        .map(|host| format!("{scheme}://{}", host.to_ascii_lowercase()));
+    (!public_origin.is_empty() && origin == public_origin)
+        || served.is_some_and(|own| origin == own)
 }
 
-/// The example WebSocket (see the module note and the README): an upgrade request.
 #[utoipa::path(
     context_path = "/api",
     tag = "websocket",

@@ -32,6 +32,8 @@ pub struct Key {
     pub signs_from: i64,
     pub signs_until: Option<i64>,
     pub verifies_until: Option<i64>,
+    /// Sealed under a random per-run secret (see `signing_keys`).
+    pub ephemeral: bool,
 }
 
 impl Key {
@@ -70,6 +72,7 @@ impl Key {
             signs_from: i64::MIN,
             signs_until: None,
             verifies_until: None,
+            ephemeral: false,
         }
     }
 
@@ -85,8 +88,24 @@ impl Key {
                 return None;
             }
         };
-        let jwk: Jwk = serde_json::from_str(&row.public_jwk).ok()?;
-        let decoding = DecodingKey::from_jwk(&jwk).ok()?;
+        let jwk: Option<Jwk> = serde_json::from_str(&row.public_jwk).ok();
+        // The kid must be the key's own thumbprint: a row naming another key's kid is
+        // not trusted to verify anything.
+        let Some(jwk) = jwk.filter(|jwk| signing_keys::thumbprint(jwk).as_ref() == Some(&row.kid))
+        else {
+            log::error!(
+                "signing key {}: its public key is unreadable or not the one its kid names; ignored",
+                row.kid
+            );
+            return None;
+        };
+        let Ok(decoding) = DecodingKey::from_jwk(&jwk) else {
+            log::error!(
+                "signing key {}: its public key is unusable; ignored",
+                row.kid
+            );
+            return None;
+        };
         let encoding = sealer
             .open(row.kid.as_bytes(), &row.sealed_private_key)
             .ok()
@@ -105,6 +124,7 @@ impl Key {
             signs_from: row.signs_from,
             signs_until: row.signs_until,
             verifies_until: row.verifies_until,
+            ephemeral: row.ephemeral,
         })
     }
 
@@ -185,16 +205,26 @@ impl Ring {
     }
 }
 
-/// Reads the keys still verifying at `now` and makes sure one of `algorithm` signs:
-/// the first key is made here (by one guarded insert, so instances starting together
-/// agree on it). A key whose private half does not open is replaced when the sealing
-/// secret is random for this run, and an error otherwise (instances must share it).
+/// The keys read at one time, and why none of them can sign, if so.
+pub struct Loaded {
+    pub ring: Ring,
+    /// Set when no key can sign: a key sealed under another configured secret.
+    pub problem: Option<String>,
+}
+
+/// Reads the keys still verifying at `now` and makes sure one of the configured
+/// algorithm signs: the first key is made here (by one guarded insert, so instances
+/// starting together agree on it). A signing key whose private half does not open is
+/// replaced only when it was sealed under a random per-run secret; otherwise the
+/// keys are still loaded for verification (retirements always apply) and `problem`
+/// says why nothing signs. With HS256, key pairs stop signing. `Err` only when the
+/// database cannot be read or written.
 pub async fn load(
     pool: &AnyPool,
     tokens: &Tokens,
     sealer: &Sealer,
     now: i64,
-) -> Result<Ring, String> {
+) -> Result<Loaded, String> {
     let algorithm = tokens.access_token_algorithm;
     let wanted = match algorithm {
         TokenAlgorithm::EdDsa => Algorithm::EdDSA,
@@ -202,43 +232,67 @@ pub async fn load(
         TokenAlgorithm::Hs256 => Algorithm::HS256,
     };
     let token_lifetime = tokens.access_ttl + tokens.leeway;
+    let unreadable = |e: sqlx::Error| format!("cannot read the signing keys: {e}");
     for _ in 0..4 {
         let seen = signing_keys::latest_generation(pool)
             .await
-            .map_err(|e| format!("cannot read the signing keys: {e}"))?;
+            .map_err(unreadable)?;
         let rows = signing_keys::still_verifying(pool, now)
             .await
-            .map_err(|e| format!("cannot read the signing keys: {e}"))?;
+            .map_err(unreadable)?;
         let ring = Ring::new(
             rows.iter()
                 .filter_map(|row| Key::from_row(row, sealer, tokens))
                 .collect(),
         );
         if !algorithm.is_asymmetric() {
-            return Ok(ring);
+            if ring
+                .keys
+                .iter()
+                .any(|key| key.signs_until.is_none_or(|until| until > now))
+            {
+                signing_keys::stop_signing(pool, token_lifetime, now)
+                    .await
+                    .map_err(unreadable)?;
+                continue;
+            }
+            return Ok(Loaded {
+                ring,
+                problem: None,
+            });
         }
-        match ring.signer(wanted, now) {
-            Some(key) if key.encoding.is_some() => return Ok(ring),
-            Some(key) if !tokens.signing_key_secret_is_ephemeral => {
-                return Err(format!(
-                    "the signing key {} in the database was sealed under another \
-                     signing_key_secret; give every instance the secret it was sealed with, or \
-                     retire it (`gatehouse keys retire {}`) to have a new key made",
-                    key.kid, key.kid
-                ))
+        let signer = ring.signer(wanted, now).cloned();
+        match signer {
+            Some(key) if key.encoding.is_some() => {
+                return Ok(Loaded {
+                    ring,
+                    problem: None,
+                })
+            }
+            Some(key) if !key.ephemeral => {
+                let problem = format!(
+                    "the signing key {kid} was sealed under a signing_key_secret this instance does \
+                     not have; give every instance the secret it was sealed with, or retire it \
+                     (`gatehouse keys retire {kid}`) to have a new key made",
+                    kid = key.kid
+                );
+                return Ok(Loaded {
+                    ring,
+                    problem: Some(problem),
+                });
             }
             Some(key) => {
                 log::warn!(
-                    "the signing key {} was sealed by an earlier run's random signing_key_secret: \
+                    "the signing key {} was sealed under an earlier run's random signing_key_secret: \
                      retiring it (its tokens keep verifying until they expire) and making a new one",
                     key.kid
                 );
             }
             None => {
-                // A key published to sign later can take over at once.
+                // A key published to sign later (and not replaced since) takes over now.
                 let pending = rows.iter().find(|row| {
                     row.algorithm == signing_keys::algorithm_name(algorithm)
-                        && row.signs_from > now
+                        && row.pending_at(now)
                         && ring
                             .by_kid
                             .get(&row.kid)
@@ -252,7 +306,8 @@ pub async fn load(
                 }
             }
         }
-        let key = signing_keys::generate(algorithm, sealer)?;
+        let ephemeral = tokens.signing_key_secret_is_ephemeral;
+        let key = signing_keys::generate(algorithm, sealer, ephemeral)?;
         match signing_keys::introduce(pool, &key, seen, now, token_lifetime, now).await {
             Ok(Introduced::Added) => log::info!(
                 "made the signing key {} ({})",
@@ -277,6 +332,8 @@ pub struct Rotation {
     pub signs_from: i64,
     /// When the keys it replaces stop verifying.
     pub old_keys_verify_until: i64,
+    /// Keys published by an earlier rotation that had not begun to sign: replaced.
+    pub superseded: Vec<String>,
 }
 
 /// Publishes a new key of `access_token_algorithm` now and has it sign once services
@@ -293,17 +350,40 @@ pub async fn rotate(
                     no key pair to rotate (changing `secret` rotates that key and signs everyone out)"
             .into());
     }
-    let key = signing_keys::generate(tokens.access_token_algorithm, sealer)?;
-    let signs_from = now + tokens.jwks_max_age;
-    let token_lifetime = tokens.access_ttl + tokens.leeway;
+    let unreadable = |e: sqlx::Error| format!("cannot read the signing keys: {e}");
     let seen = signing_keys::latest_generation(pool)
         .await
-        .map_err(|e| format!("cannot read the signing keys: {e}"))?;
+        .map_err(unreadable)?;
+    let rows = signing_keys::still_verifying(pool, now)
+        .await
+        .map_err(unreadable)?;
+    // A key sealed under another secret would be one no instance can sign with.
+    if let Some(current) = rows.iter().find(|row| row.signs_at(now) && !row.ephemeral) {
+        if sealer
+            .open(current.kid.as_bytes(), &current.sealed_private_key)
+            .is_err()
+        {
+            return Err(format!(
+                "the configured signing_key_secret does not open the current key {}: rotating \
+                 with it would make a key the servers cannot use; run this with the servers' secret",
+                current.kid
+            ));
+        }
+    }
+    let superseded = rows
+        .iter()
+        .filter(|row| row.pending_at(now))
+        .map(|row| row.kid.clone())
+        .collect();
+    let key = signing_keys::generate(tokens.access_token_algorithm, sealer, false)?;
+    let signs_from = now + tokens.jwks_max_age;
+    let token_lifetime = tokens.access_ttl + tokens.leeway;
     match signing_keys::introduce(pool, &key, seen, signs_from, token_lifetime, now).await {
         Ok(Introduced::Added) => Ok(Rotation {
             kid: key.kid,
             signs_from,
             old_keys_verify_until: signs_from + token_lifetime,
+            superseded,
         }),
         Ok(Introduced::LostRace) => {
             Err("another key was added at the same moment; see `keys list` and try again".into())

@@ -213,14 +213,19 @@ impl TokenKeys {
     /// Loads the signing keys (making the first one if needed); at start, where a
     /// failure stops the app.
     pub async fn load(&self, pool: &AnyPool, now: i64) -> Result<(), String> {
-        let ring = keyring::load(pool, &self.settings, &self.sealer, now).await?;
-        self.install(ring, now);
+        let loaded = keyring::load(pool, &self.settings, &self.sealer, now).await?;
+        if let Some(problem) = loaded.problem {
+            return Err(problem);
+        }
+        self.install(loaded.ring, now);
         Ok(())
     }
 
     /// Reloads the keys if the last load is [`keyring::RELOAD_SECONDS`] old; one
-    /// request reloads while the others go on with the keys they have. A failure is
-    /// logged and the keys in hand stay.
+    /// request reloads while the others go on with the keys they have. What verifies
+    /// always follows the database (a retirement applies even when no key can sign
+    /// here, which is logged); only when the database cannot be read do the keys in
+    /// hand stay, until the next try.
     pub async fn keep_fresh(&self, pool: &AnyPool, now: i64) {
         if now
             < self
@@ -234,9 +239,14 @@ impl TokenKeys {
             return;
         };
         match keyring::load(pool, &self.settings, &self.sealer, now).await {
-            Ok(ring) => self.install(ring, now),
+            Ok(loaded) => {
+                if let Some(problem) = &loaded.problem {
+                    log::error!("{problem}; no access token can be signed here until then");
+                }
+                self.install(loaded.ring, now);
+            }
             Err(error) => {
-                log::error!("{error}; signing with the keys loaded before");
+                log::error!("{error}; keeping the keys loaded before");
                 self.loaded_at.store(now, Ordering::Relaxed);
             }
         }
@@ -245,7 +255,8 @@ impl TokenKeys {
     fn install(&self, ring: Ring, now: i64) {
         let mut current = self.ring.write().unwrap_or_else(|p| p.into_inner());
         if !current.same_verification_as(&ring) {
-            // A key retired early must not live on in remembered verifications.
+            // A key retired early must not live on in remembered verifications; a
+            // verification under way with the old keys will not be remembered either.
             self.verified.clear();
         }
         *current = Arc::new(ring);
@@ -374,6 +385,9 @@ impl TokenKeys {
         if let Some(claims) = self.verified.get(&fingerprint, now) {
             return Ok(claims);
         }
+        // Noted before the keys are taken: a retirement landing meanwhile clears the
+        // memory, and this verification, made with the old keys, is then not kept.
+        let read_at = self.verified.generation();
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         let kid = header.kid.ok_or(TokenError::Invalid)?;
         let ring;
@@ -390,8 +404,14 @@ impl TokenKeys {
         if claims.typ != TokenKind::Access || claims.sub.parse::<i64>().is_err() {
             return Err(TokenError::Invalid);
         }
-        let until = (claims.exp + self.settings.leeway).min(key.verifies_until.unwrap_or(i64::MAX));
-        self.verified.put(fingerprint, &claims, until, now);
+        // No key signs for longer than access_ttl, nor ahead of time: a token that
+        // claims otherwise was not minted here (a stolen key's forgery, say).
+        let leeway = self.settings.leeway;
+        if claims.exp - claims.iat > self.settings.access_ttl || claims.iat > now + leeway {
+            return Err(TokenError::Invalid);
+        }
+        let until = (claims.exp + leeway).min(key.verifies_until.unwrap_or(i64::MAX));
+        self.verified.put(fingerprint, &claims, until, now, read_at);
         Ok(claims)
     }
 }

@@ -32,6 +32,7 @@ crate::table_row! {
         pub signs_from: i64,
         pub signs_until: Option<i64>,
         pub verifies_until: Option<i64>,
+        pub ephemeral: bool,
     }
 }
 
@@ -44,6 +45,11 @@ impl SigningKeyRow {
     /// Whether a token it signed still verifies at `now`.
     pub fn verifies_at(&self, now: i64) -> bool {
         self.verifies_until.is_none_or(|until| now < until)
+    }
+
+    /// Published to sign after `now`, and not replaced before it began.
+    pub fn pending_at(&self, now: i64) -> bool {
+        self.signs_from > now && self.signs_until.is_none_or(|until| until > self.signs_from)
     }
 }
 
@@ -62,10 +68,22 @@ pub struct NewKey {
     pub algorithm: TokenAlgorithm,
     pub public_jwk: Jwk,
     pub sealed_private_key: String,
+    /// Sealed under a random per-run secret.
+    pub ephemeral: bool,
 }
 
-/// Makes a key pair for `algorithm` (EdDSA or ES256) and seals its private half.
-pub fn generate(algorithm: TokenAlgorithm, sealer: &Sealer) -> Result<NewKey, String> {
+/// The RFC 7638 thumbprint of a public JWK: its kid.
+pub fn thumbprint(jwk: &Jwk) -> Option<String> {
+    jwk.thumbprint(ThumbprintHash::SHA256).ok()
+}
+
+/// Makes a key pair for `algorithm` (EdDSA or ES256) and seals its private half
+/// (`ephemeral`: under a random per-run secret).
+pub fn generate(
+    algorithm: TokenAlgorithm,
+    sealer: &Sealer,
+    ephemeral: bool,
+) -> Result<NewKey, String> {
     let rng = SystemRandom::new();
     let (pkcs8, parameters) = match algorithm {
         TokenAlgorithm::EdDsa => {
@@ -104,9 +122,7 @@ pub fn generate(algorithm: TokenAlgorithm, sealer: &Sealer) -> Result<NewKey, St
         common: CommonParameters::default(),
         algorithm: parameters,
     };
-    let kid = public_jwk
-        .thumbprint(ThumbprintHash::SHA256)
-        .map_err(|e| e.to_string())?;
+    let kid = thumbprint(&public_jwk).ok_or("a public key without a thumbprint")?;
     public_jwk.common = CommonParameters {
         public_key_use: Some(PublicKeyUse::Signature),
         key_algorithm: Some(match algorithm {
@@ -122,6 +138,7 @@ pub fn generate(algorithm: TokenAlgorithm, sealer: &Sealer) -> Result<NewKey, St
         algorithm,
         public_jwk,
         sealed_private_key,
+        ephemeral,
     })
 }
 
@@ -180,8 +197,8 @@ pub async fn introduce(
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO signing_keys \
-         (kid, generation, algorithm, public_jwk, sealed_private_key, created_at, signs_from) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         (kid, generation, algorithm, public_jwk, sealed_private_key, created_at, signs_from, \
+          ephemeral) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&key.kid)
     .bind(seen + 1)
@@ -190,6 +207,7 @@ pub async fn introduce(
     .bind(&key.sealed_private_key)
     .bind(now)
     .bind(signs_from)
+    .bind(i64::from(key.ephemeral))
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -211,6 +229,25 @@ pub async fn introduce(
     .await?;
     tx.commit().await?;
     Ok(Introduced::Added)
+}
+
+/// Stops every key pair that signs or would sign after `now` (access tokens became
+/// HS256): they verify `token_lifetime` seconds longer, the tokens they signed.
+pub async fn stop_signing(
+    pool: &AnyPool,
+    token_lifetime: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let stopped = sqlx::query(
+        "UPDATE signing_keys SET signs_until = $1, verifies_until = $2 \
+         WHERE (signs_until IS NULL OR signs_until > $1) \
+         AND (verifies_until IS NULL OR verifies_until > $2)",
+    )
+    .bind(now)
+    .bind(now + token_lifetime)
+    .execute(pool)
+    .await?;
+    Ok(stopped.rows_affected())
 }
 
 /// Ends `kid` at once: it signs nothing more and its tokens stop verifying. False

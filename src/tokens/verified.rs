@@ -4,6 +4,7 @@
 //! token (with the leeway) and its key are valid, and all go when a key is retired.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use aws_lc_rs::digest::{digest, SHA256};
@@ -30,13 +31,21 @@ struct Entry {
 
 pub struct VerifiedTokens {
     entries: RwLock<HashMap<Fingerprint, Entry>>,
+    /// Moves on every clear; see [`VerifiedTokens::put`].
+    generation: AtomicU64,
 }
 
 impl VerifiedTokens {
     pub fn new() -> VerifiedTokens {
         VerifiedTokens {
             entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// To pass to [`VerifiedTokens::put`], taken before verifying.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn get(&self, fingerprint: &Fingerprint, now: i64) -> Option<Claims> {
@@ -48,12 +57,23 @@ impl VerifiedTokens {
     }
 
     /// Remembers `claims` of a token just verified until `until` (exclusive): the
-    /// moment it expires (leeway included) or its key stops verifying.
-    pub fn put(&self, fingerprint: Fingerprint, claims: &Claims, until: i64, now: i64) {
+    /// moment it expires (leeway included) or its key stops verifying; unless the
+    /// memory was cleared since `read_at` (the keys it was verified with are gone).
+    pub fn put(
+        &self,
+        fingerprint: Fingerprint,
+        claims: &Claims,
+        until: i64,
+        now: i64,
+        read_at: u64,
+    ) {
         if now >= until {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::SeqCst) != read_at {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, entry| now < entry.until);
             if entries.len() >= MAX_ENTRIES {
@@ -70,9 +90,8 @@ impl VerifiedTokens {
     }
 
     pub fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
     }
 }

@@ -274,15 +274,35 @@ async fn keys_sealed_by_an_earlier_runs_random_secret_are_replaced_and_still_ver
         assert_eq!(response.status(), Status::Ok);
     }
 
-    // With a configured secret, a key sealed under another one stops the start.
-    let configured =
-        gatehouse::rocket_with_clock(test_figment(&db.url), std::sync::Arc::new(clock.clone()))
-            .unwrap();
-    let refused = rocket::local::asynchronous::Client::untracked(configured).await;
-    // Marked handled, so dropping the error does not abort the test.
-    refused
-        .expect_err("a key it cannot open stops the start")
-        .pretty_print();
+    // A configured secret takes over from a throwaway run's key the same way…
+    let configured = launch(test_figment(&db.url), &clock).await;
+    let body: Value = post(&configured, "/api/auth/login", &login)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    let third = body["access_token"].as_str().unwrap().to_string();
+    assert_ne!(header_of(&third)["kid"], header_of(new)["kid"]);
+
+    // …but a key sealed under a configured secret is never replaced by an instance
+    // holding another: it refuses to start, with a sentence.
+    let other_secret = test_figment(&db.url).merge((
+        "gatehouse.signing_key_secret",
+        "another-configured-sealing-secret-9d8c7b6a5f4e3d2c1b0a",
+    ));
+    for figment in [other_secret, random_seal(&db.url)] {
+        let refused = rocket::local::asynchronous::Client::untracked(
+            gatehouse::rocket_with_clock(figment, std::sync::Arc::new(clock.clone())).unwrap(),
+        )
+        .await;
+        // Marked handled, so dropping the error does not abort the test.
+        refused
+            .expect_err("a key it cannot open stops the start")
+            .pretty_print();
+    }
+    // The running instance signs on.
+    let response = post(&configured, "/api/auth/login", &login).await;
+    assert_eq!(response.status(), Status::Ok);
 }
 
 #[rocket::async_test]
@@ -360,4 +380,112 @@ async fn post<'c>(
         .body(body.to_string())
         .dispatch()
         .await
+}
+
+#[rocket::async_test]
+async fn a_reload_follows_retirements_even_when_no_key_can_sign_here() {
+    let app = serve_with(|f| f).await;
+    let token = sign_in(&app, "alice").await;
+    let kid = header_of(&token)["kid"].as_str().unwrap().to_string();
+
+    // Rotating with a secret that does not open the current key is refused…
+    let mut wrong = gatehouse(&app.db, &["keys", "rotate"]);
+    wrong.env(
+        "GATEHOUSE_SIGNING_KEY_SECRET",
+        "a-wrong-sealing-secret-1f2e3d4c5b6a7988a7b6c5d4e3f2",
+    );
+    assert_fails(&run(wrong, ""), "does not open the current key");
+
+    // …but suppose a key sealed elsewhere takes over anyway (another deployment's
+    // instance on this database), and then the old key is retired.
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let prk = aws_lc_rs::hkdf::Salt::new(aws_lc_rs::hkdf::HKDF_SHA256, b"elsewhere")
+        .extract(b"a secret this instance does not hold");
+    let foreign = gatehouse::sealing::Sealer::derive(&prk, b"elsewhere");
+    let key = gatehouse::tokens::signing_keys::generate(
+        gatehouse::config::TokenAlgorithm::EdDsa,
+        &foreign,
+        false,
+    )
+    .unwrap();
+    let now = gatehouse::clock::Clock::now(&app.clock);
+    let seen = gatehouse::tokens::signing_keys::latest_generation(&pool)
+        .await
+        .unwrap();
+    gatehouse::tokens::signing_keys::introduce(&pool, &key, seen, now, 930, now)
+        .await
+        .unwrap();
+    let retired = run(gatehouse(&app.db, &["keys", "retire", &kid]), "");
+    assert!(retired.status.success());
+
+    // At its next reload the instance refuses the retired key's token, though it
+    // cannot sign with the new key: it does not keep the keys it had.
+    app.clock.advance(11);
+    assert_eq!(me_status(&app, &token).await, 401);
+    let login = http(
+        app.port,
+        "POST",
+        "/api/auth/login",
+        &[],
+        Some(&json!({"login": "alice", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(login.status, 500, "nothing signs here: {}", login.body);
+    let jwks = http(app.port, "GET", "/.well-known/jwks.json", &[], None)
+        .await
+        .json();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [key.kid.as_str()]);
+}
+
+#[rocket::async_test]
+async fn switching_to_hs256_stops_the_key_pairs_after_their_tokens_expire() {
+    let db = TestDatabase::new().await;
+    let clock = gatehouse::clock::ManualClock::new();
+    let eddsa = launch(test_figment(&db.url), &clock).await;
+    let register = json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD});
+    let login = json!({"login": "alice", "password": PASSWORD});
+    post(&eddsa, "/api/auth/register", &register).await;
+    let body: Value = post(&eddsa, "/api/auth/login", &login)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    let old = body["access_token"].as_str().unwrap().to_string();
+    drop(eddsa);
+
+    let hs256 = launch(
+        test_figment(&db.url).merge(("gatehouse.access_token_algorithm", "HS256")),
+        &clock,
+    )
+    .await;
+    let me = |token: String| {
+        let request = hs256.get("/api/auth/me").header(rocket::http::Header::new(
+            "Authorization",
+            format!("Bearer {token}"),
+        ));
+        async move { request.dispatch().await.status() }
+    };
+    assert_eq!(
+        me(old.clone()).await,
+        Status::Ok,
+        "tokens already out still work"
+    );
+    let listed = stdout(&run(gatehouse(&db, &["keys", "list"]), ""));
+    assert!(listed.contains("verifying until"), "{listed}");
+    clock.advance(900 + 30 + 1);
+    assert_eq!(me(old).await, Status::Unauthorized);
+    let jwks: Value = hs256
+        .get("/.well-known/jwks.json")
+        .dispatch()
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"], json!([]));
 }

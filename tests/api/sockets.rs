@@ -240,7 +240,15 @@ async fn the_cookie_opens_a_socket_only_from_the_apps_own_origin() {
     assert_eq!(ready["type"], "ready", "{ready}");
     assert_eq!(ready["account"]["username"], "alice");
 
-    for origin in ["http://evil.example", "null", ""] {
+    let https_same_host = format!("https://127.0.0.1:{}", app.port);
+    let other_scheme = format!("evil://127.0.0.1:{}", app.port);
+    for origin in [
+        "http://evil.example",
+        "null",
+        "",
+        &https_same_host,
+        &other_scheme,
+    ] {
         let refused = connect(&app, &[("Cookie", &cookie), ("Origin", origin)]).await;
         assert_eq!(refused.err(), Some(403), "Origin {origin:?}");
     }
