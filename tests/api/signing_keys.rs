@@ -73,30 +73,10 @@ async fn verify_elsewhere(port: u16, token: &str) -> Result<Value, String> {
 
 /// Registers `username` and signs in over HTTP; the access token.
 async fn sign_in(app: &ServedApp, username: &str) -> String {
-    let email = format!("{username}@example.com");
-    let registered = http(
-        app.port,
-        "POST",
-        "/api/auth/register",
-        &[],
-        Some(&json!({"username": username, "email": email, "password": PASSWORD})),
-    )
-    .await;
-    assert!(
-        registered.status == 201 || registered.status == 409,
-        "{}",
-        registered.body
-    );
-    let login = http(
-        app.port,
-        "POST",
-        "/api/auth/login",
-        &[],
-        Some(&json!({"login": username, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(login.status, 200, "{}", login.body);
-    login.json()["access_token"].as_str().unwrap().to_string()
+    app.signed_in(username).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn me_status(app: &ServedApp, token: &str) -> u16 {
@@ -422,14 +402,7 @@ async fn a_reload_follows_retirements_even_when_no_key_can_sign_here() {
     // cannot sign with the new key: it does not keep the keys it had.
     app.clock.advance(11);
     assert_eq!(me_status(&app, &token).await, 401);
-    let login = http(
-        app.port,
-        "POST",
-        "/api/auth/login",
-        &[],
-        Some(&json!({"login": "alice", "password": PASSWORD})),
-    )
-    .await;
+    let login = app.login("alice").await;
     assert_eq!(login.status, 500, "nothing signs here: {}", login.body);
     let jwks = http(app.port, "GET", "/.well-known/jwks.json", &[], None)
         .await

@@ -20,29 +20,9 @@ type Socket = tokio_tungstenite::WebSocketStream<
 
 /// The tokens of a login over HTTP: (access, refresh).
 async fn sign_in(app: &ServedApp, username: &str) -> (String, String) {
-    let email = format!("{username}@example.com");
-    http(
-        app.port,
-        "POST",
-        "/api/auth/register",
-        &[],
-        Some(&json!({"username": username, "email": email, "password": PASSWORD})),
-    )
-    .await;
-    let login = http(
-        app.port,
-        "POST",
-        "/api/auth/login",
-        &[],
-        Some(&json!({"login": username, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(login.status, 200, "{}", login.body);
-    let body = login.json();
-    (
-        body["access_token"].as_str().unwrap().to_string(),
-        body["refresh_token"].as_str().unwrap().to_string(),
-    )
+    let body = app.signed_in(username).await;
+    let token = |name: &str| body[name].as_str().unwrap().to_string();
+    (token("access_token"), token("refresh_token"))
 }
 
 async fn connect(app: &ServedApp, headers: &[(&str, &str)]) -> Result<Socket, u16> {
@@ -285,4 +265,41 @@ async fn a_socket_must_authenticate_before_anything_else() {
     // A plain GET is no upgrade: a JSON error, never a 500.
     let plain = http(app.port, "GET", "/api/ws", &[], None).await;
     assert_eq!(plain.status, 400, "{}", plain.body);
+}
+
+#[rocket::async_test]
+async fn a_session_waiting_for_its_second_factor_cannot_open_a_socket() {
+    use gatehouse::clock::Clock;
+    let app = serve_with(|f| f).await;
+    let (access, _) = sign_in(&app, "alice").await;
+    let setup = app
+        .post(
+            "/api/auth/2fa/setup",
+            Some(&access),
+            &json!({"password": PASSWORD}),
+        )
+        .await;
+    let secret = setup.json()["secret"].as_str().unwrap().to_string();
+    let step = (app.clock.now() / 30 + 1) * 30 + 10;
+    app.clock.set(step);
+    let code = crate::two_factor::code_at(&secret, step);
+    let enabled = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&access),
+            &json!({"code": code}),
+        )
+        .await;
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+
+    let login = app.login("alice").await;
+    assert_eq!(login.json()["two_factor_required"], true);
+    let pending = login.json()["access_token"].as_str().unwrap().to_string();
+    let mut socket = connect(&app, &[]).await.unwrap();
+    say(
+        &mut socket,
+        json!({"type": "authenticate", "token": pending}),
+    )
+    .await;
+    expect_closed(&mut socket, "two_factor_required", Duration::from_secs(1)).await;
 }

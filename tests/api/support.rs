@@ -474,6 +474,39 @@ pub struct ServedApp {
     shutdown: rocket::Shutdown,
 }
 
+impl ServedApp {
+    /// A POST of `body` as JSON, with `token` as the bearer if given.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> WireResponse {
+        let bearer = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .as_deref()
+            .map(|value| vec![("Authorization", value)])
+            .unwrap_or_default();
+        http(self.port, "POST", path, &headers, Some(body)).await
+    }
+
+    /// `username`'s login with the test password.
+    pub async fn login(&self, username: &str) -> WireResponse {
+        let body = json!({"login": username, "password": PASSWORD});
+        self.post("/api/auth/login", None, &body).await
+    }
+
+    /// Registers `username` unless it exists, signs in, and answers the login's body.
+    pub async fn signed_in(&self, username: &str) -> Value {
+        let email = format!("{username}@example.com");
+        let body = json!({"username": username, "email": email, "password": PASSWORD});
+        let registered = self.post("/api/auth/register", None, &body).await;
+        assert!(
+            registered.status == 201 || registered.status == 409,
+            "{}",
+            registered.body
+        );
+        let login = self.login(username).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        login.json()
+    }
+}
+
 impl Drop for ServedApp {
     fn drop(&mut self) {
         self.shutdown.clone().notify();

@@ -15,7 +15,7 @@ use crate::support::{
 };
 
 /// The code of `secret` (base32) at unix time `time`.
-fn code_at(secret: &str, time: i64) -> String {
+pub fn code_at(secret: &str, time: i64) -> String {
     let bytes = Secret::Encoded(secret.to_string()).to_bytes().unwrap();
     TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".into())
         .unwrap()
