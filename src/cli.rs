@@ -89,7 +89,11 @@ enum KeysCommand {
     Rotate,
     /// End a key at once (compromised): it signs nothing more and its tokens stop
     /// verifying; a published key takes over, or the server makes a new one.
-    Retire { kid: String },
+    Retire {
+        /// A kid may begin with `-` (base64url): it is taken as the kid, not a flag.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Args)]
@@ -303,7 +307,9 @@ async fn prune(database: DatabaseArg) -> CliResult {
 async fn keys(command: KeysCommand, database: DatabaseArg) -> CliResult {
     use crate::tokens::{keyring, signing_keys};
     // Checked before `open_app` fills missing secrets with random ones.
-    let sealing_configured = crate::figment().contains("gatehouse.signing_key_secret");
+    let sealing_configured = crate::figment()
+        .extract_inner::<String>("gatehouse.signing_key_secret")
+        .is_ok_and(|secret| !secret.trim().is_empty());
     let app = open_app(&database).await?;
     let now = app.now();
     match command {
@@ -795,4 +801,21 @@ fn strip_newline(mut text: String) -> String {
         text.pop();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kid_beginning_with_a_hyphen_is_a_kid() {
+        let cli = Cli::try_parse_from(["gatehouse", "keys", "retire", "-4LcH-74fZ"]).unwrap();
+        match cli.command {
+            Some(Command::Keys {
+                command: KeysCommand::Retire { kid },
+                ..
+            }) => assert_eq!(kid, "-4LcH-74fZ"),
+            _ => panic!("not a retire command"),
+        }
+    }
 }

@@ -217,13 +217,16 @@ pub struct Loaded {
 /// starting together agree on it). A signing key whose private half does not open is
 /// replaced only when it was sealed under a random per-run secret; otherwise the
 /// keys are still loaded for verification (retirements always apply) and `problem`
-/// says why nothing signs. With HS256, key pairs stop signing. `Err` only when the
-/// database cannot be read or written.
+/// says why nothing signs. With HS256, key pairs stop signing when the instance is
+/// `starting` (not at every reload: an instance still on a key pair during a switch
+/// would otherwise keep making new keys). `Err` only when the database cannot be read
+/// or written.
 pub async fn load(
     pool: &AnyPool,
     tokens: &Tokens,
     sealer: &Sealer,
     now: i64,
+    starting: bool,
 ) -> Result<Loaded, String> {
     let algorithm = tokens.access_token_algorithm;
     let wanted = match algorithm {
@@ -246,11 +249,11 @@ pub async fn load(
                 .collect(),
         );
         if !algorithm.is_asymmetric() {
-            if ring
+            let still_signing = ring
                 .keys
                 .iter()
-                .any(|key| key.signs_until.is_none_or(|until| until > now))
-            {
+                .any(|key| key.signs_until.is_none_or(|until| until > now));
+            if starting && still_signing {
                 signing_keys::stop_signing(pool, token_lifetime, now)
                     .await
                     .map_err(unreadable)?;

@@ -213,7 +213,7 @@ impl TokenKeys {
     /// Loads the signing keys (making the first one if needed); at start, where a
     /// failure stops the app.
     pub async fn load(&self, pool: &AnyPool, now: i64) -> Result<(), String> {
-        let loaded = keyring::load(pool, &self.settings, &self.sealer, now).await?;
+        let loaded = keyring::load(pool, &self.settings, &self.sealer, now, true).await?;
         if let Some(problem) = loaded.problem {
             return Err(problem);
         }
@@ -238,7 +238,7 @@ impl TokenKeys {
         let Ok(_reloading) = self.reloading.try_lock() else {
             return;
         };
-        match keyring::load(pool, &self.settings, &self.sealer, now).await {
+        match keyring::load(pool, &self.settings, &self.sealer, now, false).await {
             Ok(loaded) => {
                 if let Some(problem) = &loaded.problem {
                     log::error!("{problem}; no access token can be signed here until then");
@@ -342,7 +342,7 @@ impl TokenKeys {
             TokenKind::Access => self.verify_access(token, now)?,
             TokenKind::Refresh => self.decode_refresh(token)?,
         };
-        if now > claims.exp + self.settings.leeway {
+        if now > claims.exp.saturating_add(self.settings.leeway) {
             return Err(TokenError::Expired);
         }
         Ok(claims)
@@ -406,11 +406,19 @@ impl TokenKeys {
         }
         // No key signs for longer than access_ttl, nor ahead of time: a token that
         // claims otherwise was not minted here (a stolen key's forgery, say).
+        // Any i64 may come in: compared so that nothing overflows.
         let leeway = self.settings.leeway;
-        if claims.exp - claims.iat > self.settings.access_ttl || claims.iat > now + leeway {
+        let lifetime = claims.exp.checked_sub(claims.iat);
+        if claims.iat < 0
+            || lifetime.is_none_or(|life| life < 0 || life > self.settings.access_ttl)
+            || claims.iat > now.saturating_add(leeway)
+        {
             return Err(TokenError::Invalid);
         }
-        let until = (claims.exp + leeway).min(key.verifies_until.unwrap_or(i64::MAX));
+        let until = claims
+            .exp
+            .saturating_add(leeway)
+            .min(key.verifies_until.unwrap_or(i64::MAX));
         self.verified.put(fingerprint, &claims, until, now, read_at);
         Ok(claims)
     }

@@ -32,9 +32,14 @@ impl Fairing for SecurityHeaders {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let path = request.uri().path().as_str();
+        // By the route that answered, not the raw path: only the viewer's own route
+        // (mounted while api_docs is on) gets the looser policy.
         let viewer = crate::api::docs::VIEWER_PATH;
-        let policy = if path == viewer || path.starts_with(&format!("{viewer}/")) {
+        let served_by_viewer = request.route().is_some_and(|route| {
+            let path = route.uri.path().to_string();
+            path == viewer || path.starts_with(&format!("{viewer}/"))
+        });
+        let policy = if served_by_viewer {
             DOCS_CONTENT_SECURITY_POLICY
         } else {
             CONTENT_SECURITY_POLICY
