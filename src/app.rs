@@ -22,7 +22,7 @@ pub struct App {
     pub keys: TokenKeys,
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
-    pub session_cache: SessionCache,
+    pub session_cache: Arc<SessionCache>,
     pub two_factor_keys: TwoFactorKeys,
     pub rate_limits: RateLimiter,
     /// Set when `password_breach_check` is on.
@@ -49,7 +49,7 @@ impl App {
         Ok(App {
             outbox,
             breach_check,
-            session_cache: SessionCache::new(settings.service.session_cache_ms),
+            session_cache: Arc::new(SessionCache::new(settings.service.session_cache_ms)),
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
             rate_limits: RateLimiter::new(&settings.rate_limits),
             settings,

@@ -162,8 +162,19 @@ pub fn rocket_with_clock(
                     settings.bounds.clone(),
                     Arc::clone(&clock),
                 );
+                let database_url = rocket
+                    .figment()
+                    .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
+                    .ok();
+                let listen_url = settings.service.listen_url.clone().or(database_url);
                 match App::new(settings, db.0.clone(), hasher, clock) {
                     Ok(state) => {
+                        if let (db::Backend::Postgres, Some(url)) = (db.0.backend, listen_url) {
+                            crate::sessions::announcements::spawn(
+                                url,
+                                Arc::clone(&state.session_cache),
+                            );
+                        }
                         if let Err(error) = state.keys.load(state.pool(), state.now()).await {
                             log::error!("{error}");
                             return Err(rocket);

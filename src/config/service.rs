@@ -13,6 +13,7 @@ pub struct Raw {
     pub health_timeout_ms: u64,
     pub session_cache_ms: u64,
     pub api_docs: bool,
+    pub listen_url: Option<String>,
 }
 
 impl Raw {
@@ -22,6 +23,7 @@ impl Raw {
             health_timeout_ms: 1000,
             session_cache_ms: 1000,
             api_docs: profile == Profile::Debug,
+            listen_url: None,
         }
     }
 }
@@ -41,6 +43,9 @@ pub struct Service {
     pub session_cache_ms: u64,
     /// Serve `GET /api/openapi.json` and Swagger UI at `/api/docs`.
     pub api_docs: bool,
+    /// PostgreSQL: where to listen for change announcements when the pool's URL goes
+    /// through a transaction-pooling proxy (LISTEN needs a session of its own).
+    pub listen_url: Option<String>,
 }
 
 impl Service {
@@ -59,6 +64,7 @@ impl Service {
             health_timeout_ms: raw.health_timeout_ms,
             session_cache_ms: raw.session_cache_ms,
             api_docs: raw.api_docs,
+            listen_url: raw.listen_url.filter(|url| !url.trim().is_empty()),
         })
     }
 }

@@ -2,13 +2,15 @@
 //! request with a valid token usually costs no database read.
 //!
 //! Every change this process makes (logout, revocation, password change, block, role
-//! change) forgets the affected entries at once. A change made elsewhere (another
-//! instance on the same PostgreSQL, the CLI on the same SQLite file) is seen once the
-//! entry is older than `session_cache_ms`; 0 turns the cache off and reads the
-//! database on every request.
+//! change) forgets the affected entries at once. On PostgreSQL every change made
+//! elsewhere (another instance, the CLI) is announced and forgotten at once too (see
+//! [`super::announcements`]); while that announcement channel is down the cache is
+//! not trusted at all. On SQLite a change made by the CLI is seen once the entry is
+//! older than `session_cache_ms`; 0 turns the cache off and reads the database on
+//! every request.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use crate::accounts::Account;
@@ -42,6 +44,9 @@ pub struct SessionCache {
     /// what it read only if it has not moved: a state read before a change can never
     /// be put back after the change forgot it.
     generation: AtomicU64,
+    /// False while changes made elsewhere could go unannounced (PostgreSQL's listener
+    /// is down): nothing is served from, nor stored in, the cache then.
+    trusted: AtomicBool,
 }
 
 impl SessionCache {
@@ -50,7 +55,31 @@ impl SessionCache {
             ttl_ms: i64::try_from(ttl_ms).unwrap_or(i64::MAX),
             entries: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            trusted: AtomicBool::new(true),
         }
+    }
+
+    /// Stops serving and storing entries: changes made elsewhere may go unseen.
+    pub fn distrust(&self) {
+        self.trusted.store(false, Ordering::SeqCst);
+        self.forget_all();
+    }
+
+    /// Serves entries again, starting empty: whatever was missed meanwhile is read
+    /// afresh.
+    pub fn trust(&self) {
+        self.forget_all();
+        self.trusted.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_trusted(&self) -> bool {
+        self.trusted.load(Ordering::SeqCst)
+    }
+
+    pub fn forget_all(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
     }
 
     /// The generation to pass to [`SessionCache::put`], taken before reading.
@@ -60,7 +89,7 @@ impl SessionCache {
 
     /// The cached state of `session_id`, if fetched less than the TTL ago.
     pub fn get(&self, session_id: &str, now_ms: i64) -> Option<SessionState> {
-        if self.ttl_ms == 0 {
+        if self.ttl_ms == 0 || !self.is_trusted() {
             return None;
         }
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
@@ -73,7 +102,7 @@ impl SessionCache {
     /// Stores `state`, read when the generation was `read_at`, unless something was
     /// forgotten since.
     pub fn put(&self, session_id: &str, state: SessionState, now_ms: i64, read_at: u64) {
-        if self.ttl_ms == 0 {
+        if self.ttl_ms == 0 || !self.is_trusted() {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());

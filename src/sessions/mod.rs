@@ -1,6 +1,7 @@
 //! Sessions: one row per login (per device), the SQL of the `sessions` table, and the
 //! refresh-generation bookkeeping behind token rotation.
 
+pub mod announcements;
 pub mod cache;
 
 use serde::Serialize;

@@ -22,6 +22,7 @@ mod fresh;
 mod guards;
 mod health;
 mod identities;
+mod instances;
 mod introspect;
 mod link_pages;
 mod lockout;

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::cli::{gatehouse, run};
 use crate::support::{http, serve_with, ServedApp, PASSWORD};
 
-type Socket = tokio_tungstenite::WebSocketStream<
+pub type Socket = tokio_tungstenite::WebSocketStream<
     tokio_tungstenite::MaybeTlsStream<rocket::tokio::net::TcpStream>,
 >;
 
@@ -25,7 +25,7 @@ async fn sign_in(app: &ServedApp, username: &str) -> (String, String) {
     (token("access_token"), token("refresh_token"))
 }
 
-async fn connect(app: &ServedApp, headers: &[(&str, &str)]) -> Result<Socket, u16> {
+pub async fn connect(app: &ServedApp, headers: &[(&str, &str)]) -> Result<Socket, u16> {
     let mut request = format!("ws://127.0.0.1:{}/api/ws", app.port)
         .into_client_request()
         .unwrap();
@@ -43,7 +43,7 @@ async fn connect(app: &ServedApp, headers: &[(&str, &str)]) -> Result<Socket, u1
     }
 }
 
-async fn say(socket: &mut Socket, message: Value) {
+pub async fn say(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string()))
         .await
@@ -51,7 +51,7 @@ async fn say(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON event, within `within`.
-async fn next_event(socket: &mut Socket, within: Duration) -> Value {
+pub async fn next_event(socket: &mut Socket, within: Duration) -> Value {
     loop {
         let message = rocket::tokio::time::timeout(within, socket.next())
             .await
@@ -70,7 +70,7 @@ async fn next_event(socket: &mut Socket, within: Duration) -> Value {
 
 /// Expects the server to close the socket within `within`: a `closing` event with
 /// `code`, then the close frame. Returns how long it took.
-async fn expect_closed(socket: &mut Socket, code: &str, within: Duration) -> Duration {
+pub async fn expect_closed(socket: &mut Socket, code: &str, within: Duration) -> Duration {
     let started = Instant::now();
     let closing = next_event(socket, within).await;
     assert_eq!(closing["type"], "closing", "{closing}");
