@@ -169,6 +169,22 @@ pub fn vanished_reference(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
 }
 
+/// The database cannot be reached or dropped the connection (a network cut, a
+/// restart, no connection free within the pool's timeout): the service is unavailable
+/// for now, not broken, and says so (503) rather than failing (500).
+pub fn unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (08…) and operator interventions (57P…:
+        // shutdown, a terminated backend).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// A statement PostgreSQL aborted to break a deadlock or a serialisation conflict:
 /// a race the caller lost, to be answered as "changed meanwhile", not as a failure.
 pub fn lost_a_race(error: &sqlx::Error) -> bool {

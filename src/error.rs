@@ -313,6 +313,11 @@ impl AppError {
             Feature(error) => (error.status(), error.code(), error.sentence()),
             // A row this one refers to was deleted meanwhile (an account while it
             // logged in, blocked or wrote a note): a race the client lost, not a fault.
+            Database(error) if crate::db::unreachable(error) => (
+                Status::ServiceUnavailable,
+                "database_unavailable",
+                "The database is not answering. Please try again in a moment.".into(),
+            ),
             Database(error) if crate::db::vanished_reference(error) => (
                 Status::Conflict,
                 "conflict",
@@ -355,6 +360,9 @@ impl AppError {
         match self {
             AppError::Database(error) if crate::db::vanished_reference(error) => {
                 "something this request depends on was just deleted or changed; try again".into()
+            }
+            AppError::Database(error) if crate::db::unreachable(error) => {
+                AppError::DatabaseUnavailable.to_string()
             }
             AppError::Database(_) | AppError::Internal { .. } => {
                 "an internal error occurred".into()

@@ -10,7 +10,7 @@ use rocket::local::asynchronous::Client;
 use serde_json::{json, Value};
 
 use crate::cli::{gatehouse, run};
-use crate::support::{launch, postgres_url, test_figment, TestDatabase, PASSWORD};
+use crate::support::{launch, postgres_url, send, test_figment, TestDatabase, PASSWORD};
 
 /// Two instances on one fresh PostgreSQL database, each trusting its cached session
 /// state for a minute; `None` on SQLite.
@@ -54,19 +54,7 @@ where
 }
 
 async fn post(client: &Client, uri: &str, token: Option<&str>, body: Value) -> (Status, Value) {
-    let mut request = client
-        .post(uri.to_string())
-        .header(rocket::http::ContentType::JSON)
-        .body(body.to_string());
-    if let Some(token) = token {
-        request = request.header(rocket::http::Header::new(
-            "Authorization",
-            format!("Bearer {token}"),
-        ));
-    }
-    let response = request.dispatch().await;
-    let status = response.status();
-    (status, response.into_json().await.unwrap_or(Value::Null))
+    send(client, rocket::http::Method::Post, uri, token, Some(body)).await
 }
 
 async fn me(client: &Client, token: &str) -> Status {

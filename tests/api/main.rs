@@ -31,6 +31,7 @@ mod logout_and_sessions;
 mod mail;
 mod notices;
 mod openapi;
+mod outage;
 mod page_guards;
 mod pages;
 mod password_change;

@@ -621,3 +621,24 @@ pub async fn http(
         body: body.to_string(),
     }
 }
+
+/// A request on any client (another instance, say): JSON `body` and the bearer
+/// `token` when given; the status and the JSON answer (null when none).
+pub async fn send(
+    client: &Client,
+    method: rocket::http::Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (Status, Value) {
+    let mut request = client.req(method, uri.to_string());
+    if let Some(body) = body {
+        request = request.header(ContentType::JSON).body(body.to_string());
+    }
+    if let Some(token) = token {
+        request = request.header(bearer(token));
+    }
+    let response = request.dispatch().await;
+    let status = response.status();
+    (status, response.into_json().await.unwrap_or(Value::Null))
+}
