@@ -238,7 +238,14 @@ async fn serve() -> ExitCode {
         }
     };
     match rocket.launch().await {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(stopped) => {
+            // Every request in flight has been answered (or the grace period is
+            // over): now the connections can go.
+            if let Some(app) = stopped.state::<App>() {
+                app.pool().close().await;
+            }
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             // Rocket has already logged the details (a failed fairing names itself);
             // `pretty_print` marks the error handled so it does not panic on drop.

@@ -70,9 +70,10 @@ impl rocket_db_pools::Pool for DbPool {
         Ok(self.pool.acquire().await?)
     }
 
-    async fn close(&self) {
-        self.pool.close().await;
-    }
+    /// Nothing here: Rocket calls this as its shutdown begins, while requests in flight
+    /// (a login waiting for the hasher) still need connections. `serve` closes the
+    /// pool once the server has stopped, grace period included.
+    async fn close(&self) {}
 }
 
 /// Opens a pool for `config`; for SQLite the file is created and put in WAL mode.

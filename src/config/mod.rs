@@ -76,6 +76,9 @@ pub fn rocket_defaults() -> serde_json::Value {
     serde_json::json!({
         "ip_header": false,
         "limits": { "json": "16 KiB" },
+        // On SIGTERM or Ctrl-C: stop accepting, give requests in flight (logins
+        // waiting for the hasher among them) 10 s, then 5 s more to close connections.
+        "shutdown": { "grace": 10, "mercy": 5 },
     })
 }
 

@@ -24,6 +24,7 @@ mod health;
 mod identities;
 mod instances;
 mod introspect;
+mod lifecycle;
 mod link_pages;
 mod lockout;
 mod login;
