@@ -172,3 +172,38 @@ async fn a_socket_on_one_instance_closes_when_its_session_ends_on_the_other() {
     let took = expect_closed(&mut socket, "session_revoked", Duration::from_secs(1)).await;
     eprintln!("instances: a socket on the other instance closed in {took:?}");
 }
+
+#[rocket::async_test]
+async fn three_instances_starting_together_on_an_empty_database_migrate_it_once() {
+    if postgres_url().is_none() {
+        eprintln!("instances: PostgreSQL run skipped (set TEST_DATABASE_URL)");
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let clock = gatehouse::clock::ManualClock::new();
+    // One takes the migrator's lock and applies; the others wait for it, then find
+    // nothing left to do.
+    let (a, b, c) = rocket::tokio::join!(
+        launch(test_figment(&db.url), &clock),
+        launch(test_figment(&db.url), &clock),
+        launch(test_figment(&db.url), &clock),
+    );
+    let pool = a
+        .rocket()
+        .state::<gatehouse::app::App>()
+        .unwrap()
+        .pool()
+        .clone();
+    let (applied, distinct): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(applied, distinct, "each migration applied once");
+    assert!(applied >= 15);
+    let token = signed_in(&a, "alice").await;
+    for other in [&b, &c] {
+        assert_eq!(me(other, &token).await, Status::Ok);
+    }
+}

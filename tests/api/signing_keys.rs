@@ -296,17 +296,8 @@ async fn instances_starting_together_agree_on_one_first_key() {
         crate::cli::stderr(&listed)
     );
     let clock = gatehouse::clock::ManualClock::new();
-    let (a, b, c) = rocket::tokio::join!(
-        launch(test_figment(&db.url), &clock),
-        launch(test_figment(&db.url), &clock),
-        launch(test_figment(&db.url), &clock),
-    );
-    let pool = a
-        .rocket()
-        .state::<gatehouse::app::App>()
-        .unwrap()
-        .pool()
-        .clone();
+    let [a, b, c] = crate::support::launch_three(&db.url, &clock).await;
+    let pool = crate::support::pool_of(&a);
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
         .fetch_one(&pool)
         .await

@@ -205,6 +205,22 @@ pub async fn launch(figment: Figment, clock: &ManualClock) -> Client {
     Client::untracked(rocket).await.expect("the app starts")
 }
 
+/// Three instances of the app starting at the same moment on the database at `url`.
+pub async fn launch_three(url: &str, clock: &ManualClock) -> [Client; 3] {
+    let (a, b, c) = rocket::tokio::join!(
+        launch(test_figment(url), clock),
+        launch(test_figment(url), clock),
+        launch(test_figment(url), clock),
+    );
+    [a, b, c]
+}
+
+/// The database pool of the app behind `client`.
+pub fn pool_of(client: &Client) -> AnyPool {
+    let app = client.rocket().state::<gatehouse::app::App>();
+    app.expect("the app state").pool().clone()
+}
+
 /// A registered account's login and the tokens of one of its sessions.
 pub struct Session {
     pub access: String,
