@@ -46,6 +46,7 @@ mod schema;
 mod seam;
 mod signing_keys;
 mod sockets;
+mod sqlite_writers;
 pub mod tokens;
 mod two_factor;
 
