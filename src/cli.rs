@@ -56,6 +56,12 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Apply the database migrations (Gatehouse's, then the features'), and say which;
+    /// for instances run with migrate_on_start = false (rolling upgrades).
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// The key pairs that sign access tokens (EdDSA or ES256): list, rotate, retire.
     Keys {
         #[command(subcommand)]
@@ -195,6 +201,7 @@ pub async fn run() -> ExitCode {
         Command::Accounts { command, database } => accounts(command, database).await,
         Command::Prune { database } => prune(database).await,
         Command::Keys { command, database } => keys(command, database).await,
+        Command::Migrate { database } => migrate(database).await,
         Command::Mail { command, database } => mail(command, database).await,
     };
     finish(outcome)
@@ -402,6 +409,20 @@ fn key_state(key: &crate::tokens::signing_keys::SigningKeyRow, now: i64) -> Stri
     }
 }
 
+async fn migrate(database: DatabaseArg) -> CliResult {
+    let (_, _, applied) = open_app_migrating(&database).await?;
+    if applied.is_empty() {
+        println!("the schema is up to date: nothing to apply");
+    } else {
+        let versions: Vec<String> = applied.iter().map(i64::to_string).collect();
+        println!(
+            "applied migrations {}; the schema is up to date",
+            versions.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// The app state without the server: settings, the migrated database and the hasher.
 async fn open_app(database: &DatabaseArg) -> Result<App, Failure> {
     Ok(open_app_with_figment(database).await?.0)
@@ -409,6 +430,12 @@ async fn open_app(database: &DatabaseArg) -> Result<App, Failure> {
 
 /// [`open_app`], and the figment it was read from (a feature reads its section there).
 async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment), Failure> {
+    let (app, figment, _) = open_app_migrating(database).await?;
+    Ok((app, figment))
+}
+
+/// [`open_app_with_figment`], and the versions of Gatehouse's migrations it applied.
+async fn open_app_migrating(database: &DatabaseArg) -> Result<(App, Figment, Vec<i64>), Failure> {
     let mut figment: Figment = crate::figment();
     if let Some(url) = &database.database_url {
         figment = figment.merge((format!("databases.{DATABASE_NAME}.url"), url));
@@ -441,6 +468,8 @@ async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment),
             db::redact_url(&config.url)
         ))
     })?;
+    // What `migrate` reports: the migrations this run applies.
+    let pending = db::pending_migrations(&pool).await.unwrap_or_default();
     crate::feature::migrate(&pool, &crate::features::all())
         .await
         .map_err(|e| {
@@ -451,7 +480,7 @@ async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment),
         })?;
     let hasher = Hasher::new(&settings.passwords).map_err(|e| Failure(e.to_string()))?;
     let app = App::new(Arc::new(settings), pool, hasher, Arc::new(SystemClock)).map_err(Failure)?;
-    Ok((app, figment))
+    Ok((app, figment, pending))
 }
 
 /// What the audit trail records as the client of a CLI action (a feature's too).

@@ -145,6 +145,27 @@ pub fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
     }
 }
 
+/// Gatehouse's migrations this binary has that the database has not applied (all of
+/// them on a database never migrated), lowest first.
+pub async fn pending_migrations(db: &DbPool) -> Result<Vec<i64>, sqlx::Error> {
+    let applied: Vec<i64> = match sqlx::query_scalar::<_, i64>(
+        "SELECT version FROM _sqlx_migrations WHERE success = TRUE",
+    )
+    .fetch_all(&db.pool)
+    .await
+    {
+        Ok(versions) => versions,
+        // No table yet: nothing applied.
+        Err(sqlx::Error::Database(_)) => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    Ok(migrator(db.backend)
+        .iter()
+        .map(|migration| migration.version)
+        .filter(|version| !applied.contains(version))
+        .collect())
+}
+
 /// False for text PostgreSQL cannot store or compare (it refuses NUL characters with
 /// an error, where SQLite accepts them). Functions that take client text check it and
 /// answer "no match", so a crafted `%00` never becomes a 500.

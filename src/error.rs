@@ -118,6 +118,9 @@ pub enum AppError {
     /// Readiness failed.
     #[error("the database is not answering")]
     DatabaseUnavailable,
+    /// Readiness: the database lacks migrations this binary needs (`gatehouse migrate`).
+    #[error("the database schema is behind this version: run `migrate`")]
+    SchemaBehind,
     /// A status reached without a more precise error (an unknown route, say).
     #[error("{message}")]
     Bare { status: Status, message: String },
@@ -308,6 +311,11 @@ impl AppError {
                 Status::ServiceUnavailable,
                 "database_unavailable",
                 "The database is not answering. Please try again in a moment.".into(),
+            ),
+            SchemaBehind => (
+                Status::ServiceUnavailable,
+                "schema_behind",
+                "This service is being upgraded. Please try again in a moment.".into(),
             ),
             Bare { status, message } => (*status, status_code(*status), sentence_of(message)),
             Feature(error) => (error.status(), error.code(), error.sentence()),

@@ -121,9 +121,21 @@ pub fn rocket_with_clock(
                 let Some(db) = Db::fetch(&rocket) else {
                     return Err(rocket);
                 };
-                if let Err(error) = feature::migrate(&db.0, &features).await {
-                    log::error!("the database migrations failed: {error}");
-                    return Err(rocket);
+                if settings.service.migrate_on_start {
+                    if let Err(error) = feature::migrate(&db.0, &features).await {
+                        log::error!("the database migrations failed: {error}");
+                        return Err(rocket);
+                    }
+                } else {
+                    match db::pending_migrations(&db.0).await {
+                        Ok(pending) if pending.is_empty() => {}
+                        Ok(pending) => log::warn!(
+                            "migrate_on_start is off and migrations {pending:?} are not applied: \
+                             readiness answers 503 until `{} migrate` has run",
+                            env!("CARGO_PKG_NAME")
+                        ),
+                        Err(error) => log::warn!("cannot read the applied migrations: {error}"),
+                    }
                 }
                 if settings.two_factor.two_factor_enabled
                     && settings.two_factor.two_factor_key_is_ephemeral
@@ -162,6 +174,7 @@ pub fn rocket_with_clock(
                     settings.bounds.clone(),
                     Arc::clone(&clock),
                 );
+                let settings_migrate_on_start = settings.service.migrate_on_start;
                 let database_url = rocket
                     .figment()
                     .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
@@ -177,7 +190,15 @@ pub fn rocket_with_clock(
                         }
                         if let Err(error) = state.keys.load(state.pool(), state.now()).await {
                             log::error!("{error}");
-                            return Err(rocket);
+                            // Behind a schema this version needs, an instance waits (not
+                            // ready) for `migrate` rather than stopping.
+                            let behind = !settings_migrate_on_start
+                                && db::pending_migrations(&db.0)
+                                    .await
+                                    .is_ok_and(|pending| !pending.is_empty());
+                            if !behind {
+                                return Err(rocket);
+                            }
                         }
                         Ok(rocket.manage(state))
                     }

@@ -1,5 +1,6 @@
 //! Health, after the orchestrators' convention: `live` says the process serves;
-//! the readiness check also asks the database, within a short timeout.
+//! the readiness check also asks the database, within a short timeout, whether every
+//! migration this binary needs is applied.
 
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ pub fn live() -> Json<Value> {
     tag = "health",
     responses(
         (status = 200, description = "`{\"status\": \"ok\", \"database\": \"ok\"}`", body = Object),
-        (status = 503, description = "`database_unavailable`", body = super::docs::ErrorBody),
+        (status = 503, description = "`database_unavailable`, or `schema_behind` (migrations this version needs are not applied: `gatehouse migrate`)", body = super::docs::ErrorBody),
     ),
 )]
 #[get("/health")]
@@ -35,10 +36,15 @@ pub async fn ready(app: &State<App>) -> Result<Json<Value>, AppError> {
     let timeout = Duration::from_millis(app.settings.service.health_timeout_ms);
     // The pool replaces broken connections on acquire, so this recovers by itself once
     // the database is back.
-    let probe =
-        rocket::tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(app.pool())).await;
+    let probe = rocket::tokio::time::timeout(timeout, crate::db::pending_migrations(&app.db)).await;
     match probe {
-        Ok(Ok(_)) => Ok(Json(json!({ "status": "ok", "database": "ok" }))),
+        Ok(Ok(pending)) if pending.is_empty() => {
+            Ok(Json(json!({ "status": "ok", "database": "ok" })))
+        }
+        Ok(Ok(pending)) => {
+            log::warn!("readiness: migrations {pending:?} are not applied yet (`migrate`)");
+            Err(AppError::SchemaBehind)
+        }
         Ok(Err(error)) => {
             log::warn!("readiness: the database failed: {error}");
             Err(AppError::DatabaseUnavailable)

@@ -14,6 +14,7 @@ pub struct Raw {
     pub session_cache_ms: u64,
     pub api_docs: bool,
     pub listen_url: Option<String>,
+    pub migrate_on_start: bool,
 }
 
 impl Raw {
@@ -24,6 +25,7 @@ impl Raw {
             session_cache_ms: 1000,
             api_docs: profile == Profile::Debug,
             listen_url: None,
+            migrate_on_start: true,
         }
     }
 }
@@ -46,6 +48,8 @@ pub struct Service {
     /// PostgreSQL: where to listen for change announcements when the pool's URL goes
     /// through a transaction-pooling proxy (LISTEN needs a session of its own).
     pub listen_url: Option<String>,
+    /// Apply migrations at start; off, `gatehouse migrate` does it (rolling upgrades).
+    pub migrate_on_start: bool,
 }
 
 impl Service {
@@ -65,6 +69,7 @@ impl Service {
             session_cache_ms: raw.session_cache_ms,
             api_docs: raw.api_docs,
             listen_url: raw.listen_url.filter(|url| !url.trim().is_empty()),
+            migrate_on_start: raw.migrate_on_start,
         })
     }
 }

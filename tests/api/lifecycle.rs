@@ -1,8 +1,7 @@
 //! The process's life: SIGTERM during slow logins stops accepting connections, lets
 //! every accepted request finish (the pool stays open for them: `serve` closes it
-//! once the server has stopped), and exits cleanly.
-
-#![cfg(unix)]
+//! once the server has stopped), and exits cleanly; `migrate` and an instance that
+//! leaves migrating to it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -59,6 +58,7 @@ fn serve(dir: &std::path::Path, port: u16) -> Child {
         .expect("the binary starts")
 }
 
+#[cfg(unix)]
 #[test]
 fn sigterm_during_slow_logins_answers_every_accepted_request() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,4 +110,55 @@ fn sigterm_during_slow_logins_answers_every_accepted_request() {
     let exited_after = signalled_at.elapsed();
     eprintln!("lifecycle: exited {exited_after:?} after SIGTERM");
     assert!(exited_after < Duration::from_secs(16), "{exited_after:?}");
+}
+
+/// `gatehouse migrate` applies what is missing and says so; an instance started with
+/// `migrate_on_start = false` on a schema behind it is not ready until then.
+#[rocket::async_test]
+async fn an_instance_waits_not_ready_for_migrate_when_it_does_not_migrate_itself() {
+    use crate::cli::{gatehouse, run, stdout};
+    use crate::support::{assert_error, launch, test_figment, TestDatabase};
+    use rocket::http::Status;
+
+    let db = TestDatabase::new().await;
+    let first = run(gatehouse(&db, &["migrate"]), "");
+    assert!(first.status.success());
+    assert!(
+        stdout(&first).contains("applied migrations 1, 2, 3"),
+        "{}",
+        stdout(&first)
+    );
+    let again = run(gatehouse(&db, &["migrate"]), "");
+    assert!(
+        stdout(&again).contains("up to date: nothing to apply"),
+        "{}",
+        stdout(&again)
+    );
+
+    // As if this binary brought a migration the database has not seen yet.
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    if crate::support::postgres_url().is_some() {
+        sqlx::query("DROP FUNCTION gatehouse_announce() CASCADE")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 15")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let clock = gatehouse::clock::ManualClock::new();
+    let figment = test_figment(&db.url).merge(("gatehouse.migrate_on_start", false));
+    let app = launch(figment, &clock).await;
+    let behind = app.get("/api/health").dispatch().await;
+    assert_error(behind, Status::ServiceUnavailable, "schema_behind").await;
+
+    let migrated = run(gatehouse(&db, &["migrate"]), "");
+    assert!(
+        stdout(&migrated).contains("applied migrations 15;"),
+        "{}",
+        stdout(&migrated)
+    );
+    assert_eq!(app.get("/api/health").dispatch().await.status(), Status::Ok);
 }
