@@ -91,7 +91,6 @@ pub async fn list_accounts(
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: staff only", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 #[get("/accounts/<id>")]
@@ -113,7 +112,6 @@ pub async fn show_account(
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
         (status = 409, description = "`conflict`: 2FA is off", body = ErrorBody),
     ),
@@ -146,7 +144,6 @@ pub struct BlockRequest {
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 #[post("/accounts/<id>/block", data = "<body>")]
@@ -171,7 +168,6 @@ pub async fn block_account(
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 #[post("/accounts/<id>/unblock")]
@@ -194,7 +190,6 @@ pub async fn unblock_account(
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 #[post("/accounts/<id>/unlock")]
@@ -227,7 +222,6 @@ pub struct AccountPatch {
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
         (status = 409, description = "`conflict`: it would leave no active superuser", body = ErrorBody),
     ),
@@ -262,7 +256,6 @@ pub async fn update_account(
         (status = 204, description = "Deleted."),
         (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`conflict`: the last active superuser", body = ErrorBody),
     ),
 )]
@@ -289,7 +282,6 @@ pub async fn delete_account(
     responses(
         (status = 200, body = EventsPage),
         (status = 403, description = "`forbidden`: staff only", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 #[get("/accounts/<id>/events?<page>&<per_page>")]

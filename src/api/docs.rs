@@ -5,7 +5,8 @@
 //!
 //! A route's annotation names its success answers and the errors particular to it;
 //! [`CommonAnswers`] adds those every route of a kind shares (a JSON body's 400, 413,
-//! 415 and 422, a signed-in route's 401 and 403, every route's 500), all with the one
+//! 415 and 422, a signed-in route's 401 and 403, a path naming a resource's 404,
+//! every route's 500), all with the one
 //! error shape, [`ErrorBody`].
 
 use std::collections::BTreeMap;
@@ -187,7 +188,7 @@ impl Modify for CommonAnswers {
             };
             document.paths.paths.insert(path, item);
         }
-        for item in document.paths.paths.values_mut() {
+        for (path, item) in document.paths.paths.iter_mut() {
             let operations = [
                 &mut item.get,
                 &mut item.post,
@@ -196,13 +197,15 @@ impl Modify for CommonAnswers {
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
-                add_common_answers(operation);
+                add_common_answers(operation, path.contains('{'));
             }
         }
     }
 }
 
-fn add_common_answers(operation: &mut Operation) {
+/// `names_a_resource`: the path has a parameter (`/accounts/{id}`), which may name
+/// nothing (or nothing of the caller's): 404.
+fn add_common_answers(operation: &mut Operation, names_a_resource: bool) {
     let has_body = operation.request_body.is_some();
     let has_parameters = operation
         .parameters
@@ -243,6 +246,9 @@ fn add_common_answers(operation: &mut Operation) {
             "403",
             "`account_blocked`, `account_inactive`; `csrf_failed` (cookie without X-CSRF-Token)",
         );
+    }
+    if names_a_resource {
+        add("404", "`not_found`: no such resource, or not yours");
     }
     add("500", "`internal_error`: a failure of ours, logged");
     for (status, answer) in operation.responses.responses.iter_mut() {

@@ -126,7 +126,6 @@ struct NoteChange {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, body = NoteAnswer),
-        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 #[patch("/<id>", data = "<change>")]
@@ -160,7 +159,6 @@ async fn update(
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, description = "`reauthentication_required` (Fresh), or a token error", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 #[delete("/<id>")]
