@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::mail::Outbox;
+use crate::metrics::Metrics;
 use crate::password::breach::BreachCheck;
 use crate::password::Hasher;
 use crate::rate_limit::RateLimiter;
@@ -28,6 +29,7 @@ pub struct App {
     /// Set when `password_breach_check` is on.
     pub breach_check: Option<BreachCheck>,
     pub outbox: Outbox,
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -46,10 +48,13 @@ impl App {
                 log::warn!("{error}; new passwords are not checked against breaches");
                 None
             });
+        let session_cache = Arc::new(SessionCache::new(settings.service.session_cache_ms));
+        let metrics = Metrics::new(&hasher, &session_cache, &db);
         Ok(App {
             outbox,
             breach_check,
-            session_cache: Arc::new(SessionCache::new(settings.service.session_cache_ms)),
+            session_cache,
+            metrics,
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
             rate_limits: RateLimiter::new(&settings.rate_limits),
             settings,

@@ -11,6 +11,7 @@ use crate::email::Mailroom;
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, EventKind, NewEvent};
 use crate::lockout::{begin_attempt, check_password, recheck_password};
+use crate::metrics::LoginOutcome;
 use crate::password::policy::{self, Owner};
 use crate::rate_limit::Limit;
 use crate::sessions::cache::SessionState;
@@ -224,9 +225,34 @@ pub async fn login(
     remember: bool,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
+    let result = check_login(app, login, password, remember, client).await;
+    let outcome = match &result {
+        Ok(tokens) if tokens.two_factor_required => Some(LoginOutcome::second_factor),
+        Ok(_) => Some(LoginOutcome::success),
+        // Counted where the two causes are still told apart.
+        Err(AppError::InvalidCredentials) => None,
+        Err(AppError::AccountLocked { .. }) => Some(LoginOutcome::locked),
+        Err(AppError::AccountBlocked) => Some(LoginOutcome::blocked),
+        Err(AppError::RateLimited { .. }) => Some(LoginOutcome::rate_limited),
+        Err(_) => Some(LoginOutcome::refused),
+    };
+    if let Some(outcome) = outcome {
+        app.metrics.login(outcome);
+    }
+    result
+}
+
+async fn check_login(
+    app: &App,
+    login: &str,
+    password: &str,
+    remember: bool,
+    client: &ClientInfo,
+) -> Result<IssuedTokens, AppError> {
     // Over-long input is refused before hashing, so nobody can make argon2 chew on
     // megabytes; the answer depends only on the input, so it reveals no account.
     if password.len() > app.settings.passwords.password_max_length || login.len() > 1024 {
+        app.metrics.login(LoginOutcome::refused);
         return Err(AppError::InvalidCredentials);
     }
     app.rate_limits.by_address(Limit::Login, client)?;
@@ -251,11 +277,16 @@ pub async fn login(
             client,
         };
         events::record(app.pool(), event, app.now()).await;
+        app.metrics.login(LoginOutcome::unknown_login);
         return Err(AppError::InvalidCredentials);
     };
     let attempt = begin_attempt(app, &row, client).await?;
     if !check_password(app, ticket, &row, password).await? {
-        return Err(attempt.failed(app, "wrong_password", client).await);
+        let answer = attempt.failed(app, "wrong_password", client).await;
+        if matches!(answer, AppError::InvalidCredentials) {
+            app.metrics.login(LoginOutcome::wrong_password);
+        }
+        return Err(answer);
     }
     if !row.is_active {
         attempt.give_back(app).await?;

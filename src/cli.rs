@@ -237,7 +237,21 @@ async fn run_feature(feature: &dyn crate::feature::Feature, matches: &ArgMatches
 }
 
 async fn serve() -> ExitCode {
-    let rocket = match crate::rocket(crate::figment()) {
+    let mut figment = crate::figment();
+    // Logging is set up before Rocket starts, or Rocket installs its own logger.
+    if let Ok(settings) = crate::config::Settings::from_figment(&figment) {
+        let format = settings.observability.log_format;
+        if format == crate::config::LogFormat::Json {
+            figment = figment.merge(("cli_colors", false));
+        }
+        let level = figment
+            .extract_inner::<rocket::config::LogLevel>("log_level")
+            .unwrap_or(rocket::config::LogLevel::Normal);
+        if let Err(error) = crate::logs::init(format, level) {
+            eprintln!("{}: {error}", env!("CARGO_PKG_NAME"));
+        }
+    }
+    let rocket = match crate::rocket(figment) {
         Ok(rocket) => rocket,
         Err(error) => {
             eprintln!("{}: {error}", env!("CARGO_PKG_NAME"));
@@ -491,6 +505,7 @@ pub fn cli_client() -> ClientInfo {
     ClientInfo {
         user_agent: Some(format!("{}-cli ({user})", env!("CARGO_PKG_NAME"))),
         ip: None,
+        request_id: None,
     }
 }
 

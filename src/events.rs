@@ -115,6 +115,9 @@ pub struct Event {
     /// refused during one lock or block, the latest at `last_at`.
     pub repeats: i64,
     pub last_at: Option<i64>,
+    /// The request that caused it (`X-Request-Id`); for a repeated row, the first's.
+    /// `None` for the CLI's actions.
+    pub request_id: Option<String>,
 }
 
 /// Records `event`; a failure is logged, never returned (see the module note).
@@ -134,8 +137,9 @@ pub async fn record_repeat(pool: &AnyPool, event: NewEvent<'_>, period: &str, no
 async fn insert(pool: &AnyPool, event: NewEvent<'_>, period: Option<&str>, now: i64) {
     let inserted = sqlx::query(
         "INSERT INTO auth_events \
-         (account_id, actor_id, kind, detail, ip, user_agent, created_at, period_key, last_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         (account_id, actor_id, kind, detail, ip, user_agent, created_at, period_key, last_at, \
+         request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (period_key) DO UPDATE SET repeats = auth_events.repeats + 1, \
          last_at = excluded.last_at",
     )
@@ -148,6 +152,7 @@ async fn insert(pool: &AnyPool, event: NewEvent<'_>, period: Option<&str>, now: 
     .bind(now)
     .bind(period)
     .bind(period.map(|_| now))
+    .bind(event.client.request_id.as_deref())
     .execute(pool)
     .await;
     if let Err(error) = inserted {
@@ -186,7 +191,7 @@ pub async fn list_for_account(
 ) -> Result<Vec<Event>, sqlx::Error> {
     sqlx::query_as::<_, Event>(
         "SELECT id, kind, account_id, actor_id, detail, ip, user_agent, created_at, repeats, \
-         last_at \
+         last_at, request_id \
          FROM auth_events WHERE account_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
     )
     .bind(account_id)

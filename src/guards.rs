@@ -327,10 +327,13 @@ pub fn client_of(request: &Request<'_>) -> ClientInfo {
             None => peer,
         }
     });
-    ClientInfo::new(
-        request.headers().get_one("User-Agent"),
-        ip.map(|ip| ip.to_string()),
-    )
+    ClientInfo {
+        request_id: Some(crate::web::requests::request_id(request).to_string()),
+        ..ClientInfo::new(
+            request.headers().get_one("User-Agent"),
+            ip.map(|ip| ip.to_string()),
+        )
+    }
 }
 
 /// The client's address: `peer` itself, unless it is a trusted proxy; then the

@@ -45,7 +45,9 @@ pub mod feature;
 pub mod features;
 pub mod guards;
 pub mod lockout;
+pub mod logs;
 pub mod mail;
+pub mod metrics;
 pub mod paging;
 pub mod password;
 pub mod pruning;
@@ -92,6 +94,7 @@ pub fn rocket_with_clock(
     let mail = settings.mail.enabled();
     let pages = settings.accepts(config::TokenLocation::Cookie);
     let https = settings.cookies.cookie_secure;
+    let metrics = settings.observability.metrics_enabled;
     let hasher = Hasher::new(&settings.passwords).map_err(|e| ConfigError::Invalid {
         setting: "argon2_memory_kib".into(),
         env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
@@ -209,7 +212,7 @@ pub fn rocket_with_clock(
                 }
             },
         ))
-        .attach(api::stage(two_factor, mail, api_document))
+        .attach(api::stage(two_factor, mail, metrics, api_document))
         .attach(web::stage(pages, https, two_factor, mail))
         .manage(navigation);
     for stage in stages {

@@ -96,16 +96,23 @@ async fn refusal(app: &App, account_id: i64, client: &ClientInfo) -> AppError {
     refusal
 }
 
+/// The reason an attempt failed on a wrong one-time or recovery code.
+pub const SECOND_FACTOR_FAILURE: &str = "wrong_otp";
+
 impl Attempt {
     /// The secret was wrong. Returns the answer: the lock this attempt set (423, with
     /// the time left from the stored lock end) or `InvalidCredentials`.
     pub async fn failed(self, app: &App, reason: &str, client: &ClientInfo) -> AppError {
         let number = self.reservation.number;
+        if reason == SECOND_FACTOR_FAILURE {
+            app.metrics.second_factor_failure();
+        }
         let detail = Some(format!("{reason} (failed attempt {number})"));
         audit_own(app, EventKind::LoginFailed, self.account_id, detail, client).await;
         if self.reservation.locked_at.is_none() {
             return AppError::InvalidCredentials;
         }
+        app.metrics.lockout();
         log::warn!(
             "account {} locked after {number} failed attempts",
             self.account_id

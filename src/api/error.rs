@@ -32,9 +32,10 @@ fn json_answer(error: &AppError, request: &Request<'_>) -> response::Result<'sta
     let status = description.status;
     if status.code >= 500 {
         log::error!(
-            "{} {}: {}",
+            "{} {} (request {}): {}",
             request.method(),
-            request.uri().path(),
+            request.route().map_or("(unmatched)".into(), |r| r.uri.path().to_string()),
+            crate::web::requests::request_id(request),
             error.with_causes()
         );
     }

@@ -9,6 +9,7 @@ pub mod email;
 pub mod error;
 pub mod health;
 pub mod jwks;
+pub mod metrics;
 pub mod sessions;
 pub mod two_factor;
 pub mod ws;
@@ -21,9 +22,20 @@ use crate::guards::take_stashed;
 use error::Stashed;
 
 /// Mounts the API's routes and catchers; the 2FA routes only when `two_factor` is on,
-/// the email routes only when mail is, the document and its viewer when given one.
-pub fn stage(two_factor: bool, mail: bool, document: Option<utoipa::openapi::OpenApi>) -> AdHoc {
+/// the email routes only when mail is, `/metrics` only when `metrics` is, the
+/// document and its viewer when given one.
+pub fn stage(
+    two_factor: bool,
+    mail: bool,
+    metrics: bool,
+    document: Option<utoipa::openapi::OpenApi>,
+) -> AdHoc {
     AdHoc::on_ignite("JSON API", move |rocket| async move {
+        let rocket = if metrics {
+            rocket.mount("/", routes![metrics::scrape])
+        } else {
+            rocket
+        };
         let rocket = match document {
             Some(document) => rocket.mount("/", docs::routes(document)),
             None => rocket,

@@ -84,7 +84,7 @@ impl Clients {
 }
 
 /// `10.0.0.0/8`, `fd00::/8`, or a single address.
-fn parse_network(text: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_network(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))

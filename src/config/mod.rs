@@ -12,6 +12,7 @@ pub mod clients;
 pub mod cookies;
 pub mod lockout;
 pub mod mail;
+pub mod observability;
 pub mod passwords;
 pub mod rate_limits;
 pub mod service;
@@ -29,6 +30,7 @@ pub use clients::Clients;
 pub use cookies::{Cookies, SameSite};
 pub use lockout::Lockout;
 pub use mail::Mail;
+pub use observability::{LogFormat, Observability};
 pub use passwords::Passwords;
 pub use rate_limits::{Rate, RateLimits};
 pub use service::Service;
@@ -113,6 +115,7 @@ pub struct Settings {
     pub clients: Clients,
     pub bounds: Bounds,
     pub mail: Mail,
+    pub observability: Observability,
 }
 
 /// The secrets' `Debug` leaves them out, so settings can be logged.
@@ -129,6 +132,7 @@ impl fmt::Debug for Settings {
             .field("clients", &self.clients)
             .field("bounds", &self.bounds)
             .field("mail", &self.mail)
+            .field("observability", &self.observability)
             .finish()
     }
 }
@@ -147,6 +151,7 @@ pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
         serde_json::to_value(clients::Raw::defaults(profile)),
         serde_json::to_value(bounds::Raw::defaults(profile)),
         serde_json::to_value(mail::Raw::defaults(profile)),
+        serde_json::to_value(observability::Raw::defaults(profile)),
     ];
     let mut all = BTreeMap::new();
     for section in sections.into_iter().flatten() {
@@ -245,6 +250,7 @@ impl Settings {
             clients: Clients::from_raw(section(&table)?)?,
             bounds: Bounds::from_raw(section(&table)?)?,
             mail: Mail::from_raw(section(&table)?, profile, &listening_url(figment))?,
+            observability: Observability::from_raw(section(&table)?)?,
             tokens,
             two_factor,
         })

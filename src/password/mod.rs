@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use prometheus_client::metrics::histogram::Histogram;
 use rocket::tokio::sync::oneshot;
 
 use crate::config::Passwords;
@@ -62,6 +63,9 @@ pub struct Hasher {
     /// A hash of a random password, verified in place of a missing account's hash so
     /// that an unknown login costs the same time as a wrong password.
     dummy_hash: Arc<str>,
+    /// Seconds each job waited in the queue before a thread took it (see
+    /// [`crate::metrics`]).
+    waited: Histogram,
 }
 
 impl Hasher {
@@ -92,6 +96,7 @@ impl Hasher {
             admitted: Arc::new(AtomicUsize::new(0)),
             queue_max: settings.hash_queue_max,
             dummy_hash,
+            waited: Histogram::new(crate::metrics::latency_buckets()),
         })
     }
 
@@ -115,6 +120,11 @@ impl Hasher {
     /// Hashes and verifications admitted and not yet finished.
     pub fn queue_depth(&self) -> usize {
         self.admitted.load(Ordering::Acquire)
+    }
+
+    /// How long jobs waited for a hashing thread, in seconds.
+    pub fn wait_histogram(&self) -> Histogram {
+        self.waited.clone()
     }
 
     /// Hashes `password`'s normalised form (see [`policy::normalize`]) into a PHC string.
@@ -168,7 +178,10 @@ impl Hasher {
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (reply, answer) = oneshot::channel();
+        let queued = std::time::Instant::now();
+        let waited = self.waited.clone();
         let job: Job = Box::new(move |memory| {
+            waited.observe(queued.elapsed().as_secs_f64());
             // The requester may have gone (client disconnected); nothing to tell then.
             let _ = reply.send(work(memory));
         });

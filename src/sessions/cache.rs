@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
+use prometheus_client::metrics::counter::Counter;
+
 use crate::accounts::Account;
 
 /// Entries kept at most; beyond it stale entries are dropped, then everything.
@@ -47,6 +49,9 @@ pub struct SessionCache {
     /// False while changes made elsewhere could go unannounced (PostgreSQL's listener
     /// is down): nothing is served from, nor stored in, the cache then.
     trusted: AtomicBool,
+    /// Lookups answered from memory, and lookups that had to read the database.
+    hits: Counter,
+    misses: Counter,
 }
 
 impl SessionCache {
@@ -56,6 +61,8 @@ impl SessionCache {
             entries: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             trusted: AtomicBool::new(true),
+            hits: Counter::default(),
+            misses: Counter::default(),
         }
     }
 
@@ -90,13 +97,24 @@ impl SessionCache {
     /// The cached state of `session_id`, if fetched less than the TTL ago.
     pub fn get(&self, session_id: &str, now_ms: i64) -> Option<SessionState> {
         if self.ttl_ms == 0 || !self.is_trusted() {
+            self.misses.inc();
             return None;
         }
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries
+        let found = entries
             .get(session_id)
             .filter(|entry| now_ms - entry.fetched_ms < self.ttl_ms)
-            .map(|entry| entry.state.clone())
+            .map(|entry| entry.state.clone());
+        match found {
+            Some(_) => self.hits.inc(),
+            None => self.misses.inc(),
+        };
+        found
+    }
+
+    /// The hit and miss counters, for [`crate::metrics`].
+    pub fn lookup_counters(&self) -> (Counter, Counter) {
+        (self.hits.clone(), self.misses.clone())
     }
 
     /// Stores `state`, read when the generation was `read_at`, unless something was

@@ -95,6 +95,8 @@ pub struct ClientInfo {
     /// At most `MAX_USER_AGENT_CHARS` characters, wherever it is stored.
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The request that acted (see `web::requests`); `None` from the CLI.
+    pub request_id: Option<String>,
 }
 
 impl ClientInfo {
@@ -104,6 +106,7 @@ impl ClientInfo {
         ClientInfo {
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
             ip,
+            request_id: None,
         }
     }
 }

@@ -283,7 +283,7 @@ async fn holder_code(
     }
     let attempt = lockout::begin_attempt(app, row, client).await?;
     let Some(method) = spend_code(app, row, code, allow_recovery).await? else {
-        return Err(match attempt.failed(app, "wrong_otp", client).await {
+        return Err(match attempt.failed(app, lockout::SECOND_FACTOR_FAILURE, client).await {
             AppError::InvalidCredentials => AppError::InvalidOtp {
                 attempts_left: None,
             },
@@ -470,7 +470,7 @@ async fn wrong_login_code(
     row: &AccountRow,
     client: &ClientInfo,
 ) -> Result<AppError, AppError> {
-    let account_answer = attempt.failed(app, "wrong_otp", client).await;
+    let account_answer = attempt.failed(app, lockout::SECOND_FACTOR_FAILURE, client).await;
     match account_answer {
         AppError::AccountLocked { .. } => {
             end_pending(app, session_id, row.id, "account_locked", client).await?;

@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod feedback;
 pub mod headers;
+pub mod requests;
 pub mod links;
 pub mod pages;
 pub mod visitor;
@@ -140,7 +141,9 @@ pub fn error_page(status: Status) -> Page {
 /// headers to every response (the API's included).
 pub fn stage(pages: bool, https: bool, two_factor: bool, mail: bool) -> AdHoc {
     AdHoc::on_ignite("Pages", move |rocket| async move {
-        let rocket = rocket.attach(headers::SecurityHeaders { https });
+        let rocket = rocket
+            .attach(requests::RequestLog)
+            .attach(headers::SecurityHeaders { https });
         if !pages {
             return rocket;
         }

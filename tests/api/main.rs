@@ -31,6 +31,7 @@ mod login;
 mod logout_and_sessions;
 mod mail;
 mod notices;
+mod observability;
 mod openapi;
 mod outage;
 mod page_guards;
@@ -48,7 +49,7 @@ mod signing_keys;
 mod sockets;
 mod sqlite_writers;
 pub mod tokens;
-mod two_factor;
+pub mod two_factor;
 
 // Each feature's tests live beside it, in src/features/<name>/tests.rs.
 #[path = "../../src/features/tests.rs"]
