@@ -239,6 +239,18 @@ pub async fn login(
     if let Some(outcome) = outcome {
         app.metrics.login(outcome);
     }
+    match &result {
+        Ok(tokens) => tracing::debug!(
+            request_id = client.request_id.as_deref(),
+            second_factor = tokens.two_factor_required,
+            "login accepted"
+        ),
+        Err(error) => tracing::debug!(
+            request_id = client.request_id.as_deref(),
+            code = error.describe().code,
+            "login refused"
+        ),
+    }
     result
 }
 

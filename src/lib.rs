@@ -159,7 +159,7 @@ pub fn rocket_with_clock(
                     );
                 }
                 let log_level = rocket.figment().extract_inner::<rocket::config::LogLevel>("log_level");
-                if matches!(log_level, Ok(rocket::config::LogLevel::Debug)) {
+                if matches!(log_level, Ok(rocket::config::LogLevel::Debug)) && !logs::installed() {
                     log::warn!(
                         "log_level is debug: Rocket prints every request's headers, tokens and \
                          cookies included; never run it so where real users sign in"

@@ -9,6 +9,7 @@
 //! carries.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rocket::config::LogLevel;
 use tracing::{Level, Metadata};
@@ -18,6 +19,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, Layer};
 
 use crate::config::LogFormat;
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`init`] installed the filter; without it (an app that builds the Rocket
+/// itself and lets Rocket log), Rocket's own lines are printed as they are.
+pub fn installed() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
 
 /// Sends every log line of this process (the `log` crate's, Rocket's included, and
 /// tracing's) through one filter to standard output. Call once, before Rocket starts,
@@ -51,7 +60,9 @@ pub fn init(format: LogFormat, level: LogLevel) -> Result<(), String> {
             )
             .try_init(),
     };
-    installed.map_err(|error| format!("cannot set up logging: {error}"))
+    installed.map_err(|error| format!("cannot set up logging: {error}"))?;
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
 }
 
 fn admits(meta: &Metadata<'_>, most: Level) -> bool {
@@ -96,11 +107,23 @@ mod tests {
         assert!(admits_line("rocket::launch", Level::INFO, Level::DEBUG));
         assert!(admits_line("rocket::launch::_", Level::INFO, Level::DEBUG));
         assert!(!admits_line("rocket::server", Level::ERROR, Level::DEBUG));
-        assert!(!admits_line("rocket::server::_", Level::ERROR, Level::DEBUG));
-        assert!(!admits_line(&generated_in_own_module, Level::WARN, Level::DEBUG));
+        assert!(!admits_line(
+            "rocket::server::_",
+            Level::ERROR,
+            Level::DEBUG
+        ));
+        assert!(!admits_line(
+            &generated_in_own_module,
+            Level::WARN,
+            Level::DEBUG
+        ));
         assert!(admits_line("rocket::rkt", Level::WARN, Level::DEBUG));
         assert!(!admits_line("rocket::data", Level::INFO, Level::DEBUG));
-        assert!(!admits_line("lettre::transport::smtp", Level::DEBUG, Level::DEBUG));
+        assert!(!admits_line(
+            "lettre::transport::smtp",
+            Level::DEBUG,
+            Level::DEBUG
+        ));
         assert!(admits_line("sqlx::pool", Level::WARN, Level::WARN));
         assert!(!admits_line("sqlx::query", Level::INFO, Level::WARN));
     }

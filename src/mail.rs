@@ -143,7 +143,11 @@ impl Outbox {
         let outbox = self.clone();
         rocket::tokio::spawn(async move {
             let (purpose, account_id) = (letter.purpose, letter.account_id);
-            if let Err(error) = outbox.send_now(letter).await {
+            let sent = outbox.send_now(letter).await;
+            if sent.is_ok() {
+                tracing::debug!(purpose, account_id, "mail sent");
+            }
+            if let Err(error) = sent {
                 log::warn!("sending the {purpose} message failed: {error}");
                 let event = NewEvent {
                     kind: EventKind::MailFailed,

@@ -34,7 +34,9 @@ fn json_answer(error: &AppError, request: &Request<'_>) -> response::Result<'sta
         log::error!(
             "{} {} (request {}): {}",
             request.method(),
-            request.route().map_or("(unmatched)".into(), |r| r.uri.path().to_string()),
+            request
+                .route()
+                .map_or("(unmatched)".into(), |r| r.uri.path().to_string()),
             crate::web::requests::request_id(request),
             error.with_causes()
         );

@@ -18,7 +18,7 @@ pub fn scrape(app: &State<App>, client: ClientInfo) -> Result<(ContentType, Stri
     if !allowed {
         return Err(Status::NotFound);
     }
-    let content_type = ContentType::parse_flexible(crate::metrics::CONTENT_TYPE)
-        .unwrap_or(ContentType::Plain);
+    let content_type =
+        ContentType::parse_flexible(crate::metrics::CONTENT_TYPE).unwrap_or(ContentType::Plain);
     Ok((content_type, app.metrics.render()))
 }

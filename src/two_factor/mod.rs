@@ -283,12 +283,17 @@ async fn holder_code(
     }
     let attempt = lockout::begin_attempt(app, row, client).await?;
     let Some(method) = spend_code(app, row, code, allow_recovery).await? else {
-        return Err(match attempt.failed(app, lockout::SECOND_FACTOR_FAILURE, client).await {
-            AppError::InvalidCredentials => AppError::InvalidOtp {
-                attempts_left: None,
+        return Err(
+            match attempt
+                .failed(app, lockout::SECOND_FACTOR_FAILURE, client)
+                .await
+            {
+                AppError::InvalidCredentials => AppError::InvalidOtp {
+                    attempts_left: None,
+                },
+                refusal => refusal,
             },
-            refusal => refusal,
-        });
+        );
     };
     attempt.give_back(app).await?;
     if method == Method::RecoveryCode {
@@ -470,7 +475,9 @@ async fn wrong_login_code(
     row: &AccountRow,
     client: &ClientInfo,
 ) -> Result<AppError, AppError> {
-    let account_answer = attempt.failed(app, lockout::SECOND_FACTOR_FAILURE, client).await;
+    let account_answer = attempt
+        .failed(app, lockout::SECOND_FACTOR_FAILURE, client)
+        .await;
     match account_answer {
         AppError::AccountLocked { .. } => {
             end_pending(app, session_id, row.id, "account_locked", client).await?;

@@ -10,9 +10,9 @@ pub mod account;
 pub mod admin;
 pub mod feedback;
 pub mod headers;
-pub mod requests;
 pub mod links;
 pub mod pages;
+pub mod requests;
 pub mod visitor;
 
 use askama::Template;

@@ -29,6 +29,7 @@ mod link_pages;
 mod lockout;
 mod login;
 mod logout_and_sessions;
+mod logs;
 mod mail;
 mod notices;
 mod observability;

@@ -18,10 +18,19 @@ fn from(address: [u8; 4]) -> SocketAddr {
 }
 
 async fn scrape(app: &TestApp, peer: [u8; 4]) -> (Status, Option<String>, String) {
-    let response = app.client.get("/metrics").remote(from(peer)).dispatch().await;
+    let response = app
+        .client
+        .get("/metrics")
+        .remote(from(peer))
+        .dispatch()
+        .await;
     let status = response.status();
     let content_type = response.content_type().map(|t| t.to_string());
-    (status, content_type, response.into_string().await.unwrap_or_default())
+    (
+        status,
+        content_type,
+        response.into_string().await.unwrap_or_default(),
+    )
 }
 
 /// The value of the sample `name{labels}` (or `name` alone) in a scrape.
@@ -67,7 +76,10 @@ async fn metrics_answer_only_listed_addresses_even_behind_a_trusted_proxy() {
         content_type.as_deref(),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
-    assert!(text.contains("# TYPE gatehouse_lockouts_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE gatehouse_lockouts_total counter"),
+        "{text}"
+    );
     let (status, _, text) = scrape(&app, [127, 0, 0, 1]).await;
     assert_eq!(status, Status::NotFound);
     assert!(!text.contains("gatehouse_"));
@@ -94,15 +106,35 @@ async fn metrics_count_requests_login_outcomes_lockouts_and_the_session_cache() 
     for _ in 0..3 {
         app.get_bearer("/api/auth/me", &session.access).await;
     }
-    assert_eq!(login_from(&app, "nobody", PASSWORD).await.status(), Status::Unauthorized);
-    assert_eq!(login_from(&app, "bob", "wrong password 1").await.status(), Status::Unauthorized);
-    assert_eq!(login_from(&app, "bob", "wrong password 2").await.status(), Status::Unauthorized);
+    assert_eq!(
+        login_from(&app, "nobody", PASSWORD).await.status(),
+        Status::Unauthorized
+    );
+    assert_eq!(
+        login_from(&app, "bob", "wrong password 1").await.status(),
+        Status::Unauthorized
+    );
+    assert_eq!(
+        login_from(&app, "bob", "wrong password 2").await.status(),
+        Status::Unauthorized
+    );
     // The third wrong password locks bob; the next attempt is refused as locked.
-    assert_eq!(login_from(&app, "bob", "wrong password 3").await.status(), Status::Locked);
-    assert_eq!(login_from(&app, "bob", PASSWORD).await.status(), Status::Locked);
+    assert_eq!(
+        login_from(&app, "bob", "wrong password 3").await.status(),
+        Status::Locked
+    );
+    assert_eq!(
+        login_from(&app, "bob", PASSWORD).await.status(),
+        Status::Locked
+    );
 
     let (_, _, text) = scrape(&app, [127, 0, 0, 1]).await;
-    let logins = |outcome: &str| sample(&text, &format!("gatehouse_logins_total{{outcome=\"{outcome}\"}}"));
+    let logins = |outcome: &str| {
+        sample(
+            &text,
+            &format!("gatehouse_logins_total{{outcome=\"{outcome}\"}}"),
+        )
+    };
     assert_eq!(logins("success"), 1.0, "{text}");
     assert_eq!(logins("unknown_login"), 1.0);
     assert_eq!(logins("wrong_password"), 2.0);
@@ -113,27 +145,51 @@ async fn metrics_count_requests_login_outcomes_lockouts_and_the_session_cache() 
     let locked = "gatehouse_http_request_duration_seconds_count{method=\"POST\",route=\"/api/auth/login\",status=\"423\"}";
     assert_eq!(sample(&text, locked), 2.0);
     // The first /me read the database, the others were answered from memory.
-    assert!(sample(&text, "gatehouse_session_cache_hits_total") >= 2.0, "{text}");
+    assert!(
+        sample(&text, "gatehouse_session_cache_hits_total") >= 2.0,
+        "{text}"
+    );
     assert!(sample(&text, "gatehouse_session_cache_misses_total") >= 1.0);
     // Five checks waited for a hashing thread (plus the registrations' hashes).
-    assert!(sample(&text, "gatehouse_hash_queue_wait_seconds_count") >= 5.0, "{text}");
+    assert!(
+        sample(&text, "gatehouse_hash_queue_wait_seconds_count") >= 5.0,
+        "{text}"
+    );
     assert_eq!(sample(&text, "gatehouse_hash_queue_depth"), 0.0);
-    assert!(sample(&text, "gatehouse_db_pool_connections") >= 1.0, "{text}");
+    assert!(
+        sample(&text, "gatehouse_db_pool_connections") >= 1.0,
+        "{text}"
+    );
 }
 
 #[rocket::async_test]
 async fn metrics_count_wrong_second_factor_codes() {
     let app = spawn_app_with(|f| f.merge(("gatehouse.metrics_enabled", true))).await;
     enrol(&app, "carol").await;
-    let body: Value = login_from(&app, "carol", PASSWORD).await.into_json().await.unwrap();
+    let body: Value = login_from(&app, "carol", PASSWORD)
+        .await
+        .into_json()
+        .await
+        .unwrap();
     let pending = body["access_token"].as_str().unwrap();
     let response = app
-        .post_bearer("/api/auth/2fa/verify", pending, Some(json!({"code": "000000"})))
+        .post_bearer(
+            "/api/auth/2fa/verify",
+            pending,
+            Some(json!({"code": "000000"})),
+        )
         .await;
     assert_eq!(response.status(), Status::Unauthorized);
     let (_, _, text) = scrape(&app, [127, 0, 0, 1]).await;
-    assert_eq!(sample(&text, "gatehouse_second_factor_failures_total"), 1.0, "{text}");
-    assert_eq!(sample(&text, "gatehouse_logins_total{outcome=\"second_factor\"}"), 1.0);
+    assert_eq!(
+        sample(&text, "gatehouse_second_factor_failures_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "gatehouse_logins_total{outcome=\"second_factor\"}"),
+        1.0
+    );
 }
 
 #[rocket::async_test]
@@ -148,7 +204,11 @@ async fn every_answer_has_a_request_id_and_audit_events_keep_it() {
     let first = app.client.get("/api/health/live").dispatch().await;
     let second = app.client.get("/nowhere").dispatch().await;
     let id_of = |response: &LocalResponse<'_>| {
-        response.headers().get_one("X-Request-Id").expect("an id").to_string()
+        response
+            .headers()
+            .get_one("X-Request-Id")
+            .expect("an id")
+            .to_string()
     };
     let (first, second) = (id_of(&first), id_of(&second));
     assert_ne!(first, second);
@@ -200,8 +260,19 @@ async fn every_answer_has_a_request_id_and_audit_events_keep_it() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["kind"].as_str().unwrap(), e["request_id"].as_str().unwrap_or("")))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["request_id"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
-    assert!(ids.contains(&("login_failed", made_here.as_str())), "{ids:?}");
-    assert!(ids.contains(&("login_succeeded", "proxy-3f2a9c1e")), "{ids:?}");
+    assert!(
+        ids.contains(&("login_failed", made_here.as_str())),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&("login_succeeded", "proxy-3f2a9c1e")),
+        "{ids:?}"
+    );
 }

@@ -598,21 +598,33 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> WireResponse {
-    use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
     let body = body.map(Value::to_string).unwrap_or_default();
+    http_raw(port, method, path, headers, "application/json", &body).await
+}
+
+/// [`http`] with a body of any `content_type` (sent only with a body), taken as is.
+pub async fn http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    body: &str,
+) -> WireResponse {
+    use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
          Content-Length: {}\r\n",
         body.len()
     );
     if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
+        request.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    request.push_str(&body);
+    request.push_str(body);
     let mut stream = rocket::tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("the server accepts");
