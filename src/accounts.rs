@@ -859,56 +859,146 @@ pub async fn delete_account(db: &DbPool, id: i64) -> Result<bool, sqlx::Error> {
     applied(done)
 }
 
-/// The LIKE pattern matching keys that contain `search` (in login-key form), with
-/// LIKE's own wildcards escaped so they match literally.
-fn contains_pattern(search: &str) -> String {
-    let key = login_key(search);
-    let mut pattern = String::with_capacity(key.len() + 2);
-    pattern.push('%');
-    for c in key.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
+/// Most matches a listing counts: past it the total only says "at least this many",
+/// so counting never reads more than this many rows.
+pub const COUNT_LIMIT: i64 = 10_000;
+
+/// An admin search, in login-key form. Three characters or more match anywhere in the
+/// username or the email, served by a trigram index (FTS5 on SQLite, pg_trgm on
+/// PostgreSQL); one or two characters match the start of either, served by the keys'
+/// own indexes. Nothing is ever found by reading every account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountSearch {
+    All,
+    Prefix(String),
+    Contains(String),
 }
 
-/// One page of accounts whose username or email contains `search`, oldest first.
+impl AccountSearch {
+    pub const CONTAINS_MIN_CHARS: usize = 3;
+
+    pub fn of(search: &str) -> AccountSearch {
+        let key = login_key(search);
+        match key.chars().count() {
+            0 => AccountSearch::All,
+            n if n < Self::CONTAINS_MIN_CHARS => AccountSearch::Prefix(key),
+            _ => AccountSearch::Contains(key),
+        }
+    }
+
+    /// The FROM and WHERE of the matching accounts (the pattern, if any, is `$1`), the
+    /// column that orders them by id, and the pattern to bind.
+    fn sql(&self, backend: Backend) -> (&'static str, &'static str, Option<String>) {
+        const ALL: &str = "accounts WHERE TRUE";
+        const GLOB: &str = "accounts WHERE (username_key GLOB $1 OR email_key GLOB $1)";
+        const LIKE: &str = "accounts WHERE (username_key LIKE $1 ESCAPE '\\' \
+                            OR email_key LIKE $1 ESCAPE '\\')";
+        // FTS5 hands its matches over in rowid order, so a page stops early.
+        const MATCH: &str = "accounts_search JOIN accounts ON accounts.id = accounts_search.rowid \
+                             WHERE accounts_search MATCH $1";
+        match (self, backend) {
+            (AccountSearch::All, _) => (ALL, "accounts.id", None),
+            (AccountSearch::Prefix(key), Backend::Sqlite) => {
+                (GLOB, "accounts.id", Some(format!("{}*", glob_literal(key))))
+            }
+            (AccountSearch::Prefix(key), Backend::Postgres) => {
+                (LIKE, "accounts.id", Some(format!("{}%", like_literal(key))))
+            }
+            (AccountSearch::Contains(key), Backend::Sqlite) => (
+                MATCH,
+                "accounts_search.rowid",
+                Some(format!("\"{}\"", key.replace('"', "\"\""))),
+            ),
+            (AccountSearch::Contains(key), Backend::Postgres) => (
+                LIKE,
+                "accounts.id",
+                Some(format!("%{}%", like_literal(key))),
+            ),
+        }
+    }
+}
+
+/// `text` matched literally by LIKE (with `ESCAPE '\'`).
+fn like_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            literal.push('\\');
+        }
+        literal.push(c);
+    }
+    literal
+}
+
+/// `text` matched literally by SQLite's GLOB: each wildcard in a class of its own.
+fn glob_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                literal.push('[');
+                literal.push(c);
+                literal.push(']');
+            }
+            _ => literal.push(c),
+        }
+    }
+    literal
+}
+
+/// Up to `limit` accounts matching `search` with ids above `after`, oldest first,
+/// `offset` of them skipped. The cost follows the page, not the table: keyset paging
+/// (`after`) at any depth, and offsets bounded by the caller.
 pub async fn search_accounts(
-    pool: &AnyPool,
-    search: &str,
+    db: &DbPool,
+    search: &AccountSearch,
+    after: i64,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AccountRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {} FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' \
-         OR email_key LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2 OFFSET $3",
-        AccountRow::select_list("")
-    );
-    if !crate::db::storable(search) {
-        return Ok(Vec::new());
+    if let AccountSearch::Prefix(key) | AccountSearch::Contains(key) = search {
+        if !crate::db::storable(key) {
+            return Ok(Vec::new());
+        }
     }
-    sqlx::query_as::<_, AccountRow>(&sql)
-        .bind(contains_pattern(search))
+    let (from_where, id, pattern) = search.sql(db.backend);
+    let first = if pattern.is_some() { 2 } else { 1 };
+    let sql = format!(
+        "SELECT {} FROM {from_where} AND {id} > ${first} ORDER BY {id} LIMIT ${} OFFSET ${}",
+        AccountRow::select_list("accounts"),
+        first + 1,
+        first + 2
+    );
+    let mut query = sqlx::query_as::<_, AccountRow>(&sql);
+    if let Some(pattern) = pattern {
+        query = query.bind(pattern);
+    }
+    query
+        .bind(after)
         .bind(limit)
         .bind(offset)
-        .fetch_all(pool)
+        .fetch_all(&db.pool)
         .await
 }
 
-/// How many accounts `search_accounts` would list over all pages.
-pub async fn count_accounts(pool: &AnyPool, search: &str) -> Result<i64, sqlx::Error> {
-    if !crate::db::storable(search) {
-        return Ok(0);
+/// How many accounts match `search`, counted up to [`COUNT_LIMIT`] + 1 (more than
+/// the limit means "more than that").
+pub async fn count_accounts(db: &DbPool, search: &AccountSearch) -> Result<i64, sqlx::Error> {
+    if let AccountSearch::Prefix(key) | AccountSearch::Contains(key) = search {
+        if !crate::db::storable(key) {
+            return Ok(0);
+        }
     }
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM accounts WHERE username_key LIKE $1 ESCAPE '\\' OR email_key LIKE $1 ESCAPE '\\'",
-    )
-    .bind(contains_pattern(search))
-    .fetch_one(pool)
-    .await
+    let (from_where, _, pattern) = search.sql(db.backend);
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {from_where} LIMIT {}) AS matches",
+        COUNT_LIMIT + 1
+    );
+    let mut query = sqlx::query_scalar(&sql);
+    if let Some(pattern) = pattern {
+        query = query.bind(pattern);
+    }
+    query.fetch_one(&db.pool).await
 }
 
 #[cfg(test)]

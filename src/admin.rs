@@ -10,13 +10,13 @@
 //! about the target's state is part of the guarded statement that acts, so it holds
 //! however many admins act at once. The CLI acts as the `Operator`, a superuser.
 
-use crate::accounts::{self, Account, AccountDetail, AccountRow, Flags};
+use crate::accounts::{self, Account, AccountDetail, AccountRow, AccountSearch, Flags};
 use crate::app::App;
 use crate::audit::audit;
 use crate::auth;
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, Event, EventKind};
-pub use crate::paging::{Listing, Page};
+pub use crate::paging::{Keyset, Listing, Page};
 use crate::sessions::ClientInfo;
 use crate::text::TextRule;
 
@@ -77,28 +77,62 @@ impl Actor {
     }
 }
 
-/// Accounts whose username or email contains `search` (all when empty), oldest first.
+/// Accounts matching `search` (all when empty; see [`AccountSearch`] for what
+/// matches), oldest first: numbered pages within the first [`accounts::COUNT_LIMIT`]
+/// matches, or the page after the account `after` at any depth.
 pub async fn list_accounts(
     app: &App,
     search: &str,
     page: Page,
+    after: Option<i64>,
 ) -> Result<Listing<AccountDetail>, AppError> {
     // Nothing longer can match a username or an email; checked in bytes before any
-    // normalisation, so a huge query never becomes a huge LIKE pattern.
+    // normalisation, so a huge query never becomes a huge pattern.
     if search.len() > MAX_SEARCH_BYTES {
         return Err(AppError::field(
             "q",
             format!("must be at most {MAX_SEARCH_BYTES} bytes"),
         ));
     }
-    let rows = accounts::search_accounts(app.pool(), search, page.per_page, page.offset()).await?;
-    let total = accounts::count_accounts(app.pool(), search).await?;
+    if after.is_some() && page.page > 1 {
+        return Err(AppError::field(
+            "page",
+            "give either page or after, not both",
+        ));
+    }
+    if page.offset() >= accounts::COUNT_LIMIT {
+        return Err(AppError::field(
+            "page",
+            format!(
+                "numbered pages reach the first {} accounts; continue with after (next_after)",
+                accounts::COUNT_LIMIT
+            ),
+        ));
+    }
+    let search = AccountSearch::of(search);
+    // One more than the page: whether there is a next one.
+    let mut rows = accounts::search_accounts(
+        &app.db,
+        &search,
+        after.unwrap_or(0),
+        page.per_page + 1,
+        page.offset(),
+    )
+    .await?;
+    let more = rows.len() as i64 > page.per_page;
+    rows.truncate(page.per_page as usize);
+    let counted = accounts::count_accounts(&app.db, &search).await?;
+    let keyset = Keyset {
+        next_after: more.then(|| rows.last().map(|row| row.id)).flatten(),
+        total_exact: counted <= accounts::COUNT_LIMIT,
+    };
     let now = app.now();
     let items = rows
         .into_iter()
         .map(|row| AccountDetail::new(row, now))
         .collect();
-    Ok(Listing::new(items, page, total))
+    let total = counted.min(accounts::COUNT_LIMIT);
+    Ok(Listing::new(items, page, total).with_keyset(keyset))
 }
 
 /// Why a guarded statement on `id` changed nothing: it is the last active superuser,

@@ -659,15 +659,16 @@ async fn find(app: &App, login: &str) -> Result<AccountRow, Failure> {
 
 async fn list_accounts(app: &App, search: &str) -> CliResult {
     let mut rows: Vec<AccountDetail> = Vec::new();
-    for number in 1.. {
-        let page = Page {
-            page: number,
-            per_page: Page::MAX_PER_PAGE,
-        };
-        let listing = admin::list_accounts(app, search, page).await?;
-        let done = listing.items.len() < page.per_page as usize;
+    let page = Page {
+        page: 1,
+        per_page: Page::MAX_PER_PAGE,
+    };
+    let mut after = None;
+    loop {
+        let listing = admin::list_accounts(app, search, page, after).await?;
+        after = listing.keyset.and_then(|keyset| keyset.next_after);
         rows.extend(listing.items);
-        if done {
+        if after.is_none() {
             break;
         }
     }

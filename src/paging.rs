@@ -59,6 +59,18 @@ pub struct Listing<T: Serialize> {
     pub page: i64,
     pub per_page: i64,
     pub total: i64,
+    /// For a listing of a table that may grow without bound: where the next page
+    /// starts and whether `total` is exact (see [`Keyset`]).
+    pub keyset: Option<Keyset>,
+}
+
+/// Keyset paging: `next_after` is the id to pass as `after` for the next page (none
+/// on the last page), at the same cost at any depth; `total` is counted only up to a
+/// bound, and `total_exact` is false past it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Keyset {
+    pub next_after: Option<i64>,
+    pub total_exact: bool,
 }
 
 impl<T: Serialize> Listing<T> {
@@ -69,6 +81,15 @@ impl<T: Serialize> Listing<T> {
             page: page.page,
             per_page: page.per_page,
             total,
+            keyset: None,
+        }
+    }
+
+    /// The same listing with keyset paging's fields.
+    pub fn with_keyset(self, keyset: Keyset) -> Listing<T> {
+        Listing {
+            keyset: Some(keyset),
+            ..self
         }
     }
 
@@ -80,6 +101,10 @@ impl<T: Serialize> Listing<T> {
             "total": self.total,
         });
         answer[key] = serde_json::json!(self.items);
+        if let Some(keyset) = self.keyset {
+            answer["next_after"] = serde_json::json!(keyset.next_after);
+            answer["total_exact"] = serde_json::json!(keyset.total_exact);
+        }
         answer
     }
 

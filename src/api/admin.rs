@@ -35,14 +35,18 @@ pub struct AccountDetailAnswer {
     account: AccountDetail,
 }
 
-/// A page of accounts (newest first).
+/// A page of accounts (oldest first).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct AccountsPage {
     accounts: Vec<AccountDetail>,
     page: i64,
     per_page: i64,
+    /// Counted up to 10000; past it `total_exact` is false.
     total: i64,
+    total_exact: bool,
+    /// The `after` of the next page; null on the last one.
+    next_after: Option<i64>,
 }
 
 /// A page of an account's audit events (newest first).
@@ -60,8 +64,9 @@ pub struct EventsPage {
     context_path = "/api/admin",
     tag = "admin",
     params(
-        ("q" = Option<String>, Query, description = "Part of a username or email"),
-        ("page" = Option<i64>, Query, description = "From 1"),
+        ("q" = Option<String>, Query, description = "Three characters or more: part of a username or email; one or two: their start"),
+        ("page" = Option<i64>, Query, description = "From 1, within the first 10000 accounts"),
+        ("after" = Option<i64>, Query, description = "The page after this account id (`next_after`), at any depth"),
         ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
     ),
     security(("bearer" = []), ("cookie" = [])),
@@ -70,16 +75,26 @@ pub struct EventsPage {
         (status = 403, description = "`forbidden`: staff only; `account_blocked`, `account_inactive`", body = ErrorBody),
     ),
 )]
-#[get("/accounts?<q>&<page>&<per_page>")]
+#[get("/accounts?<q>&<page>&<per_page>&<after>")]
 pub async fn list_accounts(
     app: &State<App>,
     _staff: StaffAccount,
     q: Option<&str>,
     page: Option<&str>,
     per_page: Option<&str>,
+    after: Option<&str>,
 ) -> ApiResult<Json<Value>> {
     let page = Page::parse(page, per_page)?;
-    let listing = admin::list_accounts(app, q.unwrap_or("").trim(), page).await?;
+    let after = after
+        .map(|text| {
+            text.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id >= 0)
+                .ok_or_else(|| AppError::field("after", "must be an account id (next_after)"))
+        })
+        .transpose()?;
+    let listing = admin::list_accounts(app, q.unwrap_or("").trim(), page, after).await?;
     Ok(Json(listing.to_json("accounts")))
 }
 

@@ -50,6 +50,7 @@ struct AccountsTemplate {
     query: String,
     rows: Vec<Row>,
     total: i64,
+    total_exact: bool,
     page: i64,
     pages: i64,
 }
@@ -62,7 +63,7 @@ async fn accounts(app: &State<App>, staff: StaffPage, q: Option<&str>, page: Opt
         page: 1,
         per_page: Paging::DEFAULT_PER_PAGE,
     });
-    let listing = match admin::list_accounts(app, &query, paging).await {
+    let listing = match admin::list_accounts(app, &query, paging, None).await {
         Ok(listing) => listing,
         Err(error) => return failed(error),
     };
@@ -88,6 +89,7 @@ async fn accounts(app: &State<App>, staff: StaffPage, q: Option<&str>, page: Opt
         query,
         rows,
         total: listing.total,
+        total_exact: listing.keyset.is_none_or(|keyset| keyset.total_exact),
         page: paging.page,
         pages,
     })

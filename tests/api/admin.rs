@@ -472,3 +472,107 @@ async fn the_audit_trail_lists_an_accounts_events_newest_first() {
     assert_eq!(page["events"][0]["kind"], "login_succeeded");
     assert_eq!(page["events"].as_array().unwrap().len(), 2);
 }
+
+#[rocket::async_test]
+async fn short_searches_match_the_start_and_longer_ones_anywhere() {
+    let app = spawn_app().await;
+    let admin = app.signed_in_admin("boss", false).await;
+    app.register("xavier", "xavier@example.org").await;
+    app.register("avery", "ave@example.org").await;
+    let names = |body: Value| -> Vec<String> {
+        body["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let search = |q: &'static str| {
+        let app = &app;
+        let access = admin.access.clone();
+        async move {
+            app.get_bearer(&format!("/api/admin/accounts?q={q}"), &access)
+                .await
+                .into_json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // "av": the start of avery (and ave@), not the inside of xavier.
+    assert_eq!(names(search("av").await), ["avery"]);
+    assert_eq!(names(search("AV").await), ["avery"]);
+    // "avi": inside xavier.
+    assert_eq!(names(search("avi").await), ["xavier"]);
+    // "ple.org": inside both addresses.
+    assert_eq!(names(search("ple.org").await), ["xavier", "avery"]);
+    // A quote or a wildcard is matched as itself.
+    for literal in ["%22av", "a*", "a%3F", "%5Ba", "av%22%20OR%20%22x"] {
+        assert!(names(search(literal).await).is_empty(), "q={literal}");
+    }
+    // A changed address is found by its new form only; a deleted account is gone.
+    let avery = app.account_id("avery").await;
+    sqlx::query("UPDATE accounts SET email = 'zed@example.net', email_key = 'zed@example.net' WHERE id = $1")
+        .bind(avery)
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(names(search("zed@").await), ["avery"]);
+    assert!(names(search("ave@").await).is_empty());
+    sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(avery)
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    assert!(names(search("zed@").await).is_empty());
+}
+
+#[rocket::async_test]
+async fn deep_listings_page_by_keyset_and_count_up_to_a_bound() {
+    let app = spawn_app().await;
+    let admin = app.signed_in_admin("boss", false).await;
+    crate::support::seed(&app.pool(), 10_005, 0, 0, app.state().now()).await;
+    let list = |query: String| {
+        let app = &app;
+        let access = admin.access.clone();
+        async move {
+            let response = app
+                .get_bearer(&format!("/api/admin/accounts?{query}"), &access)
+                .await;
+            let status = response.status();
+            (status, response.into_json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = list("per_page=100".into()).await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body["total"], 10_000);
+    assert_eq!(body["total_exact"], false);
+    // Numbered pages reach the first 10000; beyond, `after` goes on.
+    let (status, body) = list("page=100&per_page=100".into()).await;
+    assert_eq!(status, Status::Ok);
+    let last_numbered = body["next_after"].as_i64().expect("more after page 100");
+    let (status, body) = list("page=101&per_page=100".into()).await;
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(body["error"]["fields"]["page"].is_string(), "{body}");
+    let (status, body) = list(format!("after={last_numbered}&per_page=100")).await;
+    assert_eq!(status, Status::Ok);
+    let names: Vec<&str> = body["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    // boss is first; seed9999 closes page 100.
+    assert_eq!(names.first(), Some(&"seed10000"));
+    assert_eq!(names.len(), 6);
+    assert!(body["next_after"].is_null(), "{body}");
+    // A selective search counts exactly; a short one is capped too.
+    let (_, body) = list("q=seed1234".into()).await;
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["total_exact"], true);
+    let (_, body) = list("q=se".into()).await;
+    assert_eq!(body["total_exact"], false);
+    for bad in ["after=-1", "after=x", "after=5&page=2"] {
+        let (status, _) = list(bad.into()).await;
+        assert_eq!(status, Status::UnprocessableEntity, "{bad}");
+    }
+}

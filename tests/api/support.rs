@@ -670,3 +670,23 @@ pub async fn send(
     let status = response.status();
     (status, response.into_json().await.unwrap_or(Value::Null))
 }
+
+/// Adds bench/seed.sql's synthetic rows: `accounts` accounts (seed1, seed2, …),
+/// `sessions` live sessions and `events` audit events.
+pub async fn seed(pool: &AnyPool, accounts: u64, sessions: u64, events: u64, now: i64) {
+    let script: String = include_str!("../../bench/seed.sql")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("{accounts}", &accounts.to_string())
+        .replace("{sessions}", &sessions.to_string())
+        .replace("{events}", &events.to_string())
+        .replace("{now}", &now.to_string());
+    for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        sqlx::query(statement)
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("seeding failed: {e}\n{statement}"));
+    }
+}

@@ -1,0 +1,25 @@
+-- Synthetic rows for the data-growth benchmark (bench/run.sh) and the paging tests:
+-- {accounts} accounts named seed1, seed2, … (seedN@seed.example) whose password hash
+-- matches no password, {sessions} live sessions spread over them and {events} audit
+-- events, recorded at {now}. Portable between SQLite and PostgreSQL; the caller
+-- replaces the braces and runs the statements in order.
+INSERT INTO accounts (username, username_key, email, email_key, password_hash,
+                      created_at, updated_at, password_changed_at)
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {accounts})
+SELECT 'seed' || i, 'seed' || i, 'seed' || i || '@seed.example', 'seed' || i || '@seed.example',
+       '!', {now}, {now}, {now}
+FROM n WHERE i <= {accounts};
+
+INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, rotated_at,
+                      user_agent, ip)
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {sessions}),
+first AS (SELECT id FROM accounts WHERE username_key = 'seed1')
+SELECT 'seed-session-' || i, first.id + (i - 1) % {accounts}, {now}, {now}, {now} + 86400,
+       {now}, 'seed', '192.0.2.1'
+FROM n, first WHERE i <= {sessions};
+
+INSERT INTO auth_events (account_id, kind, detail, ip, user_agent, created_at)
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {events}),
+first AS (SELECT id FROM accounts WHERE username_key = 'seed1')
+SELECT first.id + (i - 1) % {accounts}, 'login_succeeded', NULL, '192.0.2.1', 'seed', {now}
+FROM n, first WHERE i <= {events};
