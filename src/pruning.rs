@@ -31,12 +31,20 @@ impl Pruned {
     }
 }
 
+/// Rows one delete statement removes at most. A statement holds its table's locks (on
+/// SQLite, the whole database's write lock) while it runs, so a backlog of a million
+/// rows goes in short statements with other writers' turns between them.
+pub const PRUNE_BATCH: i64 = 1000;
+
 /// Deletes what the retention settings no longer keep, as of `now`.
 pub async fn prune(pool: &AnyPool, bounds: &Bounds, now: i64) -> Result<Pruned, sqlx::Error> {
+    let ended_before = now - bounds.ended_session_retention;
     let sessions =
-        sessions::delete_ended_sessions(pool, now - bounds.ended_session_retention).await?;
+        in_batches(|| sessions::delete_ended_sessions(pool, ended_before, PRUNE_BATCH)).await?;
     let events = match bounds.audit_retention {
-        Some(retention) => events::delete_events_before(pool, now - retention).await?,
+        Some(retention) => {
+            in_batches(|| events::delete_events_before(pool, now - retention, PRUNE_BATCH)).await?
+        }
         None => 0,
     };
     let link_tokens = crate::email::tokens::delete_expired(pool, now).await?;
@@ -45,6 +53,24 @@ pub async fn prune(pool: &AnyPool, bounds: &Bounds, now: i64) -> Result<Pruned, 
         events,
         link_tokens,
     })
+}
+
+/// Runs `delete` until a batch comes back short, pausing between batches so that
+/// requests waiting for the lock go first; the total deleted.
+async fn in_batches<F, Fut>(mut delete: F) -> Result<u64, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, sqlx::Error>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = delete().await?;
+        total += deleted;
+        if deleted < PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Starts the server's pruning task (when `prune_interval` is set): a first run at

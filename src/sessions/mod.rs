@@ -369,11 +369,17 @@ pub async fn end_sessions_beyond(
 
 /// Deletes sessions that ended (expired or were revoked) before `ended_before`;
 /// returns how many.
-pub async fn delete_ended_sessions(pool: &AnyPool, ended_before: i64) -> Result<u64, sqlx::Error> {
+pub async fn delete_ended_sessions(
+    pool: &AnyPool,
+    ended_before: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "DELETE FROM sessions WHERE revoked_at < $1 OR (revoked_at IS NULL AND expires_at < $1)",
+        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+         WHERE revoked_at < $1 OR (revoked_at IS NULL AND expires_at < $1) LIMIT $2)",
     )
     .bind(ended_before)
+    .bind(batch)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

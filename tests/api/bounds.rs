@@ -172,3 +172,25 @@ async fn the_server_prunes_on_its_own() {
         rocket::tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[rocket::async_test]
+async fn a_backlog_larger_than_a_batch_is_pruned_in_full() {
+    let app = spawn_app().await;
+    let day = 24 * 60 * 60;
+    let long_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 400 * day;
+    let backlog = 2 * gatehouse::pruning::PRUNE_BATCH as u64 + 345;
+    crate::support::seed(&app.pool(), 10, backlog, backlog, long_ago).await;
+    app.signed_in("alice").await;
+    let pruned = gatehouse(&app.db, &["prune"]).output().unwrap();
+    assert!(pruned.status.success(), "{}", stderr(&pruned));
+    assert_eq!(
+        stdout(&pruned).trim(),
+        format!("pruned {backlog} ended session(s), {backlog} audit event(s) and 0 expired link token(s)")
+    );
+    let (sessions, _) = counts(&app).await;
+    assert_eq!(sessions, 1, "alice's session stays");
+}
