@@ -9,72 +9,26 @@
 # unknown login, and of a password reset request for an account's address against one
 # for an address nobody has (neither should tell an account exists).
 # Usage: bench/run.sh [SECONDS per measurement, default 10]
+#        bench/run.sh growth [SECONDS]     the same service before and after 200k
+#                                          accounts, 1M sessions and 1M audit events
+#                                          (bench/growth.sh)
+#        bench/run.sh instances [SECONDS]  two instances on one PostgreSQL database
+#                                          (bench/instances.sh)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
+case "${1:-}" in
+  growth) shift; exec bash "$(dirname "$0")/growth.sh" "$@" ;;
+  instances) shift; exec bash "$(dirname "$0")/instances.sh" "$@" ;;
+esac
 DURATION=${1:-10}
+source "$(dirname "$0")/common.sh"
 PORT=${BENCH_PORT:-8099}
 BASE="http://127.0.0.1:$PORT"
-
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)" >&2
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-
-cargo build --release --quiet --bin gatehouse --example argon2_rate
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-export ROCKET_PROFILE=release ROCKET_PORT=$PORT ROCKET_LOG_LEVEL=off
-export GATEHOUSE_SECRET="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
-export GATEHOUSE_TWO_FACTOR_KEY="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
-export GATEHOUSE_SIGNING_KEY_SECRET="bench-$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 export DATABASE_URL="sqlite://$work/bench.db"
-export GATEHOUSE_TOKEN_LOCATIONS='["header"]'
-# The wrong-password figure sends thousands of them; lockout would stop it at five.
-export GATEHOUSE_LOCKOUT_MAX_ATTEMPTS=0
-# The figures measure the service, not its brakes: rate limits off, and a hashing queue
-# long enough that the 256 concurrent logins all wait their turn (the peak memory of a
-# full queue) instead of being answered 503 server_busy.
-export GATEHOUSE_RATE_LIMIT_ENABLED=false
-export GATEHOUSE_HASH_QUEUE_MAX=1024
-# Release needs an explicit mail transport: .eml files, so the reset requests do all
-# their work; no new-device notice for each of the thousands of logins.
-export GATEHOUSE_MAIL_TRANSPORT=file GATEHOUSE_MAIL_DIR="$work/mail" GATEHOUSE_PUBLIC_URL="$BASE"
-export GATEHOUSE_NOTIFY_NEW_DEVICE=false
 
-rss_kib() { awk -v key="$2" '$1 == key":" {print $2}' "/proc/$1/status"; }
-
-start=$(date +%s%N)
-./target/release/gatehouse serve >"$work/server.log" 2>&1 &
-server_pid=$!
-until curl -sf "$BASE/api/health/live" >/dev/null; do
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.005
-done
-startup_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+start_server "$PORT"
 sleep 1
 idle_kib=$(rss_kib "$server_pid" VmRSS)
-
-curl -sf "$BASE/api/auth/register" \
-  --json '{"username":"bench","email":"bench@example.com","password":"quiet harbour lantern"}' >/dev/null
-token=$(curl -sf "$BASE/api/auth/login" --json '{"login":"bench","password":"quiet harbour lantern"}' |
-  sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || { echo "login failed" >&2; exit 1; }
-
-rps() { awk '/^Requests\/sec:/ {print $2}'; }
-# wrk's latency column ($2 of the line whose $1 is given) in milliseconds.
-latency_ms() {
-  awk -v key="$1" '$1 == key { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'
-}
-p99_ms() { latency_ms "99%"; }
-mean_ms() { latency_ms "Latency"; }
+token=$(bench_token "$BASE")
 
 wrk -t2 -c64 -d3s "$BASE/api/health/live" >/dev/null # warm-up
 # Shared machines drift: figures that are compared are measured in alternating rounds
@@ -137,12 +91,8 @@ done
 known_ms=$(awk -v s="$known_sum" 'BEGIN { printf "%.3f", s / 4 }')
 nobody_ms=$(awk -v s="$nobody_sum" 'BEGIN { printf "%.3f", s / 4 }')
 
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+stop_server "$server_pid"
 raw=$(./target/release/examples/argon2_rate 1 | sed 's/: [0-9.]* hashes\/s//')
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v < t; print ok ? "ok" : "MISSED" }'; }
 
 cat <<REPORT
 Gatehouse benchmark ($(nproc) cores, ${DURATION}s per figure, release build, SQLite)

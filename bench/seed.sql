@@ -1,8 +1,9 @@
--- Synthetic rows for the data-growth benchmark (bench/run.sh) and the paging tests:
+-- Synthetic rows for the data-growth benchmark (bench/growth.sh) and the paging tests:
 -- {accounts} accounts named seed1, seed2, … (seedN@seed.example) whose password hash
--- matches no password, {sessions} live sessions spread over them and {events} audit
--- events, recorded at {now}. Portable between SQLite and PostgreSQL; the caller
--- replaces the braces and runs the statements in order.
+-- matches no password, {sessions} sessions spread over them, made at {now} and live
+-- for a day, and {events} audit events recorded at {events_at}. Portable between
+-- SQLite and PostgreSQL: the caller replaces the braces and runs the statements in
+-- order.
 INSERT INTO accounts (username, username_key, email, email_key, password_hash,
                       created_at, updated_at, password_changed_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {accounts})
@@ -21,5 +22,5 @@ FROM n, first WHERE i <= {sessions};
 INSERT INTO auth_events (account_id, kind, detail, ip, user_agent, created_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {events}),
 first AS (SELECT id FROM accounts WHERE username_key = 'seed1')
-SELECT first.id + (i - 1) % {accounts}, 'login_succeeded', NULL, '192.0.2.1', 'seed', {now}
+SELECT first.id + (i - 1) % {accounts}, 'login_succeeded', NULL, '192.0.2.1', 'seed', {events_at}
 FROM n, first WHERE i <= {events};

@@ -682,7 +682,8 @@ pub async fn seed(pool: &AnyPool, accounts: u64, sessions: u64, events: u64, now
         .replace("{accounts}", &accounts.to_string())
         .replace("{sessions}", &sessions.to_string())
         .replace("{events}", &events.to_string())
-        .replace("{now}", &now.to_string());
+        .replace("{now}", &now.to_string())
+        .replace("{events_at}", &now.to_string());
     for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         sqlx::query(statement)
             .execute(pool)
