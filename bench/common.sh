@@ -40,6 +40,7 @@ export GATEHOUSE_HASH_QUEUE_MAX=1024
 # their work; no new-device notice for each of the thousands of logins.
 export GATEHOUSE_MAIL_TRANSPORT=file GATEHOUSE_MAIL_DIR="$work/mail"
 export GATEHOUSE_NOTIFY_NEW_DEVICE=false
+export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:${BENCH_PORT:-8099}"
 
 # Starts an instance on port $1 (with the exported settings) and waits for it to
 # answer; its pid is in $server_pid and its start-up time, in ms, in $startup_ms.
