@@ -4,27 +4,20 @@
 //! tokens, cookies, one-time and recovery codes, TOTP secrets, link tokens, the
 //! configured secrets), whatever the flow, malformed requests included.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::smtp_sink::{link_token, SmtpSink};
 use crate::support::{
-    binary, cookie_name, http, http_raw, WireResponse, SECRET, SIGNING_KEY_SECRET, TWO_FACTOR_KEY,
+    cookie_name, free_port, http, http_raw, serve_binary, TestDatabase, WireResponse, SECRET,
+    SIGNING_KEY_SECRET, TWO_FACTOR_KEY,
 };
 use crate::two_factor::code_at;
 
 const FIRST_PASSWORD: &str = "first-PASSWORD-a81f3c9e";
 const SECOND_PASSWORD: &str = "second-PASSWORD-5d07b2e4";
 const THIRD_PASSWORD: &str = "third-PASSWORD-c6e91a0f";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap()
-        .port()
-}
 
 /// What went through the server, to look for in its output afterwards.
 #[derive(Default)]
@@ -66,41 +59,20 @@ fn contains_word(text: &str, secret: &str) -> bool {
 #[rocket::async_test]
 async fn debug_logs_of_every_flow_hold_no_secret_and_name_every_request() {
     let sink = SmtpSink::start().await;
+    let db = TestDatabase::new().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let log_path = dir.path().join("out.log");
     let log_file = std::fs::File::create(&log_path).unwrap();
-    let mut server = Command::new(binary())
-        .env("ROCKET_PROFILE", "debug")
-        .env("ROCKET_PORT", port.to_string())
-        .env("ROCKET_ADDRESS", "127.0.0.1")
-        .env("ROCKET_LOG_LEVEL", "debug")
-        .env("GATEHOUSE_LOG_FORMAT", "json")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("g.db").display()),
-        )
-        .env("GATEHOUSE_SECRET", SECRET)
-        .env("GATEHOUSE_TWO_FACTOR_KEY", TWO_FACTOR_KEY)
-        .env("GATEHOUSE_SIGNING_KEY_SECRET", SIGNING_KEY_SECRET)
-        .env("GATEHOUSE_MAIL_TRANSPORT", "smtp")
-        .env("GATEHOUSE_SMTP_URL", sink.url())
-        .env("GATEHOUSE_MAIL_THROTTLE_SECONDS", "0")
-        .env("GATEHOUSE_RATE_LIMIT_ENABLED", "false")
-        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
-        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
-        .stdout(Stdio::from(log_file.try_clone().unwrap()))
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .expect("the binary starts");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let smtp_url = sink.url();
+    let settings = [
+        ("ROCKET_LOG_LEVEL", "debug"),
+        ("GATEHOUSE_LOG_FORMAT", "json"),
+        ("GATEHOUSE_MAIL_TRANSPORT", "smtp"),
+        ("GATEHOUSE_SMTP_URL", smtp_url.as_str()),
+        ("GATEHOUSE_MAIL_THROTTLE_SECONDS", "0"),
+    ];
+    let mut server = serve_binary(&db.url, port, &settings, Some(&log_file)).await;
 
     let mut secrets = Secrets::default();
     let mut request_ids = Vec::new();

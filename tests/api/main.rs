@@ -16,6 +16,7 @@ mod claims;
 pub mod cli;
 mod client_address;
 mod config;
+mod crash;
 mod email_change;
 mod email_verification;
 mod fresh;

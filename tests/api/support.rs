@@ -611,6 +611,31 @@ pub async fn http_raw(
     content_type: &str,
     body: &str,
 ) -> WireResponse {
+    try_http_raw(port, method, path, headers, content_type, body)
+        .await
+        .expect("the server answers")
+}
+
+/// [`http`], or `None` when the connection fails or breaks (a server going away).
+pub async fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Option<WireResponse> {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    try_http_raw(port, method, path, headers, "application/json", &body).await
+}
+
+async fn try_http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    body: &str,
+) -> Option<WireResponse> {
     use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
@@ -627,10 +652,10 @@ pub async fn http_raw(
     request.push_str(body);
     let mut stream = rocket::tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
-        .expect("the server accepts");
-    stream.write_all(request.as_bytes()).await.unwrap();
+        .ok()?;
+    stream.write_all(request.as_bytes()).await.ok()?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
+    stream.read_to_end(&mut raw).await.ok()?;
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let mut lines = head.lines();
@@ -643,11 +668,11 @@ pub async fn http_raw(
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
         .collect();
-    WireResponse {
+    Some(WireResponse {
         status,
         headers,
         body: body.to_string(),
-    }
+    })
 }
 
 /// A request on any client (another instance, say): JSON `body` and the bearer
@@ -690,4 +715,64 @@ pub async fn seed(pool: &AnyPool, accounts: u64, sessions: u64, events: u64, now
             .await
             .unwrap_or_else(|e| panic!("seeding failed: {e}\n{statement}"));
     }
+}
+
+/// A free port on loopback (free when asked; a test binds it at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The binary serving `database_url` on `port` (debug profile, the test secrets,
+/// cheap argon2, no rate limits, no mail), with `settings` on top, its output (both
+/// streams) going to `log` if given; returns once it answers.
+pub async fn serve_binary(
+    database_url: &str,
+    port: u16,
+    settings: &[(&str, &str)],
+    log: Option<&std::fs::File>,
+) -> std::process::Child {
+    let output = |log: Option<&std::fs::File>| match log.map(std::fs::File::try_clone) {
+        Some(Ok(file)) => std::process::Stdio::from(file),
+        _ => std::process::Stdio::null(),
+    };
+    let mut command = std::process::Command::new(binary());
+    command
+        .env("ROCKET_PROFILE", "debug")
+        .env("ROCKET_PORT", port.to_string())
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_LOG_LEVEL", "off")
+        .env("DATABASE_URL", database_url)
+        .env("GATEHOUSE_SECRET", SECRET)
+        .env("GATEHOUSE_TWO_FACTOR_KEY", TWO_FACTOR_KEY)
+        .env("GATEHOUSE_SIGNING_KEY_SECRET", SIGNING_KEY_SECRET)
+        .env("GATEHOUSE_MAIL_TRANSPORT", "none")
+        .env("GATEHOUSE_RATE_LIMIT_ENABLED", "false")
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "512")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1");
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    let mut child = command
+        .stdout(output(log))
+        .stderr(output(log))
+        .spawn()
+        .expect("the binary starts");
+    let started = std::time::Instant::now();
+    while rocket::tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the binary stopped: {status}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the binary did not start"
+        );
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child
 }
