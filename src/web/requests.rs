@@ -71,6 +71,15 @@ impl Fairing for RequestLog {
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
         let mark = mark(request);
         response.set_header(Header::new(REQUEST_ID_HEADER, mark.id.clone()));
+        let metrics = request
+            .rocket()
+            .state::<App>()
+            .filter(|app| app.settings.observability.metrics_enabled);
+        let log = tracing::enabled!(tracing::Level::INFO);
+        // Quiet (release logs warnings only) and no metrics: nothing more to do.
+        if metrics.is_none() && !log {
+            return;
+        }
         let elapsed = mark.started.elapsed();
         let route = request
             .route()
@@ -78,11 +87,9 @@ impl Fairing for RequestLog {
             .unwrap_or_else(|| "(unmatched)".into());
         let method = request.method().as_str();
         let status = response.status().code;
-        if let Some(app) = request.rocket().state::<App>() {
-            if app.settings.observability.metrics_enabled {
-                app.metrics
-                    .request(method, &route, status, elapsed.as_secs_f64());
-            }
+        if let Some(app) = metrics {
+            app.metrics
+                .request(method, &route, status, elapsed.as_secs_f64());
         }
         tracing::info!(
             request_id = %mark.id,
