@@ -201,13 +201,7 @@ async fn login_answer(client: &Client, login: &str, password: &str) -> Answer {
         .dispatch()
         .await;
     let status = response.status();
-    let mut headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .filter(|h| !h.name().as_str().eq_ignore_ascii_case("date"))
-        .map(|h| (h.name().to_string(), h.value().to_string()))
-        .collect();
-    headers.sort();
+    let headers = crate::support::comparable_headers(&response);
     let body = response.into_json().await.unwrap_or(Value::Null);
     (status, body, headers)
 }

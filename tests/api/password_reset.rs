@@ -11,17 +11,12 @@ use crate::support::{assert_error, TestApp, PASSWORD};
 
 const NEW_PASSWORD: &str = "violet canyon drifting northward";
 
-async fn forgot(app: &TestApp, email: &str) -> (Status, String, Vec<String>) {
+async fn forgot(app: &TestApp, email: &str) -> (Status, String, Vec<(String, String)>) {
     let response = app
         .post("/api/auth/password/forgot", json!({ "email": email }))
         .await;
     let status = response.status();
-    let mut headers: Vec<String> = response
-        .headers()
-        .iter()
-        .map(|h| format!("{}: {}", h.name(), h.value()))
-        .collect();
-    headers.sort();
+    let headers = crate::support::comparable_headers(&response);
     (
         status,
         response.into_string().await.unwrap_or_default(),

@@ -776,3 +776,20 @@ pub async fn serve_binary(
     }
     child
 }
+
+/// The headers of an answer, sorted, less those that differ between any two requests
+/// whatever they carried (`Date`, `X-Request-Id`): what answers that must be alike
+/// are compared on.
+pub fn comparable_headers(response: &LocalResponse<'_>) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|h| {
+            let name = h.name().as_str();
+            !name.eq_ignore_ascii_case("date") && !name.eq_ignore_ascii_case("x-request-id")
+        })
+        .map(|h| (h.name().to_string(), h.value().to_string()))
+        .collect();
+    headers.sort();
+    headers
+}
