@@ -19,8 +19,21 @@ async fn schema_of(pool: &AnyPool, sqlite: bool) -> Schema {
         .fetch_all(pool)
         .await
         .unwrap();
+        // A full-text index (FTS5) is SQLite's own way to search: its virtual table
+        // and shadow tables stand where PostgreSQL has indexes, not tables.
+        let virtual_tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let is_index = |table: &str| {
+            virtual_tables
+                .iter()
+                .any(|name| table == name || table.starts_with(&format!("{name}_")))
+        };
         let mut rows = Vec::new();
-        for table in tables {
+        for table in tables.into_iter().filter(|table| !is_index(table)) {
             let columns: Vec<(String, i64, i64)> =
                 sqlx::query_as("SELECT name, \"notnull\", pk FROM pragma_table_info($1)")
                     .bind(&table)
