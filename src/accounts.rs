@@ -863,26 +863,28 @@ pub async fn delete_account(db: &DbPool, id: i64) -> Result<bool, sqlx::Error> {
 /// so counting never reads more than this many rows.
 pub const COUNT_LIMIT: i64 = 10_000;
 
-/// An admin search, in login-key form. Three characters or more match anywhere in the
-/// username or the email, served by a trigram index (FTS5 on SQLite, pg_trgm on
-/// PostgreSQL); one or two characters match the start of either, served by the keys'
-/// own indexes. Nothing is ever found by reading every account.
+/// An admin search, in login-key form, of at least [`AccountSearch::MIN_CHARS`]
+/// characters: it matches anywhere in the username or the email, served by a trigram
+/// index (FTS5 on SQLite, pg_trgm on PostgreSQL). pg_trgm only indexes runs of
+/// letters and digits, so on PostgreSQL a search without three of them in a row
+/// (`@@@`, `1@s`) matches the start of the keys instead, served by their pattern
+/// indexes. Nothing is ever found by reading every account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountSearch {
     All,
-    Prefix(String),
     Contains(String),
 }
 
 impl AccountSearch {
-    pub const CONTAINS_MIN_CHARS: usize = 3;
+    pub const MIN_CHARS: usize = 3;
 
-    pub fn of(search: &str) -> AccountSearch {
+    /// `None` for a search too short to be served by an index.
+    pub fn of(search: &str) -> Option<AccountSearch> {
         let key = login_key(search);
         match key.chars().count() {
-            0 => AccountSearch::All,
-            n if n < Self::CONTAINS_MIN_CHARS => AccountSearch::Prefix(key),
-            _ => AccountSearch::Contains(key),
+            0 => Some(AccountSearch::All),
+            n if n < Self::MIN_CHARS => None,
+            _ => Some(AccountSearch::Contains(key)),
         }
     }
 
@@ -890,7 +892,6 @@ impl AccountSearch {
     /// column that orders them by id, and the pattern to bind.
     fn sql(&self, backend: Backend) -> (&'static str, &'static str, Option<String>) {
         const ALL: &str = "accounts WHERE TRUE";
-        const GLOB: &str = "accounts WHERE (username_key GLOB $1 OR email_key GLOB $1)";
         const LIKE: &str = "accounts WHERE (username_key LIKE $1 ESCAPE '\\' \
                             OR email_key LIKE $1 ESCAPE '\\')";
         // FTS5 hands its matches over in rowid order, so a page stops early.
@@ -898,24 +899,29 @@ impl AccountSearch {
                              WHERE accounts_search MATCH $1";
         match (self, backend) {
             (AccountSearch::All, _) => (ALL, "accounts.id", None),
-            (AccountSearch::Prefix(key), Backend::Sqlite) => {
-                (GLOB, "accounts.id", Some(format!("{}*", glob_literal(key))))
-            }
-            (AccountSearch::Prefix(key), Backend::Postgres) => {
-                (LIKE, "accounts.id", Some(format!("{}%", like_literal(key))))
-            }
             (AccountSearch::Contains(key), Backend::Sqlite) => (
                 MATCH,
                 "accounts_search.rowid",
                 Some(format!("\"{}\"", key.replace('"', "\"\""))),
             ),
-            (AccountSearch::Contains(key), Backend::Postgres) => (
+            (AccountSearch::Contains(key), Backend::Postgres) if has_trigram(key) => (
                 LIKE,
                 "accounts.id",
                 Some(format!("%{}%", like_literal(key))),
             ),
+            (AccountSearch::Contains(key), Backend::Postgres) => {
+                (LIKE, "accounts.id", Some(format!("{}%", like_literal(key))))
+            }
         }
     }
+}
+
+/// Whether pg_trgm can serve `%key%`: three ASCII letters or digits in a row (what
+/// counts as a letter beyond ASCII depends on the database's locale).
+fn has_trigram(key: &str) -> bool {
+    key.as_bytes()
+        .windows(3)
+        .any(|run| run.iter().all(u8::is_ascii_alphanumeric))
 }
 
 /// `text` matched literally by LIKE (with `ESCAPE '\'`).
@@ -930,22 +936,6 @@ fn like_literal(text: &str) -> String {
     literal
 }
 
-/// `text` matched literally by SQLite's GLOB: each wildcard in a class of its own.
-fn glob_literal(text: &str) -> String {
-    let mut literal = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '*' | '?' | '[' => {
-                literal.push('[');
-                literal.push(c);
-                literal.push(']');
-            }
-            _ => literal.push(c),
-        }
-    }
-    literal
-}
-
 /// Up to `limit` accounts matching `search` with ids above `after`, oldest first,
 /// `offset` of them skipped. The cost follows the page, not the table: keyset paging
 /// (`after`) at any depth, and offsets bounded by the caller.
@@ -956,7 +946,7 @@ pub async fn search_accounts(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AccountRow>, sqlx::Error> {
-    if let AccountSearch::Prefix(key) | AccountSearch::Contains(key) = search {
+    if let AccountSearch::Contains(key) = search {
         if !crate::db::storable(key) {
             return Ok(Vec::new());
         }
@@ -984,7 +974,7 @@ pub async fn search_accounts(
 /// How many accounts match `search`, counted up to [`COUNT_LIMIT`] + 1 (more than
 /// the limit means "more than that").
 pub async fn count_accounts(db: &DbPool, search: &AccountSearch) -> Result<i64, sqlx::Error> {
-    if let AccountSearch::Prefix(key) | AccountSearch::Contains(key) = search {
+    if let AccountSearch::Contains(key) = search {
         if !crate::db::storable(key) {
             return Ok(0);
         }

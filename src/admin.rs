@@ -109,7 +109,15 @@ pub async fn list_accounts(
             ),
         ));
     }
-    let search = AccountSearch::of(search);
+    let Some(search) = AccountSearch::of(search) else {
+        return Err(AppError::field(
+            "q",
+            format!(
+                "must be empty (every account) or at least {} characters",
+                AccountSearch::MIN_CHARS
+            ),
+        ));
+    };
     // One more than the page: whether there is a next one.
     let mut rows = accounts::search_accounts(
         &app.db,

@@ -128,7 +128,7 @@ struct CreateSuperuser {
 enum AccountsCommand {
     /// List accounts with their roles and lock and block status.
     List {
-        /// Only accounts whose username or email contains this.
+        /// Only accounts whose username or email contains this (3 characters or more).
         #[arg(long, default_value = "")]
         search: String,
     },
@@ -665,7 +665,12 @@ async fn list_accounts(app: &App, search: &str) -> CliResult {
     };
     let mut after = None;
     loop {
-        let listing = admin::list_accounts(app, search, page, after).await?;
+        let listing = match admin::list_accounts(app, search, page, after).await {
+            Err(AppError::Validation(fields)) if fields.contains_key("q") => {
+                return Err(Failure(format!("--search {}", fields["q"])));
+            }
+            listing => listing?,
+        };
         after = listing.keyset.and_then(|keyset| keyset.next_after);
         rows.extend(listing.items);
         if after.is_none() {

@@ -341,11 +341,30 @@ pub fn client_of(request: &Request<'_>) -> ClientInfo {
 /// skipping trusted proxies, and the first untrusted one is the client. A hop that is
 /// not an address ends the walk at the last trusted one, so garbage is never believed.
 pub fn client_address(peer: IpAddr, request: &Request<'_>, clients: &Clients) -> IpAddr {
+    walk_hops(peer, request, clients).0
+}
+
+/// [`client_address`], or `None` when a trusted proxy's header held a hop that is not
+/// an address: the client is then unknown, which is not the same as being the proxy
+/// (what may only be shown to listed addresses, `/metrics`, must not take it for one).
+pub fn known_client_address(
+    peer: IpAddr,
+    request: &Request<'_>,
+    clients: &Clients,
+) -> Option<IpAddr> {
+    match walk_hops(peer, request, clients) {
+        (address, true) => Some(address),
+        (_, false) => None,
+    }
+}
+
+/// The client's address, and whether the walk ended on an address (not on garbage).
+fn walk_hops(peer: IpAddr, request: &Request<'_>, clients: &Clients) -> (IpAddr, bool) {
     let Some(header) = &clients.client_ip_header else {
-        return peer;
+        return (peer, true);
     };
     if !clients.trusts(peer) {
-        return peer;
+        return (peer, true);
     }
     let hops: Vec<&str> = request
         .headers()
@@ -356,14 +375,39 @@ pub fn client_address(peer: IpAddr, request: &Request<'_>, clients: &Clients) ->
     let mut client = peer;
     for hop in hops.iter().rev() {
         let Some(address) = parse_hop(hop) else {
-            break;
+            return (client, false);
         };
         client = address;
         if !clients.trusts(address) {
             break;
         }
     }
-    client
+    (client, true)
+}
+
+/// Refuses (422, naming the field) a query string that gives a field twice: Rocket
+/// would drop both values, and a search would silently become a list of everything.
+pub struct DistinctQuery;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for DistinctQuery {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let mut seen = std::collections::HashSet::new();
+        let fields = request
+            .uri()
+            .query()
+            .into_iter()
+            .flat_map(|query| query.segments());
+        for (name, _) in fields {
+            if !seen.insert(name) {
+                let error = AppError::field(name, "is given more than once");
+                return Outcome::Error((stash(request, error), ()));
+            }
+        }
+        Outcome::Success(DistinctQuery)
+    }
 }
 
 /// `203.0.113.7`, `2001:db8::1`, `[2001:db8::1]:443` or `203.0.113.7:443`.

@@ -11,6 +11,7 @@ use sqlx::AnyPool;
 
 use crate::clock::Clock;
 use crate::config::Bounds;
+use crate::email::tokens as link_tokens;
 use crate::events;
 use crate::sessions;
 
@@ -47,7 +48,8 @@ pub async fn prune(pool: &AnyPool, bounds: &Bounds, now: i64) -> Result<Pruned, 
         }
         None => 0,
     };
-    let link_tokens = crate::email::tokens::delete_expired(pool, now).await?;
+    in_batches(|| link_tokens::delete_expired_forms(pool, now, PRUNE_BATCH)).await?;
+    let link_tokens = in_batches(|| link_tokens::delete_expired(pool, now, PRUNE_BATCH)).await?;
     Ok(Pruned {
         sessions,
         events,

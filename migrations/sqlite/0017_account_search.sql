@@ -1,7 +1,6 @@
 -- The admin's account search without reading every account: a trigram full-text
 -- index (FTS5) of the username and email keys, kept by triggers, serves searches of
--- three characters or more anywhere in either key; shorter ones are prefixes, served
--- by the keys' own unique indexes.
+-- three characters or more anywhere in either key.
 CREATE VIRTUAL TABLE accounts_search USING fts5(
     username_key, email_key, content = 'accounts', content_rowid = 'id', tokenize = 'trigram'
 );

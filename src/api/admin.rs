@@ -14,7 +14,7 @@ use crate::accounts::AccountDetail;
 use crate::admin::{self, Actor, FlagChange, Page};
 use crate::app::App;
 use crate::error::AppError;
-use crate::guards::{Fresh, StaffAccount};
+use crate::guards::{DistinctQuery, Fresh, StaffAccount};
 use crate::sessions::ClientInfo;
 
 type ApiResult<T> = Result<T, AppError>;
@@ -79,6 +79,7 @@ pub struct EventsPage {
 pub async fn list_accounts(
     app: &State<App>,
     _staff: StaffAccount,
+    _distinct: DistinctQuery,
     q: Option<&str>,
     page: Option<&str>,
     per_page: Option<&str>,
@@ -303,6 +304,7 @@ pub async fn delete_account(
 pub async fn account_events(
     app: &State<App>,
     _staff: StaffAccount,
+    _distinct: DistinctQuery,
     id: &str,
     page: Option<&str>,
     per_page: Option<&str>,

@@ -53,6 +53,15 @@ impl Clients {
                     format!("`{header}` is not a header name"),
                 ));
             }
+            // RFC 7239's `for=` syntax is not read: every hop would be garbage, and
+            // every client would be taken for the proxy.
+            if header.eq_ignore_ascii_case("forwarded") {
+                return Err(invalid(
+                    "client_ip_header",
+                    "the Forwarded header (RFC 7239) is not read; have the proxy write \
+                     X-Forwarded-For or X-Real-IP",
+                ));
+            }
         }
         let trusted_proxies = raw
             .trusted_proxies

@@ -1,5 +1,6 @@
 //! What the service tells its operator: the Prometheus metrics (off by default, and
-//! then served only to listed addresses) and the format of its log lines.
+//! then served only to listed addresses), the format of its log lines, and whether a
+//! proxy's request ids are kept.
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ pub struct Raw {
     pub metrics_enabled: bool,
     pub metrics_allowed: Vec<String>,
     pub log_format: String,
+    pub trust_request_id: bool,
 }
 
 impl Raw {
@@ -21,6 +23,7 @@ impl Raw {
             metrics_enabled: false,
             metrics_allowed: vec!["127.0.0.1".into(), "::1".into()],
             log_format: "text".into(),
+            trust_request_id: false,
         }
     }
 }
@@ -48,6 +51,9 @@ pub struct Observability {
     /// public proxy is refused even when the proxy itself is listed.
     pub metrics_allowed: Vec<IpNet>,
     pub log_format: LogFormat,
+    /// Keep a trusted proxy's `X-Request-Id`. Only for a proxy that sets or
+    /// overwrites it: one that passes the client's own along lets clients choose ids.
+    pub trust_request_id: bool,
 }
 
 impl Observability {
@@ -78,6 +84,7 @@ impl Observability {
             metrics_enabled: raw.metrics_enabled,
             metrics_allowed,
             log_format,
+            trust_request_id: raw.trust_request_id,
         })
     }
 

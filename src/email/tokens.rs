@@ -208,15 +208,33 @@ pub async fn void_all(pool: &AnyPool, account_id: i64) -> Result<(), sqlx::Error
     Ok(())
 }
 
-/// Deletes the tokens (and their forms) expired before `cutoff`: pruning.
-pub async fn delete_expired(pool: &AnyPool, cutoff: i64) -> Result<u64, sqlx::Error> {
-    sqlx::query("DELETE FROM link_forms WHERE expires_at < $1")
-        .bind(cutoff)
-        .execute(pool)
-        .await?;
-    let done = sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1")
-        .bind(cutoff)
-        .execute(pool)
-        .await?;
+/// Deletes up to `batch` link forms expired before `cutoff` (pruning, in batches).
+pub async fn delete_expired_forms(
+    pool: &AnyPool,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM link_forms WHERE form_hash IN \
+         (SELECT form_hash FROM link_forms WHERE expires_at < $1 LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `batch` link tokens expired before `cutoff` (their forms go with
+/// them; pruning, in batches).
+pub async fn delete_expired(pool: &AnyPool, cutoff: i64, batch: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM email_tokens WHERE token_hash IN \
+         (SELECT token_hash FROM email_tokens WHERE expires_at < $1 LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(batch)
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected())
 }

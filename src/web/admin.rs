@@ -15,6 +15,7 @@ use crate::admin::{self, Actor, FlagChange, Page as Paging};
 use crate::app::App;
 use crate::clock::utc_minute as when;
 use crate::error::AppError;
+use crate::guards::DistinctQuery;
 use crate::sessions::ClientInfo;
 
 pub fn routes() -> Vec<Route> {
@@ -53,21 +54,45 @@ struct AccountsTemplate {
     total_exact: bool,
     page: i64,
     pages: i64,
+    /// Listing the accounts after an id (deep pages): no page number to show.
+    by_keyset: bool,
+    next: NextPage,
 }
 
-#[get("/admin?<q>&<page>")]
-async fn accounts(app: &State<App>, staff: StaffPage, q: Option<&str>, page: Option<&str>) -> Page {
+enum NextPage {
+    None,
+    Number(i64),
+    After(i64),
+}
+
+#[get("/admin?<q>&<page>&<after>")]
+async fn accounts(
+    app: &State<App>,
+    staff: StaffPage,
+    _distinct: DistinctQuery,
+    q: Option<&str>,
+    page: Option<&str>,
+    after: Option<i64>,
+) -> Page {
     let me = staff.0;
     let query = q.unwrap_or("").trim().to_string();
     let paging = Paging::parse(page, None).unwrap_or(Paging {
         page: 1,
         per_page: Paging::DEFAULT_PER_PAGE,
     });
-    let listing = match admin::list_accounts(app, &query, paging, None).await {
+    let listing = match admin::list_accounts(app, &query, paging, after).await {
         Ok(listing) => listing,
         Err(error) => return failed(error),
     };
     let pages = listing.pages();
+    let next_after = listing.keyset.and_then(|keyset| keyset.next_after);
+    // Numbered pages while they reach; past the counted ones, or once following
+    // `after`, the next page is the one after the last account shown.
+    let next = match next_after {
+        None => NextPage::None,
+        Some(_) if after.is_none() && paging.page < pages => NextPage::Number(paging.page + 1),
+        Some(id) => NextPage::After(id),
+    };
     let rows = listing
         .items
         .into_iter()
@@ -92,6 +117,8 @@ async fn accounts(app: &State<App>, staff: StaffPage, q: Option<&str>, page: Opt
         total_exact: listing.keyset.is_none_or(|keyset| keyset.total_exact),
         page: paging.page,
         pages,
+        by_keyset: after.is_some(),
+        next,
     })
 }
 

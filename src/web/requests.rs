@@ -32,12 +32,16 @@ fn mark<'r>(request: &'r Request<'_>) -> &'r RequestMark {
     })
 }
 
-/// An incoming id is kept only from a trusted proxy (anyone else could pick ids that
-/// tie their requests to another's in the logs) and only when it is a plain token.
+/// An incoming id is kept only when `trust_request_id` is on, from a trusted proxy
+/// (anyone else could pick ids that tie their requests to another's in the logs and
+/// the audit trail) and only when it is a plain token.
 fn chosen_id(request: &Request<'_>) -> String {
     let incoming = request.headers().get_one(REQUEST_ID_HEADER);
     let from_proxy = match (request.remote(), request.rocket().state::<App>()) {
-        (Some(peer), Some(app)) => app.settings.clients.trusts(peer.ip().to_canonical()),
+        (Some(peer), Some(app)) => {
+            app.settings.observability.trust_request_id
+                && app.settings.clients.trusts(peer.ip().to_canonical())
+        }
         _ => false,
     };
     match incoming {

@@ -197,6 +197,7 @@ async fn every_answer_has_a_request_id_and_audit_events_keep_it() {
     let app = spawn_app_with(|f| {
         f.merge(("gatehouse.client_ip_header", "X-Forwarded-For"))
             .merge(("gatehouse.trusted_proxies", ["10.0.0.1"]))
+            .merge(("gatehouse.trust_request_id", true))
     })
     .await;
     let admin = app.signed_in_admin("root", true).await;
@@ -275,4 +276,52 @@ async fn every_answer_has_a_request_id_and_audit_events_keep_it() {
         ids.contains(&("login_succeeded", "proxy-3f2a9c1e")),
         "{ids:?}"
     );
+}
+
+#[rocket::async_test]
+async fn a_proxys_request_id_is_kept_only_when_trust_request_id_is_on() {
+    let app = spawn_app_with(|f| {
+        f.merge(("gatehouse.client_ip_header", "X-Forwarded-For"))
+            .merge(("gatehouse.trusted_proxies", ["10.0.0.1"]))
+    })
+    .await;
+    let response = app
+        .client
+        .get("/api/health/live")
+        .remote(from([10, 0, 0, 1]))
+        .header(Header::new("X-Request-Id", "passed-along-by-the-proxy"))
+        .dispatch()
+        .await;
+    let id = response.headers().get_one("X-Request-Id").unwrap();
+    assert_ne!(id, "passed-along-by-the-proxy");
+}
+
+#[rocket::async_test]
+async fn a_forwarded_hop_that_is_not_an_address_leaves_the_client_unknown_to_metrics() {
+    let app = spawn_app_with(|f| {
+        f.merge(("gatehouse.metrics_enabled", true))
+            .merge(("gatehouse.client_ip_header", "X-Forwarded-For"))
+            .merge(("gatehouse.trusted_proxies", ["127.0.0.1"]))
+    })
+    .await;
+    // Straight from the loopback scraper: allowed.
+    let (status, _, _) = scrape(&app, [127, 0, 0, 1]).await;
+    assert_eq!(status, Status::Ok);
+    for garbage in [
+        "garbage",
+        "unknown",
+        "[::1]",
+        "fe80::1%eth0",
+        ",",
+        "for=192.0.2.9",
+    ] {
+        let response = app
+            .client
+            .get("/metrics")
+            .remote(from([127, 0, 0, 1]))
+            .header(Header::new("X-Forwarded-For", garbage))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::NotFound, "{garbage}");
+    }
 }

@@ -948,3 +948,35 @@ async fn without_remember_me_the_login_cookies_end_with_the_browser() {
         }
     }
 }
+
+#[rocket::async_test]
+async fn the_admin_list_pages_past_the_counted_accounts() {
+    let app = spawn_browser().await;
+    app.register("boss", "boss@example.com").await;
+    sqlx::query("UPDATE accounts SET is_staff = 1 WHERE username_key = 'boss'")
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    crate::support::seed(&app.pool(), 10_005, 0, 0, app.state().now()).await;
+    browser_login(&app, "boss").await;
+    let (status, html) = page(&app, "/admin").await;
+    assert_eq!(status, Status::Ok);
+    assert!(html.contains("More than 10000 accounts"), "{html}");
+    // The last numbered page leads on by the last account shown.
+    let (status, html) = page(&app, "/admin?page=500").await;
+    assert_eq!(status, Status::Ok);
+    let next = html
+        .split("href=\"")
+        .filter_map(|part| part.split('"').next())
+        .find(|href| href.contains("after="))
+        .expect("a next page by id")
+        .replace("&amp;", "&");
+    let (status, html) = page(&app, &next).await;
+    assert_eq!(status, Status::Ok);
+    assert!(
+        html.contains(">seed10000</a>") && html.contains("First page"),
+        "{html}"
+    );
+    let (status, _) = page(&app, "/admin?q=boss&q=boss").await;
+    assert_eq!(status, Status::UnprocessableEntity);
+}
