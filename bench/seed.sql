@@ -1,13 +1,16 @@
 -- Synthetic rows for the data-growth benchmark (bench/growth.sh) and the paging tests:
 -- {accounts} accounts named seed1, seed2, … (seedN@seed.example) whose password hash
--- matches no password, {sessions} sessions spread over them, made at {now} and live
+-- matches no password, with the confusable skeletons registration would give them
+-- (1 reads as l, 0 as o; without one, start-up would compute each as for an account
+-- older than migration 0008), {sessions} sessions spread over them, made at {now} and live
 -- for a day, and {events} audit events recorded at {events_at}. Portable between
 -- SQLite and PostgreSQL: the caller replaces the braces and runs the statements in
 -- order.
-INSERT INTO accounts (username, username_key, email, email_key, password_hash,
-                      created_at, updated_at, password_changed_at)
+INSERT INTO accounts (username, username_key, username_skeleton, email, email_key,
+                      password_hash, created_at, updated_at, password_changed_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {accounts})
-SELECT 'seed' || i, 'seed' || i, 'seed' || i || '@seed.example', 'seed' || i || '@seed.example',
+SELECT 'seed' || i, 'seed' || i, replace(replace('seed' || i, '1', 'l'), '0', 'o'),
+       'seed' || i || '@seed.example', 'seed' || i || '@seed.example',
        '!', {now}, {now}, {now}
 FROM n WHERE i <= {accounts};
 
