@@ -81,6 +81,15 @@ async fn accounts_are_listed_by_page_and_search() {
         assert!(first.get(field).is_some(), "{field} missing from {first}");
     }
     assert!(first.get("password_hash").is_none());
+    // Past the last page the total still counts every account.
+    let body: Value = app
+        .get_bearer("/api/admin/accounts?page=4&per_page=10", &admin.access)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(body["accounts"].as_array().unwrap().len(), 0);
+    assert_eq!(body["total"], 25);
 
     // The search matches usernames and emails, case-insensitively; `_` is literal.
     let body: Value = app
