@@ -26,6 +26,9 @@ pub const MAX_BLOCK_REASON_CHARS: usize = 500;
 /// Longest account search, in bytes: the longest email address.
 pub const MAX_SEARCH_BYTES: usize = 254;
 
+/// Account searches one instance runs at once; more wait their turn.
+pub const CONCURRENT_SEARCHES: usize = 2;
+
 /// The acting admin as the database has it now, not as the guard's cache saw it up to
 /// `session_cache_ms` ago: a demotion or block made elsewhere stops admin actions at once.
 pub async fn current_admin(app: &App, account_id: i64) -> Result<Actor, AppError> {
@@ -117,6 +120,17 @@ pub async fn list_accounts(
                 AccountSearch::MIN_CHARS
             ),
         ));
+    };
+    // A search whose trigrams every account shares reads their whole lists; a burst
+    // of them waits its turn rather than taking every core from sign-ins.
+    let _turn = match search {
+        AccountSearch::Contains(_) => Some(
+            app.account_searches
+                .acquire()
+                .await
+                .map_err(|error| AppError::internal("admin search", error))?,
+        ),
+        AccountSearch::All => None,
     };
     // One more than the page: whether there is a next one.
     let mut rows = accounts::search_accounts(

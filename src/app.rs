@@ -30,6 +30,8 @@ pub struct App {
     pub breach_check: Option<BreachCheck>,
     pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
+    /// Admin searches running at once (see [`crate::admin::list_accounts`]).
+    pub account_searches: rocket::tokio::sync::Semaphore,
 }
 
 impl App {
@@ -57,6 +59,9 @@ impl App {
             metrics,
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
             rate_limits: RateLimiter::new(&settings.rate_limits),
+            account_searches: rocket::tokio::sync::Semaphore::new(
+                crate::admin::CONCURRENT_SEARCHES,
+            ),
             settings,
             db,
             keys,

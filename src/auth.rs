@@ -611,13 +611,13 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
     let mut state = match app.session_cache.get(&claims.sid, app.now_ms()) {
         Some(state) => state,
         None => {
-            let read_at = app.session_cache.generation();
+            let read = app.session_cache.begin_read();
             let found = sessions::find_session_with_account(app.pool(), &claims.sid)
                 .await?
                 .ok_or(AppError::SessionRevoked)?;
             let state = SessionState::from(found);
             app.session_cache
-                .put(&claims.sid, state.clone(), app.now_ms(), read_at);
+                .put(&claims.sid, state.clone(), app.now_ms(), read);
             state
         }
     };

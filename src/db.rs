@@ -192,19 +192,52 @@ pub fn vanished_reference(error: &sqlx::Error) -> bool {
 }
 
 /// The database cannot be reached or dropped the connection (a network cut, a
-/// restart, no connection free within the pool's timeout): the service is unavailable
-/// for now, not broken, and says so (503) rather than failing (500).
+/// restart, no connection free within the pool's timeout, a lock held past
+/// `busy_timeout`): the service is unavailable for now, not broken, and says so (503)
+/// rather than failing (500).
 pub fn unreachable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
         sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
-        // PostgreSQL's connection exceptions (08…) and operator interventions (57P…:
-        // shutdown, a terminated backend).
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        sqlx::Error::Database(db) => match db.code() {
+            // PostgreSQL's connection exceptions (08…), insufficient resources (53…:
+            // too many connections, disk full) and operator interventions (57…: a
+            // shutdown, a terminated backend, a cancelled statement).
+            Some(state) if is_sqlstate(&state) => ["08", "53", "57"]
+                .iter()
+                .any(|class| state.starts_with(class)),
+            // SQLite's SQLITE_BUSY and SQLITE_LOCKED, extended codes included: another
+            // writer kept the lock past busy_timeout.
+            Some(code) => code
+                .parse::<u32>()
+                .is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
+            None => false,
+        },
         _ => false,
     }
+}
+
+/// A table or column this binary needs is not in the database: an instance started
+/// with `migrate_on_start = false` before `migrate` ran. The service is not ready
+/// (503 `schema_behind`), not broken.
+pub fn schema_missing(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(state) if is_sqlstate(&state) => matches!(&*state, "42P01" | "42703"),
+            // SQLite says it only in words (SQLITE_ERROR is every other mistake too).
+            Some(_) => ["no such table", "no such column"]
+                .iter()
+                .any(|words| db.message().starts_with(words)),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// PostgreSQL's codes are five-character SQLSTATEs; SQLite's are numbers of at most
+/// four digits.
+fn is_sqlstate(code: &str) -> bool {
+    code.len() == 5
 }
 
 /// A statement PostgreSQL aborted to break a deadlock or a serialisation conflict:

@@ -157,6 +157,20 @@ impl AppError {
         }
     }
 
+    /// What a database error means when the service is unavailable for now rather
+    /// than broken: the database is out of reach, or the schema lacks a migration.
+    fn as_unavailable(&self) -> Option<AppError> {
+        match self {
+            AppError::Database(error) if crate::db::unreachable(error) => {
+                Some(AppError::DatabaseUnavailable)
+            }
+            AppError::Database(error) if crate::db::schema_missing(error) => {
+                Some(AppError::SchemaBehind)
+            }
+            _ => None,
+        }
+    }
+
     /// An error on one field (422 `validation_failed`).
     pub fn field(field: &str, message: impl Into<String>) -> AppError {
         AppError::Validation(FieldErrors::from([(field.to_string(), message.into())]))
@@ -165,6 +179,9 @@ impl AppError {
     /// The one table: status, code and sentence of every variant.
     pub fn describe(&self) -> Description {
         use AppError::*;
+        if let Some(plain) = self.as_unavailable() {
+            return plain.describe();
+        }
         let (status, code, sentence) = match self {
             InvalidCredentials => (
                 Status::Unauthorized,
@@ -321,11 +338,6 @@ impl AppError {
             Feature(error) => (error.status(), error.code(), error.sentence()),
             // A row this one refers to was deleted meanwhile (an account while it
             // logged in, blocked or wrote a note): a race the client lost, not a fault.
-            Database(error) if crate::db::unreachable(error) => (
-                Status::ServiceUnavailable,
-                "database_unavailable",
-                "The database is not answering. Please try again in a moment.".into(),
-            ),
             Database(error) if crate::db::vanished_reference(error) => (
                 Status::Conflict,
                 "conflict",
@@ -365,12 +377,12 @@ impl AppError {
 
     /// The message of the API's error body: internal details never leave the server.
     pub fn public_message(&self) -> String {
+        if let Some(plain) = self.as_unavailable() {
+            return plain.to_string();
+        }
         match self {
             AppError::Database(error) if crate::db::vanished_reference(error) => {
                 "something this request depends on was just deleted or changed; try again".into()
-            }
-            AppError::Database(error) if crate::db::unreachable(error) => {
-                AppError::DatabaseUnavailable.to_string()
             }
             AppError::Database(_) | AppError::Internal { .. } => {
                 "an internal error occurred".into()

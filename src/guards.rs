@@ -387,6 +387,8 @@ fn walk_hops(peer: IpAddr, request: &Request<'_>, clients: &Clients) -> (IpAddr,
 
 /// Refuses (422, naming the field) a query string that gives a field twice: Rocket
 /// would drop both values, and a search would silently become a list of everything.
+/// `q[]`, `q.x` and `q[0]` are all the field `q` to Rocket's form parser, so the
+/// comparison is of the name's first key.
 pub struct DistinctQuery;
 
 #[rocket::async_trait]
@@ -401,8 +403,9 @@ impl<'r> FromRequest<'r> for DistinctQuery {
             .into_iter()
             .flat_map(|query| query.segments());
         for (name, _) in fields {
-            if !seen.insert(name) {
-                let error = AppError::field(name, "is given more than once");
+            let field = name.split(['.', '[']).next().unwrap_or(name);
+            if !seen.insert(field) {
+                let error = AppError::field(field, "is given more than once");
                 return Outcome::Error((stash(request, error), ()));
             }
         }

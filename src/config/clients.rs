@@ -92,17 +92,45 @@ impl Clients {
     }
 }
 
-/// `10.0.0.0/8`, `fd00::/8`, or a single address.
+/// `10.0.0.0/8`, `fd00::/8`, or a single address. An IPv4-mapped network
+/// (`::ffff:10.0.0.0/104`) is taken as the IPv4 one it names: peers are compared in
+/// their canonical form, so as written it would match nobody.
 pub(crate) fn parse_network(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
-    text.parse::<IpNet>()
+    let network = text
+        .parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("`{text}` is neither an address nor a network like 10.0.0.0/8"))
+        .map_err(|_| format!("`{text}` is neither an address nor a network like 10.0.0.0/8"))?;
+    Ok(match network {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(network),
+            None => network,
+        },
+        _ => network,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_mapped_networks_are_taken_as_ipv4() {
+        assert_eq!(
+            parse_network("::ffff:10.0.0.0/104").unwrap(),
+            "10.0.0.0/8".parse::<IpNet>().unwrap()
+        );
+        assert_eq!(
+            parse_network("::ffff:127.0.0.1").unwrap(),
+            "127.0.0.1/32".parse::<IpNet>().unwrap()
+        );
+        assert_eq!(
+            parse_network("fd00::/8").unwrap(),
+            "fd00::/8".parse::<IpNet>().unwrap()
+        );
+    }
 
     fn clients(header: Option<&str>, proxies: &[&str]) -> Result<Clients, ConfigError> {
         Clients::from_raw(Raw {

@@ -37,6 +37,15 @@ pub struct SessionState {
 struct Entry {
     state: SessionState,
     fetched_ms: i64,
+    /// The [`ReadMark::order`] of the read it came from.
+    read_order: u64,
+}
+
+/// Taken before a database read and handed to [`SessionCache::put`] with its result.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadMark {
+    generation: u64,
+    order: u64,
 }
 
 pub struct SessionCache {
@@ -46,6 +55,10 @@ pub struct SessionCache {
     /// what it read only if it has not moved: a state read before a change can never
     /// be put back after the change forgot it.
     generation: AtomicU64,
+    /// Numbers the reads in the order they began: a read that began after another
+    /// (and may have seen a change the other missed, its announcement still on the
+    /// way) is never overwritten by it.
+    reads: AtomicU64,
     /// False while changes made elsewhere could go unannounced (PostgreSQL's listener
     /// is down): nothing is served from, nor stored in, the cache then.
     trusted: AtomicBool,
@@ -60,6 +73,7 @@ impl SessionCache {
             ttl_ms: i64::try_from(ttl_ms).unwrap_or(i64::MAX),
             entries: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
             trusted: AtomicBool::new(true),
             hits: Counter::default(),
             misses: Counter::default(),
@@ -89,9 +103,12 @@ impl SessionCache {
         entries.clear();
     }
 
-    /// The generation to pass to [`SessionCache::put`], taken before reading.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    /// The mark to pass to [`SessionCache::put`], taken before reading.
+    pub fn begin_read(&self) -> ReadMark {
+        ReadMark {
+            generation: self.generation.load(Ordering::SeqCst),
+            order: self.reads.fetch_add(1, Ordering::SeqCst),
+        }
     }
 
     /// The cached state of `session_id`, if fetched less than the TTL ago.
@@ -117,14 +134,20 @@ impl SessionCache {
         (self.hits.clone(), self.misses.clone())
     }
 
-    /// Stores `state`, read when the generation was `read_at`, unless something was
-    /// forgotten since.
-    pub fn put(&self, session_id: &str, state: SessionState, now_ms: i64, read_at: u64) {
+    /// Stores `state`, read after `read` was taken, unless something was forgotten
+    /// since or a read that began later has stored its own.
+    pub fn put(&self, session_id: &str, state: SessionState, now_ms: i64, read: ReadMark) {
         if self.ttl_ms == 0 || !self.is_trusted() {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if self.generation.load(Ordering::SeqCst) != read_at {
+        if self.generation.load(Ordering::SeqCst) != read.generation {
+            return;
+        }
+        if entries
+            .get(session_id)
+            .is_some_and(|entry| entry.read_order > read.order)
+        {
             return;
         }
         if entries.len() >= MAX_ENTRIES {
@@ -138,6 +161,7 @@ impl SessionCache {
             Entry {
                 state,
                 fetched_ms: now_ms,
+                read_order: read.order,
             },
         );
     }
@@ -194,18 +218,37 @@ mod tests {
     #[test]
     fn a_read_older_than_a_forget_is_not_stored() {
         let cache = SessionCache::new(1000);
-        let before = cache.generation();
+        let before = cache.begin_read();
         cache.forget_account(1);
         cache.put("s", state("stale"), 0, before);
         assert!(cache.get("s", 0).is_none(), "the stale read was dropped");
-        cache.put("s", state("fresh"), 0, cache.generation());
+        cache.put("s", state("fresh"), 0, cache.begin_read());
         assert_eq!(cache.get("s", 10).unwrap().account.username, "fresh");
+    }
+
+    #[test]
+    fn a_read_that_began_earlier_never_replaces_a_later_ones_result() {
+        // A change committed between the two reads, its announcement not yet here:
+        // only the later read saw it, and its answer must stay.
+        let cache = SessionCache::new(1000);
+        let earlier = cache.begin_read();
+        let later = cache.begin_read();
+        let mut blocked = state("a");
+        blocked.account_blocked = true;
+        cache.put("s", blocked, 0, later);
+        cache.put("s", state("a"), 1, earlier);
+        assert!(cache.get("s", 2).unwrap().account_blocked);
+        cache.put("s", state("a"), 3, cache.begin_read());
+        assert!(
+            !cache.get("s", 4).unwrap().account_blocked,
+            "a newer read replaces it"
+        );
     }
 
     #[test]
     fn a_touch_keeps_the_entry_as_old_as_its_read() {
         let cache = SessionCache::new(1000);
-        cache.put("s", state("a"), 0, cache.generation());
+        cache.put("s", state("a"), 0, cache.begin_read());
         cache.touch("s", 42);
         assert_eq!(cache.get("s", 999).unwrap().last_used_at, 42);
         assert!(

@@ -227,11 +227,18 @@ impl TokenKeys {
     /// here, which is logged); only when the database cannot be read do the keys in
     /// hand stay, until the next try.
     pub async fn keep_fresh(&self, pool: &AnyPool, now: i64) {
+        // Without a key that signs (the schema was migrated after this instance
+        // started, say), logins fail until the next load: try again every second.
+        let interval = if self.can_sign(now) {
+            keyring::RELOAD_SECONDS
+        } else {
+            1
+        };
         if now
             < self
                 .loaded_at
                 .load(Ordering::Relaxed)
-                .saturating_add(keyring::RELOAD_SECONDS)
+                .saturating_add(interval)
         {
             return;
         }
@@ -250,6 +257,10 @@ impl TokenKeys {
                 self.loaded_at.store(now, Ordering::Relaxed);
             }
         }
+    }
+
+    fn can_sign(&self, now: i64) -> bool {
+        self.symmetric.is_some() || self.ring().signer(self.algorithm, now).is_some()
     }
 
     fn install(&self, ring: Ring, now: i64) {

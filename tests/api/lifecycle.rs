@@ -162,3 +162,55 @@ async fn an_instance_waits_not_ready_for_migrate_when_it_does_not_migrate_itself
     );
     assert_eq!(app.get("/api/health").dispatch().await.status(), Status::Ok);
 }
+
+/// An instance started with `migrate_on_start = false` on an empty database answers
+/// 503 `schema_behind` (not 500) until `migrate` has run, and signs in within a second
+/// of it, without a restart.
+#[rocket::async_test]
+async fn an_instance_on_an_empty_database_answers_schema_behind_until_migrated() {
+    use crate::cli::{gatehouse, run};
+    use crate::support::{assert_error, launch, test_figment, TestDatabase};
+    use rocket::http::{ContentType, Status};
+
+    let db = TestDatabase::new().await;
+    let clock = gatehouse::clock::ManualClock::new();
+    let figment = test_figment(&db.url).merge(("gatehouse.migrate_on_start", false));
+    let app = launch(figment, &clock).await;
+    let register = serde_json::json!({
+        "username": "early", "email": "early@example.com", "password": PASSWORD
+    })
+    .to_string();
+    let login = serde_json::json!({"login": "early", "password": PASSWORD}).to_string();
+    let post = |path: &'static str, body: String| {
+        app.post(path)
+            .header(ContentType::JSON)
+            .body(body)
+            .dispatch()
+    };
+    assert_error(
+        app.get("/api/health").dispatch().await,
+        Status::ServiceUnavailable,
+        "schema_behind",
+    )
+    .await;
+    for (path, body) in [
+        ("/api/auth/register", register.clone()),
+        ("/api/auth/login", login.clone()),
+    ] {
+        assert_error(
+            post(path, body).await,
+            Status::ServiceUnavailable,
+            "schema_behind",
+        )
+        .await;
+    }
+
+    assert!(run(gatehouse(&db, &["migrate"]), "").status.success());
+    clock.advance(1);
+    assert_eq!(app.get("/api/health").dispatch().await.status(), Status::Ok);
+    assert_eq!(
+        post("/api/auth/register", register).await.status(),
+        Status::Created
+    );
+    assert_eq!(post("/api/auth/login", login).await.status(), Status::Ok);
+}

@@ -76,3 +76,34 @@ async fn the_server_and_the_cli_write_the_same_sqlite_file_at_once() {
     );
     eprintln!("sqlite_writers: {registrations} registrations beside 12 CLI commands");
 }
+
+/// A writer that keeps the lock past `busy_timeout` (5 s; a long manual transaction,
+/// say) makes the others give up: they answer 503 `database_unavailable`, not 500.
+#[rocket::async_test]
+async fn a_lock_held_past_busy_timeout_answers_503() {
+    if postgres_url().is_some() {
+        eprintln!("sqlite_writers: SQLite only, skipped on PostgreSQL");
+        return;
+    }
+    let app = crate::support::spawn_app().await;
+    let mut holder = app.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let response = app
+        .post(
+            "/api/auth/register",
+            json!({"username": "waiting", "email": "waiting@example.com", "password": crate::support::PASSWORD}),
+        )
+        .await;
+    crate::support::assert_error(
+        response,
+        rocket::http::Status::ServiceUnavailable,
+        "database_unavailable",
+    )
+    .await;
+    sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
+    drop(holder);
+    app.register("waiting", "waiting@example.com").await;
+}
