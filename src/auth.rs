@@ -268,14 +268,11 @@ async fn check_login(
         return Err(AppError::InvalidCredentials);
     }
     app.rate_limits.by_address(Limit::Login, client)?;
+    // Per login as typed, whether or not it names an account: keyed by the account,
+    // a refusal for one spelling would tell which other spelling is the same account.
+    app.rate_limits
+        .by_login(Limit::LoginAccount, &accounts::login_key(login))?;
     let row = accounts::find_by_login(app.pool(), login).await?;
-    // Per account however it is named (username or email), else per login as typed.
-    match &row {
-        Some(row) => app.rate_limits.by_account(Limit::LoginAccount, row.id)?,
-        None => app
-            .rate_limits
-            .by_unknown_login(Limit::LoginAccount, &accounts::login_key(login))?,
-    }
     // A place in the hashing queue before the attempt is counted: a busy server
     // answers 503 at once and never spends an attempt it cannot check.
     let ticket = app.hasher.ticket()?;

@@ -2,12 +2,18 @@
 //! none), messages built from askama templates as plain text with an HTML
 //! alternative, and sending in the background, so no request waits for SMTP and
 //! neither its time nor its failure tells anything about an address. A failed send is
-//! logged and audited. One message per recipient and purpose per
-//! `mail_throttle_seconds`, so nobody can bomb an inbox through the forms.
+//! logged and audited.
+//!
+//! Nobody can bomb an inbox through the forms: one message per recipient and purpose
+//! per `mail_throttle_seconds`; link mails count against the recipient's budget
+//! (`mail_recipient_limit`) whoever asks; security notices, which go only to
+//! addresses their account proved, are never dropped but past `mail_notice_limit`
+//! are folded into one digest (see [`Outbox::send_notice`]).
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -18,7 +24,7 @@ use sqlx::AnyPool;
 
 use crate::clock::Clock;
 use crate::config::mail::{SmtpUrl, Transport};
-use crate::config::Mail;
+use crate::config::{Mail, Rate};
 use crate::events::{self, EventKind, NewEvent};
 use crate::sessions::ClientInfo;
 
@@ -91,9 +97,29 @@ pub struct Outbox {
     from: Mailbox,
     throttle: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     last_sweep: Arc<std::sync::atomic::AtomicU64>,
+    /// Link mails per recipient (`mail_recipient_limit`), keyed by a digest.
+    budget: Arc<DefaultKeyedRateLimiter<String>>,
+    last_budget_sweep: Arc<std::sync::atomic::AtomicU64>,
+    notices: Arc<NoticeWindows>,
     pool: AnyPool,
     clock: Arc<dyn Clock>,
 }
+
+/// The notices each verified address got in its current period, and those folded
+/// into the digest due at the period's end.
+struct NoticeWindows {
+    limit: Rate,
+    windows: Mutex<HashMap<String, NoticeWindow>>,
+}
+
+struct NoticeWindow {
+    started: Instant,
+    sent: u32,
+    folded: Vec<String>,
+}
+
+/// Builds the digest of the summaries folded in one period (the notices' own text).
+pub type DigestOf = Box<dyn FnOnce(Vec<String>) -> Option<Letter> + Send>;
 
 impl Outbox {
     pub fn new(settings: &Mail, pool: AnyPool, clock: Arc<dyn Clock>) -> Result<Outbox, String> {
@@ -122,9 +148,82 @@ impl Outbox {
             from: settings.mail_from.clone(),
             throttle,
             last_sweep: Arc::default(),
+            budget: Arc::new(DefaultKeyedRateLimiter::keyed(crate::rate_limit::quota(
+                settings.mail_recipient_limit,
+            ))),
+            last_budget_sweep: Arc::default(),
+            notices: Arc::new(NoticeWindows {
+                limit: settings.mail_notice_limit,
+                windows: Mutex::default(),
+            }),
             pool,
             clock,
         })
+    }
+
+    /// Takes one message of `recipient`'s link budget (`mail_recipient_limit`): false
+    /// when it is spent, whoever asked for the messages and whatever they were.
+    pub fn within_budget(&self, recipient: &str) -> bool {
+        crate::rate_limit::sweep(&self.budget, &self.last_budget_sweep);
+        let key = crate::rate_limit::short_digest(&recipient.to_lowercase());
+        let admitted = self.budget.check_key(&key).is_ok();
+        if !admitted {
+            log::info!("mail budget spent: a message to one recipient not sent");
+        }
+        admitted
+    }
+
+    /// Sends a security notice to an address its account proved. The first
+    /// `mail_notice_limit` of a period go at once; the rest are folded, by their
+    /// `summary`, into one digest sent when the period ends, so a flood of decoy
+    /// changes can neither bomb the inbox nor push the one that matters out of it.
+    pub fn send_notice(&self, letter: Letter, summary: String, digest_of: DigestOf) {
+        let key = crate::rate_limit::short_digest(&letter.to.email.to_string().to_lowercase());
+        let limit = self.notices.limit;
+        let mut windows = self
+            .notices
+            .windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        windows.retain(|_, w| w.started.elapsed() < limit.period || !w.folded.is_empty());
+        let window = windows.entry(key.clone()).or_insert_with(|| NoticeWindow {
+            started: Instant::now(),
+            sent: 0,
+            folded: Vec::new(),
+        });
+        if window.sent < limit.count.get() {
+            window.sent += 1;
+            drop(windows);
+            self.send_admitted(letter);
+            return;
+        }
+        window.folded.push(summary);
+        if window.folded.len() > 1 {
+            // The digest of this period is due already and will carry it.
+            return;
+        }
+        let due = window.started + limit.period;
+        let outbox = self.clone();
+        rocket::tokio::spawn(async move {
+            rocket::tokio::time::sleep_until(due.into()).await;
+            let folded = {
+                let mut windows = outbox
+                    .notices
+                    .windows
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let Some(window) = windows.get_mut(&key) else {
+                    return;
+                };
+                // The digest opens the next period and counts in it.
+                window.started = Instant::now();
+                window.sent = 1;
+                std::mem::take(&mut window.folded)
+            };
+            if let Some(digest) = digest_of(folded) {
+                outbox.send_admitted(digest);
+            }
+        });
     }
 
     /// Sends `letter` in the background, unless this recipient had one of this purpose

@@ -25,9 +25,11 @@ pub enum Limit {
     Refresh,
     /// Password and two-factor management, per client address.
     Password,
+    /// Requests to change an account's address, per account.
+    EmailChangeAccount,
 }
 
-const LIMITS: usize = 5;
+const LIMITS: usize = 6;
 
 /// Past this many keys in one limiter, forgotten buckets are swept (at most every
 /// `SWEEP_INTERVAL`), so a flood of distinct addresses cannot grow memory without end.
@@ -51,6 +53,7 @@ impl RateLimiter {
                 keyed(settings.rate_limit_register),
                 keyed(settings.rate_limit_refresh),
                 keyed(settings.rate_limit_password),
+                keyed(settings.rate_limit_email_change_account),
             ],
             last_sweep: AtomicU64::new(0),
         }
@@ -69,16 +72,12 @@ impl RateLimiter {
         }
     }
 
-    /// Spends one request of `limit` for a login that names no account: keyed by a
-    /// digest of its normalised form, so a kilobyte of login costs no more memory
-    /// than a short one.
-    pub fn by_unknown_login(&self, limit: Limit, login_key: &str) -> Result<(), AppError> {
-        let hash = digest(&SHA256, login_key.as_bytes());
-        let short: String = hash.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        self.check(limit, &format!("login:{short}"))
+    /// Spends one request of `limit` for a login identifier as typed (normalised),
+    /// never for the account it names: an allowance spent on a username says nothing
+    /// about which email belongs to it. Keyed by a digest, so a kilobyte of login
+    /// costs no more memory than a short one.
+    pub fn by_login(&self, limit: Limit, login_key: &str) -> Result<(), AppError> {
+        self.check(limit, &format!("login:{}", short_digest(login_key)))
     }
 
     /// Spends one request of `limit` for the account `id`, however it was named.
@@ -105,6 +104,15 @@ impl RateLimiter {
     }
 }
 
+/// The first 128 bits of SHA-256 of `text`, in hex: a key that costs the same memory
+/// whatever it stands for, and does not keep an address or login in memory.
+pub fn short_digest(text: &str) -> String {
+    digest(&SHA256, text.as_bytes()).as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Forgets the keys of `limiter` whose allowance is whole again, at most once per
 /// `SWEEP_INTERVAL` (`last_sweep` marks the last), so a flood of distinct keys cannot
 /// grow memory without end. Any keyed limiter of ours (the outbox's throttle too).
@@ -127,7 +135,7 @@ pub fn sweep(limiter: &DefaultKeyedRateLimiter<String>, last_sweep: &AtomicU64) 
 }
 
 /// `count` at once, coming back evenly over `period`.
-fn quota(rate: Rate) -> Quota {
+pub fn quota(rate: Rate) -> Quota {
     let interval = rate.period / rate.count.get();
     Quota::with_period(interval.max(Duration::from_nanos(1)))
         .expect("a positive interval")
@@ -152,6 +160,7 @@ mod tests {
             rate_limit_register: rate(1),
             rate_limit_refresh: rate(1),
             rate_limit_password: rate(1),
+            rate_limit_email_change_account: rate(1),
         }
     }
 

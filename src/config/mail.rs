@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{invalid, ConfigError, Profile};
+use super::{invalid, ConfigError, Profile, Rate};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -15,6 +15,8 @@ pub struct Raw {
     pub mail_dir: String,
     pub public_url: Option<String>,
     pub mail_throttle_seconds: u64,
+    pub mail_recipient_limit: String,
+    pub mail_notice_limit: String,
     pub verify_email_ttl: u64,
     pub email_verification_required: bool,
     pub password_reset_ttl: u64,
@@ -38,6 +40,9 @@ impl Raw {
             mail_dir: "mail".into(),
             public_url: None,
             mail_throttle_seconds: 60,
+            // Any one inbox hears from us at most this often, whoever asks.
+            mail_recipient_limit: "5/hour".into(),
+            mail_notice_limit: "3/hour".into(),
             // GoTrue's figure for its links.
             verify_email_ttl: 24 * 60 * 60,
             email_verification_required: false,
@@ -90,6 +95,12 @@ pub struct Mail {
     /// The base of every link, without a trailing slash; never the request's Host.
     pub public_url: String,
     pub mail_throttle_seconds: u64,
+    /// Link mails (and any mail to an address the account has not proved) one
+    /// recipient may get, whoever asks for them; past it nothing is sent.
+    pub mail_recipient_limit: Rate,
+    /// Security notices one verified address gets at once; past it the rest of the
+    /// period's notices are folded into one digest at its end, never dropped.
+    pub mail_notice_limit: Rate,
     /// Seconds a verification link works.
     pub verify_email_ttl: i64,
     /// Unverified accounts may not log in (403 `email_unverified`).
@@ -213,7 +224,12 @@ impl Mail {
                 "needs mail: with mail_transport = \"none\" nobody could verify",
             ));
         }
+        let rate = |key: &'static str, text: &str| Rate::parse(text).map_err(|e| invalid(key, e));
+        let mail_recipient_limit = rate("mail_recipient_limit", &raw.mail_recipient_limit)?;
+        let mail_notice_limit = rate("mail_notice_limit", &raw.mail_notice_limit)?;
         Ok(Mail {
+            mail_recipient_limit,
+            mail_notice_limit,
             verify_email_ttl: raw.verify_email_ttl as i64,
             email_verification_required: raw.email_verification_required,
             mail_transport,

@@ -17,6 +17,7 @@ pub struct Raw {
     pub rate_limit_register: String,
     pub rate_limit_refresh: String,
     pub rate_limit_password: String,
+    pub rate_limit_email_change_account: String,
 }
 
 impl Raw {
@@ -30,6 +31,8 @@ impl Raw {
             rate_limit_register: "30/5 minutes".into(),
             rate_limit_refresh: "150/5 minutes".into(),
             rate_limit_password: "10/minute".into(),
+            // Each request mails two inboxes; the owner rarely needs more.
+            rate_limit_email_change_account: "3/hour".into(),
         }
     }
 }
@@ -94,6 +97,8 @@ pub struct RateLimits {
     pub rate_limit_refresh: Rate,
     /// Per client address: the password and two-factor management endpoints.
     pub rate_limit_password: Rate,
+    /// Per account: requests to change its address.
+    pub rate_limit_email_change_account: Rate,
 }
 
 impl RateLimits {
@@ -109,6 +114,10 @@ impl RateLimits {
             rate_limit_register: rate("rate_limit_register", &raw.rate_limit_register)?,
             rate_limit_refresh: rate("rate_limit_refresh", &raw.rate_limit_refresh)?,
             rate_limit_password: rate("rate_limit_password", &raw.rate_limit_password)?,
+            rate_limit_email_change_account: rate(
+                "rate_limit_email_change_account",
+                &raw.rate_limit_email_change_account,
+            )?,
         })
     }
 }

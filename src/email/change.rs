@@ -40,6 +40,9 @@ pub async fn request(
         ));
     }
     recheck_password(app, &row, password, "password", client).await?;
+    // Each request mails two inboxes: its owner may ask a few times an hour.
+    app.rate_limits
+        .by_account(Limit::EmailChangeAccount, row.id)?;
     let new_email = email.display.clone();
     audit_own(
         app,
@@ -60,8 +63,7 @@ pub async fn request(
                 subject: format!("Confirm your new address for {brand}"),
                 intro: format!(
                     "Please confirm that this address should become the address of your \
-                     {brand} account ({}).",
-                    row.username
+                     {brand} account."
                 ),
                 action: "Confirm my new address",
                 unasked: format!(
@@ -75,12 +77,7 @@ pub async fn request(
             };
             send_link(&room, letter).await?;
         }
-        notices::send(
-            &room,
-            &row,
-            Notice::EmailChangeRequested { new_email },
-            &client,
-        );
+        notices::send(&room, &row, Notice::EmailChangeRequested, &client);
         Ok(())
     });
     Ok(())
@@ -114,10 +111,7 @@ pub async fn confirm(
         client,
     )
     .await;
-    let notice = Notice::EmailChanged {
-        new_email: email.display.clone(),
-    };
-    notices::send(&Mailroom::of(app), &old, notice, client);
+    notices::send(&Mailroom::of(app), &old, Notice::EmailChanged, client);
     let row = accounts::find_by_id(app.pool(), old.id)
         .await?
         .ok_or(AppError::InvalidLink)?;

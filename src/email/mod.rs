@@ -7,6 +7,7 @@
 //! has answered, so neither its answer nor its time depends on it.
 
 pub mod change;
+pub mod device;
 pub mod notices;
 pub mod password_reset;
 pub mod tokens;
@@ -83,11 +84,6 @@ impl Mailroom {
     }
 }
 
-/// The name a message greets its reader by.
-fn greeting_name(row: &AccountRow) -> &str {
-    row.display_name.as_deref().unwrap_or(&row.username)
-}
-
 /// `address` as a mailbox; `None` (logged) for an address our rules accepted but the
 /// mail library cannot write.
 fn mailbox(address: &str, account_id: i64) -> Option<Mailbox> {
@@ -129,7 +125,6 @@ pub fn check_link_target(app: &App, redirect_to: Option<&str>) -> Result<Option<
 #[derive(Template)]
 #[template(path = "mail/link.txt")]
 struct LinkText<'a> {
-    name: &'a str,
     intro: &'a str,
     valid_for: &'a str,
     link: &'a str,
@@ -140,7 +135,6 @@ struct LinkText<'a> {
 #[template(path = "mail/link.html")]
 struct LinkHtml<'a> {
     subject: &'a str,
-    name: &'a str,
     intro: &'a str,
     action: &'a str,
     valid_for: &'a str,
@@ -172,12 +166,13 @@ pub struct LinkMail<'a> {
 
 /// Issues a token for `mail.purpose` and sends its link in the background. False,
 /// with nothing issued, when this recipient had such a message within the throttle
-/// interval: the link sent last keeps working.
+/// interval or has spent its budget (`mail_recipient_limit`): the links sent before
+/// keep working.
 pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppError> {
     let Some(to) = mailbox(mail.to, mail.row.id) else {
         return Ok(false);
     };
-    if !room.outbox.admits(mail.purpose.as_str(), mail.to) {
+    if !room.outbox.admits(mail.purpose.as_str(), mail.to) || !room.outbox.within_budget(mail.to) {
         return Ok(false);
     }
     let issued = tokens::issue(
@@ -212,14 +207,12 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
         ),
     };
     let valid_for = in_words(mail.ttl);
-    let name = greeting_name(mail.row);
     let letter = Letter::render(
         to,
         mail.subject.clone(),
         mail.purpose.as_str(),
         Some(mail.row.id),
         &LinkText {
-            name,
             intro: &mail.intro,
             valid_for: &valid_for,
             link: &link,
@@ -227,7 +220,6 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
         },
         &LinkHtml {
             subject: &mail.subject,
-            name,
             intro: &mail.intro,
             action: mail.action,
             valid_for: &valid_for,

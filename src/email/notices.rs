@@ -1,7 +1,10 @@
 //! Security notices: a message to the account's address when something that guards
 //! it changes, so its owner hears of a change they did not make. Each kind can be
-//! switched off in the settings (`notify_*`); all go out in the background. Only the
-//! new-device notice is throttled (see [`try_send`]).
+//! switched off in the settings (`notify_*`); all go out in the background, and only
+//! to an address the account proved (an unverified one may be anybody's). None is
+//! dropped: past `mail_notice_limit` they are folded into one digest (see
+//! [`crate::mail::Outbox::send_notice`]). They carry no text a client chose: no
+//! name, no new address, the device from a closed vocabulary.
 
 use askama::Template;
 
@@ -10,20 +13,17 @@ use crate::error::AppError;
 use crate::mail::Letter;
 use crate::sessions::ClientInfo;
 
-use super::{greeting_name, mailbox, Mailroom};
+use super::{mailbox, Mailroom};
 
 /// What happened to the account.
 #[derive(Debug, Clone)]
 pub enum Notice {
     PasswordChanged,
-    /// A change to `new_email` was asked for; the old address hears of it at once.
-    EmailChangeRequested {
-        new_email: String,
-    },
-    /// The address changed to `new_email`; sent to the old one.
-    EmailChanged {
-        new_email: String,
-    },
+    /// A change of address was asked for; the old address hears of it at once (not
+    /// of the new address, which the requester chose).
+    EmailChangeRequested,
+    /// The address changed; sent to the old one.
+    EmailChanged,
     TwoFactorDisabled,
     RecoveryCodesRegenerated,
     /// A complete sign-in from a browser or device none of the account's sessions used.
@@ -35,8 +35,8 @@ impl Notice {
     fn purpose(&self) -> &'static str {
         match self {
             Notice::PasswordChanged => "notice_password_changed",
-            Notice::EmailChangeRequested { .. } => "notice_email_change_requested",
-            Notice::EmailChanged { .. } => "notice_email_changed",
+            Notice::EmailChangeRequested => "notice_email_change_requested",
+            Notice::EmailChanged => "notice_email_changed",
             Notice::TwoFactorDisabled => "notice_two_factor_disabled",
             Notice::RecoveryCodesRegenerated => "notice_recovery_codes_regenerated",
             Notice::NewDevice => "notice_new_device",
@@ -48,9 +48,7 @@ impl Notice {
         room.settings.mail.enabled()
             && match self {
                 Notice::PasswordChanged => on.password_changed,
-                Notice::EmailChangeRequested { .. } | Notice::EmailChanged { .. } => {
-                    on.email_changed
-                }
+                Notice::EmailChangeRequested | Notice::EmailChanged => on.email_changed,
                 Notice::TwoFactorDisabled => on.two_factor_disabled,
                 Notice::RecoveryCodesRegenerated => on.recovery_codes_regenerated,
                 Notice::NewDevice => on.new_device,
@@ -63,18 +61,18 @@ impl Notice {
                 format!("Your {brand} password was changed"),
                 format!("The password of your {brand} account was changed."),
             ),
-            Notice::EmailChangeRequested { new_email } => (
+            Notice::EmailChangeRequested => (
                 format!("A new address was asked for your {brand} account"),
                 format!(
-                    "Someone signed in to your {brand} account asked to change its address \
-                     to {new_email}. Nothing changes unless that address confirms."
+                    "Someone signed in to your {brand} account asked to change its address. \
+                     Nothing changes unless the new address confirms."
                 ),
             ),
-            Notice::EmailChanged { new_email } => (
+            Notice::EmailChanged => (
                 format!("Your {brand} address was changed"),
                 format!(
-                    "The address of your {brand} account is now {new_email}; \
-                     this address no longer signs in or receives its messages."
+                    "The address of your {brand} account was changed. \
+                     This address no longer signs in or receives its messages."
                 ),
             ),
             Notice::TwoFactorDisabled => (
@@ -106,7 +104,6 @@ impl Notice {
 struct NoticeText<'a> {
     app: &'a str,
     public_url: &'a str,
-    name: &'a str,
     headline: &'a str,
     details: &'a [String],
     advice: &'a str,
@@ -118,7 +115,6 @@ struct NoticeHtml<'a> {
     subject: &'a str,
     app: &'a str,
     public_url: &'a str,
-    name: &'a str,
     headline: &'a str,
     details: &'a [String],
     advice: &'a str,
@@ -138,61 +134,92 @@ fn try_send(
     notice: &Notice,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    if !notice.switched_on(room) {
+    if !notice.switched_on(room) || row.email_verified_at.is_none() {
         return Ok(());
     }
     let Some(to) = mailbox(&row.email, row.id) else {
         return Ok(());
     };
+    // Sign-ins, which anyone with the password can repeat, are also throttled by kind.
+    if matches!(notice, Notice::NewDevice) && !room.outbox.admits(notice.purpose(), &row.email) {
+        return Ok(());
+    }
     let brand = crate::config::brand();
     let (subject, headline) = notice.subject_and_headline(&brand);
-    let mut details = vec![format!(
-        "When: {} UTC",
-        crate::clock::utc_minute(room.now())
-    )];
+    let when = format!("{} UTC", crate::clock::utc_minute(room.now()));
+    let mut details = vec![format!("When: {when}")];
     if let Some(ip) = &client.ip {
         details.push(format!("From the address: {ip}"));
     }
-    if let Some(agent) = &client.user_agent {
-        details.push(format!(
-            "Browser or device: {}",
-            crate::text::printable(agent, 200)
-        ));
-    }
+    let device = super::device::described(client.user_agent.as_deref());
+    details.push(format!("Browser or device: {device}"));
+    let public_url = room.settings.mail.public_url.clone();
+    let letter = render(
+        to.clone(),
+        &subject,
+        notice.purpose(),
+        row.id,
+        &headline,
+        &details,
+        &public_url,
+    )?;
+    let summary = format!("{when}: {headline} ({device})");
+    let account_id = row.id;
+    let digest_of: crate::mail::DigestOf = Box::new(move |folded: Vec<String>| {
+        let subject = format!("More security notices for your {brand} account");
+        let headline = format!(
+            "{} more changes were made to your {brand} account since our last message:",
+            folded.len()
+        );
+        render(
+            to,
+            &subject,
+            "notice_digest",
+            account_id,
+            &headline,
+            &folded,
+            &public_url,
+        )
+        .inspect_err(|error| log::warn!("no notice digest: {}", error.with_causes()))
+        .ok()
+    });
+    room.outbox.send_notice(letter, summary, digest_of);
+    Ok(())
+}
+
+/// A notice's letter: its headline, the lines that detail it, the advice.
+fn render(
+    to: lettre::message::Mailbox,
+    subject: &str,
+    purpose: &'static str,
+    account_id: i64,
+    headline: &str,
+    details: &[String],
+    public_url: &str,
+) -> Result<Letter, AppError> {
+    let brand = crate::config::brand();
     let advice = "If this was you, there is nothing to do. If it was not, reset your \
                   password at once and review your sessions on the account page.";
-    let public_url = &room.settings.mail.public_url;
-    let name = greeting_name(row);
-    let letter = Letter::render(
+    Letter::render(
         to,
-        subject.clone(),
-        notice.purpose(),
-        Some(row.id),
+        subject.to_string(),
+        purpose,
+        Some(account_id),
         &NoticeText {
             app: &brand,
             public_url,
-            name,
-            headline: &headline,
-            details: &details,
+            headline,
+            details,
             advice,
         },
         &NoticeHtml {
-            subject: &subject,
+            subject,
             app: &brand,
             public_url,
-            name,
-            headline: &headline,
-            details: &details,
+            headline,
+            details,
             advice,
         },
     )
-    .map_err(|e| AppError::internal("rendering a notice", e.to_string()))?;
-    // A throttled notice could be used to hide one change behind a decoy a moment
-    // before; only sign-ins, which anyone with the password can repeat, are throttled.
-    if matches!(notice, Notice::NewDevice) {
-        room.outbox.send_in_background(letter);
-    } else {
-        room.outbox.send_admitted(letter);
-    }
-    Ok(())
+    .map_err(|e| AppError::internal("rendering a notice", e.to_string()))
 }

@@ -1,7 +1,8 @@
 //! Password reset by email: a link to the account's address sets a new password
 //! without the old one. Asking for it reveals nothing (the answer and its time are
 //! the same for every address: the lookup happens in the background); using it signs
-//! the account out everywhere and clears its lockout, and bypasses nothing else: a
+//! the account out everywhere, clears its lockout and marks the address verified (the
+//! link reached it), and bypasses nothing else: a
 //! blocked or deactivated account stays so, and the next login still asks for the
 //! second factor.
 
@@ -62,9 +63,7 @@ async fn send_reset_link(
         to: &row.email,
         subject: format!("Reset your {brand} password"),
         intro: format!(
-            "Someone (we hope you) asked to set a new password for your {brand} account \
-             ({}).",
-            row.username
+            "Someone (we hope you) asked to set a new password for your {brand} account."
         ),
         action: "Choose a new password",
         unasked: "If you did not ask for this, ignore this message: your password stays \
@@ -111,6 +110,12 @@ pub async fn reset(
         return Err(AppError::InvalidLink);
     }
     accounts::update_password_hash(pool, row.id, &hash, app.now()).await?;
+    // The link reached the address: it is the owner's, proved like a verification.
+    let mut row = row;
+    if accounts::mark_email_verified(pool, row.id, &spent.email, app.now()).await? {
+        row.email_verified_at = Some(app.now());
+        app.session_cache.forget_account(row.id);
+    }
     tokens::void_all(pool, row.id).await?;
     accounts::clear_failed_logins_after_reset(pool, row.id).await?;
     audit_own(

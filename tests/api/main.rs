@@ -32,6 +32,7 @@ mod login;
 mod logout_and_sessions;
 mod logs;
 mod mail;
+mod mail_budget;
 mod notices;
 mod observability;
 mod openapi;

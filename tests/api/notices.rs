@@ -5,7 +5,7 @@
 use rocket::http::{Header, Status};
 use serde_json::json;
 
-use crate::smtp_sink::{mailing_app_with, readable, SmtpSink};
+use crate::smtp_sink::{mailing_app_with, readable, verify_address, SmtpSink};
 use crate::support::{TestApp, PASSWORD};
 use crate::two_factor::{code_now, enrol};
 
@@ -32,6 +32,9 @@ async fn settle() {
     rocket::tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 }
 
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+const SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
 const NEW_DEVICE: &str = "from a device it had not used before";
 
 #[rocket::async_test]
@@ -39,22 +42,20 @@ async fn a_sign_in_from_a_device_not_seen_before_is_told() {
     let sink = SmtpSink::start().await;
     let app = mailing_app_with(&sink, |f| f).await;
     app.register("alice", "alice@example.com").await;
-    login_from(&app, "Firefox/128 on Linux").await;
-    login_from(&app, "Firefox/128 on Linux").await;
+    verify_address(&app, &sink, "alice@example.com").await;
+    login_from(&app, FIREFOX).await;
+    login_from(&app, FIREFOX).await;
     settle().await;
     assert_eq!(
         notices_saying(&sink, NEW_DEVICE),
         0,
         "the first device is no news"
     );
-    login_from(&app, "Safari/17 on iPhone").await;
+    login_from(&app, SAFARI).await;
     let notice = sink.wait_for_one("alice@example.com", NEW_DEVICE).await;
-    assert!(
-        readable(&notice).contains("Safari/17 on iPhone"),
-        "{notice}"
-    );
-    login_from(&app, "Firefox/128 on Linux").await;
-    login_from(&app, "Safari/17 on iPhone").await;
+    assert!(readable(&notice).contains("Safari on iOS"), "{notice}");
+    login_from(&app, FIREFOX).await;
+    login_from(&app, SAFARI).await;
     settle().await;
     assert_eq!(notices_saying(&sink, NEW_DEVICE), 1);
 }
@@ -68,8 +69,9 @@ async fn each_notice_can_be_switched_off() {
     })
     .await;
     app.register("alice", "alice@example.com").await;
-    login_from(&app, "Firefox/128 on Linux").await;
-    login_from(&app, "Safari/17 on iPhone").await;
+    verify_address(&app, &sink, "alice@example.com").await;
+    login_from(&app, FIREFOX).await;
+    login_from(&app, SAFARI).await;
     let session = app.signed_in("alice").await;
     let response = app
         .post_bearer(
@@ -97,6 +99,7 @@ async fn turning_two_factor_off_and_new_recovery_codes_are_told() {
     let sink = SmtpSink::start().await;
     let app = mailing_app_with(&sink, |f| f).await;
     app.register("alice", "alice@example.com").await;
+    verify_address(&app, &sink, "alice@example.com").await;
     let enrolled = enrol(&app, "alice").await;
     let response = app
         .post_bearer(

@@ -221,7 +221,9 @@ pub async fn mailing_app_with(
             f.merge(("gatehouse.mail_transport", "smtp"))
                 .merge(("gatehouse.smtp_url", url))
                 .merge(("gatehouse.public_url", "https://app.example.com"))
-                .merge(("gatehouse.mail_throttle_seconds", 0)),
+                .merge(("gatehouse.mail_throttle_seconds", 0))
+                .merge(("gatehouse.mail_recipient_limit", "1000/hour"))
+                .merge(("gatehouse.mail_notice_limit", "1000/hour")),
         )
     })
     .await
@@ -256,4 +258,29 @@ impl SmtpSink {
             rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Follows the verification link the sink got for `address` (registration sends
+/// one): security notices go only to a verified address.
+pub async fn verify_address(app: &crate::support::TestApp, sink: &SmtpSink, address: &str) {
+    let message = sink.wait_for_one(address, "/verify-email?token=").await;
+    let token = link_token(&message, "/verify-email");
+    let response = app
+        .post(
+            "/api/auth/email/verify",
+            serde_json::json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        rocket::http::Status::Ok,
+        "verifying {address}"
+    );
+}
+
+/// A message's body (both parts), without its headers: what its reader sees.
+pub fn body_of(message: &str) -> String {
+    let text = readable(message).replace("\r\n", "\n");
+    text.split_once("\n\n")
+        .map_or(text.clone(), |(_, body)| body.to_string())
 }
