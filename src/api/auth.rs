@@ -355,8 +355,8 @@ pub struct Reauthenticated {
 #[derive(FromForm, utoipa::ToSchema)]
 pub struct IntrospectionRequest<'r> {
     token: &'r str,
-    /// RFC 7662's hint; only access tokens are introspected.
-    #[field(default = None)]
+    /// RFC 7662's hint, optional; only access tokens are introspected. Other
+    /// parameters (RFC 7662 §2.1's extensions) are ignored.
     #[allow(dead_code)]
     token_type_hint: Option<&'r str>,
 }

@@ -9,11 +9,16 @@ use crate::support::{assert_error, spawn_app, spawn_app_with, TestApp};
 const SERVICE_SECRET: &str = "service-credential-9f3b7d1a5c8e2f4b6d0a1c3e5f7b9d2a";
 
 async fn introspect(app: &TestApp, credential: Option<&str>, token: &str) -> (Status, Value) {
+    let form = format!("token={token}&token_type_hint=access_token");
+    introspect_form(app, credential, &form).await
+}
+
+async fn introspect_form(app: &TestApp, credential: Option<&str>, form: &str) -> (Status, Value) {
     let mut request = app
         .client
         .post("/api/auth/introspect")
         .header(ContentType::Form)
-        .body(format!("token={token}&token_type_hint=access_token"));
+        .body(form.to_string());
     if let Some(credential) = credential {
         request = request.header(Header::new("Authorization", format!("Bearer {credential}")));
     }
@@ -84,4 +89,19 @@ async fn without_a_credential_configured_the_route_is_not_there() {
         .dispatch()
         .await;
     assert_error(response, Status::NotFound, "not_found").await;
+}
+
+#[rocket::async_test]
+async fn a_standard_request_names_the_token_alone_and_extensions_are_ignored() {
+    let app = spawn_app_with(|f| f.merge(("gatehouse.introspection_secret", SERVICE_SECRET))).await;
+    let alice = app.signed_in("alice").await;
+    for form in [
+        format!("token={}", alice.access),
+        format!("token={}&resource=https%3A%2F%2Fapi.example&client_id=svc", alice.access),
+    ] {
+        let (status, body) = introspect_form(&app, Some(SERVICE_SECRET), &form).await;
+        assert_eq!((status, &body["active"]), (Status::Ok, &Value::Bool(true)), "{form}: {body}");
+    }
+    let (status, body) = introspect_form(&app, Some(SERVICE_SECRET), "token_type_hint=access_token").await;
+    assert_eq!(status, Status::UnprocessableEntity, "{body}");
 }
