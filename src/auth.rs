@@ -313,12 +313,26 @@ async fn check_login(
         // Only a completed login resets the count; the password alone is given back.
         attempt.give_back(app).await?;
         let tokens = start_second_factor(app, &row, remember, client).await?;
-        password_unchanged_since(app, &row, &tokens.session_id, client).await?;
+        password_unchanged_since(
+            app,
+            row.id,
+            row.password_version,
+            &tokens.session_id,
+            client,
+        )
+        .await?;
         return Ok(tokens);
     }
     attempt.completed_login(app).await?;
     let tokens = open_session(app, &row, remember, None, client).await?;
-    password_unchanged_since(app, &row, &tokens.session_id, client).await?;
+    password_unchanged_since(
+        app,
+        row.id,
+        row.password_version,
+        &tokens.session_id,
+        client,
+    )
+    .await?;
     Ok(tokens)
 }
 
@@ -327,16 +341,17 @@ async fn check_login(
 /// again once its session exists and ends it if the password changed meanwhile.
 pub(crate) async fn password_unchanged_since(
     app: &App,
-    seen: &AccountRow,
+    account_id: i64,
+    checked_version: i64,
     session_id: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    let now = accounts::password_version(app.pool(), seen.id).await?;
-    if now == Some(seen.password_version) {
+    let now = accounts::password_version(app.pool(), account_id).await?;
+    if now == Some(checked_version) {
         return Ok(());
     }
     let reason = "password_changed";
-    revoke_session(app, seen.id, session_id, reason, None, client).await?;
+    revoke_session(app, account_id, session_id, reason, None, client).await?;
     Err(AppError::InvalidCredentials)
 }
 
@@ -356,6 +371,7 @@ pub async fn open_session(
         pending: false,
         ttl: session_ttl(app, remember),
         proved_by: Some(method.unwrap_or("password")),
+        password_version: row.password_version,
     };
     let now = app.now();
     let session = sessions::create_session(app.pool(), new, client, now).await?;
@@ -426,6 +442,7 @@ async fn start_second_factor(
         pending: true,
         ttl: app.settings.two_factor.two_factor_pending_ttl,
         proved_by: None,
+        password_version: row.password_version,
     };
     let session = sessions::create_session(app.pool(), new, client, app.now()).await?;
     audit_own(app, EventKind::SecondFactorRequested, row.id, None, client).await;

@@ -103,6 +103,9 @@ pub async fn confirm(
         return Err(AppError::InvalidLink);
     }
     app.session_cache.forget_account(old.id);
+    // Links sent to the old address (or to other new ones) end for good: they must not
+    // come back to life if the account returns to that address.
+    tokens::void_all(app.pool(), old.id).await?;
     audit_own(
         app,
         EventKind::EmailChanged,

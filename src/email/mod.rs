@@ -175,7 +175,7 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
     if !room.outbox.admits(mail.purpose.as_str(), mail.to) || !room.outbox.within_budget(mail.to) {
         return Ok(false);
     }
-    let issued = tokens::issue(
+    let token = tokens::issue(
         &room.pool,
         mail.row.id,
         mail.purpose,
@@ -183,14 +183,7 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
         mail.ttl,
         room.now(),
     )
-    .await;
-    let token = match issued {
-        Ok(token) => token,
-        // A request racing this one issued the live token (one per purpose): its
-        // message goes, this one is not needed.
-        Err(error) if crate::db::unique_violation(&error).is_some() => return Ok(false),
-        Err(error) => return Err(error.into()),
-    };
+    .await?;
     // A password change voids every link it sees; one issued just after it, for a
     // request that proved the old password, is voided here.
     if let Some(version) = mail.password_version {

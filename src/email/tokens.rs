@@ -92,8 +92,14 @@ fn secret_of(presented: Presented<'_>) -> &str {
     }
 }
 
+/// At most this many live links per account and purpose: a new request leaves the
+/// earlier links working (an anonymous request must not kill the owner's link), and
+/// voids only the oldest beyond this.
+pub const LIVE_LINKS: i64 = 3;
+
 /// A new token for `account_id` and `purpose`, sent to `email`, valid `ttl` seconds;
-/// the account's earlier tokens of that purpose stop working.
+/// the account's earlier unspent tokens of that purpose keep working, but for the
+/// oldest beyond [`LIVE_LINKS`].
 pub async fn issue(
     pool: &AnyPool,
     account_id: i64,
@@ -103,22 +109,33 @@ pub async fn issue(
     now: i64,
 ) -> Result<String, sqlx::Error> {
     let token = crate::random::token(32);
+    let hash = hash_of(&token);
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM email_tokens WHERE account_id = $1 AND purpose = $2")
-        .bind(account_id)
-        .bind(purpose.as_str())
-        .execute(&mut *tx)
-        .await?;
     sqlx::query(
-        "INSERT INTO email_tokens (token_hash, account_id, purpose, email, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO email_tokens (token_hash, account_id, purpose, email, created_at, expires_at, seq) \
+         SELECT $1, $2, $3, $4, $5, $6, COALESCE(MAX(seq), 0) + 1 FROM email_tokens \
+         WHERE account_id = $2 AND purpose = $3",
     )
-    .bind(hash_of(&token))
+    .bind(&hash)
     .bind(account_id)
     .bind(purpose.as_str())
     .bind(email)
     .bind(now)
     .bind(now + ttl)
+    .execute(&mut *tx)
+    .await?;
+    // The new token is kept whatever the order of tokens made in the same second.
+    sqlx::query(
+        "DELETE FROM email_tokens WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL \
+         AND token_hash <> $3 AND token_hash NOT IN (\
+           SELECT token_hash FROM email_tokens WHERE account_id = $1 AND purpose = $2 \
+           AND used_at IS NULL AND token_hash <> $3 \
+           ORDER BY seq DESC LIMIT $4)",
+    )
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .bind(&hash)
+    .bind(LIVE_LINKS - 1)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -138,7 +155,8 @@ pub async fn peek(
 }
 
 /// Spends `presented` for `purpose` if it is valid at `now`: what it stood for, or
-/// `None` for anything else, all alike.
+/// `None` for anything else, all alike. The account's other links of that purpose
+/// are voided with it: one was used, the rest are no longer needed.
 pub async fn spend(
     pool: &AnyPool,
     presented: Presented<'_>,
@@ -146,7 +164,17 @@ pub async fn spend(
     now: i64,
 ) -> Result<Option<Redeemed>, sqlx::Error> {
     let sql = "UPDATE email_tokens SET used_at = $3 WHERE {valid} RETURNING account_id, email";
-    redeem(pool, sql, presented, purpose, now).await
+    let redeemed = redeem(pool, sql, presented, purpose, now).await?;
+    if let Some(redeemed) = &redeemed {
+        sqlx::query(
+            "DELETE FROM email_tokens WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL",
+        )
+        .bind(redeemed.account_id)
+        .bind(purpose.as_str())
+        .execute(pool)
+        .await?;
+    }
+    Ok(redeemed)
 }
 
 /// Runs `sql`, whose `{valid}` becomes [`valid_token`]'s condition, for `presented`.

@@ -123,6 +123,8 @@ pub struct NewSession {
     /// How the login proved its holder (`password`, `totp`, `recovery_code`); `None`
     /// for a pending session, which proves nothing yet.
     pub proved_by: Option<&'static str>,
+    /// The account's password version the login checked.
+    pub password_version: i64,
 }
 
 pub async fn create_session(
@@ -139,8 +141,9 @@ pub async fn create_session(
         .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
     let sql = format!(
         "INSERT INTO sessions (id, account_id, created_at, last_used_at, expires_at, persistent, \
-         refresh_generation, rotated_at, user_agent, ip, two_factor_pending, proved_at, proved_by) \
-         VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7, $8, $9, $10) RETURNING {}",
+         refresh_generation, rotated_at, user_agent, ip, two_factor_pending, proved_at, proved_by, \
+         password_version) \
+         VALUES ($1, $2, $3, $3, $4, $5, 0, $3, $6, $7, $8, $9, $10, $11) RETURNING {}",
         SessionRow::select_list("")
     );
     sqlx::query_as::<_, SessionRow>(&sql)
@@ -154,6 +157,7 @@ pub async fn create_session(
         .bind(i64::from(new.pending))
         .bind(new.proved_by.map(|_| now))
         .bind(new.proved_by)
+        .bind(new.password_version)
         .fetch_one(pool)
         .await
 }
@@ -252,21 +256,25 @@ pub async fn reserve_otp_attempt(
 }
 
 /// Ends a pending session whose second factor was accepted; its successor is a new
-/// session. True for exactly one caller, however many race to complete it.
+/// session. The password version its password step checked, for exactly one caller
+/// however many race to complete it, and only while the account's password is still
+/// that version (a reset between the two steps ends the login).
 pub async fn spend_pending_session(
     pool: &AnyPool,
     id: &str,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = $2, revoke_reason = 'second_factor_completed' \
-         WHERE id = $1 AND two_factor_pending = 1 AND revoked_at IS NULL",
+         WHERE id = $1 AND two_factor_pending = 1 AND revoked_at IS NULL \
+         AND password_version = \
+         (SELECT a.password_version FROM accounts a WHERE a.id = sessions.account_id) \
+         RETURNING password_version",
     )
     .bind(id)
     .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Records use of a session; callers throttle it so reads stay reads.

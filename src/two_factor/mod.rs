@@ -447,11 +447,14 @@ pub async fn complete_login(
     let Some(method) = spend_code(app, &row, code, true).await? else {
         return Err(wrong_login_code(app, attempt, &session.id, number, &row, client).await?);
     };
-    if !sessions::spend_pending_session(app.pool(), &session.id, now).await? {
-        // A parallel request completed (or ended) this login first.
+    let Some(checked_version) =
+        sessions::spend_pending_session(app.pool(), &session.id, now).await?
+    else {
+        // A parallel request completed (or ended) this login first, or the password
+        // changed since its password step.
         attempt.give_back(app).await?;
         return Err(AppError::SessionRevoked);
-    }
+    };
     app.session_cache.forget_session(&session.id);
     attempt.completed_login(app).await?;
     if method == Method::RecoveryCode {
@@ -461,7 +464,8 @@ pub async fn complete_login(
     }
     let tokens =
         auth::open_session(app, &row, session.persistent, Some(method.name()), client).await?;
-    auth::password_unchanged_since(app, &row, &tokens.session_id, client).await?;
+    auth::password_unchanged_since(app, row.id, checked_version, &tokens.session_id, client)
+        .await?;
     Ok(tokens)
 }
 

@@ -222,3 +222,42 @@ async fn an_address_is_a_bare_address_so_mail_goes_where_its_key_says() {
         assert_eq!(response.status(), Status::UnprocessableEntity, "{dressed}");
     }
 }
+
+#[rocket::async_test]
+async fn a_change_of_address_voids_the_links_sent_to_the_old_one_for_good() {
+    let sink = SmtpSink::start().await;
+    let app = mailing_app_with(&sink, |f| f).await;
+    let session = app.signed_in("alice").await;
+    let response = app
+        .post(
+            "/api/auth/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Accepted);
+    let reset = link_token(
+        &sink
+            .wait_for_one("alice@example.com", "/reset-password?token=")
+            .await,
+        "/reset-password",
+    );
+    // Away to another address and back within the hour.
+    for address in ["elsewhere@example.org", "alice@example.com"] {
+        assert_eq!(
+            ask(&app, &session, address, PASSWORD).await.0,
+            Status::Accepted
+        );
+        let link = sink.wait_for_one(address, "/confirm-email?token=").await;
+        assert_eq!(
+            confirm(&app, &link_token(&link, "/confirm-email")).await.0,
+            Status::Ok
+        );
+    }
+    let response = app
+        .post(
+            "/api/auth/password/reset",
+            json!({"token": reset, "new_password": "violet canyon drifting northward"}),
+        )
+        .await;
+    assert_error(response, Status::BadRequest, "invalid_link").await;
+}

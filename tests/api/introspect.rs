@@ -97,11 +97,19 @@ async fn a_standard_request_names_the_token_alone_and_extensions_are_ignored() {
     let alice = app.signed_in("alice").await;
     for form in [
         format!("token={}", alice.access),
-        format!("token={}&resource=https%3A%2F%2Fapi.example&client_id=svc", alice.access),
+        format!(
+            "token={}&resource=https%3A%2F%2Fapi.example&client_id=svc",
+            alice.access
+        ),
     ] {
         let (status, body) = introspect_form(&app, Some(SERVICE_SECRET), &form).await;
-        assert_eq!((status, &body["active"]), (Status::Ok, &Value::Bool(true)), "{form}: {body}");
+        assert_eq!(
+            (status, &body["active"]),
+            (Status::Ok, &Value::Bool(true)),
+            "{form}: {body}"
+        );
     }
-    let (status, body) = introspect_form(&app, Some(SERVICE_SECRET), "token_type_hint=access_token").await;
+    let (status, body) =
+        introspect_form(&app, Some(SERVICE_SECRET), "token_type_hint=access_token").await;
     assert_eq!(status, Status::UnprocessableEntity, "{body}");
 }

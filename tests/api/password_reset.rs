@@ -210,11 +210,14 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
         Status::BadRequest
     );
 
-    // Voided by a newer one.
+    // A newer request leaves the earlier links working (an anonymous request must not
+    // kill the owner's link); past three live links the oldest is voided.
+    let oldest = reset_link(&app, &sink, "alice@example.com").await;
     let older = reset_link(&app, &sink, "alice@example.com").await;
     let newer = reset_link(&app, &sink, "alice@example.com").await;
+    let newest = reset_link(&app, &sink, "alice@example.com").await;
     assert_eq!(
-        reset(&app, &older, NEW_PASSWORD).await.0,
+        reset(&app, &oldest, NEW_PASSWORD).await.0,
         Status::BadRequest
     );
 
@@ -228,10 +231,12 @@ async fn reset_tokens_expire_are_voided_and_serve_no_other_purpose() {
         )
         .await;
     assert_eq!(response.status(), Status::NoContent);
-    assert_eq!(
-        reset(&app, &newer, "another fine password 7").await.0,
-        Status::BadRequest
-    );
+    for voided in [&older, &newer, &newest] {
+        assert_eq!(
+            reset(&app, voided, "another fine password 7").await.0,
+            Status::BadRequest
+        );
+    }
 
     // A password change voids every link (the verification link too): a new one.
     let response = app
@@ -314,4 +319,26 @@ async fn an_spa_names_its_own_link_target_among_the_allowed() {
         .collect();
     assert!(text.contains("&type=password_reset"), "{text}");
     assert_eq!(reset(&app, &token, NEW_PASSWORD).await.0, Status::NoContent);
+}
+
+#[rocket::async_test]
+async fn another_request_leaves_the_owners_link_working_and_one_use_ends_them_all() {
+    let sink = SmtpSink::start().await;
+    let app = mailing_app_with(&sink, |f| f).await;
+    app.register("alice", "alice@example.com").await;
+    let owners = reset_link(&app, &sink, "alice@example.com").await;
+    // Someone else asks for alice's address a minute later, twice.
+    app.clock.advance(60);
+    let second = reset_link(&app, &sink, "alice@example.com").await;
+    let third = reset_link(&app, &sink, "alice@example.com").await;
+    assert_eq!(
+        reset(&app, &owners, NEW_PASSWORD).await.0,
+        Status::NoContent
+    );
+    for spent in [&owners, &second, &third] {
+        assert_eq!(
+            reset(&app, spent, "another fine password 7").await.0,
+            Status::BadRequest
+        );
+    }
 }

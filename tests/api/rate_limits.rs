@@ -98,7 +98,9 @@ async fn one_login_is_limited_from_every_address_in_any_case_but_ties_no_other_i
     // so a 429 never tells which email belongs to a username. Right and wrong
     // passwords are answered as ever.
     assert_eq!(
-        login_from(&app, address(5), "ALICE@example.com").await.status(),
+        login_from(&app, address(5), "ALICE@example.com")
+            .await
+            .status(),
         Status::Unauthorized
     );
     let response = post_from(

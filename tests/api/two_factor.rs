@@ -854,3 +854,29 @@ async fn an_unconfirmed_setup_belongs_to_the_session_that_started_it() {
         .await;
     assert_eq!(response.status(), Status::Ok);
 }
+
+#[rocket::async_test]
+async fn a_password_changed_between_the_two_steps_ends_the_login() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let pending = password_step(&app, "alice").await;
+    // A reset's first statement (the new hash and version) has landed; its
+    // revocation of the sessions has not yet.
+    sqlx::query(
+        "UPDATE accounts SET password_version = password_version + 1 WHERE username_key = 'alice'",
+    )
+    .execute(&app.pool())
+    .await
+    .unwrap();
+    let response = verify(&app, &pending, &code_now(&app, &enrolled.secret)).await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND two_factor_pending = 0 \
+         AND account_id = (SELECT id FROM accounts WHERE username_key = 'alice') \
+         AND proved_by = 'totp'",
+    )
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    assert_eq!(live, 0, "no session made with the old password survives");
+}

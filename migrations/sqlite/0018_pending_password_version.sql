@@ -1,0 +1,10 @@
+-- 0018: a pending (two-factor) session keeps the password version its password step
+-- checked, so its second step completes only while that password is still current
+-- (a reset landing between the two steps ends the login). A reset link no longer
+-- voids the account's other live links of its purpose (at most three live, the
+-- oldest voided beyond that): an anonymous request must not kill a victim's link.
+ALTER TABLE sessions ADD COLUMN password_version BIGINT;
+DROP INDEX email_tokens_one_live_idx;
+-- The order of an account's links of one purpose, for voiding the oldest (several
+-- may be made within one second).
+ALTER TABLE email_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
