@@ -5,9 +5,16 @@
 //! The blocklist is zxcvbn's (Dropbox's estimator, MIT licence, compiled in): 30,000
 //! common passwords plus English words, names and film and TV words, with its patterns
 //! (repeats, sequences, keyboard walks, l33t, dates). A password it would guess in
-//! fewer than 10^8 tries (score below 3) is refused.
+//! fewer than 10^min(8, length − 1) tries is refused: 10^8 (score 3) from nine
+//! characters on, less below, so a random password of a shorter configured minimum
+//! (8 is NIST's floor) passes while its common ones do not. It judges both the
+//! password as typed and its NFKC form and keeps the weaker verdict: NFKC unmasks
+//! full-width letters, and what was typed unmasks a repeat that NFKC expands into
+//! words (U+FDFA).
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+use zxcvbn::matching::patterns::MatchPattern;
 
 use crate::config::Passwords;
 
@@ -59,17 +66,75 @@ pub fn check(password: &str, owner: &Owner<'_>, settings: &Passwords) -> Result<
     if local_part.chars().count() >= 3 && folded.contains(&local_part) {
         return Err("must not contain your email address".into());
     }
-    let start: String = normalized.chars().take(ESTIMATE_CHARS).collect();
+    if one_grapheme_repeated(password) {
+        return Err("must not be one character repeated".into());
+    }
     let app = crate::config::app_name();
-    let estimate = zxcvbn::zxcvbn(&start, &[&username, &local_part, &app]);
-    if u8::from(estimate.score()) < 3 {
-        return Err(
-            "is too easy to guess: it is a common password, or close to one; \
-             a few unrelated words make a strong one"
-                .into(),
-        );
+    let inputs = [username.as_str(), local_part.as_str(), app.as_str()];
+    let estimate = |text: &str| {
+        let start: String = text.chars().take(ESTIMATE_CHARS).collect();
+        zxcvbn::zxcvbn(&start, &inputs)
+    };
+    let typed: String = password.nfc().collect();
+    let (as_typed, as_normalized) = (estimate(&typed), estimate(&normalized));
+    let weaker = if as_typed.guesses_log10() < as_normalized.guesses_log10() {
+        as_typed
+    } else {
+        as_normalized
+    };
+    let length = typed.chars().count().min(ESTIMATE_CHARS) as f64;
+    if weaker.guesses_log10() < (length - 1.0).min(8.0) {
+        return Err(too_easy(&weaker));
     }
     Ok(())
+}
+
+/// Whether `password` is one grapheme (a character with its combining marks) typed
+/// again and again: nothing an estimate should have to rule on.
+fn one_grapheme_repeated(password: &str) -> bool {
+    let mut graphemes: Vec<String> = Vec::new();
+    for c in password.nfc() {
+        let mark = c.general_category_group() == GeneralCategoryGroup::Mark;
+        match graphemes.last_mut() {
+            Some(last) if mark => last.push(c),
+            _ => graphemes.push(c.to_string()),
+        }
+    }
+    graphemes.len() > 1 && graphemes.iter().all(|g| *g == graphemes[0])
+}
+
+/// The refusal, naming what the estimate found: never "common" for a password that
+/// holds no common password.
+fn too_easy(estimate: &zxcvbn::Entropy) -> String {
+    let mut found: Vec<&str> = Vec::new();
+    for part in estimate.sequence() {
+        let kind = match &part.pattern {
+            MatchPattern::Dictionary(word) => {
+                match format!("{:?}", word.dictionary_name).as_str() {
+                    "Passwords" => "a common password",
+                    "UserInputs" => "your username, email or the app's name",
+                    _ => "a common word or name",
+                }
+            }
+            MatchPattern::Spatial(_) => "a keyboard pattern",
+            MatchPattern::Repeat(_) => "a repeat",
+            MatchPattern::Sequence(_) => "a sequence like abc or 123",
+            MatchPattern::Date(_) | MatchPattern::Regex(_) => "a date or year",
+            MatchPattern::BruteForce => continue,
+        };
+        if !found.contains(&kind) {
+            found.push(kind);
+        }
+    }
+    let advice = "a few unrelated words make a strong one";
+    match found.split_last() {
+        None => format!("is too easy to guess; {advice}"),
+        Some((last, [])) => format!("is too easy to guess: it holds {last}; {advice}"),
+        Some((last, rest)) => format!(
+            "is too easy to guess: it holds {} and {last}; {advice}",
+            rest.join(", ")
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +177,84 @@ mod tests {
         assert_eq!(
             verdict("ＦＵＬＬ　ｗｉｄｔｈ　ｐｌａｎｅｔｓ　ｓｉｎｇ"),
             Ok(())
+        );
+    }
+
+    fn verdict_at_minimum(password: &str, minimum: usize) -> Result<(), String> {
+        let settings = Passwords::from_raw(Raw {
+            password_min_length: minimum,
+            ..Raw::default()
+        })
+        .unwrap();
+        let owner = Owner {
+            username: "Alice",
+            email: "asmith.jr@example.com",
+        };
+        check(password, &owner, &settings)
+    }
+
+    #[test]
+    fn random_passwords_of_the_minimum_length_pass_and_common_ones_do_not() {
+        // A fixed xorshift stream: the same thousand passwords every run.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut refused = Vec::new();
+        for _ in 0..1000 {
+            let password: String = (0..8)
+                .map(|_| char::from(b' ' + (next() % 95) as u8))
+                .collect();
+            if let Err(reason) = verdict_at_minimum(&password, 8) {
+                assert!(
+                    !reason.contains("common password"),
+                    "{password:?}: {reason}"
+                );
+                refused.push(password);
+            }
+        }
+        assert!(
+            refused.len() <= 10,
+            "{} refused: {refused:?}",
+            refused.len()
+        );
+        for common in [
+            "password", "12345678", "qwertyui", "iloveyou", "p@ssw0rd", "abcdefgh",
+        ] {
+            assert!(verdict_at_minimum(common, 8).is_err(), "{common}");
+        }
+        assert!(verdict_at_minimum("password", 8)
+            .unwrap_err()
+            .contains("a common password"));
+        for (password, found) in [
+            ("zxcvbnm,", "a keyboard pattern"),
+            ("abababab", "a repeat"),
+            ("abcdefgh", "a sequence"),
+        ] {
+            assert!(
+                verdict_at_minimum(password, 8).unwrap_err().contains(found),
+                "{password}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_weaker_of_the_typed_and_normalised_forms_decides() {
+        // U+FDFA expands into a phrase under NFKC; typed, it is one sign repeated.
+        assert!(verdict(&"\u{fdfa}".repeat(15)).is_err());
+        assert!(verdict(&"\u{fdfa}\u{fdfb}".repeat(8)).is_err());
+        // Full-width letters are a common password once normalised.
+        assert!(verdict("ｐａｓｓｗｏｒｄｐａｓｓｗｏｒｄ").is_err());
+        assert_eq!(
+            verdict(&"é".repeat(15)).unwrap_err(),
+            "must not be one character repeated"
+        );
+        assert_eq!(
+            verdict(&"e\u{301}".repeat(15)).unwrap_err(),
+            "must not be one character repeated"
         );
     }
 
