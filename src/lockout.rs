@@ -1,14 +1,17 @@
 //! The attempt budget of an account, shared by every place a secret is checked: the
 //! password at login, a password re-entered by a signed-in session, a second-factor
-//! code. Each check begins by counting its attempt in one guarded statement
-//! ([`begin_attempt`]), which refuses while the account is locked or blocked and sets
-//! the lock when the attempt spends the budget; only then is the secret checked. So
-//! however many guesses arrive at once, at most `lockout_max_attempts` are checked per
-//! lock period, and a refused guess is answered the same whether it was right or not.
+//! code. Each check begins by reserving its attempt in one guarded statement
+//! ([`begin_attempt`]), which refuses while the account is locked or blocked, or
+//! while the verified failures and the attempts in flight already make the budget;
+//! only then is the secret checked. So however many guesses arrive at once, at most
+//! `lockout_max_attempts` are checked per lock period, and a refused guess is answered
+//! the same whether it was right or not. Attempts in flight are not failures: only a
+//! verified failure counts towards the lock, and only the failure that reaches the
+//! threshold declares it, so right passwords sent together never lock an account.
 //! This is the one interface the login flow ([`crate::auth`]) and two-factor
 //! authentication ([`crate::two_factor`]) share.
 
-use crate::accounts::{self, AccountRow, Lock, Reservation};
+use crate::accounts::{self, AccountRow, Lock};
 use crate::app::App;
 use crate::audit::{audit, audit_own};
 use crate::error::AppError;
@@ -16,44 +19,38 @@ use crate::events::{self, EventKind, NewEvent};
 use crate::password::{policy, HashTicket, Verdict};
 use crate::sessions::ClientInfo;
 
-/// An attempt counted against an account, whose secret may now be checked. Say how
-/// it ended with [`Attempt::failed`], [`Attempt::completed_login`] or
-/// [`Attempt::give_back`]; an attempt left unsettled (an internal error) stays
-/// counted, which errs on the safe side.
+/// An attempt reserved on an account, whose secret may now be checked. Say how it
+/// ended with [`Attempt::failed`], [`Attempt::completed_login`] or
+/// [`Attempt::give_back`]; an attempt left unsettled (an internal error) stays in
+/// flight until it lapses ([`accounts::IN_FLIGHT_SECONDS`]), which errs on the safe
+/// side.
 #[derive(Debug)]
 #[must_use = "an attempt must be settled: failed, completed_login or give_back"]
 pub struct Attempt {
     account_id: i64,
-    reservation: Reservation,
 }
 
-/// Counts an attempt on `row`'s account, or refuses it (blocked, locked) before any
-/// secret is looked at: the refusal depends only on the stored state, so a right
-/// secret refused is answered exactly like a wrong one.
+/// Reserves an attempt on `row`'s account, or refuses it (blocked, locked, or the
+/// budget in flight) before any secret is looked at: the refusal depends only on the
+/// stored state, so a right secret refused is answered exactly like a wrong one.
 pub async fn begin_attempt(
     app: &App,
     row: &AccountRow,
     client: &ClientInfo,
 ) -> Result<Attempt, AppError> {
     if !row.is_blocked() {
-        let now = app.now();
-        let lockout = &app.settings.lockout;
-        let until = lockout.lockout_duration.map(|seconds| now + seconds);
-        let reserved =
-            accounts::reserve_attempt(app.pool(), row.id, now, lockout.lockout_max_attempts, until)
-                .await?;
-        if let Some(reservation) = reserved {
-            return Ok(Attempt {
-                account_id: row.id,
-                reservation,
-            });
+        let max = app.settings.lockout.lockout_max_attempts;
+        if accounts::reserve_attempt(app.pool(), row.id, app.now(), max).await? {
+            return Ok(Attempt { account_id: row.id });
         }
     }
     Err(refusal(app, row.id, client).await)
 }
 
-/// Why an attempt on `account_id` was refused, from the row as stored now, recorded as
-/// one more repeat on the audit row of the lock (or block) in force.
+/// Why an attempt on `account_id` was refused, from the row as stored now. A block
+/// or a lock is recorded as one more repeat on the audit row of the one in force; a
+/// budget taken by attempts in flight is no failure and no lock: 429, try again in a
+/// second.
 async fn refusal(app: &App, account_id: i64, client: &ClientInfo) -> AppError {
     let row = match accounts::find_by_id(app.pool(), account_id).await {
         Ok(Some(row)) => row,
@@ -62,24 +59,15 @@ async fn refusal(app: &App, account_id: i64, client: &ClientInfo) -> AppError {
         Err(error) => return error.into(),
     };
     let now = app.now();
-    let (refusal, period) = match (row.blocked_at, row.locked_at) {
-        (Some(blocked_at), _) => (
+    let (refusal, period) = match (row.blocked_at, lock_refusal(&row, now), row.locked_at) {
+        (Some(blocked_at), _, _) => (
             AppError::AccountBlocked,
             format!("blocked:{account_id}:{blocked_at}"),
         ),
-        (None, Some(locked_at)) => (
-            // The lock may have been lifted since the refusal: still refuse, briefly.
-            lock_refusal(&row, now).unwrap_or(AppError::AccountLocked {
-                retry_after: Some(1),
-            }),
-            format!("locked:{account_id}:{locked_at}"),
-        ),
-        (None, None) => (
-            AppError::AccountLocked {
-                retry_after: Some(1),
-            },
-            format!("locked:{account_id}:lifted"),
-        ),
+        (None, Some(locked), Some(locked_at)) => {
+            (locked, format!("locked:{account_id}:{locked_at}"))
+        }
+        _ => return AppError::RateLimited { retry_after: 1 },
     };
     let detail = match refusal {
         AppError::AccountBlocked => "account_blocked",
@@ -100,38 +88,48 @@ async fn refusal(app: &App, account_id: i64, client: &ClientInfo) -> AppError {
 pub const SECOND_FACTOR_FAILURE: &str = "wrong_otp";
 
 impl Attempt {
-    /// The secret was wrong. Returns the answer: the lock this attempt set (423, with
-    /// the time left from the stored lock end) or `InvalidCredentials`.
+    /// The secret was wrong: one verified failure. Returns the answer: the lock in
+    /// force (423, with the time left from the stored lock end) or
+    /// `InvalidCredentials`. The failure that reaches the threshold declares the lock
+    /// and audits it.
     pub async fn failed(self, app: &App, reason: &str, client: &ClientInfo) -> AppError {
-        let number = self.reservation.number;
         if reason == SECOND_FACTOR_FAILURE {
             app.metrics.second_factor_failure();
         }
+        let now = app.now();
+        let lockout = &app.settings.lockout;
+        let until = lockout.lockout_duration.map(|seconds| now + seconds);
+        let max = lockout.lockout_max_attempts;
+        let failure =
+            match accounts::record_failure(app.pool(), self.account_id, now, max, until).await {
+                Ok(failure) => failure,
+                Err(error) => return error.into(),
+            };
+        let number = failure.number;
         let detail = Some(format!("{reason} (failed attempt {number})"));
         audit_own(app, EventKind::LoginFailed, self.account_id, detail, client).await;
-        if self.reservation.locked_at.is_none() {
+        if failure.locked_at.is_none() {
             return AppError::InvalidCredentials;
         }
-        app.metrics.lockout();
-        log::warn!(
-            "account {} locked after {number} failed attempts",
-            self.account_id
-        );
-        let detail = Some(format!("after {number} failed attempts"));
-        audit(
-            app,
-            EventKind::AccountLocked,
-            self.account_id,
-            None,
-            detail,
-            client,
-        )
-        .await;
+        if failure.locked_at == Some(now) && number >= max {
+            app.metrics.lockout();
+            log::warn!(
+                "account {} locked after {number} failed attempts",
+                self.account_id
+            );
+            let detail = Some(format!("after {number} failed attempts"));
+            audit(
+                app,
+                EventKind::AccountLocked,
+                self.account_id,
+                None,
+                detail,
+                client,
+            )
+            .await;
+        }
         AppError::AccountLocked {
-            retry_after: self
-                .reservation
-                .locked_until
-                .map(|until| (until - app.now()).max(1)),
+            retry_after: failure.locked_until.map(|until| (until - now).max(1)),
         }
     }
 
@@ -142,9 +140,9 @@ impl Attempt {
     }
 
     /// The secret was right but ends no login (the password step of a 2FA login, a
-    /// re-entered password or code): the attempt is given back, no more.
+    /// re-entered password or code): the attempt is settled, no more.
     pub async fn give_back(self, app: &App) -> Result<(), AppError> {
-        accounts::give_back_attempt(app.pool(), self.account_id, &self.reservation).await?;
+        accounts::give_back_attempt(app.pool(), self.account_id).await?;
         Ok(())
     }
 }

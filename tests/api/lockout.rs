@@ -273,20 +273,95 @@ async fn a_burst_behind_a_full_hashing_queue_gets_no_more_than_the_budget_checke
     assert_eq!(checked, 5, "checked: the budget, of {GUESSES}");
     assert!((4..=5).contains(&wrong_checked), "{wrong_checked}");
     let statuses: Vec<Status> = answers.iter().map(|a| a.0).collect();
-    let locked: Vec<&Answer> = answers.iter().filter(|a| a.0 == Status::Locked).collect();
-    assert!(locked.len() >= GUESSES - 5, "{statuses:?}");
-    assert!(statuses
-        .iter()
-        .all(|s| [Status::Ok, Status::Unauthorized, Status::Locked].contains(s)));
+    // Refused unchecked: the budget in flight (429, a second) or the lock (423).
+    let refused = |a: &&Answer| [Status::Locked, Status::TooManyRequests].contains(&a.0);
+    assert!(
+        answers.iter().filter(refused).count() >= GUESSES - 5,
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().all(|s| [
+        Status::Ok,
+        Status::Unauthorized,
+        Status::Locked,
+        Status::TooManyRequests
+    ]
+    .contains(s)));
     let right = &answers[RIGHT];
     if right.0 != Status::Ok {
-        // Refused before its check: its answer is that of every refused wrong guess.
-        assert!(locked.iter().all(|a| *a == right), "{right:?}");
+        // Refused before its check: its answer is that of every wrong guess refused
+        // the same way.
+        assert!(
+            answers
+                .iter()
+                .filter(|a| a.0 == right.0)
+                .all(|a| a == right),
+            "{right:?}"
+        );
+    }
+    for answer in answers.iter().filter(|a| a.0 == Status::TooManyRequests) {
+        assert_eq!(answer.1["error"]["code"], "rate_limited", "{answer:?}");
+        assert!(answer
+            .2
+            .contains(&("Retry-After".to_string(), "1".to_string())));
     }
     // Whatever happened, the lock holds to its stored end for every 423.
     for answer in answers.iter().filter(|a| a.0 == Status::Locked) {
         assert_eq!(answer.1["error"]["retry_after"], 900, "{answer:?}");
     }
+    assert_eq!(
+        by_kind(&app, alice, "account_locked").await,
+        1,
+        "declared once"
+    );
+}
+
+#[rocket::async_test]
+async fn right_passwords_sent_together_are_never_failures_nor_a_lock() {
+    let app = burst_app().await;
+    app.register("alice", "alice@example.com").await;
+    let alice = app.account_id("alice").await;
+    let answers: Vec<Answer> =
+        join_all((0..40).map(|_| login_answer(&app.client, "alice", PASSWORD))).await;
+    let statuses: Vec<Status> = answers.iter().map(|a| a.0).collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| [Status::Ok, Status::TooManyRequests].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&Status::Ok));
+    for answer in answers.iter().filter(|a| a.0 == Status::TooManyRequests) {
+        assert!(answer
+            .2
+            .contains(&("Retry-After".to_string(), "1".to_string())));
+    }
+    assert_eq!(by_kind(&app, alice, "account_locked").await, 0);
+    assert_eq!(app.events_with_detail(alice, "account_locked").await, 0);
+    assert_eq!(app.failed_logins("alice").await, 0);
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn an_attempt_left_in_flight_by_a_crash_lapses() {
+    let app = spawn_app().await;
+    app.register("alice", "alice@example.com").await;
+    // As a process killed while checking five passwords would leave the row.
+    sqlx::query(
+        "UPDATE accounts SET attempts_in_flight = 5, attempts_in_flight_until = $1 \
+         WHERE username_key = 'alice'",
+    )
+    .bind(gatehouse::clock::Clock::now(&app.clock) + 30)
+    .execute(&app.pool())
+    .await
+    .unwrap();
+    assert_error(
+        app.login("alice", PASSWORD).await,
+        Status::TooManyRequests,
+        "rate_limited",
+    )
+    .await;
+    app.clock.advance(31);
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Ok);
 }
 
 #[rocket::async_test]
@@ -457,7 +532,7 @@ async fn right_passwords_sent_together_never_lock_the_account() {
     assert!(
         statuses
             .iter()
-            .all(|s| [Status::Ok, Status::Locked].contains(s)),
+            .all(|s| [Status::Ok, Status::TooManyRequests].contains(s)),
         "{statuses:?}"
     );
     assert_eq!(app.failed_logins("alice").await, 0);

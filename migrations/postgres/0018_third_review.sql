@@ -8,3 +8,8 @@ DROP INDEX email_tokens_one_live_idx;
 -- The order of an account's links of one purpose, for voiding the oldest (several
 -- may be made within one second).
 ALTER TABLE email_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+-- Attempts whose secret is being checked, apart from the failures verified: a burst
+-- of right passwords never reads as failures (nor locks). The count lapses at
+-- attempts_in_flight_until, so a crash cannot leave one reserved for ever.
+ALTER TABLE accounts ADD COLUMN attempts_in_flight BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN attempts_in_flight_until BIGINT;
