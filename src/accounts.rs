@@ -123,9 +123,36 @@ impl Email {
         if !valid {
             return Err("is not a valid email address".into());
         }
+        let display = Self::with_mapped_domain(&display)?;
         let key = login_key(&display);
         Ok(Email { display, key })
     }
+
+    /// The address with its domain mapped by UTS #46 (`xn--` labels decoded, lower
+    /// case), so one domain has one spelling, refused when a label mixes scripts the
+    /// way a look-alike does (UTS #39 "highly restrictive", as usernames).
+    fn with_mapped_domain(address: &str) -> Result<String, String> {
+        let (local, domain) = address
+            .rsplit_once('@')
+            .ok_or("is not a valid email address")?;
+        let (mapped, errors) = idna::domain_to_unicode(domain);
+        if errors.is_err() || mapped.is_empty() {
+            return Err("is not a valid email address".into());
+        }
+        if mapped
+            .split('.')
+            .any(|label| !label.check_restriction_level(RestrictionLevel::HighlyRestrictive))
+        {
+            return Err("must not mix letters of different scripts in its domain".into());
+        }
+        Ok(format!("{local}@{mapped}"))
+    }
+}
+
+/// The key a typed address is looked up by: that of the address as [`Email::parse`]
+/// would store it (its domain mapped), or the plain login key of anything else.
+pub fn email_lookup_key(input: &str) -> String {
+    Email::parse(input).map_or_else(|_| login_key(input), |email| email.key)
 }
 
 /// How a person likes to be called, shown instead of the username where set: NFC,
@@ -428,7 +455,11 @@ pub async fn find_by_login(pool: &AnyPool, login: &str) -> Result<Option<Account
     if !crate::db::storable(login) {
         return Ok(None);
     }
-    let key = login_key(login);
+    let key = if login.contains('@') {
+        email_lookup_key(login)
+    } else {
+        login_key(login)
+    };
     let sql = format!(
         "SELECT {} FROM accounts WHERE username_key = $1 OR email_key = $1",
         AccountRow::select_list("")
@@ -449,7 +480,7 @@ pub async fn find_by_email(pool: &AnyPool, email: &str) -> Result<Option<Account
         AccountRow::select_list("")
     );
     sqlx::query_as::<_, AccountRow>(&sql)
-        .bind(login_key(email))
+        .bind(email_lookup_key(email))
         .fetch_optional(pool)
         .await
 }
@@ -1077,7 +1108,10 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
         let email = Email::parse(" Alice@Example.COM ").unwrap();
-        assert_eq!(email.display, "Alice@Example.COM");
+        assert_eq!(
+            email.display, "Alice@example.com",
+            "the domain in one spelling"
+        );
         assert_eq!(email.key, "alice@example.com");
         for bad in [
             "alice",
@@ -1094,6 +1128,29 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn domains_are_mapped_by_uts46_and_look_alike_labels_refused() {
+        let decoded = Email::parse("ann@xn--bcher-kva.example").unwrap();
+        assert_eq!(decoded.display, "ann@b\u{fc}cher.example");
+        assert_eq!(
+            decoded.key,
+            Email::parse("ann@B\u{dc}CHER.example").unwrap().key
+        );
+        assert_eq!(email_lookup_key("ANN@xn--bcher-kva.example"), decoded.key);
+        // "pаypal" with a Cyrillic а, typed or as its xn-- form.
+        for look_alike in ["bob@p\u{430}ypal.com", "bob@xn--pypal-4ve.com"] {
+            assert!(
+                Email::parse(look_alike).unwrap_err().contains("scripts"),
+                "{look_alike}"
+            );
+        }
+        assert!(Email::parse("bob@xn--zz.example").is_err(), "not punycode");
+        assert!(
+            Email::parse("li@\u{4f8b}\u{3048}.example").is_ok(),
+            "Han and kana"
+        );
     }
 
     #[test]

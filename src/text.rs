@@ -3,10 +3,17 @@
 //! without the characters that make text display as something other than what it is:
 //! controls, invisible format characters (bidirectional marks and overrides,
 //! zero-width spaces), line separators, private-use characters and noncharacters.
-//! Text that is not empty must show at least one visible character.
+//! Text that is not empty must show at least one visible letter, digit, symbol or
+//! punctuation mark (a Braille blank or a Hangul filler alone shows nothing; fillers
+//! are refused anywhere), and no character may carry more than [`MAX_MARKS`]
+//! combining marks (text that spills over the lines around it).
+
+/// Combining marks one base character may carry: enough for any script's stacked
+/// vowel signs and tones, not for text that smears over its neighbours.
+pub const MAX_MARKS: usize = 4;
 
 use unicode_normalization::UnicodeNormalization;
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// How a piece of free text may look.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +53,12 @@ impl TextRule {
             );
         }
         if !text.is_empty() && !text.chars().any(is_visible) {
-            return Err("must contain a visible character".to_string());
+            return Err("must contain a visible letter, digit or symbol".to_string());
+        }
+        if most_marks_on_one_character(&text) > MAX_MARKS {
+            return Err(format!(
+                "must not stack more than {MAX_MARKS} accents or marks on one character"
+            ));
         }
         let length = text.chars().count();
         if length < self.min_chars {
@@ -94,6 +106,28 @@ pub fn is_hidden(c: char) -> bool {
             | GeneralCategory::Surrogate
             | GeneralCategory::Unassigned
     ) || is_noncharacter(c)
+        || is_filler(c)
+}
+
+/// The longest run of combining marks in `text`.
+fn most_marks_on_one_character(text: &str) -> usize {
+    let mut run = 0;
+    let mut most = 0;
+    for c in text.chars() {
+        if c.general_category_group() == GeneralCategoryGroup::Mark {
+            run += 1;
+            most = most.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    most
+}
+
+/// The Hangul fillers: letters by category that show nothing, used to pass a blank
+/// off as a name.
+fn is_filler(c: char) -> bool {
+    matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
 }
 
 /// U+FDD0..U+FDEF and the last two code points of every plane: never meant for text.
@@ -102,22 +136,26 @@ fn is_noncharacter(c: char) -> bool {
     (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
 }
 
-/// A character that shows something: not white space, and not one of the default
-/// ignorable letters and marks that render as nothing (Hangul fillers, variation
-/// selectors, the combining grapheme joiner, Mongolian free variation selectors).
+/// A character that shows something: a letter, digit, symbol or punctuation mark,
+/// but not one of those that render as nothing (the Braille blank, Hangul fillers,
+/// variation selectors, the combining grapheme joiner, Mongolian free variation
+/// selectors, the Khmer inherent vowels).
 fn is_visible(c: char) -> bool {
-    !c.is_whitespace()
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter
+            | GeneralCategoryGroup::Number
+            | GeneralCategoryGroup::Symbol
+            | GeneralCategoryGroup::Punctuation
+    ) && !is_filler(c)
         && !matches!(
             c,
-            '\u{034F}'
-                | '\u{115F}'
-                | '\u{1160}'
+            '\u{2800}'
+                | '\u{034F}'
                 | '\u{17B4}'
                 | '\u{17B5}'
                 | '\u{180B}'..='\u{180F}'
-                | '\u{3164}'
                 | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FFA0}'
                 | '\u{E0100}'..='\u{E01EF}'
         )
 }
@@ -174,9 +212,30 @@ mod tests {
         ] {
             assert!(TITLE.clean(invisible).is_err(), "{invisible:?}");
         }
-        for blank in ["\u{3164}", "\u{115F}\u{1160}", "\u{180E}"] {
+        for blank in [
+            "\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{180E}",
+            "\u{2800}",
+            "\u{2800}\u{2800}",
+        ] {
             assert!(TITLE.clean(blank).is_err(), "{blank:?}");
         }
+        // Fillers are refused anywhere, not only alone.
+        assert!(TITLE.clean("ab\u{3164}c").unwrap_err().contains("U+3164"));
+        assert!(
+            TITLE.clean("a\u{2800}b").is_ok(),
+            "a Braille blank beside letters"
+        );
+        // Marks are capped per base character.
+        assert!(TITLE
+            .clean(&format!("a{}", "\u{301}\u{302}".repeat(2)))
+            .is_ok());
+        assert!(TITLE
+            .clean(&format!("a{}", "\u{301}\u{302}\u{303}".repeat(2)))
+            .unwrap_err()
+            .contains("marks"));
+        assert!(TITLE.clean("!?").is_ok(), "punctuation shows");
         assert!(
             TITLE.clean("\u{D55C}\u{AE00}").is_ok(),
             "Hangul syllables are letters"

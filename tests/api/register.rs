@@ -16,7 +16,8 @@ async fn register_creates_an_account_without_exposing_the_hash() {
     let body: Value = response.into_json().await.unwrap();
     let account = &body["account"];
     assert_eq!(account["username"], "Alice");
-    assert_eq!(account["email"], "Alice@Example.com");
+    // The local part as typed; the domain in its one (UTS #46) spelling.
+    assert_eq!(account["email"], "Alice@example.com");
     assert_eq!(account["is_active"], true);
     assert_eq!(account["is_staff"], false);
     assert_eq!(account["is_superuser"], false);
@@ -137,4 +138,57 @@ async fn registration_can_be_closed() {
         )
         .await;
     assert_error(response, Status::Forbidden, "registration_closed").await;
+}
+
+#[rocket::async_test]
+async fn look_alike_domains_and_blank_names_are_refused_and_domains_have_one_spelling() {
+    let app = spawn_app().await;
+    let register = |username: &str, email: &str, display_name: &str| {
+        json!({"username": username, "email": email, "password": PASSWORD,
+               "display_name": display_name})
+    };
+    for (email, display_name, field) in [
+        ("bob@p\u{430}ypal.com", "Bob", "email"),
+        ("bob@xn--pypal-4ve.com", "Bob", "email"),
+        ("bob@example.com", "\u{2800}", "display_name"),
+        ("bob@example.com", "\u{3164}", "display_name"),
+        ("bob@example.com", "Bo\u{3164}b", "display_name"),
+        (
+            "bob@example.com",
+            &format!("Bo{}b", "\u{301}".repeat(9)),
+            "display_name",
+        ),
+    ] {
+        let response = app
+            .post("/api/auth/register", register("bob", email, display_name))
+            .await;
+        let body = assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+        assert!(
+            body["error"]["fields"][field].is_string(),
+            "{email} {display_name:?}: {body}"
+        );
+    }
+    let response = app
+        .post(
+            "/api/auth/register",
+            register("ann", "Ann@XN--BCHER-KVA.example", "Ann"),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Created);
+    let body: Value = response.into_json().await.unwrap();
+    assert_eq!(body["account"]["email"], "Ann@b\u{fc}cher.example");
+    for spelling in ["ann@xn--bcher-kva.example", "ANN@B\u{dc}CHER.example"] {
+        assert_eq!(
+            app.login(spelling, PASSWORD).await.status(),
+            Status::Ok,
+            "{spelling}"
+        );
+    }
+    let response = app
+        .post(
+            "/api/auth/register",
+            register("ann2", "ann@b\u{fc}cher.example", "Ann"),
+        )
+        .await;
+    assert_error(response, Status::Conflict, "conflict").await;
 }
