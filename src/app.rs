@@ -6,13 +6,14 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 
 use crate::clock::Clock;
+use crate::config::rate_limits::StoreChoice;
 use crate::config::Settings;
-use crate::db::DbPool;
+use crate::db::{Backend, DbPool};
 use crate::mail::Outbox;
 use crate::metrics::Metrics;
 use crate::password::breach::BreachCheck;
 use crate::password::Hasher;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{RateLimiter, Store};
 use crate::sessions::cache::SessionCache;
 use crate::tokens::TokenKeys;
 use crate::two_factor::crypto::TwoFactorKeys;
@@ -43,7 +44,25 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, String> {
         let keys = TokenKeys::new(&settings.tokens);
-        let outbox = Outbox::new(&settings.mail, db.pool.clone(), Arc::clone(&clock))?;
+        let store = match (settings.rate_limits.rate_limit_store, db.backend) {
+            (StoreChoice::Auto | StoreChoice::Database, Backend::Postgres) => {
+                Store::Database(db.pool.clone())
+            }
+            (StoreChoice::Database, Backend::Sqlite) => {
+                return Err(
+                    "rate_limit_store = \"database\" needs PostgreSQL: on SQLite one \
+                            process holds the database, so use \"memory\" (or \"auto\")"
+                        .into(),
+                )
+            }
+            _ => Store::Memory,
+        };
+        let outbox = Outbox::new(
+            &settings.mail,
+            db.pool.clone(),
+            Arc::clone(&clock),
+            store.clone(),
+        )?;
         let breach_check =
             BreachCheck::from_settings(&settings.passwords).unwrap_or_else(|error| {
                 // Failing open, as the check does whenever the service cannot be asked.
@@ -58,7 +77,7 @@ impl App {
             session_cache,
             metrics,
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
-            rate_limits: RateLimiter::new(&settings.rate_limits),
+            rate_limits: RateLimiter::new(&settings.rate_limits, store),
             account_searches: rocket::tokio::sync::Semaphore::new(
                 crate::admin::CONCURRENT_SEARCHES,
             ),

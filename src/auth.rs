@@ -90,7 +90,7 @@ pub async fn register(
     if !app.settings.service.registration_open {
         return Err(AppError::RegistrationClosed);
     }
-    app.rate_limits.by_address(Limit::Register, client)?;
+    app.rate_limits.by_address(Limit::Register, client).await?;
     let target = crate::email::check_link_target(app, input.redirect_to)?;
     let account = create_account(app, input, false, None, client).await?;
     // The account stands whatever happens to the message (it can be sent again).
@@ -267,11 +267,12 @@ async fn check_login(
         app.metrics.login(LoginOutcome::refused);
         return Err(AppError::InvalidCredentials);
     }
-    app.rate_limits.by_address(Limit::Login, client)?;
+    app.rate_limits.by_address(Limit::Login, client).await?;
     // Per login as typed, whether or not it names an account: keyed by the account,
     // a refusal for one spelling would tell which other spelling is the same account.
     app.rate_limits
-        .by_login(Limit::LoginAccount, &accounts::login_key(login))?;
+        .by_login(Limit::LoginAccount, &accounts::login_key(login))
+        .await?;
     let row = accounts::find_by_login(app.pool(), login).await?;
     // A place in the hashing queue before the attempt is counted: a busy server
     // answers 503 at once and never spends an attempt it cannot check.
@@ -523,7 +524,7 @@ pub async fn refresh(
     token: &str,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
-    app.rate_limits.by_address(Limit::Refresh, client)?;
+    app.rate_limits.by_address(Limit::Refresh, client).await?;
     let now = app.now();
     let claims = app.keys.decode(token, TokenKind::Refresh, now)?;
     let presented = claims.gen.unwrap_or(-1);
@@ -834,7 +835,7 @@ pub async fn change_password(
     new_password: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
         .ok_or(AppError::SessionRevoked)?;

@@ -90,6 +90,18 @@ pub fn rocket_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(Settings::from_figment(&figment)?);
+    let database_url = figment
+        .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
+        .unwrap_or_default();
+    if settings.rate_limits.rate_limit_store == config::rate_limits::StoreChoice::Database
+        && db::Backend::from_url(&database_url) == Some(db::Backend::Sqlite)
+    {
+        return Err(config::invalid(
+            "rate_limit_store",
+            "\"database\" needs PostgreSQL: on SQLite one process holds the database, so use \
+             \"memory\" (or \"auto\")",
+        ));
+    }
     let two_factor = settings.two_factor.two_factor_enabled;
     let mail = settings.mail.enabled();
     let pages = settings.accepts(config::TokenLocation::Cookie);

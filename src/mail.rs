@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::config::mail::{SmtpUrl, Transport};
 use crate::config::{Mail, Rate};
 use crate::events::{self, EventKind, NewEvent};
+use crate::rate_limit::{Bucket, Store};
 use crate::sessions::ClientInfo;
 
 /// A message ready to go: its two bodies rendered, its purpose named (for throttling
@@ -97,9 +98,9 @@ pub struct Outbox {
     from: Mailbox,
     throttle: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     last_sweep: Arc<std::sync::atomic::AtomicU64>,
-    /// Link mails per recipient (`mail_recipient_limit`), keyed by a digest.
-    budget: Arc<DefaultKeyedRateLimiter<String>>,
-    last_budget_sweep: Arc<std::sync::atomic::AtomicU64>,
+    /// Link mails per recipient (`mail_recipient_limit`), keyed by a digest, in the
+    /// rate limits' store (shared by the instances on PostgreSQL).
+    budget: Arc<Bucket>,
     notices: Arc<NoticeWindows>,
     pool: AnyPool,
     clock: Arc<dyn Clock>,
@@ -122,7 +123,12 @@ struct NoticeWindow {
 pub type DigestOf = Box<dyn FnOnce(Vec<String>) -> Option<Letter> + Send>;
 
 impl Outbox {
-    pub fn new(settings: &Mail, pool: AnyPool, clock: Arc<dyn Clock>) -> Result<Outbox, String> {
+    pub fn new(
+        settings: &Mail,
+        pool: AnyPool,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> Result<Outbox, String> {
         let delivery = match &settings.mail_transport {
             Transport::Smtp(url) => {
                 Delivery::Smtp(smtp_transport(url, settings.smtp_ca_file.as_deref())?)
@@ -148,10 +154,11 @@ impl Outbox {
             from: settings.mail_from.clone(),
             throttle,
             last_sweep: Arc::default(),
-            budget: Arc::new(DefaultKeyedRateLimiter::keyed(crate::rate_limit::quota(
+            budget: Arc::new(Bucket::new(
+                "mail_recipient",
                 settings.mail_recipient_limit,
-            ))),
-            last_budget_sweep: Arc::default(),
+                store,
+            )),
             notices: Arc::new(NoticeWindows {
                 limit: settings.mail_notice_limit,
                 windows: Mutex::default(),
@@ -163,14 +170,13 @@ impl Outbox {
 
     /// Takes one message of `recipient`'s link budget (`mail_recipient_limit`): false
     /// when it is spent, whoever asked for the messages and whatever they were.
-    pub fn within_budget(&self, recipient: &str) -> bool {
-        crate::rate_limit::sweep(&self.budget, &self.last_budget_sweep);
+    pub async fn within_budget(&self, recipient: &str) -> Result<bool, sqlx::Error> {
         let key = crate::rate_limit::short_digest(&recipient.to_lowercase());
-        let admitted = self.budget.check_key(&key).is_ok();
+        let admitted = self.budget.take(&key).await?.is_ok();
         if !admitted {
             log::info!("mail budget spent: a message to one recipient not sent");
         }
-        admitted
+        Ok(admitted)
     }
 
     /// Sends a security notice to an address its account proved. The first

@@ -1,6 +1,7 @@
 //! Pruning: sessions that ended (expired or revoked) more than
 //! `ended_session_retention` ago, audit events older than `audit_retention` and
-//! expired mail-link tokens are deleted, by a periodic task of the server (every `prune_interval`) and by
+//! expired mail-link tokens are deleted (and shared rate-limit buckets whose allowance
+//! is whole again), by a periodic task of the server (every `prune_interval`) and by
 //! `gatehouse prune`. Deleting is idempotent, so several instances may prune the same
 //! database.
 
@@ -50,6 +51,8 @@ pub async fn prune(pool: &AnyPool, bounds: &Bounds, now: i64) -> Result<Pruned, 
     };
     in_batches(|| link_tokens::delete_expired_forms(pool, now, PRUNE_BATCH)).await?;
     let link_tokens = in_batches(|| link_tokens::delete_expired(pool, now, PRUNE_BATCH)).await?;
+    let now_ms = crate::rate_limit::pruning_now_ms();
+    in_batches(|| crate::rate_limit::delete_full_buckets(pool, now_ms, PRUNE_BATCH)).await?;
     Ok(Pruned {
         sessions,
         events,

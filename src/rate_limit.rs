@@ -1,6 +1,9 @@
-//! Rate limits (GCRA buckets from governor, in memory, so per instance): one keyed
-//! limiter per kind of request, keyed by client address or by login. The flows check
-//! them before any work, so the API and the pages are limited alike.
+//! Rate limits: one GCRA bucket per kind of request and key (client address, login,
+//! account), checked by the flows before any work, so the API and the pages are
+//! limited alike. The buckets live in memory (governor), so per instance, or, with
+//! `rate_limit_store = "database"` (the default on PostgreSQL), in one UNLOGGED table
+//! every instance shares: one statement per check, keyed by a digest, so N instances
+//! allow what one does. This module owns that table's SQL.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lc_rs::digest::{digest, SHA256};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use sqlx::AnyPool;
 
 use crate::config::{Rate, RateLimits};
 use crate::error::AppError;
@@ -29,6 +33,19 @@ pub enum Limit {
     EmailChangeAccount,
 }
 
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::Login => "login",
+            Limit::LoginAccount => "login_account",
+            Limit::Register => "register",
+            Limit::Refresh => "refresh",
+            Limit::Password => "password",
+            Limit::EmailChangeAccount => "email_change_account",
+        }
+    }
+}
+
 const LIMITS: usize = 6;
 
 /// Past this many keys in one limiter, forgotten buckets are swept (at most every
@@ -36,39 +53,91 @@ const LIMITS: usize = 6;
 const SWEEP_ABOVE_KEYS: usize = 10_000;
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Where buckets are kept.
+#[derive(Clone)]
+pub enum Store {
+    /// In this instance's memory.
+    Memory,
+    /// In the shared `rate_limits` table of this PostgreSQL database.
+    Database(AnyPool),
+}
+
+/// The allowance of one kind of request, per key, in the configured store.
+pub struct Bucket {
+    name: &'static str,
+    rate: Rate,
+    memory: DefaultKeyedRateLimiter<String>,
+    last_sweep: AtomicU64,
+    store: Store,
+}
+
+impl Bucket {
+    pub fn new(name: &'static str, rate: Rate, store: Store) -> Bucket {
+        Bucket {
+            name,
+            rate,
+            memory: DefaultKeyedRateLimiter::keyed(quota(rate)),
+            last_sweep: AtomicU64::new(0),
+            store,
+        }
+    }
+
+    /// Takes one from `key`'s allowance; the seconds to wait when none is left.
+    pub async fn take(&self, key: &str) -> Result<Result<(), i64>, sqlx::Error> {
+        match &self.store {
+            Store::Memory => {
+                let verdict = self.memory.check_key(&key.to_owned());
+                if self.memory.len() > SWEEP_ABOVE_KEYS {
+                    sweep(&self.memory, &self.last_sweep);
+                }
+                Ok(verdict.map_err(|not_until| {
+                    let wait = not_until.wait_time_from(DefaultClock::default().now());
+                    i64::try_from(wait.as_secs()).unwrap_or(i64::MAX) + 1
+                }))
+            }
+            Store::Database(pool) => {
+                let key = short_digest(&format!("{}:{key}", self.name));
+                take_shared(pool, &key, self.rate, now_ms()).await
+            }
+        }
+    }
+}
+
 pub struct RateLimiter {
     enabled: bool,
-    limiters: [DefaultKeyedRateLimiter<String>; LIMITS],
-    last_sweep: AtomicU64,
+    buckets: [Bucket; LIMITS],
 }
 
 impl RateLimiter {
-    pub fn new(settings: &RateLimits) -> RateLimiter {
-        let keyed = |rate: Rate| DefaultKeyedRateLimiter::keyed(quota(rate));
+    pub fn new(settings: &RateLimits, store: Store) -> RateLimiter {
+        let bucket = |limit: Limit, rate: Rate| Bucket::new(limit.name(), rate, store.clone());
         RateLimiter {
             enabled: settings.rate_limit_enabled,
-            limiters: [
-                keyed(settings.rate_limit_login),
-                keyed(settings.rate_limit_login_account),
-                keyed(settings.rate_limit_register),
-                keyed(settings.rate_limit_refresh),
-                keyed(settings.rate_limit_password),
-                keyed(settings.rate_limit_email_change_account),
+            buckets: [
+                bucket(Limit::Login, settings.rate_limit_login),
+                bucket(Limit::LoginAccount, settings.rate_limit_login_account),
+                bucket(Limit::Register, settings.rate_limit_register),
+                bucket(Limit::Refresh, settings.rate_limit_refresh),
+                bucket(Limit::Password, settings.rate_limit_password),
+                bucket(
+                    Limit::EmailChangeAccount,
+                    settings.rate_limit_email_change_account,
+                ),
             ],
-            last_sweep: AtomicU64::new(0),
         }
     }
 
     /// Spends one request of `limit` for the client's address; 429 when none is left.
     /// IPv6 clients are counted per /64, the block one subscriber usually holds.
-    pub fn by_address(&self, limit: Limit, client: &ClientInfo) -> Result<(), AppError> {
+    pub async fn by_address(&self, limit: Limit, client: &ClientInfo) -> Result<(), AppError> {
         let address = client.ip.as_deref().unwrap_or("unknown");
         match address.parse::<IpAddr>() {
             Ok(IpAddr::V6(v6)) => {
                 let [a, b, c, d, ..] = v6.segments();
                 self.check(limit, &format!("{a:x}:{b:x}:{c:x}:{d:x}::/64"))
+                    .await
             }
-            _ => self.check(limit, address),
+            _ => self.check(limit, address).await,
         }
     }
 
@@ -76,32 +145,94 @@ impl RateLimiter {
     /// never for the account it names: an allowance spent on a username says nothing
     /// about which email belongs to it. Keyed by a digest, so a kilobyte of login
     /// costs no more memory than a short one.
-    pub fn by_login(&self, limit: Limit, login_key: &str) -> Result<(), AppError> {
+    pub async fn by_login(&self, limit: Limit, login_key: &str) -> Result<(), AppError> {
         self.check(limit, &format!("login:{}", short_digest(login_key)))
+            .await
     }
 
     /// Spends one request of `limit` for the account `id`, however it was named.
-    pub fn by_account(&self, limit: Limit, id: i64) -> Result<(), AppError> {
-        self.check(limit, &format!("account:{id}"))
+    pub async fn by_account(&self, limit: Limit, id: i64) -> Result<(), AppError> {
+        self.check(limit, &format!("account:{id}")).await
     }
 
     /// Spends one request of `limit` for `key`.
-    fn check(&self, limit: Limit, key: &str) -> Result<(), AppError> {
+    async fn check(&self, limit: Limit, key: &str) -> Result<(), AppError> {
         if !self.enabled {
             return Ok(());
         }
-        let limiter = &self.limiters[limit as usize];
-        let verdict = limiter.check_key(&key.to_owned());
-        if limiter.len() > SWEEP_ABOVE_KEYS {
-            sweep(limiter, &self.last_sweep);
+        match self.buckets[limit as usize].take(key).await? {
+            Ok(()) => Ok(()),
+            Err(retry_after) => Err(AppError::RateLimited { retry_after }),
         }
-        verdict.map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            AppError::RateLimited {
-                retry_after: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX) + 1,
-            }
-        })
     }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// One GCRA step in one statement: the bucket's theoretical arrival time (`tat`,
+/// unix ms) moves on by the emission interval if that keeps it within the period of
+/// now; otherwise nothing changes and the answer is how long to wait. Concurrent
+/// steps on one key are serialised by the row's lock, so the count is exact across
+/// instances.
+async fn take_shared(
+    pool: &AnyPool,
+    key: &str,
+    rate: Rate,
+    now: i64,
+) -> Result<Result<(), i64>, sqlx::Error> {
+    let period = i64::try_from(rate.period.as_millis()).unwrap_or(i64::MAX);
+    let interval = (period / i64::from(rate.count.get())).max(1);
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "WITH taken AS (\
+           INSERT INTO rate_limits AS r (key, tat) VALUES ($1, $2 + $3) \
+           ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, $2) + $3 \
+           WHERE GREATEST(r.tat, $2) + $3 - $2 <= $4 \
+           RETURNING tat) \
+         SELECT CAST(1 AS BIGINT), tat FROM taken \
+         UNION ALL \
+         SELECT CAST(0 AS BIGINT), tat FROM rate_limits \
+         WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM taken)",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(interval)
+    .bind(interval * i64::from(rate.count.get()))
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some((1, _)) => Ok(()),
+        Some((_, tat)) => Err((tat + interval - now - period).max(0) / 1000 + 1),
+        // Refused on a row this statement's snapshot does not show yet (inserted by
+        // a request racing it): its allowance was just taken.
+        None => Err(1),
+    })
+}
+
+/// Deletes up to `batch` buckets whose allowance is whole again at `now_ms`
+/// (pruning, in batches).
+pub async fn delete_full_buckets(
+    pool: &AnyPool,
+    now_ms: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM rate_limits WHERE key IN \
+         (SELECT key FROM rate_limits WHERE tat < $1 LIMIT $2)",
+    )
+    .bind(now_ms)
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The current time for [`delete_full_buckets`].
+pub fn pruning_now_ms() -> i64 {
+    now_ms()
 }
 
 /// The first 128 bits of SHA-256 of `text`, in hex: a key that costs the same memory
@@ -161,27 +292,36 @@ mod tests {
             rate_limit_refresh: rate(1),
             rate_limit_password: rate(1),
             rate_limit_email_change_account: rate(1),
+            rate_limit_store: crate::config::rate_limits::StoreChoice::Memory,
         }
     }
 
     #[test]
     fn each_key_has_its_own_bucket_and_the_refusal_says_how_long_to_wait() {
-        let limiter = RateLimiter::new(&limits(true));
-        assert!(limiter.check(Limit::Login, "10.0.0.1").is_ok());
-        assert!(limiter.check(Limit::Login, "10.0.0.1").is_ok());
-        match limiter.check(Limit::Login, "10.0.0.1") {
+        let limiter = RateLimiter::new(&limits(true), Store::Memory);
+        let check = |limit, key| {
+            rocket::tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(limiter.check(limit, key))
+        };
+        assert!(check(Limit::Login, "10.0.0.1").is_ok());
+        assert!(check(Limit::Login, "10.0.0.1").is_ok());
+        match check(Limit::Login, "10.0.0.1") {
             Err(AppError::RateLimited { retry_after }) => assert!((1..=31).contains(&retry_after)),
             other => panic!("expected 429, got {other:?}"),
         }
-        assert!(limiter.check(Limit::Login, "10.0.0.2").is_ok());
-        assert!(limiter.check(Limit::Register, "10.0.0.1").is_ok());
+        assert!(check(Limit::Login, "10.0.0.2").is_ok());
+        assert!(check(Limit::Register, "10.0.0.1").is_ok());
     }
 
     #[test]
     fn switched_off_nothing_is_limited() {
-        let limiter = RateLimiter::new(&limits(false));
+        let limiter = RateLimiter::new(&limits(false), Store::Memory);
+        let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
         for _ in 0..100 {
-            assert!(limiter.check(Limit::Register, "10.0.0.1").is_ok());
+            assert!(runtime
+                .block_on(limiter.check(Limit::Register, "10.0.0.1"))
+                .is_ok());
         }
     }
 }

@@ -28,7 +28,7 @@ pub async fn reauthenticate(
     proof: Proof<'_>,
     client: &ClientInfo,
 ) -> Result<i64, AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
         .ok_or(AppError::SessionRevoked)?;

@@ -13,3 +13,10 @@ ALTER TABLE email_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
 -- attempts_in_flight_until, so a crash cannot leave one reserved for ever.
 ALTER TABLE accounts ADD COLUMN attempts_in_flight BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN attempts_in_flight_until BIGINT;
+-- Rate-limit buckets every instance shares (rate_limit_store = "database"): one GCRA
+-- arrival time per digest of a limit and its key. UNLOGGED: a crash may forget the
+-- buckets, which only gives everyone a fresh allowance, and no WAL is written per check.
+CREATE UNLOGGED TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    tat BIGINT NOT NULL
+);

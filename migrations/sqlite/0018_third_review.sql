@@ -13,3 +13,9 @@ ALTER TABLE email_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
 -- attempts_in_flight_until, so a crash cannot leave one reserved for ever.
 ALTER TABLE accounts ADD COLUMN attempts_in_flight BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN attempts_in_flight_until BIGINT;
+-- Rate-limit buckets shared by instances: PostgreSQL only (there it is UNLOGGED). The
+-- table stands here too so both schemas match; SQLite keeps its buckets in memory.
+CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    tat BIGINT NOT NULL
+);

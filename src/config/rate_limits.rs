@@ -18,6 +18,7 @@ pub struct Raw {
     pub rate_limit_refresh: String,
     pub rate_limit_password: String,
     pub rate_limit_email_change_account: String,
+    pub rate_limit_store: String,
 }
 
 impl Raw {
@@ -33,6 +34,7 @@ impl Raw {
             rate_limit_password: "10/minute".into(),
             // Each request mails two inboxes; the owner rarely needs more.
             rate_limit_email_change_account: "3/hour".into(),
+            rate_limit_store: "auto".into(),
         }
     }
 }
@@ -99,6 +101,18 @@ pub struct RateLimits {
     pub rate_limit_password: Rate,
     /// Per account: requests to change its address.
     pub rate_limit_email_change_account: Rate,
+    /// Where the buckets live (the mail budget's too).
+    pub rate_limit_store: StoreChoice,
+}
+
+/// `rate_limit_store`: shared by every instance (the database) or per instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// The database on PostgreSQL, memory on SQLite.
+    Auto,
+    Memory,
+    /// PostgreSQL only.
+    Database,
 }
 
 impl RateLimits {
@@ -118,6 +132,17 @@ impl RateLimits {
                 "rate_limit_email_change_account",
                 &raw.rate_limit_email_change_account,
             )?,
+            rate_limit_store: match raw.rate_limit_store.trim() {
+                "auto" => StoreChoice::Auto,
+                "memory" => StoreChoice::Memory,
+                "database" => StoreChoice::Database,
+                other => {
+                    return Err(invalid(
+                        "rate_limit_store",
+                        format!("`{other}` is not one of \"auto\", \"memory\" or \"database\""),
+                    ))
+                }
+            },
         })
     }
 }

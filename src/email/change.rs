@@ -27,7 +27,7 @@ pub async fn request(
     redirect_to: Option<&str>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let target = check_link_target(app, redirect_to)?;
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
@@ -42,7 +42,8 @@ pub async fn request(
     recheck_password(app, &row, password, "password", client).await?;
     // Each request mails two inboxes: its owner may ask a few times an hour.
     app.rate_limits
-        .by_account(Limit::EmailChangeAccount, row.id)?;
+        .by_account(Limit::EmailChangeAccount, row.id)
+        .await?;
     let new_email = email.display.clone();
     audit_own(
         app,

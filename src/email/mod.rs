@@ -172,7 +172,9 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
     let Some(to) = mailbox(mail.to, mail.row.id) else {
         return Ok(false);
     };
-    if !room.outbox.admits(mail.purpose.as_str(), mail.to) || !room.outbox.within_budget(mail.to) {
+    if !room.outbox.admits(mail.purpose.as_str(), mail.to)
+        || !room.outbox.within_budget(mail.to).await?
+    {
         return Ok(false);
     }
     let token = tokens::issue(

@@ -28,7 +28,7 @@ pub async fn request(
     client: &ClientInfo,
 ) -> Result<(), AppError> {
     let target = check_link_target(app, redirect_to)?;
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     if email.len() > 1024 {
         return Ok(());
     }
@@ -90,7 +90,7 @@ pub async fn reset(
     new_password: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let pool = app.pool();
     let redeemed = tokens::peek(pool, presented, Purpose::PasswordReset, app.now())
         .await?

@@ -122,7 +122,7 @@ pub async fn setup(
     password: Option<&str>,
     client: &ClientInfo,
 ) -> Result<Enrolment, AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_some() {
         return Err(AppError::Conflict(
@@ -182,7 +182,7 @@ pub async fn enable(
     code: &str,
     client: &ClientInfo,
 ) -> Result<Vec<String>, AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_some() {
         return Err(AppError::Conflict(
@@ -310,7 +310,7 @@ pub async fn regenerate_recovery_codes(
     code: &str,
     client: &ClientInfo,
 ) -> Result<Vec<String>, AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let row = account(app, account_id).await?;
     holder_code(app, &row, code, false, client).await?;
     let recovery_codes = codes::new_recovery_codes();
@@ -358,7 +358,7 @@ pub async fn disable(
     code: &str,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    app.rate_limits.by_address(Limit::Password, client)?;
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let row = account(app, account_id).await?;
     if row.totp_enabled_at.is_none() {
         return Err(AppError::Conflict("two-factor authentication is off"));
@@ -408,7 +408,7 @@ pub async fn complete_login(
     code: &str,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
-    app.rate_limits.by_address(Limit::Login, client)?;
+    app.rate_limits.by_address(Limit::Login, client).await?;
     let now = app.now();
     let session = sessions::find_session(app.pool(), session_id)
         .await?
@@ -431,7 +431,9 @@ pub async fn complete_login(
         end_pending(app, &session.id, row.id, "login_refused", client).await?;
         return Err(refusal);
     }
-    app.rate_limits.by_account(Limit::LoginAccount, row.id)?;
+    app.rate_limits
+        .by_account(Limit::LoginAccount, row.id)
+        .await?;
     // The code is counted on the session and on the account before it is checked.
     let max = app.settings.two_factor.two_factor_max_attempts;
     let Some(number) = sessions::reserve_otp_attempt(app.pool(), &session.id, max).await? else {

@@ -206,7 +206,7 @@ async fn show(
     let purpose = kind.purpose.as_str();
     if let Some(token) = &visit.arriving {
         // Each exchange stores a form token: bounded per client like password entries.
-        if let Err(error) = app.rate_limits.by_address(Limit::Password, client) {
+        if let Err(error) = app.rate_limits.by_address(Limit::Password, client).await {
             return Page::failed(&error, "/");
         }
         match tokens::exchange(app.pool(), token, kind.purpose, app.now()).await {

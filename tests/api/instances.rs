@@ -207,3 +207,80 @@ async fn three_instances_starting_together_on_an_empty_database_migrate_it_once(
         assert_eq!(me(other, &token).await, Status::Ok);
     }
 }
+
+/// Two instances on one fresh PostgreSQL database with the rate limits on (and
+/// `rate_limit_store` at its default) and `customize`d; `None` on SQLite.
+async fn two_limited_instances(
+    customize: impl Fn(figment::Figment) -> figment::Figment,
+) -> Option<(Client, Client, TestDatabase)> {
+    if postgres_url().is_none() {
+        eprintln!("instances: PostgreSQL run skipped (set TEST_DATABASE_URL)");
+        return None;
+    }
+    let db = TestDatabase::new().await;
+    let clock = gatehouse::clock::ManualClock::new();
+    let figment = || customize(test_figment(&db.url).merge(("gatehouse.rate_limit_enabled", true)));
+    let first = launch(figment(), &clock).await;
+    let second = launch(figment(), &clock).await;
+    Some((first, second, db))
+}
+
+#[rocket::async_test]
+async fn two_instances_share_one_allowance() {
+    let Some((first, second, _db)) =
+        two_limited_instances(|f| f.merge(("gatehouse.rate_limit_login", "4/hour"))).await
+    else {
+        return;
+    };
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let client = if n % 2 == 0 { &first } else { &second };
+        let body = json!({"login": format!("nobody{n}"), "password": PASSWORD});
+        statuses.push(post(client, "/api/auth/login", None, body).await.0);
+    }
+    let allowed = statuses
+        .iter()
+        .filter(|s| **s == Status::Unauthorized)
+        .count();
+    assert_eq!(allowed, 4, "one allowance for both: {statuses:?}");
+    assert!(
+        statuses[4..].iter().all(|s| *s == Status::TooManyRequests),
+        "{statuses:?}"
+    );
+
+    // Concurrent checks on both count exactly too.
+    let Some((first, second, _db)) =
+        two_limited_instances(|f| f.merge(("gatehouse.rate_limit_login", "10/hour"))).await
+    else {
+        return;
+    };
+    let burst = (0..40).map(|n| {
+        let client = if n % 2 == 0 { &first } else { &second };
+        let body = json!({"login": format!("nobody{n}"), "password": PASSWORD});
+        async move { post(client, "/api/auth/login", None, body).await.0 }
+    });
+    let statuses = rocket::futures::future::join_all(burst).await;
+    let allowed = statuses
+        .iter()
+        .filter(|s| **s == Status::Unauthorized)
+        .count();
+    assert_eq!(allowed, 10, "{statuses:?}");
+}
+
+#[rocket::async_test]
+async fn the_shared_store_is_refused_on_sqlite_and_named_in_the_sentence() {
+    let db = TestDatabase::new().await;
+    if db.url.starts_with("postgres") {
+        return;
+    }
+    let figment = test_figment(&db.url).merge(("gatehouse.rate_limit_store", "database"));
+    let clock = std::sync::Arc::new(gatehouse::clock::ManualClock::new());
+    let error = gatehouse::rocket_with_clock(figment, clock)
+        .err()
+        .expect("a shared store on SQLite is refused")
+        .to_string();
+    assert!(
+        error.contains("rate_limit_store") && error.contains("PostgreSQL"),
+        "{error}"
+    );
+}

@@ -115,7 +115,10 @@ async fn a_burst_of_password_changes_gets_no_more_than_the_budget_checked() {
     if right.0 != Status::NoContent {
         // Refused unchecked, exactly like the wrong ones refused the same way.
         assert!(
-            answers.iter().filter(|a| a.0 == right.0).all(|a| a == right),
+            answers
+                .iter()
+                .filter(|a| a.0 == right.0)
+                .all(|a| a == right),
             "{answers:?}"
         );
         assert_eq!(app.login("alice", PASSWORD).await.status(), Status::Locked);
