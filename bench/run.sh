@@ -14,10 +14,14 @@
 #                                          (bench/growth.sh)
 #        bench/run.sh instances [SECONDS]  two instances on one PostgreSQL database
 #                                          (bench/instances.sh)
+#        bench/run.sh limits [SECONDS]     logins and refreshes with the rate limits
+#                                          off and on in the shared database store
+#                                          (bench/limits.sh)
 set -euo pipefail
 case "${1:-}" in
   growth) shift; exec bash "$(dirname "$0")/growth.sh" "$@" ;;
   instances) shift; exec bash "$(dirname "$0")/instances.sh" "$@" ;;
+  limits) shift; exec bash "$(dirname "$0")/limits.sh" "$@" ;;
 esac
 DURATION=${1:-10}
 source "$(dirname "$0")/common.sh"

@@ -105,11 +105,10 @@ impl Email {
         }
         let valid = match display.split_once('@') {
             Some((local, domain)) => {
+                // The domain's dots and labels are checked once it is mapped (an
+                // ideographic full stop is a dot too).
                 !local.is_empty()
                     && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
                     && !display.chars().any(|c| {
                         c.is_whitespace()
                             || crate::text::is_hidden(c)
@@ -128,24 +127,38 @@ impl Email {
         Ok(Email { display, key })
     }
 
-    /// The address with its domain mapped by UTS #46 (`xn--` labels decoded, lower
-    /// case), so one domain has one spelling, refused when a label mixes scripts the
-    /// way a look-alike does (UTS #39 "highly restrictive", as usernames).
+    /// The address with its domain mapped by UTS #46 and kept in its ASCII form
+    /// (`xn--` labels), so one domain has one spelling, a look-alike shows as what it
+    /// is, and mail needs no SMTPUTF8. Refused when a label, decoded, mixes scripts
+    /// the way a look-alike does (UTS #39 "highly restrictive", as usernames) or is
+    /// made of letters that all look like ASCII ones (`аррӏе` in Cyrillic).
     fn with_mapped_domain(address: &str) -> Result<String, String> {
-        let (local, domain) = address
-            .rsplit_once('@')
-            .ok_or("is not a valid email address")?;
-        let (mapped, errors) = idna::domain_to_unicode(domain);
-        if errors.is_err() || mapped.is_empty() {
-            return Err("is not a valid email address".into());
+        let invalid = || "is not a valid email address".to_string();
+        let (local, domain) = address.rsplit_once('@').ok_or_else(invalid)?;
+        let (decoded, errors) = idna::domain_to_unicode(domain);
+        if errors.is_err() || !decoded.contains('.') || decoded.split('.').any(str::is_empty) {
+            return Err(invalid());
         }
-        if mapped
-            .split('.')
-            .any(|label| !label.check_restriction_level(RestrictionLevel::HighlyRestrictive))
-        {
-            return Err("must not mix letters of different scripts in its domain".into());
+        for label in decoded.split('.') {
+            if !label.check_restriction_level(RestrictionLevel::HighlyRestrictive) {
+                return Err("must not mix letters of different scripts in its domain".into());
+            }
+            if !label.is_ascii() && unicode_security::skeleton(label).all(|c| c.is_ascii()) {
+                return Err("must not have a domain that looks like another one".into());
+            }
         }
-        Ok(format!("{local}@{mapped}"))
+        let ascii = idna::domain_to_ascii_strict(&decoded).map_err(|_| invalid())?;
+        Ok(format!("{local}@{ascii}"))
+    }
+}
+
+/// The key a typed login (username or email) is looked up by: every spelling that
+/// finds one account gives one key, so limits keyed by it cannot be dodged.
+pub fn lookup_key(login: &str) -> String {
+    if login.contains('@') {
+        email_lookup_key(login)
+    } else {
+        login_key(login)
     }
 }
 
@@ -455,17 +468,15 @@ pub async fn find_by_login(pool: &AnyPool, login: &str) -> Result<Option<Account
     if !crate::db::storable(login) {
         return Ok(None);
     }
-    let key = if login.contains('@') {
-        email_lookup_key(login)
-    } else {
-        login_key(login)
-    };
+    // $2: the key as typed, which an address stored before domains were mapped has.
     let sql = format!(
-        "SELECT {} FROM accounts WHERE username_key = $1 OR email_key = $1",
+        "SELECT {} FROM accounts WHERE username_key = $1 OR email_key = $1 OR email_key = $2 \
+         ORDER BY CASE WHEN email_key = $2 AND email_key <> $1 THEN 1 ELSE 0 END LIMIT 1",
         AccountRow::select_list("")
     );
     sqlx::query_as::<_, AccountRow>(&sql)
-        .bind(key)
+        .bind(lookup_key(login))
+        .bind(login_key(login))
         .fetch_optional(pool)
         .await
 }
@@ -476,11 +487,13 @@ pub async fn find_by_email(pool: &AnyPool, email: &str) -> Result<Option<Account
         return Ok(None);
     }
     let sql = format!(
-        "SELECT {} FROM accounts WHERE email_key = $1",
+        "SELECT {} FROM accounts WHERE email_key = $1 OR email_key = $2 \
+         ORDER BY CASE WHEN email_key = $1 THEN 0 ELSE 1 END LIMIT 1",
         AccountRow::select_list("")
     );
     sqlx::query_as::<_, AccountRow>(&sql)
         .bind(email_lookup_key(email))
+        .bind(login_key(email))
         .fetch_optional(pool)
         .await
 }
@@ -1132,13 +1145,18 @@ mod tests {
 
     #[test]
     fn domains_are_mapped_by_uts46_and_look_alike_labels_refused() {
-        let decoded = Email::parse("ann@xn--bcher-kva.example").unwrap();
-        assert_eq!(decoded.display, "ann@b\u{fc}cher.example");
+        let mapped = Email::parse("ann@B\u{dc}CHER.example").unwrap();
+        assert_eq!(mapped.display, "ann@xn--bcher-kva.example");
         assert_eq!(
-            decoded.key,
-            Email::parse("ann@B\u{dc}CHER.example").unwrap().key
+            mapped.key,
+            Email::parse("ann@XN--BCHER-KVA.example").unwrap().key
         );
-        assert_eq!(email_lookup_key("ANN@xn--bcher-kva.example"), decoded.key);
+        assert_eq!(email_lookup_key("ANN@b\u{fc}cher.example"), mapped.key);
+        // UTS #46 ignores variation selectors and maps the ideographic full stop.
+        assert_eq!(
+            email_lookup_key("ann@b\u{fc}ch\u{fe00}er\u{3002}example"),
+            mapped.key
+        );
         // "pаypal" with a Cyrillic а, typed or as its xn-- form.
         for look_alike in ["bob@p\u{430}ypal.com", "bob@xn--pypal-4ve.com"] {
             assert!(
@@ -1146,7 +1164,24 @@ mod tests {
                 "{look_alike}"
             );
         }
-        assert!(Email::parse("bob@xn--zz.example").is_err(), "not punycode");
+        // Whole-script look-alikes of ASCII names, typed or encoded.
+        for look_alike in [
+            "ceo@\u{430}\u{440}\u{440}\u{4cf}\u{435}.com",
+            "ceo@xn--80ak6aa92e.com",
+        ] {
+            assert!(
+                Email::parse(look_alike).unwrap_err().contains("looks like"),
+                "{look_alike}"
+            );
+        }
+        for bad in [
+            "a@b..c",
+            "a@-a-.com",
+            "a@exa_mple.com",
+            "bob@xn--zz.example",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
         assert!(
             Email::parse("li@\u{4f8b}\u{3048}.example").is_ok(),
             "Han and kana"

@@ -271,7 +271,7 @@ async fn check_login(
     // Per login as typed, whether or not it names an account: keyed by the account,
     // a refusal for one spelling would tell which other spelling is the same account.
     app.rate_limits
-        .by_login(Limit::LoginAccount, &accounts::login_key(login))
+        .by_login(Limit::LoginAccount, &accounts::lookup_key(login))
         .await?;
     let row = accounts::find_by_login(app.pool(), login).await?;
     // A place in the hashing queue before the attempt is counted: a busy server

@@ -21,13 +21,39 @@ use crate::sessions::ClientInfo;
 
 /// An attempt reserved on an account, whose secret may now be checked. Say how it
 /// ended with [`Attempt::failed`], [`Attempt::completed_login`] or
-/// [`Attempt::give_back`]; an attempt left unsettled (an internal error) stays in
-/// flight until it lapses ([`accounts::IN_FLIGHT_SECONDS`]), which errs on the safe
-/// side.
+/// [`Attempt::give_back`]. One dropped unsettled (an internal error on its way) is
+/// given back in the background: its secret was never found wrong, and a reservation
+/// left in flight would shrink the owner's budget until it lapsed.
 #[derive(Debug)]
 #[must_use = "an attempt must be settled: failed, completed_login or give_back"]
 pub struct Attempt {
     account_id: i64,
+    /// Set until the attempt is settled.
+    unsettled: Option<sqlx::AnyPool>,
+}
+
+impl Attempt {
+    fn settle(mut self) -> i64 {
+        self.unsettled = None;
+        self.account_id
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        let (Some(pool), Ok(runtime)) = (
+            self.unsettled.take(),
+            rocket::tokio::runtime::Handle::try_current(),
+        ) else {
+            return;
+        };
+        let account_id = self.account_id;
+        runtime.spawn(async move {
+            if let Err(error) = accounts::give_back_attempt(&pool, account_id).await {
+                log::warn!("an unsettled attempt on account {account_id} stays in flight: {error}");
+            }
+        });
+    }
 }
 
 /// Reserves an attempt on `row`'s account, or refuses it (blocked, locked, or the
@@ -41,7 +67,10 @@ pub async fn begin_attempt(
     if !row.is_blocked() {
         let max = app.settings.lockout.lockout_max_attempts;
         if accounts::reserve_attempt(app.pool(), row.id, app.now(), max).await? {
-            return Ok(Attempt { account_id: row.id });
+            return Ok(Attempt {
+                account_id: row.id,
+                unsettled: Some(app.pool().clone()),
+            });
         }
     }
     Err(refusal(app, row.id, client).await)
@@ -93,6 +122,7 @@ impl Attempt {
     /// `InvalidCredentials`. The failure that reaches the threshold declares the lock
     /// and audits it.
     pub async fn failed(self, app: &App, reason: &str, client: &ClientInfo) -> AppError {
+        let account_id = self.settle();
         if reason == SECOND_FACTOR_FAILURE {
             app.metrics.second_factor_failure();
         }
@@ -100,28 +130,26 @@ impl Attempt {
         let lockout = &app.settings.lockout;
         let until = lockout.lockout_duration.map(|seconds| now + seconds);
         let max = lockout.lockout_max_attempts;
-        let failure =
-            match accounts::record_failure(app.pool(), self.account_id, now, max, until).await {
-                Ok(failure) => failure,
-                Err(error) => return error.into(),
-            };
+        let failure = match accounts::record_failure(app.pool(), account_id, now, max, until).await
+        {
+            Ok(failure) => failure,
+            Err(error) => return error.into(),
+        };
         let number = failure.number;
         let detail = Some(format!("{reason} (failed attempt {number})"));
-        audit_own(app, EventKind::LoginFailed, self.account_id, detail, client).await;
+        audit_own(app, EventKind::LoginFailed, account_id, detail, client).await;
         if failure.locked_at.is_none() {
             return AppError::InvalidCredentials;
         }
-        if failure.locked_at == Some(now) && number >= max {
+        // Only the failure that reached the threshold declared the lock.
+        if failure.locked_at == Some(now) && number == max {
             app.metrics.lockout();
-            log::warn!(
-                "account {} locked after {number} failed attempts",
-                self.account_id
-            );
+            log::warn!("account {account_id} locked after {number} failed attempts");
             let detail = Some(format!("after {number} failed attempts"));
             audit(
                 app,
                 EventKind::AccountLocked,
-                self.account_id,
+                account_id,
                 None,
                 detail,
                 client,
@@ -135,14 +163,14 @@ impl Attempt {
 
     /// The secret was right and a login is complete: the count starts again.
     pub async fn completed_login(self, app: &App) -> Result<(), AppError> {
-        accounts::clear_failed_logins(app.pool(), self.account_id).await?;
+        accounts::clear_failed_logins(app.pool(), self.settle()).await?;
         Ok(())
     }
 
     /// The secret was right but ends no login (the password step of a 2FA login, a
     /// re-entered password or code): the attempt is settled, no more.
     pub async fn give_back(self, app: &App) -> Result<(), AppError> {
-        accounts::give_back_attempt(app.pool(), self.account_id).await?;
+        accounts::give_back_attempt(app.pool(), self.settle()).await?;
         Ok(())
     }
 }

@@ -116,8 +116,16 @@ struct NoticeWindows {
 struct NoticeWindow {
     started: Instant,
     sent: u32,
+    /// The kinds (purposes) sent at once this period: the first of each kind always
+    /// goes at once, so decoys of one kind cannot fold away a change of another.
+    kinds: Vec<&'static str>,
     folded: Vec<String>,
+    /// Notices folded past [`MAX_FOLDED_LINES`], counted only.
+    more: usize,
 }
+
+/// Lines one digest lists; the rest are counted.
+const MAX_FOLDED_LINES: usize = 20;
 
 /// Builds the digest of the summaries folded in one period (the notices' own text).
 pub type DigestOf = Box<dyn FnOnce(Vec<String>) -> Option<Letter> + Send>;
@@ -171,7 +179,7 @@ impl Outbox {
     /// Takes one message of `recipient`'s link budget (`mail_recipient_limit`): false
     /// when it is spent, whoever asked for the messages and whatever they were.
     pub async fn within_budget(&self, recipient: &str) -> Result<bool, sqlx::Error> {
-        let key = crate::rate_limit::short_digest(&recipient.to_lowercase());
+        let key = crate::rate_limit::short_digest(&inbox_of(recipient));
         let admitted = self.budget.take(&key).await?.is_ok();
         if !admitted {
             log::info!("mail budget spent: a message to one recipient not sent");
@@ -180,9 +188,10 @@ impl Outbox {
     }
 
     /// Sends a security notice to an address its account proved. The first
-    /// `mail_notice_limit` of a period go at once; the rest are folded, by their
-    /// `summary`, into one digest sent when the period ends, so a flood of decoy
-    /// changes can neither bomb the inbox nor push the one that matters out of it.
+    /// `mail_notice_limit` of a period go at once, and the first of each kind
+    /// (purpose) whatever came before; the rest are folded, by their `summary`, into
+    /// one digest sent when the period ends. So a flood of decoys can neither bomb the
+    /// inbox nor delay the first notice of another kind of change.
     pub fn send_notice(&self, letter: Letter, summary: String, digest_of: DigestOf) {
         let key = crate::rate_limit::short_digest(&letter.to.email.to_string().to_lowercase());
         let limit = self.notices.limit;
@@ -195,16 +204,27 @@ impl Outbox {
         let window = windows.entry(key.clone()).or_insert_with(|| NoticeWindow {
             started: Instant::now(),
             sent: 0,
+            kinds: Vec::new(),
             folded: Vec::new(),
+            more: 0,
         });
-        if window.sent < limit.count.get() {
+        let new_kind = !window.kinds.contains(&letter.purpose);
+        if window.sent < limit.count.get() || new_kind {
             window.sent += 1;
+            if new_kind {
+                window.kinds.push(letter.purpose);
+            }
             drop(windows);
             self.send_admitted(letter);
             return;
         }
-        window.folded.push(summary);
-        if window.folded.len() > 1 {
+        let first_folded = window.folded.is_empty() && window.more == 0;
+        if window.folded.len() < MAX_FOLDED_LINES {
+            window.folded.push(summary);
+        } else {
+            window.more += 1;
+        }
+        if !first_folded {
             // The digest of this period is due already and will carry it.
             return;
         }
@@ -224,7 +244,13 @@ impl Outbox {
                 // The digest opens the next period and counts in it.
                 window.started = Instant::now();
                 window.sent = 1;
-                std::mem::take(&mut window.folded)
+                window.kinds.clear();
+                let mut folded = std::mem::take(&mut window.folded);
+                let more = std::mem::take(&mut window.more);
+                if more > 0 {
+                    folded.push(format!("and {more} more"));
+                }
+                folded
             };
             if let Some(digest) = digest_of(folded) {
                 outbox.send_admitted(digest);
@@ -304,6 +330,23 @@ impl Outbox {
     }
 }
 
+/// One inbox however its address is spelled, for the recipient budget: lower case,
+/// the domain in ASCII, without a `+tag`, and at Gmail without dots
+/// (`googlemail.com` is `gmail.com`). Merging two inboxes only makes the budget
+/// stricter; splitting one would let a sender bomb it through its spellings.
+pub fn inbox_of(address: &str) -> String {
+    let address = address.to_lowercase();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return address;
+    };
+    let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_string());
+    let local = local.split('+').next().unwrap_or(local);
+    if domain == "gmail.com" || domain == "googlemail.com" {
+        return format!("{}@gmail.com", local.replace('.', ""));
+    }
+    format!("{local}@{domain}")
+}
+
 /// The SMTP transport of `url`: `smtps://` wraps the connection in TLS; `smtp://`
 /// requires STARTTLS, except to a loopback address, where plain SMTP is allowed (a
 /// local relay or a test sink). Certificates are checked against the system's roots
@@ -377,4 +420,22 @@ fn smtp_transport(
         builder = builder.tls(tls);
     }
     Ok(builder.timeout(Some(Duration::from_secs(10))).build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inbox_of;
+
+    #[test]
+    fn the_spellings_of_one_inbox_share_its_budget() {
+        for spelling in [
+            "Victim@Gmail.com",
+            "victim+1@gmail.com",
+            "v.i.c.tim+x@googlemail.com",
+        ] {
+            assert_eq!(inbox_of(spelling), "victim@gmail.com", "{spelling}");
+        }
+        assert_eq!(inbox_of("a.b+c@Example.org"), "a.b@example.org");
+        assert_ne!(inbox_of("a.b@example.org"), inbox_of("ab@example.org"));
+    }
 }

@@ -2,11 +2,14 @@
 //! account), checked by the flows before any work, so the API and the pages are
 //! limited alike. The buckets live in memory (governor), so per instance, or, with
 //! `rate_limit_store = "database"` (the default on PostgreSQL), in one UNLOGGED table
-//! every instance shares: one statement per check, keyed by a digest, so N instances
-//! allow what one does. This module owns that table's SQL.
+//! every instance shares: one statement per check (limits above 100 per period take
+//! leases of 1 %), keyed by a digest, so N instances allow what one does. This module
+//! owns that table's SQL.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest::{digest, SHA256};
@@ -69,6 +72,8 @@ pub struct Bucket {
     memory: DefaultKeyedRateLimiter<String>,
     last_sweep: AtomicU64,
     store: Store,
+    /// Requests of the shared allowance this instance took ahead, per key.
+    leases: Mutex<HashMap<String, u32>>,
 }
 
 impl Bucket {
@@ -79,6 +84,7 @@ impl Bucket {
             memory: DefaultKeyedRateLimiter::keyed(quota(rate)),
             last_sweep: AtomicU64::new(0),
             store,
+            leases: Mutex::default(),
         }
     }
 
@@ -97,7 +103,7 @@ impl Bucket {
             }
             Store::Database(pool) => {
                 let key = short_digest(&format!("{}:{key}", self.name));
-                take_shared(pool, &key, self.rate, now_ms()).await
+                take_leased(pool, &self.leases, key, self.rate).await
             }
         }
     }
@@ -173,47 +179,94 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// One GCRA step in one statement: the bucket's theoretical arrival time (`tat`,
-/// unix ms) moves on by the emission interval if that keeps it within the period of
-/// now; otherwise nothing changes and the answer is how long to wait. Concurrent
-/// steps on one key are serialised by the row's lock, so the count is exact across
-/// instances.
+/// How many of a shared allowance an instance takes at once: 1 % of the count, so
+/// high limits cost a database statement once per hundredth of their allowance,
+/// while limits of 100 or fewer per period are checked in the database every time.
+/// Leased requests are taken from the shared allowance before they are spent, so the
+/// instances together never admit more than the limit; at worst each leaves 1 %
+/// unused.
+fn lease_size(rate: Rate) -> u32 {
+    (rate.count.get() / 100).max(1)
+}
+
+/// Takes one of `key`'s shared allowance: from this instance's lease if it holds one,
+/// else a new lease from the database (or, near the limit, a single request).
+async fn take_leased(
+    pool: &AnyPool,
+    leases: &Mutex<HashMap<String, u32>>,
+    key: String,
+    rate: Rate,
+) -> Result<Result<(), i64>, sqlx::Error> {
+    {
+        let mut leases = leases.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(left) = leases.get_mut(&key).filter(|left| **left > 0) {
+            *left -= 1;
+            return Ok(Ok(()));
+        }
+    }
+    let size = lease_size(rate);
+    let mut taken = take_shared(pool, &key, rate, size).await?;
+    if taken.is_err() && size > 1 {
+        taken = take_shared(pool, &key, rate, 1).await?;
+    }
+    let taken = match taken {
+        Ok(taken) => taken,
+        Err(retry_after) => return Ok(Err(retry_after)),
+    };
+    if taken > 1 {
+        let mut leases = leases.lock().unwrap_or_else(|e| e.into_inner());
+        if leases.len() >= SWEEP_ABOVE_KEYS {
+            // Forgetting a lease only leaves its requests unused.
+            leases.clear();
+        }
+        *leases.entry(key).or_default() += taken - 1;
+    }
+    Ok(Ok(()))
+}
+
+/// The database's clock in unix milliseconds: every instance's steps use the same
+/// time, so one whose clock runs ahead cannot push the buckets into the future.
+const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000 AS BIGINT)";
+
+/// One GCRA step for `count` requests in one statement: the bucket's theoretical
+/// arrival time (`tat`, unix ms) moves on by `count` emission intervals if that keeps
+/// it within the period of now; otherwise no row changes. Concurrent steps on one key
+/// are serialised by the row's lock, so the count is exact across instances. Only a
+/// refusal reads the row again, to say how long to wait.
 async fn take_shared(
     pool: &AnyPool,
     key: &str,
     rate: Rate,
-    now: i64,
-) -> Result<Result<(), i64>, sqlx::Error> {
+    count: u32,
+) -> Result<Result<u32, i64>, sqlx::Error> {
     let period = i64::try_from(rate.period.as_millis()).unwrap_or(i64::MAX);
     let interval = (period / i64::from(rate.count.get())).max(1);
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "WITH taken AS (\
-           INSERT INTO rate_limits AS r (key, tat) VALUES ($1, $2 + $3) \
-           ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, $2) + $3 \
-           WHERE GREATEST(r.tat, $2) + $3 - $2 <= $4 \
-           RETURNING tat) \
-         SELECT CAST(1 AS BIGINT), tat FROM taken \
-         UNION ALL \
-         SELECT CAST(0 AS BIGINT), tat FROM rate_limits \
-         WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM taken)",
-    )
+    let step = interval * i64::from(count);
+    let done = sqlx::query(&format!(
+        "INSERT INTO rate_limits AS r (key, tat) VALUES ($1, {DB_NOW_MS} + $2) \
+         ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, {DB_NOW_MS}) + $2 \
+         WHERE GREATEST(r.tat, {DB_NOW_MS}) + $2 - {DB_NOW_MS} <= $3"
+    ))
     .bind(key)
-    .bind(now)
-    .bind(interval)
-    .bind(interval * i64::from(rate.count.get()))
+    .bind(step)
+    .bind(period)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Ok(count));
+    }
+    let ahead: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT tat - {DB_NOW_MS} FROM rate_limits WHERE key = $1"
+    ))
+    .bind(key)
     .fetch_optional(pool)
     .await?;
-    Ok(match row {
-        Some((1, _)) => Ok(()),
-        Some((_, tat)) => Err((tat + interval - now - period).max(0) / 1000 + 1),
-        // Refused on a row this statement's snapshot does not show yet (inserted by
-        // a request racing it): its allowance was just taken.
-        None => Err(1),
-    })
+    let wait = ahead.map_or(0, |ahead| ahead + interval - period);
+    Ok(Err(wait.max(0) / 1000 + 1))
 }
 
-/// Deletes up to `batch` buckets whose allowance is whole again at `now_ms`
-/// (pruning, in batches).
+/// Deletes up to `batch` buckets whose allowance was whole again a minute before
+/// `now_ms` (pruning, in batches; the minute allows for clocks that differ).
 pub async fn delete_full_buckets(
     pool: &AnyPool,
     now_ms: i64,
@@ -223,7 +276,7 @@ pub async fn delete_full_buckets(
         "DELETE FROM rate_limits WHERE key IN \
          (SELECT key FROM rate_limits WHERE tat < $1 LIMIT $2)",
     )
-    .bind(now_ms)
+    .bind(now_ms - 60_000)
     .bind(batch)
     .execute(pool)
     .await?;

@@ -87,7 +87,16 @@ impl Mailroom {
 /// `address` as a mailbox; `None` (logged) for an address our rules accepted but the
 /// mail library cannot write.
 fn mailbox(address: &str, account_id: i64) -> Option<Mailbox> {
-    match address.parse::<lettre::Address>() {
+    // The domain in ASCII (addresses stored before domains were mapped may have it in
+    // Unicode), so no relay needs SMTPUTF8 for it.
+    let ascii = address
+        .rsplit_once('@')
+        .and_then(|(local, domain)| {
+            let domain = idna::domain_to_ascii(domain).ok()?;
+            Some(format!("{local}@{domain}"))
+        })
+        .unwrap_or_else(|| address.to_string());
+    match ascii.parse::<lettre::Address>() {
         Ok(address) => Some(Mailbox::new(None, address)),
         Err(error) => {
             log::warn!("account {account_id} has an address mail cannot reach: {error}");

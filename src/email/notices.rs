@@ -167,10 +167,8 @@ fn try_send(
     let account_id = row.id;
     let digest_of: crate::mail::DigestOf = Box::new(move |folded: Vec<String>| {
         let subject = format!("More security notices for your {brand} account");
-        let headline = format!(
-            "{} more changes were made to your {brand} account since our last message:",
-            folded.len()
-        );
+        let headline =
+            format!("More changes were made to your {brand} account since our last message:");
         render(
             to,
             &subject,

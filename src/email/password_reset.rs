@@ -49,7 +49,7 @@ async fn send_reset_link(
     // requests for one address costs the same nothing whether it has an account.
     if !room
         .outbox
-        .admits("password_reset_request", &accounts::login_key(email))
+        .admits("password_reset_request", &accounts::email_lookup_key(email))
     {
         return Ok(());
     }

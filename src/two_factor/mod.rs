@@ -434,17 +434,20 @@ pub async fn complete_login(
     app.rate_limits
         .by_account(Limit::LoginAccount, row.id)
         .await?;
-    // The code is counted on the session and on the account before it is checked.
-    let max = app.settings.two_factor.two_factor_max_attempts;
-    let Some(number) = sessions::reserve_otp_attempt(app.pool(), &session.id, max).await? else {
-        return Err(AppError::SessionRevoked);
-    };
+    // The code is counted on the account and on the session before it is checked.
     let attempt = match lockout::begin_attempt(app, &row, client).await {
         Ok(attempt) => attempt,
+        // The account's budget is in flight: try again in a second, same login.
+        Err(busy @ AppError::RateLimited { .. }) => return Err(busy),
         Err(refusal) => {
             end_pending(app, &session.id, row.id, "login_refused", client).await?;
             return Err(refusal);
         }
+    };
+    let max = app.settings.two_factor.two_factor_max_attempts;
+    let Some(number) = sessions::reserve_otp_attempt(app.pool(), &session.id, max).await? else {
+        attempt.give_back(app).await?;
+        return Err(AppError::SessionRevoked);
     };
     let Some(method) = spend_code(app, &row, code, true).await? else {
         return Err(wrong_login_code(app, attempt, &session.id, number, &row, client).await?);

@@ -112,6 +112,11 @@ async fn one_login_is_limited_from_every_address_in_any_case_but_ties_no_other_i
     .await;
     assert_eq!(response.status(), Status::Ok);
     assert_limited(login_from(&app, address(6), "alice").await).await;
+    // Spellings that find the same address (UTS #46 ignores variation selectors and
+    // maps the ideographic full stop) share its allowance.
+    for spelling in ["alice@exam\u{fe00}ple.com", "alice@example\u{3002}com"] {
+        assert_limited(login_from(&app, address(7), spelling).await).await;
+    }
     // Unknown logins are limited the same way, and another login is not affected.
     assert_eq!(
         login_from(&app, address(4), "bob").await.status(),
