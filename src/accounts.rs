@@ -90,6 +90,10 @@ pub fn skeleton_of(display: &str) -> String {
 pub struct Email {
     pub display: String,
     pub key: String,
+    /// The key an account stored before domains were mapped would have for this
+    /// address (its domain in Unicode); the same as `key` for ASCII domains. Such an
+    /// account still holds the address: nobody else may take it.
+    pub legacy_key: String,
 }
 
 impl Email {
@@ -123,8 +127,21 @@ impl Email {
             return Err("is not a valid email address".into());
         }
         let display = Self::with_mapped_domain(&display)?;
+        if display.len() > Self::MAX_BYTES {
+            return Err(format!("must be at most {} bytes", Self::MAX_BYTES));
+        }
         let key = login_key(&display);
-        Ok(Email { display, key })
+        let legacy_key = match key.rsplit_once('@') {
+            Some((local, domain)) => {
+                login_key(&format!("{local}@{}", idna::domain_to_unicode(domain).0))
+            }
+            None => key.clone(),
+        };
+        Ok(Email {
+            display,
+            key,
+            legacy_key,
+        })
     }
 
     /// The address with its domain mapped by UTS #46 and kept in its ASCII form
@@ -135,6 +152,10 @@ impl Email {
     fn with_mapped_domain(address: &str) -> Result<String, String> {
         let invalid = || "is not a valid email address".to_string();
         let (local, domain) = address.rsplit_once('@').ok_or_else(invalid)?;
+        // RFC 5321's limit: mail to a longer local part is refused on the way out.
+        if local.len() > 64 {
+            return Err(invalid());
+        }
         let (decoded, errors) = idna::domain_to_unicode(domain);
         if errors.is_err() || !decoded.contains('.') || decoded.split('.').any(str::is_empty) {
             return Err(invalid());
@@ -148,6 +169,14 @@ impl Email {
             }
         }
         let ascii = idna::domain_to_ascii_strict(&decoded).map_err(|_| invalid())?;
+        // A top-level label of digits is an address literal, not a domain.
+        if ascii
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(invalid());
+        }
         Ok(format!("{local}@{ascii}"))
     }
 }
@@ -155,7 +184,7 @@ impl Email {
 /// The key a typed login (username or email) is looked up by: every spelling that
 /// finds one account gives one key, so limits keyed by it cannot be dodged.
 pub fn lookup_key(login: &str) -> String {
-    if login.contains('@') {
+    if login_key(login).contains('@') {
         email_lookup_key(login)
     } else {
         login_key(login)
@@ -165,7 +194,7 @@ pub fn lookup_key(login: &str) -> String {
 /// The key a typed address is looked up by: that of the address as [`Email::parse`]
 /// would store it (its domain mapped), or the plain login key of anything else.
 pub fn email_lookup_key(input: &str) -> String {
-    Email::parse(input).map_or_else(|_| login_key(input), |email| email.key)
+    Email::parse(input.trim()).map_or_else(|_| login_key(input), |email| email.key)
 }
 
 /// How a person likes to be called, shown instead of the username where set: NFC,
@@ -384,7 +413,8 @@ pub async fn insert_account(
         "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
          is_active, is_staff, is_superuser, created_at, updated_at, password_changed_at, \
          display_name, password_normalized, username_skeleton, email_verified_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9, 1, $10, $11) RETURNING {}",
+         SELECT $1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $8, $9, 1, $10, $11 \
+         WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE email_key = $12) RETURNING {}",
         AccountRow::select_list("")
     );
     let result = sqlx::query_as::<_, AccountRow>(&sql)
@@ -399,10 +429,13 @@ pub async fn insert_account(
         .bind(new.display_name.map(DisplayName::as_str))
         .bind(&new.username.skeleton)
         .bind(new.email_verified.then_some(now))
-        .fetch_one(pool)
+        .bind(&new.email.legacy_key)
+        .fetch_optional(pool)
         .await;
     match result {
-        Ok(row) => Ok(row.into()),
+        Ok(Some(row)) => Ok(row.into()),
+        // An account from before domains were mapped holds the address.
+        Ok(None) => Err(CreateError::Taken(TakenField::Email)),
         Err(error) => match crate::db::unique_violation(&error) {
             // A look-alike of an existing username is as taken as the username itself.
             Some(which) if which.contains("username") => {
@@ -507,11 +540,13 @@ pub async fn password_version(pool: &AnyPool, id: i64) -> Result<Option<i64>, sq
 }
 
 /// Whether an account has the address whose key is `email_key`.
-pub async fn email_taken(pool: &AnyPool, email_key: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE email_key = $1")
-        .bind(email_key)
-        .fetch_optional(pool)
-        .await?;
+pub async fn email_taken(pool: &AnyPool, email: &Email) -> Result<bool, sqlx::Error> {
+    let found: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM accounts WHERE email_key = $1 OR email_key = $2 LIMIT 1")
+            .bind(&email.key)
+            .bind(&email.legacy_key)
+            .fetch_optional(pool)
+            .await?;
     Ok(found.is_some())
 }
 
@@ -526,12 +561,14 @@ pub async fn change_email(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE accounts SET email = $2, email_key = $3, email_verified_at = $4, updated_at = $4 \
-         WHERE id = $1 AND is_active = 1 AND blocked_at IS NULL",
+         WHERE id = $1 AND is_active = 1 AND blocked_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM accounts other WHERE other.email_key = $5 AND other.id <> $1)",
     )
     .bind(id)
     .bind(&email.display)
     .bind(&email.key)
     .bind(now)
+    .bind(&email.legacy_key)
     .execute(pool)
     .await;
     match done {

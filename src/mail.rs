@@ -177,9 +177,20 @@ impl Outbox {
     }
 
     /// Takes one message of `recipient`'s link budget (`mail_recipient_limit`): false
-    /// when it is spent, whoever asked for the messages and whatever they were.
-    pub async fn within_budget(&self, recipient: &str) -> Result<bool, sqlx::Error> {
-        let key = crate::rate_limit::short_digest(&inbox_of(recipient));
+    /// when it is spent, whoever asked for the messages and whatever they were. An
+    /// address its account proved (`proved_by`) has a budget of that account's own, so
+    /// mails for other accounts at spellings of the same inbox (which nobody proved)
+    /// cannot spend the owner's.
+    pub async fn within_budget(
+        &self,
+        recipient: &str,
+        proved_by: Option<i64>,
+    ) -> Result<bool, sqlx::Error> {
+        let owner = match proved_by {
+            Some(account_id) => format!("account {account_id}"),
+            None => inbox_of(recipient),
+        };
+        let key = crate::rate_limit::short_digest(&owner);
         let admitted = self.budget.take(&key).await?.is_ok();
         if !admitted {
             log::info!("mail budget spent: a message to one recipient not sent");
@@ -331,9 +342,11 @@ impl Outbox {
 }
 
 /// One inbox however its address is spelled, for the recipient budget: lower case,
-/// the domain in ASCII, without a `+tag`, and at Gmail without dots
-/// (`googlemail.com` is `gmail.com`). Merging two inboxes only makes the budget
-/// stricter; splitting one would let a sender bomb it through its spellings.
+/// the domain in ASCII, without a `+tag`; at Gmail without dots (`googlemail.com` is
+/// `gmail.com`); at Proton without dots, hyphens and underscores, on one domain; at
+/// Fastmail, `anything@user.fastmail.com` is `user@fastmail.com`. Merging two inboxes
+/// only makes the budget stricter; splitting one would let a sender bomb it through
+/// its spellings.
 pub fn inbox_of(address: &str) -> String {
     let address = address.to_lowercase();
     let Some((local, domain)) = address.rsplit_once('@') else {
@@ -341,10 +354,22 @@ pub fn inbox_of(address: &str) -> String {
     };
     let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_string());
     let local = local.split('+').next().unwrap_or(local);
-    if domain == "gmail.com" || domain == "googlemail.com" {
-        return format!("{}@gmail.com", local.replace('.', ""));
+    let without = |drop: &[char]| {
+        local
+            .chars()
+            .filter(|c| !drop.contains(c))
+            .collect::<String>()
+    };
+    match domain.as_str() {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", without(&['.'])),
+        "proton.me" | "protonmail.com" | "protonmail.ch" | "pm.me" => {
+            format!("{}@proton.me", without(&['.', '-', '_']))
+        }
+        _ => match domain.strip_suffix(".fastmail.com") {
+            Some(user) if !user.contains('.') => format!("{user}@fastmail.com"),
+            _ => format!("{local}@{domain}"),
+        },
     }
-    format!("{local}@{domain}")
 }
 
 /// The SMTP transport of `url`: `smtps://` wraps the connection in TLS; `smtp://`
@@ -436,6 +461,14 @@ mod tests {
             assert_eq!(inbox_of(spelling), "victim@gmail.com", "{spelling}");
         }
         assert_eq!(inbox_of("a.b+c@Example.org"), "a.b@example.org");
+        for spelling in [
+            "vic.tim@proton.me",
+            "vic-tim@pm.me",
+            "v_ictim+x@protonmail.ch",
+        ] {
+            assert_eq!(inbox_of(spelling), "victim@proton.me", "{spelling}");
+        }
+        assert_eq!(inbox_of("shop@victim.fastmail.com"), "victim@fastmail.com");
         assert_ne!(inbox_of("a.b@example.org"), inbox_of("ab@example.org"));
     }
 }

@@ -72,8 +72,9 @@ pub struct Bucket {
     memory: DefaultKeyedRateLimiter<String>,
     last_sweep: AtomicU64,
     store: Store,
-    /// Requests of the shared allowance this instance took ahead, per key.
-    leases: Mutex<HashMap<String, u32>>,
+    /// Requests of the shared allowance this instance took ahead, per key, and until
+    /// when they may be spent.
+    leases: Mutex<HashMap<String, Lease>>,
 }
 
 impl Bucket {
@@ -189,18 +190,30 @@ fn lease_size(rate: Rate) -> u32 {
     (rate.count.get() / 100).max(1)
 }
 
+/// Requests taken ahead from a shared allowance. They may be spent only within the
+/// time they stand for (their emission intervals): spent later, they would come on
+/// top of an allowance whole again.
+struct Lease {
+    left: u32,
+    until: std::time::Instant,
+}
+
 /// Takes one of `key`'s shared allowance: from this instance's lease if it holds one,
 /// else a new lease from the database (or, near the limit, a single request).
 async fn take_leased(
     pool: &AnyPool,
-    leases: &Mutex<HashMap<String, u32>>,
+    leases: &Mutex<HashMap<String, Lease>>,
     key: String,
     rate: Rate,
 ) -> Result<Result<(), i64>, sqlx::Error> {
+    let now = std::time::Instant::now();
     {
         let mut leases = leases.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(left) = leases.get_mut(&key).filter(|left| **left > 0) {
-            *left -= 1;
+        if let Some(lease) = leases
+            .get_mut(&key)
+            .filter(|lease| lease.left > 0 && lease.until > now)
+        {
+            lease.left -= 1;
             return Ok(Ok(()));
         }
     }
@@ -214,12 +227,20 @@ async fn take_leased(
         Err(retry_after) => return Ok(Err(retry_after)),
     };
     if taken > 1 {
+        let lasts = rate.period / rate.count.get() * taken;
         let mut leases = leases.lock().unwrap_or_else(|e| e.into_inner());
         if leases.len() >= SWEEP_ABOVE_KEYS {
             // Forgetting a lease only leaves its requests unused.
-            leases.clear();
+            leases.retain(|_, lease| lease.left > 0 && lease.until > now);
         }
-        *leases.entry(key).or_default() += taken - 1;
+        // A lease taken while another was fetched replaces it: one per key at most.
+        leases.insert(
+            key,
+            Lease {
+                left: taken - 1,
+                until: now + lasts,
+            },
+        );
     }
     Ok(Ok(()))
 }
@@ -265,8 +286,9 @@ async fn take_shared(
     Ok(Err(wait.max(0) / 1000 + 1))
 }
 
-/// Deletes up to `batch` buckets whose allowance was whole again a minute before
-/// `now_ms` (pruning, in batches; the minute allows for clocks that differ).
+/// Deletes up to `batch` buckets whose allowance was whole again an hour before
+/// `now_ms`, this instance's clock (pruning, in batches; the hour is room for clocks
+/// that differ from the database's, which the steps use).
 pub async fn delete_full_buckets(
     pool: &AnyPool,
     now_ms: i64,
@@ -276,7 +298,7 @@ pub async fn delete_full_buckets(
         "DELETE FROM rate_limits WHERE key IN \
          (SELECT key FROM rate_limits WHERE tat < $1 LIMIT $2)",
     )
-    .bind(now_ms - 60_000)
+    .bind(now_ms - 3_600_000)
     .bind(batch)
     .execute(pool)
     .await?;

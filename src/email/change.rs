@@ -55,7 +55,7 @@ pub async fn request(
     .await;
     let (room, client) = (Mailroom::of(app), client.clone());
     Mailroom::in_background("an email change request", async move {
-        if !accounts::email_taken(&room.pool, &email.key).await? {
+        if !accounts::email_taken(&room.pool, &email).await? {
             let brand = crate::config::brand();
             let letter = LinkMail {
                 purpose: Purpose::ChangeEmail,

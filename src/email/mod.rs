@@ -181,8 +181,10 @@ pub async fn send_link(room: &Mailroom, mail: LinkMail<'_>) -> Result<bool, AppE
     let Some(to) = mailbox(mail.to, mail.row.id) else {
         return Ok(false);
     };
+    let proved = mail.row.email_verified_at.is_some() && mail.to == mail.row.email;
+    let proved_by = proved.then_some(mail.row.id);
     if !room.outbox.admits(mail.purpose.as_str(), mail.to)
-        || !room.outbox.within_budget(mail.to).await?
+        || !room.outbox.within_budget(mail.to, proved_by).await?
     {
         return Ok(false);
     }

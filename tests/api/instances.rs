@@ -275,10 +275,10 @@ async fn the_shared_store_is_refused_on_sqlite_and_named_in_the_sentence() {
     }
     let figment = test_figment(&db.url).merge(("gatehouse.rate_limit_store", "database"));
     let clock = std::sync::Arc::new(gatehouse::clock::ManualClock::new());
-    let error = gatehouse::rocket_with_clock(figment, clock)
-        .err()
-        .expect("a shared store on SQLite is refused")
-        .to_string();
+    let error = match gatehouse::rocket_with_clock(figment, clock) {
+        Ok(_) => panic!("a shared store on SQLite is refused"),
+        Err(error) => error.to_string(),
+    };
     assert!(
         error.contains("rate_limit_store") && error.contains("PostgreSQL"),
         "{error}"

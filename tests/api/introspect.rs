@@ -18,7 +18,7 @@ async fn introspect_form(app: &TestApp, credential: Option<&str>, form: &str) ->
         .client
         .post("/api/auth/introspect")
         .header(ContentType::Form)
-        .body(form.to_string());
+        .body(form);
     if let Some(credential) = credential {
         request = request.header(Header::new("Authorization", format!("Bearer {credential}")));
     }

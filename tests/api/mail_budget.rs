@@ -30,6 +30,28 @@ async fn limited_app(sink: &SmtpSink, notice_limit: &str) -> TestApp {
     .await
 }
 
+/// Changes the signed-in account's password along `passwords`, starting from
+/// PASSWORD; the password it ends with.
+async fn change_passwords(
+    app: &TestApp,
+    session: &Session,
+    passwords: &[&'static str],
+) -> &'static str {
+    let mut current = PASSWORD;
+    for next in passwords {
+        let response = app
+            .post_bearer(
+                "/api/auth/password",
+                &session.access,
+                Some(json!({"current_password": current, "new_password": next})),
+            )
+            .await;
+        assert_eq!(response.status(), Status::NoContent);
+        current = next;
+    }
+    current
+}
+
 async fn ask_change(app: &TestApp, session: &Session, new_email: &str) -> Status {
     app.post_bearer(
         "/api/auth/email",
@@ -185,25 +207,18 @@ async fn notices_past_the_limit_are_folded_into_one_digest_never_dropped() {
     let app = limited_app(&sink, "2/2 seconds").await;
     let session = app.signed_in("alice").await;
     verify_address(&app, &sink, "alice@example.com").await;
-    let passwords = [
-        OTHER_PASSWORD,
-        PASSWORD,
-        OTHER_PASSWORD,
-        PASSWORD,
-        OTHER_PASSWORD,
-    ];
-    let mut current = PASSWORD;
-    for next in passwords {
-        let response = app
-            .post_bearer(
-                "/api/auth/password",
-                &session.access,
-                Some(json!({"current_password": current, "new_password": next})),
-            )
-            .await;
-        assert_eq!(response.status(), Status::NoContent);
-        current = next;
-    }
+    change_passwords(
+        &app,
+        &session,
+        &[
+            OTHER_PASSWORD,
+            PASSWORD,
+            OTHER_PASSWORD,
+            PASSWORD,
+            OTHER_PASSWORD,
+        ],
+    )
+    .await;
     settle().await;
     let changed = "password of your Gatehouse account was changed";
     let said = |words: &str| {
@@ -342,18 +357,8 @@ async fn decoys_of_one_kind_do_not_delay_the_first_notice_of_another() {
     let session = app.signed_in("alice").await;
     verify_address(&app, &sink, "alice@example.com").await;
     // Three password changes spend the notices sent at once.
-    let mut current = PASSWORD;
-    for next in [OTHER_PASSWORD, PASSWORD, OTHER_PASSWORD] {
-        let response = app
-            .post_bearer(
-                "/api/auth/password",
-                &session.access,
-                Some(json!({"current_password": current, "new_password": next})),
-            )
-            .await;
-        assert_eq!(response.status(), Status::NoContent);
-        current = next;
-    }
+    let current =
+        change_passwords(&app, &session, &[OTHER_PASSWORD, PASSWORD, OTHER_PASSWORD]).await;
     let response = app
         .post_bearer(
             "/api/auth/email",
@@ -363,5 +368,29 @@ async fn decoys_of_one_kind_do_not_delay_the_first_notice_of_another() {
         .await;
     assert_eq!(response.status(), Status::Accepted);
     sink.wait_for_one("alice@example.com", "asked to change its address")
+        .await;
+}
+
+#[rocket::async_test]
+async fn mails_for_other_accounts_at_one_inbox_cannot_spend_its_owners_budget() {
+    let sink = SmtpSink::start().await;
+    let app = limited_app(&sink, "3/hour").await;
+    app.register("owner", "target@gmail.com").await;
+    verify_address(&app, &sink, "target@gmail.com").await;
+    // Someone registers spellings of the same inbox: their verification links spend
+    // the inbox's budget, which nobody proved.
+    for n in 1..=6 {
+        app.register(&format!("squatter{n}"), &format!("target+{n}@gmail.com"))
+            .await;
+    }
+    settle().await;
+    let response = app
+        .post(
+            "/api/auth/password/forgot",
+            json!({"email": "target@gmail.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), Status::Accepted);
+    sink.wait_for_one("target@gmail.com", "/reset-password?token=")
         .await;
 }

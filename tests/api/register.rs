@@ -201,3 +201,32 @@ async fn look_alike_domains_and_blank_names_are_refused_and_domains_have_one_spe
         .await;
     assert_error(response, Status::Conflict, "conflict").await;
 }
+
+#[rocket::async_test]
+async fn an_address_stored_before_domains_were_mapped_stays_its_owners() {
+    let app = spawn_app().await;
+    app.register("ann", "ann@xn--bcher-kva.example").await;
+    // As an account made before domains were mapped would hold it.
+    sqlx::query(
+        "UPDATE accounts SET email = 'ann@b\u{fc}cher.example', \
+         email_key = 'ann@b\u{fc}cher.example' WHERE username_key = 'ann'",
+    )
+    .execute(&app.pool())
+    .await
+    .unwrap();
+    for spelling in ["ANN@B\u{dc}CHER.example", "ann@xn--bcher-kva.example"] {
+        let response = app
+            .post(
+                "/api/auth/register",
+                json!({"username": "squatter", "email": spelling, "password": PASSWORD}),
+            )
+            .await;
+        assert_error(response, Status::Conflict, "conflict").await;
+    }
+    assert_eq!(
+        app.login("ann@b\u{fc}cher.example", PASSWORD)
+            .await
+            .status(),
+        Status::Ok
+    );
+}
