@@ -57,6 +57,15 @@ impl App {
             }
             _ => Store::Memory,
         };
+        if settings.rate_limits.rate_limit_enabled {
+            log::info!(
+                "rate limits count {}",
+                match store {
+                    Store::Database(_) => "in the database, shared by every instance",
+                    Store::Memory => "in this instance's memory",
+                }
+            );
+        }
         let outbox = Outbox::new(
             &settings.mail,
             db.pool.clone(),

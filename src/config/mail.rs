@@ -224,7 +224,17 @@ impl Mail {
                 "needs mail: with mail_transport = \"none\" nobody could verify",
             ));
         }
-        let rate = |key: &'static str, text: &str| Rate::parse(text).map_err(|e| invalid(key, e));
+        // The budgets stay on whatever `rate_limit_enabled` says: they protect other
+        // people's inboxes.
+        let rate = |key: &'static str, text: &str| {
+            Rate::parse(text).map_err(|e| {
+                if e.contains("rate_limit_enabled") {
+                    invalid(key, "a rate of 0 would send no mail; raise it to loosen it")
+                } else {
+                    invalid(key, e)
+                }
+            })
+        };
         let mail_recipient_limit = rate("mail_recipient_limit", &raw.mail_recipient_limit)?;
         let mail_notice_limit = rate("mail_notice_limit", &raw.mail_notice_limit)?;
         Ok(Mail {
@@ -314,6 +324,19 @@ mod tests {
 
     fn mail(raw: Raw, profile: Profile) -> Result<Mail, ConfigError> {
         Mail::from_raw(raw, profile, "http://127.0.0.1:8000")
+    }
+
+    #[test]
+    fn a_mail_budget_of_zero_is_refused_with_its_own_sentence() {
+        for key in ["mail_recipient_limit", "mail_notice_limit"] {
+            let mut raw = Raw::default();
+            match key {
+                "mail_recipient_limit" => raw.mail_recipient_limit = "0/hour".into(),
+                _ => raw.mail_notice_limit = "0/hour".into(),
+            }
+            let error = mail(raw, Profile::Debug).unwrap_err().to_string();
+            assert!(error.contains(key) && error.contains("no mail"), "{error}");
+        }
     }
 
     #[test]
