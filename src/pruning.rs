@@ -51,8 +51,8 @@ pub async fn prune(pool: &AnyPool, bounds: &Bounds, now: i64) -> Result<Pruned, 
     };
     in_batches(|| link_tokens::delete_expired_forms(pool, now, PRUNE_BATCH)).await?;
     let link_tokens = in_batches(|| link_tokens::delete_expired(pool, now, PRUNE_BATCH)).await?;
-    let now_ms = crate::rate_limit::pruning_now_ms();
-    in_batches(|| crate::rate_limit::delete_full_buckets(pool, now_ms, PRUNE_BATCH)).await?;
+    let now_us = crate::rate_limit::pruning_now_us();
+    in_batches(|| crate::rate_limit::delete_full_buckets(pool, now_us, PRUNE_BATCH)).await?;
     Ok(Pruned {
         sessions,
         events,

@@ -174,12 +174,6 @@ impl RateLimiter {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// How many of a shared allowance an instance takes at once: 1 % of the count, so
 /// high limits cost a database statement once per hundredth of their allowance,
 /// while limits of 100 or fewer per period are checked in the database every time.
@@ -233,24 +227,28 @@ async fn take_leased(
             // Forgetting a lease only leaves its requests unused.
             leases.retain(|_, lease| lease.left > 0 && lease.until > now);
         }
-        // A lease taken while another was fetched replaces it: one per key at most.
-        leases.insert(
-            key,
-            Lease {
-                left: taken - 1,
-                until: now + lasts,
-            },
-        );
+        // Leases taken at once by concurrent requests add up (dropping one would
+        // waste its share of the allowance); what is left when they lapse is unused.
+        let lease = leases.entry(key).or_insert(Lease {
+            left: 0,
+            until: now,
+        });
+        if lease.until <= now {
+            lease.left = 0;
+        }
+        lease.left += taken - 1;
+        lease.until = lease.until.max(now + lasts);
     }
     Ok(Ok(()))
 }
 
-/// The database's clock in unix milliseconds: every instance's steps use the same
+/// The database's clock in unix microseconds: every instance's steps use the same
 /// time, so one whose clock runs ahead cannot push the buckets into the future.
-const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000 AS BIGINT)";
+/// Microseconds, so a limit of a million a minute still has its own interval.
+const DB_NOW_US: &str = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000 AS BIGINT)";
 
 /// One GCRA step for `count` requests in one statement: the bucket's theoretical
-/// arrival time (`tat`, unix ms) moves on by `count` emission intervals if that keeps
+/// arrival time (`tat`, unix µs) moves on by `count` emission intervals if that keeps
 /// it within the period of now; otherwise no row changes. Concurrent steps on one key
 /// are serialised by the row's lock, so the count is exact across instances. Only a
 /// refusal reads the row again, to say how long to wait.
@@ -260,13 +258,13 @@ async fn take_shared(
     rate: Rate,
     count: u32,
 ) -> Result<Result<u32, i64>, sqlx::Error> {
-    let period = i64::try_from(rate.period.as_millis()).unwrap_or(i64::MAX);
+    let period = i64::try_from(rate.period.as_micros()).unwrap_or(i64::MAX);
     let interval = (period / i64::from(rate.count.get())).max(1);
     let step = interval * i64::from(count);
     let done = sqlx::query(&format!(
-        "INSERT INTO rate_limits AS r (key, tat) VALUES ($1, {DB_NOW_MS} + $2) \
-         ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, {DB_NOW_MS}) + $2 \
-         WHERE GREATEST(r.tat, {DB_NOW_MS}) + $2 - {DB_NOW_MS} <= $3"
+        "INSERT INTO rate_limits AS r (key, tat) VALUES ($1, {DB_NOW_US} + $2) \
+         ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, {DB_NOW_US}) + $2 \
+         WHERE GREATEST(r.tat, {DB_NOW_US}) + $2 - {DB_NOW_US} <= $3"
     ))
     .bind(key)
     .bind(step)
@@ -277,37 +275,39 @@ async fn take_shared(
         return Ok(Ok(count));
     }
     let ahead: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT tat - {DB_NOW_MS} FROM rate_limits WHERE key = $1"
+        "SELECT tat - {DB_NOW_US} FROM rate_limits WHERE key = $1"
     ))
     .bind(key)
     .fetch_optional(pool)
     .await?;
     let wait = ahead.map_or(0, |ahead| ahead + interval - period);
-    Ok(Err(wait.max(0) / 1000 + 1))
+    Ok(Err(wait.max(0) / 1_000_000 + 1))
 }
 
 /// Deletes up to `batch` buckets whose allowance was whole again an hour before
-/// `now_ms`, this instance's clock (pruning, in batches; the hour is room for clocks
-/// that differ from the database's, which the steps use).
+/// `now_us` (unix µs, this instance's clock; pruning, in batches; the hour is room for
+/// clocks that differ from the database's, which the steps use).
 pub async fn delete_full_buckets(
     pool: &AnyPool,
-    now_ms: i64,
+    now_us: i64,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "DELETE FROM rate_limits WHERE key IN \
          (SELECT key FROM rate_limits WHERE tat < $1 LIMIT $2)",
     )
-    .bind(now_ms - 3_600_000)
+    .bind(now_us - 3_600_000_000)
     .bind(batch)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
 }
 
-/// The current time for [`delete_full_buckets`].
-pub fn pruning_now_ms() -> i64 {
-    now_ms()
+/// The current time for [`delete_full_buckets`], in unix µs.
+pub fn pruning_now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// The first 128 bits of SHA-256 of `text`, in hex: a key that costs the same memory

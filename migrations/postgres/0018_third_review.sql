@@ -16,6 +16,7 @@ ALTER TABLE accounts ADD COLUMN attempts_in_flight_until BIGINT;
 -- Rate-limit buckets every instance shares (rate_limit_store = "database"): one GCRA
 -- arrival time per digest of a limit and its key. UNLOGGED: a crash may forget the
 -- buckets, which only gives everyone a fresh allowance, and no WAL is written per check.
+-- tat: the theoretical arrival time of the next request, in unix microseconds.
 CREATE UNLOGGED TABLE rate_limits (
     key TEXT PRIMARY KEY,
     tat BIGINT NOT NULL
