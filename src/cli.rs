@@ -334,7 +334,8 @@ async fn prune(database: DatabaseArg) -> CliResult {
 
 async fn keys(command: KeysCommand, database: DatabaseArg) -> CliResult {
     use crate::tokens::{keyring, signing_keys};
-    // Checked before `open_app` fills missing secrets with random ones.
+    // Checked before `open_app` fills missing secrets with random ones (debug runs
+    // have the development secret the server shares, see `config::dev_secrets`).
     let sealing_configured = crate::figment()
         .extract_inner::<String>("gatehouse.signing_key_secret")
         .is_ok_and(|secret| !secret.trim().is_empty());

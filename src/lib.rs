@@ -152,6 +152,12 @@ pub fn rocket_with_clock(
                         Err(error) => log::warn!("cannot read the applied migrations: {error}"),
                     }
                 }
+                if let Some(path) = config::dev_secrets::in_use() {
+                    log::info!(
+                        "development secrets are kept in {} (debug only; git-ignored)",
+                        path.display()
+                    );
+                }
                 if settings.two_factor.two_factor_enabled
                     && settings.two_factor.two_factor_key_is_ephemeral
                 {

@@ -10,6 +10,7 @@
 pub mod bounds;
 pub mod clients;
 pub mod cookies;
+pub mod dev_secrets;
 pub mod lockout;
 pub mod mail;
 pub mod observability;
@@ -195,12 +196,13 @@ pub fn code_defaults() -> Figment {
 
 /// The figment every entry point starts from: Rocket's own (Rocket.toml and `ROCKET_*`),
 /// then `GATEHOUSE_*` for the auth settings (`GATEHOUSE_<FEATURE>__<KEY>` for a
-/// feature's own section) and `DATABASE_URL` for the database.
+/// feature's own section) and `DATABASE_URL` for the database; in the debug profile,
+/// the development secrets (see [`dev_secrets`]) for the secrets none of them sets.
 pub fn figment() -> Figment {
     // Rocket's own composition (its defaults, Rocket.toml, `ROCKET_*`), with
     // Gatehouse's defaults for Rocket's keys just above Rocket's: safe without
-    // Rocket.toml.
-    code_defaults()
+    // Rocket.toml; in debug, the development secrets beneath it all.
+    let figment = code_defaults()
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
         .select(figment::Profile::from_env_or(
@@ -217,7 +219,8 @@ pub fn figment() -> Figment {
             Env::raw()
                 .only(&["DATABASE_URL"])
                 .map(|_| format!("databases.{DATABASE_NAME}.url").into()),
-        )
+        );
+    dev_secrets::beneath(figment)
 }
 
 impl Settings {

@@ -205,8 +205,14 @@ async fn a_retired_key_stops_verifying_and_a_new_one_takes_over() {
 #[rocket::async_test]
 async fn rotating_needs_the_sealing_secret_and_a_key_pair_algorithm() {
     let db = TestDatabase::new().await;
+    // In release (debug keeps a development secret the server shares, see
+    // config::dev_secrets), a key cannot be sealed without the server's secret.
     let mut without = gatehouse(&db, &["keys", "rotate"]);
-    without.env_remove("GATEHOUSE_SIGNING_KEY_SECRET");
+    without
+        .env_remove("GATEHOUSE_SIGNING_KEY_SECRET")
+        .env("ROCKET_PROFILE", "release")
+        .env("GATEHOUSE_SECRET", crate::support::SECRET)
+        .env("GATEHOUSE_TWO_FACTOR_KEY", crate::support::TWO_FACTOR_KEY);
     assert_fails(&run(without, ""), "SIGNING_KEY_SECRET");
     let mut hs256 = gatehouse(&db, &["keys", "rotate"]);
     hs256
