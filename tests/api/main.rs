@@ -17,6 +17,7 @@ pub mod cli;
 mod client_address;
 mod config;
 mod crash;
+mod dev_secrets;
 mod email_change;
 mod email_verification;
 mod fresh;
