@@ -3,10 +3,20 @@
 
 use std::process::Command;
 
+/// A server process, stopped when dropped (a failed assertion included).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The debug binary serving a SQLite file in `dir` on `port`, run from `dir` with no
 /// secret configured.
-fn serve_without_secrets(dir: &std::path::Path, port: u16) -> std::process::Child {
-    Command::new(crate::support::binary())
+fn serve_without_secrets(dir: &std::path::Path, port: u16) -> Server {
+    let child = Command::new(crate::support::binary())
         .current_dir(dir)
         .env("ROCKET_PROFILE", "debug")
         .env("ROCKET_PORT", port.to_string())
@@ -25,7 +35,8 @@ fn serve_without_secrets(dir: &std::path::Path, port: u16) -> std::process::Chil
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("the binary starts")
+        .expect("the binary starts");
+    Server(child)
 }
 
 async fn wait_for_port(port: u16) {
@@ -50,7 +61,7 @@ async fn a_debug_restart_keeps_the_secrets_it_made_and_the_sessions_they_signed(
     let mut first = serve_without_secrets(dir.path(), port);
     wait_for_port(port).await;
     assert!(
-        first.try_wait().unwrap().is_none(),
+        first.0.try_wait().unwrap().is_none(),
         "ours answers on {port}"
     );
     let register = serde_json::json!({"username": "alice", "email": "alice@example.com",
@@ -61,8 +72,7 @@ async fn a_debug_restart_keeps_the_secrets_it_made_and_the_sessions_they_signed(
     let answer = http(port, "POST", "/api/auth/login", &[], Some(&login)).await;
     assert_eq!(answer.status, 200);
     let access = answer.json()["access_token"].as_str().unwrap().to_string();
-    first.kill().unwrap();
-    first.wait().unwrap();
+    drop(first);
 
     let file = dir.path().join(".gatehouse/dev-secrets.toml");
     let kept = std::fs::read_to_string(&file).expect("the secrets are kept");
@@ -79,7 +89,7 @@ async fn a_debug_restart_keeps_the_secrets_it_made_and_the_sessions_they_signed(
     let mut second = serve_without_secrets(dir.path(), port);
     wait_for_port(port).await;
     assert!(
-        second.try_wait().unwrap().is_none(),
+        second.0.try_wait().unwrap().is_none(),
         "ours answers on {port}"
     );
     let bearer = format!("Bearer {access}");
@@ -91,8 +101,7 @@ async fn a_debug_restart_keeps_the_secrets_it_made_and_the_sessions_they_signed(
         None,
     )
     .await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    drop(second);
     assert_eq!(answer.status, 200, "the session survives the restart");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), kept, "made once");
 }
