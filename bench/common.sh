@@ -93,3 +93,15 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v < t; print ok ? "ok" : "MISSED" }'; }
 sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
+
+# A fresh PostgreSQL database on the server at $1 named after $2, dropped on exit, as
+# DATABASE_URL; $3 names the mode for the sentence when the server does not answer.
+fresh_postgres_database() {
+  local server=$1 name=$2 mode=$3
+  psql -q "$server" -c "SELECT 1" >/dev/null 2>&1 ||
+    { echo "$mode needs PostgreSQL: set BENCH_POSTGRES_URL (now $server)" >&2; exit 1; }
+  database="${name}_$$"
+  psql -q "$server" -c "CREATE DATABASE $database"
+  cleanup_extra="psql -q '$server' -c 'DROP DATABASE IF EXISTS $database WITH (FORCE)'"
+  export DATABASE_URL="${server%/*}/$database"
+}

@@ -14,12 +14,7 @@ PORT_B=$(( PORT_A + 1 ))
 A="http://127.0.0.1:$PORT_A"
 B="http://127.0.0.1:$PORT_B"
 
-psql -q "$SERVER_URL" -c "SELECT 1" >/dev/null 2>&1 ||
-  { echo "two-instance mode needs PostgreSQL: set BENCH_POSTGRES_URL (now $SERVER_URL)" >&2; exit 1; }
-database="gatehouse_instances_$$"
-psql -q "$SERVER_URL" -c "CREATE DATABASE $database"
-cleanup_extra="psql -q '$SERVER_URL' -c 'DROP DATABASE IF EXISTS $database WITH (FORCE)'"
-export DATABASE_URL="${SERVER_URL%/*}/$database"
+fresh_postgres_database "$SERVER_URL" gatehouse_instances "two-instance mode"
 
 start_server "$PORT_A"
 start_server "$PORT_B"

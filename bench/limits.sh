@@ -15,12 +15,7 @@ PORT_ON=$(( PORT_OFF + 1 ))
 OFF="http://127.0.0.1:$PORT_OFF"
 ON="http://127.0.0.1:$PORT_ON"
 
-psql -q "$SERVER_URL" -c "SELECT 1" >/dev/null 2>&1 ||
-  { echo "shared-limits mode needs PostgreSQL: set BENCH_POSTGRES_URL (now $SERVER_URL)" >&2; exit 1; }
-database="gatehouse_limits_$$"
-psql -q "$SERVER_URL" -c "CREATE DATABASE $database"
-cleanup_extra="psql -q '$SERVER_URL' -c 'DROP DATABASE IF EXISTS $database WITH (FORCE)'"
-export DATABASE_URL="${SERVER_URL%/*}/$database"
+fresh_postgres_database "$SERVER_URL" gatehouse_limits "shared-limits mode"
 
 start_server "$PORT_OFF"
 raised="1000000/minute"

@@ -310,30 +310,16 @@ async fn check_login(
         audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
         return Err(AppError::EmailUnverified);
     }
-    if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
+    let tokens = if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
         // Only a completed login resets the count; the password alone is given back.
         attempt.give_back(app).await?;
-        let tokens = start_second_factor(app, &row, remember, client).await?;
-        password_unchanged_since(
-            app,
-            row.id,
-            row.password_version,
-            &tokens.session_id,
-            client,
-        )
-        .await?;
-        return Ok(tokens);
-    }
-    attempt.completed_login(app).await?;
-    let tokens = open_session(app, &row, remember, None, client).await?;
-    password_unchanged_since(
-        app,
-        row.id,
-        row.password_version,
-        &tokens.session_id,
-        client,
-    )
-    .await?;
+        start_second_factor(app, &row, remember, client).await?
+    } else {
+        attempt.completed_login(app).await?;
+        open_session(app, &row, remember, None, client).await?
+    };
+    let version = row.password_version;
+    password_unchanged_since(app, row.id, version, &tokens.session_id, client).await?;
     Ok(tokens)
 }
 
