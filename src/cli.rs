@@ -19,10 +19,9 @@ use crate::admin::{self, Actor, Page};
 use crate::app::App;
 use crate::auth::{self, Registration};
 use crate::clock::SystemClock;
-use crate::config::{Settings, DATABASE_NAME};
+use crate::config::DATABASE_NAME;
 use crate::db;
 use crate::error::AppError;
-use crate::password::Hasher;
 use crate::sessions::ClientInfo;
 
 #[derive(Parser)]
@@ -73,6 +72,13 @@ enum Command {
     /// events older than audit_retention (the server also does it every
     /// prune_interval).
     Prune {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Check what a changed secret broke: accounts whose TOTP secret no longer opens
+    /// under two_factor_key, and signing keys that no longer unseal under
+    /// signing_key_secret. Exits 1 when it finds any.
+    Doctor {
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -153,6 +159,19 @@ enum AccountsCommand {
     /// Switch two-factor authentication off for a user who lost their device.
     #[command(name = "disable-2fa")]
     DisableTwoFactor { login: String },
+    /// Give or take the staff and superuser roles (the last superuser keeps theirs).
+    #[command(group(clap::ArgGroup::new("role").required(true).multiple(true)))]
+    SetRole {
+        login: String,
+        #[arg(long, group = "role", conflicts_with = "no_staff")]
+        staff: bool,
+        #[arg(long, group = "role")]
+        no_staff: bool,
+        #[arg(long, group = "role", conflicts_with = "no_superuser")]
+        superuser: bool,
+        #[arg(long, group = "role")]
+        no_superuser: bool,
+    },
     /// Mark an account's email address verified by hand.
     VerifyEmail { login: String },
     /// Delete an account and its sessions (asks to confirm on a terminal).
@@ -203,6 +222,7 @@ pub async fn run() -> ExitCode {
         Command::Keys { command, database } => keys(command, database).await,
         Command::Migrate { database } => migrate(database).await,
         Command::Mail { command, database } => mail(command, database).await,
+        Command::Doctor { database } => doctor(database).await,
     };
     finish(outcome)
 }
@@ -403,6 +423,72 @@ async fn keys(command: KeysCommand, database: DatabaseArg) -> CliResult {
     }
 }
 
+/// Checks what a changed secret broke; run with the secrets the server has, never
+/// with random ones (a random key would open nothing).
+async fn doctor(database: DatabaseArg) -> CliResult {
+    let (app, _, _) = open_app_with(&database, Secrets::AsConfigured).await?;
+    let settings = &app.settings;
+    for (ephemeral, name) in [
+        (
+            settings.two_factor.two_factor_key_is_ephemeral,
+            "TWO_FACTOR_KEY",
+        ),
+        (
+            settings.tokens.signing_key_secret_is_ephemeral,
+            "SIGNING_KEY_SECRET",
+        ),
+    ] {
+        if ephemeral {
+            return Err(Failure(format!(
+                "{}{name} is not set, so there is nothing to check against. Give the doctor \
+                 the server's settings.",
+                crate::config::ENV_PREFIX
+            )));
+        }
+    }
+    let now = app.now();
+    let mut problems = 0;
+    let accounts = crate::two_factor::unopenable_secrets(&app).await?;
+    if accounts.is_empty() {
+        println!("Two-factor: every enrolled account's TOTP secret opens under two_factor_key.");
+    }
+    for (id, username) in &accounts {
+        problems += 1;
+        println!(
+            "Two-factor: the TOTP secret of {} (id {id}) does not open under two_factor_key; \
+             restore the key it was sealed with, or run `{} accounts disable-2fa {}`.",
+            shown(username),
+            env!("CARGO_PKG_NAME"),
+            shown(username),
+        );
+    }
+    let keys = crate::tokens::keyring::unsealable(app.pool(), app.keys.sealer(), now)
+        .await
+        .map_err(AppError::from)?;
+    if keys.is_empty() {
+        println!("Signing keys: every key that may sign unseals under signing_key_secret.");
+    }
+    for key in &keys {
+        problems += 1;
+        println!(
+            "Signing keys: {} ({}) does not unseal under signing_key_secret; give the server \
+             the secret it was sealed with, or run `{} keys retire {}`.",
+            key.kid,
+            key.algorithm,
+            env!("CARGO_PKG_NAME"),
+            key.kid,
+        );
+    }
+    if problems > 0 {
+        return Err(Failure(format!(
+            "{problems} problem{} found.",
+            if problems == 1 { "" } else { "s" }
+        )));
+    }
+    println!("No problems found.");
+    Ok(())
+}
+
 /// A key's state at `now`, in words.
 fn key_state(key: &crate::tokens::signing_keys::SigningKeyRow, now: i64) -> String {
     use crate::clock::utc_minute;
@@ -451,22 +537,37 @@ async fn open_app_with_figment(database: &DatabaseArg) -> Result<(App, Figment),
 
 /// [`open_app_with_figment`], and the versions of Gatehouse's migrations it applied.
 async fn open_app_migrating(database: &DatabaseArg) -> Result<(App, Figment, Vec<i64>), Failure> {
+    open_app_with(database, Secrets::RandomWhenMissing).await
+}
+
+/// Whether a command may run without the server's secrets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    /// Most commands sign no token and open no TOTP secret, so a missing key (an
+    /// error in release) does not matter to them: a random one stands in.
+    RandomWhenMissing,
+    /// `doctor` checks the secrets themselves: they must be the server's.
+    AsConfigured,
+}
+
+async fn open_app_with(
+    database: &DatabaseArg,
+    secrets: Secrets,
+) -> Result<(App, Figment, Vec<i64>), Failure> {
     let mut figment: Figment = crate::figment();
     if let Some(url) = &database.database_url {
         figment = figment.merge((format!("databases.{DATABASE_NAME}.url"), url));
     }
-    // The CLI signs no token and opens no TOTP secret, so missing keys (an error in
-    // release) do not matter to it.
     for key in [
         "gatehouse.secret",
         "gatehouse.two_factor_key",
         "gatehouse.signing_key_secret",
     ] {
-        if !figment.contains(key) {
+        if secrets == Secrets::RandomWhenMissing && !figment.contains(key) {
             figment = figment.merge((key, crate::random::token(48)));
         }
     }
-    let settings = Settings::from_figment(&figment).map_err(|e| Failure(e.to_string()))?;
+    let settings = crate::settings(&figment).map_err(|e| Failure(e.to_string()))?;
     let config: rocket_db_pools::Config = figment
         .focus(&format!("databases.{DATABASE_NAME}"))
         .join(Serialized::default("max_connections", 2))
@@ -483,18 +584,14 @@ async fn open_app_migrating(database: &DatabaseArg) -> Result<(App, Figment, Vec
             db::redact_url(&config.url)
         ))
     })?;
-    // What `migrate` reports: the migrations this run applies.
-    let pending = db::pending_migrations(&pool).await.unwrap_or_default();
-    crate::feature::migrate(&pool, &crate::features::all())
-        .await
-        .map_err(|e| {
-            Failure(format!(
-                "cannot apply the migrations to {}: {e}",
-                db::redact_url(&config.url)
-            ))
-        })?;
-    let hasher = Hasher::new(&settings.passwords).map_err(|e| Failure(e.to_string()))?;
-    let app = App::new(Arc::new(settings), pool, hasher, Arc::new(SystemClock)).map_err(Failure)?;
+    let (app, pending) = crate::open(
+        Arc::new(settings),
+        pool,
+        Arc::new(SystemClock),
+        crate::Schema::Migrate,
+    )
+    .await
+    .map_err(|e| Failure(format!("{e} (database {})", db::redact_url(&config.url))))?;
     Ok((app, figment, pending))
 }
 
@@ -608,6 +705,35 @@ async fn accounts(command: AccountsCommand, database: DatabaseArg) -> CliResult 
             println!(
                 "Two-factor authentication of {} (id {}) is off; the next login needs the password only.",
                 shown(&target.username), target.id
+            );
+            Ok(())
+        }
+        AccountsCommand::SetRole {
+            login,
+            staff,
+            no_staff,
+            superuser,
+            no_superuser,
+        } => {
+            let target = find(&app, &login).await?;
+            let chosen = |on: bool, off: bool| (on || off).then_some(on);
+            let change = admin::FlagChange {
+                is_active: None,
+                is_staff: chosen(staff, no_staff),
+                is_superuser: chosen(superuser, no_superuser),
+            };
+            let detail = admin::update_flags(&app, &operator, target.id, change, &client).await?;
+            let row = &detail.account;
+            let roles = match (row.is_staff, row.is_superuser) {
+                (true, true) => "staff and superuser",
+                (false, true) => "superuser (not staff)",
+                (true, false) => "staff",
+                (false, false) => "a regular account",
+            };
+            println!(
+                "{} (id {}) is now {roles}.",
+                shown(&target.username),
+                target.id
             );
             Ok(())
         }

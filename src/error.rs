@@ -82,6 +82,10 @@ pub enum AppError {
     /// A pending session's token used where a complete session is needed.
     #[error("this session waits for its second factor: POST /api/auth/2fa/verify")]
     TwoFactorRequired,
+    /// The account's TOTP secret does not open under the current `two_factor_key` (the
+    /// key changed since enrolment), so no code of its can be checked.
+    #[error("your second factor cannot be checked; ask an administrator to reset it")]
+    TwoFactorUnavailable,
     /// A wrong one-time or recovery code; `attempts_left` on a pending login.
     #[error("the code is wrong, expired or already used")]
     InvalidOtp { attempts_left: Option<i64> },
@@ -266,6 +270,11 @@ impl AppError {
                 Status::Unauthorized,
                 "two_factor_required",
                 "Enter your two-factor code first.".into(),
+            ),
+            TwoFactorUnavailable => (
+                Status::Conflict,
+                "two_factor_unavailable",
+                "Your second factor cannot be checked. Ask an administrator to reset it.".into(),
             ),
             InvalidOtp { attempts_left } => (
                 Status::Unauthorized,

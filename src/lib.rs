@@ -89,29 +89,12 @@ pub fn rocket_with_clock(
     figment: Figment,
     clock: Arc<dyn Clock>,
 ) -> Result<Rocket<Build>, ConfigError> {
-    let settings = Arc::new(Settings::from_figment(&figment)?);
-    let database_url = figment
-        .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
-        .unwrap_or_default();
-    if settings.rate_limits.rate_limit_store == config::rate_limits::StoreChoice::Database
-        && db::Backend::from_url(&database_url) == Some(db::Backend::Sqlite)
-    {
-        return Err(config::invalid(
-            "rate_limit_store",
-            "\"database\" needs PostgreSQL: on SQLite one process holds the database, so use \
-             \"memory\" (or \"auto\")",
-        ));
-    }
+    let settings = Arc::new(settings(&figment)?);
     let two_factor = settings.two_factor.two_factor_enabled;
     let mail = settings.mail.enabled();
     let pages = settings.accepts(config::TokenLocation::Cookie);
     let https = settings.cookies.cookie_secure;
     let metrics = settings.observability.metrics_enabled;
-    let hasher = Hasher::new(&settings.passwords).map_err(|e| ConfigError::Invalid {
-        setting: "argon2_memory_kib".into(),
-        env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
-        reason: e.to_string(),
-    })?;
     let features = features::all();
     feature::check_names(&features)?;
     let setup = feature::Setup {
@@ -136,22 +119,7 @@ pub fn rocket_with_clock(
                 let Some(db) = Db::fetch(&rocket) else {
                     return Err(rocket);
                 };
-                if settings.service.migrate_on_start {
-                    if let Err(error) = feature::migrate(&db.0, &features).await {
-                        log::error!("the database migrations failed: {error}");
-                        return Err(rocket);
-                    }
-                } else {
-                    match db::pending_migrations(&db.0).await {
-                        Ok(pending) if pending.is_empty() => {}
-                        Ok(pending) => log::warn!(
-                            "migrate_on_start is off and migrations {pending:?} are not applied: \
-                             readiness answers 503 until `{} migrate` has run",
-                            env!("CARGO_PKG_NAME")
-                        ),
-                        Err(error) => log::warn!("cannot read the applied migrations: {error}"),
-                    }
-                }
+                let settings_migrate_on_start = settings.service.migrate_on_start;
                 if let Some(path) = config::dev_secrets::in_use() {
                     log::info!(
                         "development secrets are kept in {} (debug only; git-ignored)",
@@ -190,19 +158,18 @@ pub fn rocket_with_clock(
                         config::ENV_PREFIX
                     );
                 }
-                pruning::spawn(
-                    db.0.pool.clone(),
-                    settings.bounds.clone(),
-                    Arc::clone(&clock),
-                );
-                let settings_migrate_on_start = settings.service.migrate_on_start;
                 let database_url = rocket
                     .figment()
                     .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
                     .ok();
                 let listen_url = settings.service.listen_url.clone().or(database_url);
-                match App::new(settings, db.0.clone(), hasher, clock) {
-                    Ok(state) => {
+                match open(settings, db.0.clone(), clock, Schema::from_setting(settings_migrate_on_start)).await {
+                    Ok((state, _)) => {
+                        pruning::spawn(
+                            db.0.pool.clone(),
+                            state.settings.bounds.clone(),
+                            Arc::clone(&state.clock),
+                        );
                         if let (db::Backend::Postgres, Some(url)) = (db.0.backend, listen_url) {
                             crate::sessions::announcements::spawn(
                                 url,
@@ -237,4 +204,76 @@ pub fn rocket_with_clock(
         rocket = rocket.attach(stage);
     }
     Ok(rocket)
+}
+
+/// Reads the settings from `figment` and checks them against the database it names
+/// (and the hasher's parameters), so a bad one stops the start with a sentence.
+pub fn settings(figment: &Figment) -> Result<Settings, ConfigError> {
+    let settings = Settings::from_figment(figment)?;
+    let database_url = figment
+        .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
+        .unwrap_or_default();
+    if settings.rate_limits.rate_limit_store == config::rate_limits::StoreChoice::Database
+        && db::Backend::from_url(&database_url) == Some(db::Backend::Sqlite)
+    {
+        return Err(config::invalid(
+            "rate_limit_store",
+            "\"database\" needs PostgreSQL: on SQLite one process holds the database, so use \
+             \"memory\" (or \"auto\")",
+        ));
+    }
+    Hasher::new(&settings.passwords).map_err(|e| ConfigError::Invalid {
+        setting: "argon2_memory_kib".into(),
+        env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
+        reason: e.to_string(),
+    })?;
+    Ok(settings)
+}
+
+/// What [`open`] does to the schema before the state opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// Apply Gatehouse's and the features' pending migrations.
+    Migrate,
+    /// Only report the pending ones (`migrate_on_start = false`).
+    Report,
+}
+
+impl Schema {
+    pub fn from_setting(migrate_on_start: bool) -> Schema {
+        if migrate_on_start {
+            Schema::Migrate
+        } else {
+            Schema::Report
+        }
+    }
+}
+
+/// Opens the app state on a connected pool: the one way the server (at ignition) and
+/// every CLI command build it. Returns the state and the versions of Gatehouse's
+/// migrations that were pending when it opened.
+pub async fn open(
+    settings: Arc<Settings>,
+    db: db::DbPool,
+    clock: Arc<dyn Clock>,
+    schema: Schema,
+) -> Result<(App, Vec<i64>), String> {
+    let pending = db::pending_migrations(&db).await;
+    match schema {
+        Schema::Migrate => feature::migrate(&db, &features::all())
+            .await
+            .map_err(|error| format!("the database migrations failed: {error}"))?,
+        Schema::Report => match &pending {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(pending) => log::warn!(
+                "migrate_on_start is off and migrations {pending:?} are not applied: \
+                 readiness answers 503 until `{} migrate` has run",
+                env!("CARGO_PKG_NAME")
+            ),
+            Err(error) => log::warn!("cannot read the applied migrations: {error}"),
+        },
+    }
+    let hasher = Hasher::new(&settings.passwords).map_err(|error| error.to_string())?;
+    let app = App::new(settings, db, hasher, clock)?;
+    Ok((app, pending.unwrap_or_default()))
 }

@@ -212,6 +212,7 @@ pub async fn disable(
     responses(
         (status = 200, body = super::auth::TokenPair),
         (status = 401, description = "`invalid_otp` (with `attempts_left`), `session_revoked`, `missing_token`, `invalid_token`, `token_expired`", body = ErrorBody),
+        (status = 409, description = "`two_factor_unavailable`: the account's TOTP secret no longer opens (`two_factor_key` changed); an admin resets its 2FA", body = ErrorBody),
         (status = 423, description = "`account_locked`", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody),
     ),

@@ -329,6 +329,26 @@ pub async fn load(
     )
 }
 
+/// The keys that may still sign (signing now or published to sign later) whose
+/// private half does not open under `sealer`, leaving out those sealed under a random
+/// per-run secret (the server replaces them itself): what `doctor` reports.
+pub async fn unsealable(
+    pool: &AnyPool,
+    sealer: &Sealer,
+    now: i64,
+) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
+    Ok(signing_keys::still_verifying(pool, now)
+        .await?
+        .into_iter()
+        .filter(|row| !row.ephemeral && row.signs_until.is_none_or(|until| until > now))
+        .filter(|row| {
+            sealer
+                .open(row.kid.as_bytes(), &row.sealed_private_key)
+                .is_err()
+        })
+        .collect())
+}
+
 /// What `gatehouse keys rotate` did.
 pub struct Rotation {
     pub kid: String,

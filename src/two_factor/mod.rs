@@ -101,15 +101,53 @@ fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP
     .map_err(|e| AppError::internal("building the TOTP", e))
 }
 
-/// The account's TOTP secret, opened.
+/// The account's TOTP secret, opened. One that does not open was sealed under another
+/// `two_factor_key`: the account's codes (recovery codes too, keyed the same way)
+/// cannot be checked until an admin resets its 2FA.
 fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AppError> {
     let sealed = row
         .totp_secret
         .as_deref()
         .ok_or_else(|| AppError::internal("opening the TOTP secret", "no TOTP secret stored"))?;
-    app.two_factor_keys
-        .open(row.id, sealed)
-        .map_err(|e| AppError::internal("opening the TOTP secret", e))
+    app.two_factor_keys.open(row.id, sealed).map_err(|_| {
+        if row.totp_enabled_at.is_none() {
+            // An unconfirmed setup: starting it again is all it takes.
+            return AppError::Conflict(
+                "the setup was sealed under an earlier two_factor_key: start again with \
+                 POST /api/auth/2fa/setup",
+            );
+        }
+        log::error!(
+            "the TOTP secret of account {} does not open: two_factor_key changed since it was \
+             sealed; restore the old {}TWO_FACTOR_KEY, or reset the account's 2FA (`{} accounts \
+             disable-2fa`); `{} doctor` lists every such account",
+            row.id,
+            crate::config::ENV_PREFIX,
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_NAME"),
+        );
+        AppError::TwoFactorUnavailable
+    })
+}
+
+/// The accounts with 2FA on whose TOTP secret does not open under the current
+/// `two_factor_key`, as `(id, username)`: what `doctor` reports.
+pub async fn unopenable_secrets(app: &App) -> Result<Vec<(i64, String)>, AppError> {
+    let mut found = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = store::enrolled_secrets(app.pool(), after, 500).await?;
+        let Some(last) = batch.last() else {
+            return Ok(found);
+        };
+        after = last.0;
+        found.extend(
+            batch
+                .into_iter()
+                .filter(|(id, _, sealed)| app.two_factor_keys.open(*id, sealed).is_err())
+                .map(|(id, username, _)| (id, username)),
+        );
+    }
 }
 
 /// Starts enrolment: a new secret, stored sealed but not yet enabled, for the session
@@ -155,8 +193,11 @@ pub async fn pending_enrolment(
     {
         return Ok(None);
     }
-    let totp = totp_of(app, &row, secret_of(app, &row)?)?;
-    Ok(Some(enrolment_of(&totp)?))
+    // A setup sealed under an earlier key is started again, not reported.
+    let Ok(secret) = secret_of(app, &row) else {
+        return Ok(None);
+    };
+    Ok(Some(enrolment_of(&totp_of(app, &row, secret)?)?))
 }
 
 fn enrolment_of(totp: &totp_rs::TOTP) -> Result<Enrolment, AppError> {
@@ -240,15 +281,17 @@ fn hashes_of(app: &App, recovery_codes: &[String]) -> Vec<String> {
 /// Checks and spends a code of an account with 2FA on: a TOTP code whose step is
 /// newer than the last accepted one, or (if `allow_recovery`) an unused recovery code.
 /// `None` when the code is wrong, malformed, or already used.
+/// `secret` is the account's, opened before anything was counted.
 async fn spend_code(
     app: &App,
     row: &AccountRow,
+    secret: Vec<u8>,
     code: &str,
     allow_recovery: bool,
 ) -> Result<Option<Method>, AppError> {
     match Presented::parse(code) {
         Presented::Totp(code) => {
-            let totp = totp_of(app, row, secret_of(app, row)?)?;
+            let totp = totp_of(app, row, secret)?;
             match codes::matching_step(&totp, &code, app.now()) {
                 Some(step) if store::accept_step(app.pool(), row.id, step).await? => {
                     Ok(Some(Method::Totp))
@@ -281,8 +324,11 @@ async fn holder_code(
     if row.totp_enabled_at.is_none() {
         return Err(AppError::Conflict("two-factor authentication is off"));
     }
+    // Opened before the attempt is counted, whatever was presented: a key that changed
+    // breaks the recovery codes too, and the holder is not at fault.
+    let secret = secret_of(app, row)?;
     let attempt = lockout::begin_attempt(app, row, client).await?;
-    let Some(method) = spend_code(app, row, code, allow_recovery).await? else {
+    let Some(method) = spend_code(app, row, secret, code, allow_recovery).await? else {
         return Err(
             match attempt
                 .failed(app, lockout::SECOND_FACTOR_FAILURE, client)
@@ -434,6 +480,9 @@ pub async fn complete_login(
     app.rate_limits
         .by_account(Limit::LoginAccount, row.id)
         .await?;
+    // A secret that no longer opens takes no attempt, whatever was presented: a key
+    // that changed breaks the recovery codes too, and the holder is not at fault.
+    let secret = secret_of(app, &row)?;
     // The code is counted on the account and on the session before it is checked.
     let attempt = match lockout::begin_attempt(app, &row, client).await {
         Ok(attempt) => attempt,
@@ -449,7 +498,7 @@ pub async fn complete_login(
         attempt.give_back(app).await?;
         return Err(AppError::SessionRevoked);
     };
-    let Some(method) = spend_code(app, &row, code, true).await? else {
+    let Some(method) = spend_code(app, &row, secret, code, true).await? else {
         return Err(wrong_login_code(app, attempt, &session.id, number, &row, client).await?);
     };
     let Some(checked_version) =

@@ -166,3 +166,20 @@ pub async fn turn_off(
     tx.commit().await?;
     Ok(true)
 }
+
+/// The sealed TOTP secrets of the accounts with 2FA on, in id order after `after`:
+/// `(id, username, sealed secret)`, `limit` at a time (for `doctor`).
+pub async fn enrolled_secrets(
+    pool: &AnyPool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, username, totp_secret FROM accounts WHERE totp_enabled_at IS NOT NULL \
+         AND totp_secret IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -442,3 +442,111 @@ async fn the_cli_escapes_user_text_so_no_row_can_be_forged() {
     assert!(lines[1].contains("alice\\u{202e}moc"), "{text}");
     assert!(!text.contains('\u{202e}'));
 }
+
+#[rocket::async_test]
+async fn set_role_makes_an_existing_account_staff_and_keeps_the_last_superuser() {
+    let db = TestDatabase::new().await;
+    create_root(&db);
+    let app = spawn_app_on(db, |f| f).await;
+    let bob = app.signed_in("bob").await;
+    let set_role = |args: &[&str]| {
+        let mut all = vec!["accounts", "set-role"];
+        all.extend_from_slice(args);
+        run(gatehouse(&app.db, &all), "")
+    };
+    assert_error(
+        app.get_bearer("/api/admin/accounts", &bob.access).await,
+        Status::Forbidden,
+        "forbidden",
+    )
+    .await;
+
+    let staff = set_role(&["bob", "--staff"]);
+    assert!(staff.status.success(), "{}", stderr(&staff));
+    assert_eq!(stdout(&staff).trim(), "bob (id 2) is now staff.");
+    app.clock.advance(1); // past session_cache_ms: the CLI is another process
+    let listing = app.get_bearer("/api/admin/accounts", &bob.access).await;
+    assert_eq!(listing.status(), Status::Ok);
+    let roles: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM auth_events WHERE kind = 'roles_changed' AND account_id = 2",
+    )
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    assert_eq!(roles, 1, "audited");
+
+    let both = set_role(&["bob", "--superuser"]);
+    assert!(both.status.success(), "{}", stderr(&both));
+    assert!(stdout(&both).contains("staff and superuser"));
+    let back = set_role(&["bob", "--no-staff", "--no-superuser"]);
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert!(stdout(&back).contains("a regular account"));
+
+    // The last superuser keeps the role; nothing changes.
+    assert_fails(
+        &set_role(&["root", "--no-superuser"]),
+        "last active superuser",
+    );
+    let list = run(gatehouse(&app.db, &["accounts", "list"]), "");
+    assert!(stdout(&list).contains("superuser"), "{}", stdout(&list));
+    // A role flag is required, and on/off of one role cannot be combined.
+    for args in [vec!["bob"], vec!["bob", "--staff", "--no-staff"]] {
+        let output = set_role(&args);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    }
+    assert_fails(&set_role(&["nobody", "--staff"]), "no account has");
+}
+
+#[rocket::async_test]
+async fn doctor_lists_what_a_changed_secret_broke() {
+    let db = TestDatabase::new().await;
+    let app = spawn_app_on(db, |f| f).await;
+    crate::two_factor::enrol(&app, "alice").await;
+    let doctor = |two_factor_key: &str, signing_key_secret: &str| {
+        let mut command = gatehouse(&app.db, &["doctor"]);
+        command
+            .env("GATEHOUSE_TWO_FACTOR_KEY", two_factor_key)
+            .env("GATEHOUSE_SIGNING_KEY_SECRET", signing_key_secret);
+        run(command, "")
+    };
+    let healthy = doctor(
+        crate::support::TWO_FACTOR_KEY,
+        crate::support::SIGNING_KEY_SECRET,
+    );
+    assert!(healthy.status.success(), "{}", stderr(&healthy));
+    assert!(
+        stdout(&healthy).contains("No problems found."),
+        "{}",
+        stdout(&healthy)
+    );
+
+    let changed = doctor(
+        "another-two-factor-key-0123456789abcdefghij",
+        "another-signing-key-secret-0123456789abcdefg",
+    );
+    assert_fails(&changed, "2 problems found.");
+    let report = stdout(&changed);
+    assert!(
+        report.contains("The TOTP secret of alice (id 1) does not open")
+            || report.contains("the TOTP secret of alice (id 1) does not open"),
+        "{report}"
+    );
+    assert!(report.contains("accounts disable-2fa alice"), "{report}");
+    assert!(
+        report.contains("does not unseal under signing_key_secret"),
+        "{report}"
+    );
+    assert!(!report.contains(crate::support::TWO_FACTOR_KEY));
+
+    // After the reset the account is fine again; the key still needs its secret.
+    let reset = run(
+        gatehouse(&app.db, &["accounts", "disable-2fa", "alice"]),
+        "",
+    );
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    let after = doctor(
+        "another-two-factor-key-0123456789abcdefghij",
+        "another-signing-key-secret-0123456789abcdefg",
+    );
+    assert_fails(&after, "1 problem found.");
+}

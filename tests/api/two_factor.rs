@@ -700,7 +700,111 @@ async fn the_database_holds_neither_the_secret_nor_the_recovery_codes() {
         .body(json!({ "code": code }).to_string())
         .dispatch()
         .await;
-    assert_ne!(response.status(), Status::Ok);
+    assert_error(response, Status::Conflict, "two_factor_unavailable").await;
+}
+
+/// After `two_factor_key` changes, an enrolled account's code step answers 409
+/// `two_factor_unavailable` whatever is sent (a right TOTP code, a recovery code,
+/// garbage), identically, without spending the pending login or counting a failure;
+/// the page says so too; an admin's reset lets the account in again.
+#[rocket::async_test]
+async fn a_changed_two_factor_key_answers_two_factor_unavailable_not_500() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let other_key = launch(
+        test_figment(&app.db.url).merge((
+            "gatehouse.two_factor_key",
+            "a-different-key-0123456789abcdefghijkl",
+        )),
+        &app.clock,
+    )
+    .await;
+    let response = other_key
+        .post("/api/auth/login")
+        .header(ContentType::JSON)
+        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    let pending: Value = response.into_json().await.unwrap();
+    let pending = pending["access_token"].as_str().unwrap().to_string();
+    let mut bodies = Vec::new();
+    for code in [
+        code_at(&enrolled.secret, app.clock.now()),
+        enrolled.recovery_codes[0].clone(),
+        "000000".to_string(),
+        "not a code".to_string(),
+    ] {
+        let response = other_key
+            .post("/api/auth/2fa/verify")
+            .header(bearer(&pending))
+            .header(ContentType::JSON)
+            .body(json!({ "code": code }).to_string())
+            .dispatch()
+            .await;
+        let body = assert_error(response, Status::Conflict, "two_factor_unavailable").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ask an administrator to reset it"),
+            "{body}"
+        );
+        bodies.push(body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    assert_eq!(
+        app.failed_logins("alice").await,
+        0,
+        "not the holder's fault"
+    );
+    // A signed-in holder's own 2FA actions say the same.
+    let response = other_key
+        .post("/api/auth/2fa/recovery-codes")
+        .header(bearer(&enrolled.access))
+        .header(ContentType::JSON)
+        .body(json!({ "code": "123456" }).to_string())
+        .dispatch()
+        .await;
+    assert_error(response, Status::Conflict, "two_factor_unavailable").await;
+
+    // The page: a message, not a 500. The secret is sealed under another key here.
+    let browser = crate::support::spawn_browser().await;
+    crate::two_factor::enrol(&browser, "alice").await;
+    let token = crate::support::csrf(&browser);
+    crate::support::submit(&browser, "/logout", &[("csrf_token", &token)]).await;
+    let foreign = gatehouse::two_factor::crypto::TwoFactorKeys::derive(b"an earlier key")
+        .seal(1, b"twenty bytes of totp");
+    sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = 1")
+        .bind(foreign)
+        .execute(&browser.pool())
+        .await
+        .unwrap();
+    crate::support::browser_login(&browser, "alice").await;
+    let token = crate::support::csrf(&browser);
+    let response = crate::support::submit(
+        &browser,
+        "/login/2fa",
+        &[("code", "123456"), ("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(crate::support::location(&response), "/login");
+    // The sentence travels to the next page in the feedback cookie (the local client
+    // keeps the expired session cookies a browser drops, so the page is not checked).
+    let feedback: String = response
+        .headers()
+        .get("Set-Cookie")
+        .map(|cookie| {
+            cookie
+                .replace("%20", " ")
+                .replace("%2E", ".")
+                .replace("%2C", ",")
+        })
+        .collect();
+    assert!(
+        feedback
+            .contains("Your second factor cannot be checked. Ask an administrator to reset it."),
+        "{feedback}"
+    );
 }
 
 #[rocket::async_test]
