@@ -377,6 +377,25 @@ pub async fn open_session(
     issue_tokens(app, &session, &app_claims(row)).await
 }
 
+/// Registration through the pages: the account, and a session for it (the visitor has
+/// just chosen the password), unless `email_verification_required` has them verify
+/// the address first. The API's registration answers 201 without a session.
+pub async fn register_and_sign_in(
+    app: &App,
+    input: &Registration<'_>,
+    client: &ClientInfo,
+) -> Result<(Account, Option<IssuedTokens>), AppError> {
+    let account = register(app, input, client).await?;
+    if app.settings.mail.email_verification_required {
+        return Ok((account, None));
+    }
+    let row = accounts::find_by_id(app.pool(), account.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let tokens = open_session(app, &row, false, None, client).await?;
+    Ok((account, Some(tokens)))
+}
+
 /// The app's own claims for `row`'s access tokens (see `features::claims`), cleaned.
 fn app_claims(row: &AccountRow) -> Map<String, Value> {
     crate::tokens::custom_claims(crate::features::claims::access_token_claims(row), row.id)

@@ -231,7 +231,7 @@ fn finish(outcome: CliResult) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
-            eprintln!("{}: {message}", env!("CARGO_PKG_NAME"));
+            eprintln!("{}: {}", env!("CARGO_PKG_NAME"), capitalised(&message));
             ExitCode::FAILURE
         }
     }
@@ -268,13 +268,21 @@ async fn serve() -> ExitCode {
             .extract_inner::<rocket::config::LogLevel>("log_level")
             .unwrap_or(rocket::config::LogLevel::Normal);
         if let Err(error) = crate::logs::init(format, level) {
-            eprintln!("{}: {error}", env!("CARGO_PKG_NAME"));
+            eprintln!(
+                "{}: {}",
+                env!("CARGO_PKG_NAME"),
+                capitalised(&error.to_string())
+            );
         }
     }
     let rocket = match crate::rocket(figment) {
         Ok(rocket) => rocket,
         Err(error) => {
-            eprintln!("{}: {error}", env!("CARGO_PKG_NAME"));
+            eprintln!(
+                "{}: {}",
+                env!("CARGO_PKG_NAME"),
+                capitalised(&error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -893,6 +901,15 @@ fn shown(text: &str) -> String {
         .collect()
 }
 
+/// `text` with its first letter in upper case: every failure is printed as a sentence.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// The sentence for a flow's error: the table's sentence, the fields' problems for
 /// a validation error, and the whole cause for one of ours (the operator may read it).
 fn describe(error: &AppError) -> String {
@@ -908,9 +925,9 @@ fn describe(error: &AppError) -> String {
     if let Some(fields) = fields.filter(|f| !f.is_empty()) {
         let problems: Vec<String> = fields
             .iter()
-            .map(|(field, problem)| format!("the {field} {problem}"))
+            .map(|(field, problem)| format!("The {field} {problem}."))
             .collect();
-        text = format!("{} {}.", text, problems.join("; "));
+        text = format!("{} {}", text, problems.join(" "));
     }
     text
 }
@@ -935,6 +952,11 @@ impl Input {
         let read = std::io::stdin()
             .read_line(&mut answer)
             .map_err(|e| Failure(format!("cannot read standard input: {e}")))?;
+        if !self.interactive && read > 0 {
+            // Piped input is not echoed: end the prompt's line so the next one starts
+            // on its own.
+            eprintln!();
+        }
         if read == 0 {
             eprintln!();
             return Err(Failure(format!(

@@ -238,7 +238,11 @@ pub fn read(request: &Request<'_>, name: &str) -> Option<String> {
     let mut headers = request.headers().get("Cookie").peekable();
     if headers.peek().is_none() {
         // No header to read (a local client hands its cookies to the jar directly).
-        return request.cookies().get(name).map(|c| c.value().to_string());
+        return request
+            .cookies()
+            .get(name)
+            .map(|c| c.value().to_string())
+            .filter(|value| !value.is_empty());
     }
     let mut found = None;
     let mut count = 0;
@@ -258,8 +262,9 @@ pub fn read(request: &Request<'_>, name: &str) -> Option<String> {
             return None;
         }
     }
+    // An empty value is what a cleared cookie leaves in a client that keeps it: none.
     if count == 1 {
-        found
+        found.filter(|value| !value.is_empty())
     } else {
         None
     }

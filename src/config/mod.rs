@@ -82,6 +82,8 @@ pub fn rocket_defaults() -> serde_json::Value {
         // On SIGTERM or Ctrl-C: stop accepting, give requests in flight (logins
         // waiting for the hasher among them) 10 s, then 5 s more to close connections.
         "shutdown": { "grace": 10, "mercy": 5 },
+        // SQLite in a file named after the package, in the working directory.
+        "databases": { DATABASE_NAME: { "url": format!("sqlite://{}.db", app_name()) } },
     })
 }
 

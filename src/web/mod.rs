@@ -29,6 +29,7 @@ use visitor::{LoginReason, NavLink};
 
 /// What every page's layout shows: the title, who is signed in, the CSRF token of its
 /// forms and the feedback of the previous POST.
+#[derive(Clone)]
 pub struct Layout {
     pub title: String,
     /// The app's name (see [`crate::config::brand`]).
@@ -41,6 +42,8 @@ pub struct Layout {
     pub nav: Vec<NavLink>,
     /// Signed in with an address not verified yet (and mail on): the banner shows.
     pub unverified_email: bool,
+    /// The password rule new-password fields show (`password_min_length`).
+    pub password_min_length: usize,
 }
 
 impl Layout {
@@ -59,6 +62,7 @@ impl Layout {
             feedback: feedback.unwrap_or_default(),
             nav: Vec::new(),
             unverified_email: false,
+            password_min_length: 0,
         }
     }
 }
@@ -137,6 +141,20 @@ pub fn error_page(status: Status) -> Page {
     Page::Error((status, RawHtml(html)))
 }
 
+/// The 403 page of a signed-in account that is not staff, under its own header.
+fn staff_only_page(layout: Layout) -> Page {
+    let heading = "For staff only";
+    let page = ErrorTemplate {
+        layout,
+        heading: heading.to_string(),
+        explanation: "This page is for staff accounts, and yours is not one. Ask an administrator if you need access.".to_string(),
+    };
+    match page.render() {
+        Ok(html) => Page::Error((Status::Forbidden, RawHtml(html))),
+        Err(_) => error_page(Status::Forbidden),
+    }
+}
+
 /// Mounts the pages, the stylesheet and the HTML catchers, and adds the security
 /// headers to every response (the API's included).
 pub fn stage(pages: bool, https: bool, two_factor: bool, mail: bool) -> AdHoc {
@@ -177,6 +195,11 @@ fn stylesheet() -> (rocket::http::ContentType, &'static str) {
 /// the way back (`next`) when the page was one to go back to (a GET).
 #[catch(default)]
 fn html_error(status: Status, request: &Request<'_>) -> Page {
+    if status == Status::Forbidden {
+        if let Some(layout) = &request.local_cache(visitor::StaffOnly::default).0 {
+            return staff_only_page(layout.clone());
+        }
+    }
     if status != Status::Unauthorized {
         return error_page(status);
     }

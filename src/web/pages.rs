@@ -136,15 +136,17 @@ async fn login(
 #[template(path = "register.html")]
 struct RegisterTemplate {
     layout: Layout,
+    next: String,
 }
 
-#[get("/register")]
-fn register_page(visitor: Visitor, incoming: Incoming) -> Page {
+#[get("/register?<next>")]
+fn register_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
     if visitor.signed_in().is_some() {
-        return Page::Redirect(Redirect::to(uri!(home)));
+        return Page::Redirect(Redirect::to(after_login(safe_next(next))));
     }
     Page::render(&RegisterTemplate {
         layout: visitor.layout("Register", incoming),
+        next: safe_next(next).unwrap_or("").to_string(),
     })
 }
 
@@ -158,11 +160,19 @@ struct RegisterForm {
     display_name: String,
     #[field(default = String::new())]
     password: String,
+    #[field(default = String::new())]
+    next: String,
 }
 
 #[post("/register", data = "<form>")]
-async fn register(app: &State<App>, client: ClientInfo, form: CsrfForm<RegisterForm>) -> Page {
+async fn register(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    client: ClientInfo,
+    form: CsrfForm<RegisterForm>,
+) -> Page {
     let form = form.0;
+    let next = safe_next(Some(&form.next));
     let input = Registration {
         username: &form.username,
         email: &form.email,
@@ -170,11 +180,20 @@ async fn register(app: &State<App>, client: ClientInfo, form: CsrfForm<RegisterF
         display_name: Some(&form.display_name),
         redirect_to: None,
     };
-    match auth::register(app, &input, &client).await {
-        Ok(account) => Page::Feedback(
-            Feedback::success("Your account is ready. Log in to continue.")
-                .keep("login", &account.username)
-                .redirect("/login"),
+    match auth::register_and_sign_in(app, &input, &client).await {
+        Ok((_, Some(tokens))) => {
+            cookies::start_session_cookies(jar, &app.settings, &tokens);
+            Page::Feedback(
+                Feedback::success("Welcome! Your account is ready and you are signed in.")
+                    .redirect(after_login(next)),
+            )
+        }
+        Ok((account, None)) => Page::Feedback(
+            Feedback::success(
+                "Your account is ready. Open the link we sent to your email address, then log in.",
+            )
+            .keep("login", &account.username)
+            .redirect(uri!(login_page(next = next)).to_string()),
         ),
         Err(error) if error.is_internal() => {
             log::error!("register page: {}", error.with_causes());
@@ -185,7 +204,7 @@ async fn register(app: &State<App>, client: ClientInfo, form: CsrfForm<RegisterF
                 .keep("username", &form.username)
                 .keep("email", &form.email)
                 .keep("display_name", &form.display_name)
-                .redirect("/register"),
+                .redirect(uri!(register_page(next = next)).to_string()),
         ),
     }
 }

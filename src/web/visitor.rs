@@ -52,6 +52,8 @@ pub struct Visitor {
     nav: Navigation,
     /// Mail is on, so an unverified address can be verified (the banner).
     mail: bool,
+    /// Shown under every new-password field before it is submitted.
+    password_min_length: usize,
 }
 
 impl Visitor {
@@ -70,6 +72,7 @@ impl Visitor {
             None => incoming.0,
         };
         let mut layout = Layout::new(title, self.signed_in(), &self.csrf, feedback);
+        layout.password_min_length = self.password_min_length;
         if let Some(account) = self.signed_in() {
             layout.nav = self.nav.0.to_vec();
             layout.unverified_email = self.mail && !account.email_verified;
@@ -111,6 +114,7 @@ async fn find_visitor(request: &Request<'_>) -> Option<Visitor> {
             .cloned()
             .unwrap_or_default(),
         mail: settings.mail.enabled(),
+        password_min_length: settings.passwords.password_min_length,
     };
     let access = cookies::read(request, &settings.cookies.access_cookie);
     let outcome = match access {
@@ -235,12 +239,20 @@ impl<'r> FromRequest<'r> for StaffPage {
             Outcome::Success(me) if me.account.is_staff || me.account.is_superuser => {
                 Outcome::Success(StaffPage(me))
             }
-            Outcome::Success(_) => Outcome::Error((Status::Forbidden, ())),
+            Outcome::Success(me) => {
+                request.local_cache(|| StaffOnly(Some(me.layout("For staff only"))));
+                Outcome::Error((Status::Forbidden, ()))
+            }
             Outcome::Error(error) => Outcome::Error(error),
             Outcome::Forward(status) => Outcome::Forward(status),
         }
     }
 }
+
+/// Set when [`StaffPage`] refused a signed-in account: the 403 page keeps that
+/// account's header and says the page is for staff (not that a form expired).
+#[derive(Default)]
+pub struct StaffOnly(pub Option<Layout>);
 
 /// A page guard `G` ([`SignedIn`], [`StaffPage`]) whose session proved its user within
 /// `reauthentication_max_age`, like the API's [`crate::guards::Fresh`]. Otherwise the

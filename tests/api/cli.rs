@@ -61,8 +61,22 @@ pub fn stderr(output: &Output) -> String {
 pub fn assert_fails(output: &Output, needle: &str) {
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(output));
     let message = stderr(output);
+    // A failure is printed as a sentence: a needle that starts it is capitalised.
+    let mut first = needle.chars();
+    let opening: String = first
+        .next()
+        .map(|c| c.to_uppercase().chain(first).collect())
+        .unwrap_or_default();
+    let sentence = message
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{}: ", env!("CARGO_PKG_NAME"))))
+        .unwrap_or_else(|| panic!("expected `name: sentence` in: {message}"));
     assert!(
-        message.contains(&format!("{}: ", env!("CARGO_PKG_NAME"))) && message.contains(needle),
+        !sentence.starts_with(char::is_lowercase),
+        "not capitalised: {message}"
+    );
+    assert!(
+        sentence.contains(needle) || sentence.starts_with(&opening),
         "expected {needle:?} in: {message}"
     );
 }

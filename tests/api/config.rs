@@ -147,9 +147,23 @@ fn toml_text(value: &serde_json::Value) -> String {
     }
 }
 
-/// Every documented default must be the code's, and every key documented: the
-/// `[default.gatehouse]` and `[release.gatehouse]` tables of Rocket.toml (keys without a
-/// default appear commented out) and each feature's table.
+/// `value` with the app's name written as the placeholders the docs use: `<app>` (the
+/// package name in snake case) and `<App>` (in words); unchanged when it has neither.
+fn placeholders(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(text) => serde_json::Value::String(
+            text.replace(&gatehouse::config::brand(), "<App>")
+                .replace(&gatehouse::config::app_name(), "<app>"),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Every documented default must be the code's, and every key documented, in the
+/// `[default.gatehouse]` and `[release.gatehouse]` tables of Rocket.toml. Keys without
+/// a default, and defaults named after the app, appear commented out (with `<app>` or
+/// `<App>`): Rocket.toml never spells the app's name, so renaming the package needs no
+/// edit there. A feature's table is optional; a key it sets must be the feature's.
 #[test]
 fn rocket_toml_lists_every_setting_with_the_codes_default() {
     use gatehouse::config::{defaults, Profile};
@@ -164,63 +178,83 @@ fn rocket_toml_lists_every_setting_with_the_codes_default() {
             .extract_inner(name)
             .unwrap_or_default()
     };
-    let commented = |key: &str| text.lines().any(|l| l.starts_with(&format!("# {key} = ")));
+    let commented = |key: &str, shown: &str| {
+        text.lines()
+            .any(|l| l.starts_with(&format!("# {key} = {shown}")))
+    };
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let value = line.split_once('=').map_or("", |(_, v)| v);
+        let value = value.split(" #").next().unwrap_or("");
+        assert!(
+            !value.contains(&gatehouse::config::app_name())
+                && !value.contains(&gatehouse::config::brand()),
+            "Rocket.toml spells the app's name in {line:?}: leave the default to the code"
+        );
+    }
 
-    let mut sections = vec![(
-        "gatehouse".to_string(),
-        defaults(Profile::Debug),
-        Some(defaults(Profile::Release)),
-    )];
-    for feature in gatehouse::features::all() {
-        if let serde_json::Value::Object(keys) = feature.default_settings() {
-            sections.push((feature.name().to_string(), keys.into_iter().collect(), None));
+    let code = defaults(Profile::Debug);
+    let written = table("default", "gatehouse");
+    for key in written.keys() {
+        assert!(
+            code.contains_key(key),
+            "Rocket.toml sets `gatehouse.{key}`, which the code does not know"
+        );
+    }
+    for (key, default) in &code {
+        let shown = placeholders(default);
+        match written.get(key) {
+            Some(value) => assert_eq!(
+                toml_text(value),
+                toml_text(default),
+                "Rocket.toml's `gatehouse.{key}` differs from the code's default"
+            ),
+            None if default.is_null() => assert!(
+                commented(key, ""),
+                "Rocket.toml leaves out `gatehouse.{key}` (a key without a default is listed commented out)"
+            ),
+            None => assert!(
+                shown != *default && commented(key, &toml_text(&shown)),
+                "Rocket.toml leaves out `gatehouse.{key}` (only a default named after the app \
+                 is left out, commented out as {})",
+                toml_text(&shown)
+            ),
         }
     }
-    for (name, code, release_code) in sections {
-        let written = table("default", &name);
-        for key in written.keys() {
-            assert!(
-                code.contains_key(key),
-                "Rocket.toml sets `{name}.{key}`, which the code does not know"
-            );
+    let release = table("release", "gatehouse");
+    for (key, default) in defaults(Profile::Release)
+        .iter()
+        .filter(|(_, d)| !d.is_null())
+    {
+        if placeholders(default) != *default {
+            continue;
         }
-        for (key, default) in &code {
-            match written.get(key) {
-                Some(value) => assert_eq!(
-                    toml_text(value),
-                    toml_text(default),
-                    "Rocket.toml's `{name}.{key}` differs from the code's default"
-                ),
-                None => assert!(
-                    default.is_null() && commented(key),
-                    "Rocket.toml leaves out `{name}.{key}` (a key without a default is listed commented out)"
-                ),
-            }
-        }
-        if let Some(release_code) = release_code {
-            let release = table("release", &name);
-            for (key, default) in release_code.iter().filter(|(_, d)| !d.is_null()) {
-                assert_eq!(
-                    release.get(key).map(toml_text),
-                    Some(toml_text(default)),
-                    "Rocket.toml's release `{name}.{key}` differs from the code's release default"
+        assert_eq!(
+            release.get(key).or(written.get(key)).map(toml_text),
+            Some(toml_text(default)),
+            "Rocket.toml's release `gatehouse.{key}` differs from the code's release default"
+        );
+    }
+    for feature in gatehouse::features::all() {
+        let known = match feature.default_settings() {
+            serde_json::Value::Object(keys) => keys,
+            _ => Default::default(),
+        };
+        for profile in ["default", "release"] {
+            for key in table(profile, feature.name()).keys() {
+                assert!(
+                    known.contains_key(key),
+                    "Rocket.toml sets `{}.{key}`, which the feature does not know",
+                    feature.name()
                 );
             }
         }
     }
 }
 
-/// The README's settings tables (one row per key, the default in backticks as TOML,
-/// `(release: …)` where it differs) name exactly the keys the code knows.
-#[test]
-fn the_readme_lists_every_setting_with_the_codes_default() {
-    use gatehouse::config::{defaults, Profile};
-    use std::collections::BTreeMap;
-
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let mut rows = BTreeMap::new();
-    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+/// The rows of a settings table in Markdown (`| `key` | default | meaning |`), by key.
+fn settings_rows(markdown: &str) -> std::collections::BTreeMap<String, String> {
+    let mut rows = std::collections::BTreeMap::new();
+    for line in markdown.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = line.split(" | ").collect();
         let key = cells[0].trim_start_matches("| ").trim_matches('`');
         if key.contains(' ') || cells.len() < 3 || !cells[0].ends_with('`') {
@@ -231,23 +265,19 @@ fn the_readme_lists_every_setting_with_the_codes_default() {
             .replace("<App>", &gatehouse::config::brand());
         rows.insert(key.to_string(), cell);
     }
-    let mut expected: BTreeMap<String, (serde_json::Value, Option<serde_json::Value>)> =
-        BTreeMap::new();
-    let release = defaults(Profile::Release);
-    for (key, value) in defaults(Profile::Debug) {
-        let differs = release.get(&key).filter(|r| **r != value).cloned();
-        expected.insert(key, (value, differs));
-    }
-    for feature in gatehouse::features::all() {
-        if let serde_json::Value::Object(keys) = feature.default_settings() {
-            for (key, value) in keys {
-                expected.insert(format!("{}.{key}", feature.name()), (value, None));
-            }
-        }
-    }
-    for (key, (default, release)) in &expected {
+    rows
+}
+
+/// Checks that `rows` document every key of `expected` with its default (and its
+/// release default where it differs), naming `document` in the failure.
+fn check_rows(
+    document: &str,
+    rows: &std::collections::BTreeMap<String, String>,
+    expected: &std::collections::BTreeMap<String, (serde_json::Value, Option<serde_json::Value>)>,
+) {
+    for (key, (default, release)) in expected {
         let Some(cell) = rows.get(key) else {
-            panic!("the README's settings table leaves out `{key}`");
+            panic!("{document}'s settings table leaves out `{key}`");
         };
         let shown = if default.is_null() {
             "none".to_string()
@@ -256,15 +286,35 @@ fn the_readme_lists_every_setting_with_the_codes_default() {
         };
         assert!(
             cell.starts_with(&shown),
-            "README `{key}`: {cell:?} should start with {shown}"
+            "{document} `{key}`: {cell:?} should start with {shown}"
         );
         if let Some(release) = release {
             assert!(
                 cell.contains(&format!("(release: `{}`)", toml_text(release))),
-                "README `{key}`: {cell:?} should give the release default"
+                "{document} `{key}`: {cell:?} should give the release default"
             );
         }
     }
+}
+
+/// The README's settings tables (one row per key, the default in backticks as TOML,
+/// `(release: …)` where it differs) name exactly the keys of the `gatehouse` table.
+#[test]
+fn the_readme_lists_every_setting_with_the_codes_default() {
+    use gatehouse::config::{defaults, Profile};
+    use std::collections::BTreeMap;
+
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rows = settings_rows(&readme);
+    let mut expected: BTreeMap<String, (serde_json::Value, Option<serde_json::Value>)> =
+        BTreeMap::new();
+    let release = defaults(Profile::Release);
+    for (key, value) in defaults(Profile::Debug) {
+        let differs = release.get(&key).filter(|r| **r != value).cloned();
+        expected.insert(key, (value, differs));
+    }
+    check_rows("the README", &rows, &expected);
     let settings_rows = rows
         .keys()
         .filter(|key| {
@@ -280,6 +330,38 @@ fn the_readme_lists_every_setting_with_the_codes_default() {
                 && !readme.contains(&format!("| `{key}` | none")),
             "the README documents `{key}`, which the code does not know"
         );
+    }
+}
+
+/// Each feature with settings lists them in its own folder,
+/// `src/features/<name>/settings.md`: exactly its keys, with the code's defaults.
+#[test]
+fn each_feature_documents_its_settings_in_its_folder() {
+    for feature in gatehouse::features::all() {
+        let serde_json::Value::Object(keys) = feature.default_settings() else {
+            continue;
+        };
+        let document = format!("src/features/{}/settings.md", feature.name());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&document);
+        let Ok(markdown) = std::fs::read_to_string(&path) else {
+            panic!(
+                "the feature `{}` has settings but no {document}: list each key there \
+                 (| `key` | `default` | meaning |)",
+                feature.name()
+            );
+        };
+        let rows = settings_rows(&markdown);
+        let expected = keys
+            .into_iter()
+            .map(|(key, value)| (key, (value, None)))
+            .collect();
+        check_rows(&document, &rows, &expected);
+        for key in rows.keys() {
+            assert!(
+                expected.contains_key(key),
+                "{document} documents `{key}`, which the feature does not know"
+            );
+        }
     }
 }
 

@@ -84,7 +84,13 @@ async fn each_notice_can_be_switched_off() {
     settle().await;
     assert_eq!(notices_saying(&sink, NEW_DEVICE), 0);
     assert_eq!(
-        notices_saying(&sink, "password of your Gatehouse account was changed"),
+        notices_saying(
+            &sink,
+            &format!(
+                "password of your {} account was changed",
+                gatehouse::config::brand()
+            )
+        ),
         0
     );
     assert_eq!(

@@ -34,7 +34,9 @@ async fn scrape(app: &TestApp, peer: [u8; 4]) -> (Status, Option<String>, String
 }
 
 /// The value of the sample `name{labels}` (or `name` alone) in a scrape.
+/// The value of `series` (named without the app's prefix, which is the package name).
 fn sample(text: &str, series: &str) -> f64 {
+    let series = format!("{}_{series}", gatehouse::config::app_name());
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .find_map(|line| {
@@ -77,12 +79,15 @@ async fn metrics_answer_only_listed_addresses_even_behind_a_trusted_proxy() {
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     assert!(
-        text.contains("# TYPE gatehouse_lockouts_total counter"),
+        text.contains(&format!(
+            "# TYPE {}_lockouts_total counter",
+            gatehouse::config::app_name()
+        )),
         "{text}"
     );
     let (status, _, text) = scrape(&app, [127, 0, 0, 1]).await;
     assert_eq!(status, Status::NotFound);
-    assert!(!text.contains("gatehouse_"));
+    assert!(!text.contains(&format!("{}_", gatehouse::config::app_name())));
     // The proxy itself is listed, but what it forwards comes from the client it names.
     let response = app
         .client
@@ -129,37 +134,27 @@ async fn metrics_count_requests_login_outcomes_lockouts_and_the_session_cache() 
     );
 
     let (_, _, text) = scrape(&app, [127, 0, 0, 1]).await;
-    let logins = |outcome: &str| {
-        sample(
-            &text,
-            &format!("gatehouse_logins_total{{outcome=\"{outcome}\"}}"),
-        )
-    };
+    let logins = |outcome: &str| sample(&text, &format!("logins_total{{outcome=\"{outcome}\"}}"));
     assert_eq!(logins("success"), 1.0, "{text}");
     assert_eq!(logins("unknown_login"), 1.0);
     assert_eq!(logins("wrong_password"), 2.0);
     assert_eq!(logins("locked"), 2.0);
-    assert_eq!(sample(&text, "gatehouse_lockouts_total"), 1.0);
-    let me = "gatehouse_http_request_duration_seconds_count{method=\"GET\",route=\"/api/auth/me\",status=\"200\"}";
+    assert_eq!(sample(&text, "lockouts_total"), 1.0);
+    let me =
+        "http_request_duration_seconds_count{method=\"GET\",route=\"/api/auth/me\",status=\"200\"}";
     assert_eq!(sample(&text, me), 3.0, "{text}");
-    let locked = "gatehouse_http_request_duration_seconds_count{method=\"POST\",route=\"/api/auth/login\",status=\"423\"}";
+    let locked = "http_request_duration_seconds_count{method=\"POST\",route=\"/api/auth/login\",status=\"423\"}";
     assert_eq!(sample(&text, locked), 2.0);
     // The first /me read the database, the others were answered from memory.
-    assert!(
-        sample(&text, "gatehouse_session_cache_hits_total") >= 2.0,
-        "{text}"
-    );
-    assert!(sample(&text, "gatehouse_session_cache_misses_total") >= 1.0);
+    assert!(sample(&text, "session_cache_hits_total") >= 2.0, "{text}");
+    assert!(sample(&text, "session_cache_misses_total") >= 1.0);
     // Five checks waited for a hashing thread (plus the registrations' hashes).
     assert!(
-        sample(&text, "gatehouse_hash_queue_wait_seconds_count") >= 5.0,
+        sample(&text, "hash_queue_wait_seconds_count") >= 5.0,
         "{text}"
     );
-    assert_eq!(sample(&text, "gatehouse_hash_queue_depth"), 0.0);
-    assert!(
-        sample(&text, "gatehouse_db_pool_connections") >= 1.0,
-        "{text}"
-    );
+    assert_eq!(sample(&text, "hash_queue_depth"), 0.0);
+    assert!(sample(&text, "db_pool_connections") >= 1.0, "{text}");
 }
 
 #[rocket::async_test]
@@ -181,13 +176,9 @@ async fn metrics_count_wrong_second_factor_codes() {
         .await;
     assert_eq!(response.status(), Status::Unauthorized);
     let (_, _, text) = scrape(&app, [127, 0, 0, 1]).await;
+    assert_eq!(sample(&text, "second_factor_failures_total"), 1.0, "{text}");
     assert_eq!(
-        sample(&text, "gatehouse_second_factor_failures_total"),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "gatehouse_logins_total{outcome=\"second_factor\"}"),
+        sample(&text, "logins_total{outcome=\"second_factor\"}"),
         1.0
     );
 }

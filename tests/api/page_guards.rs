@@ -149,7 +149,11 @@ async fn staff_pages_refuse_other_accounts_with_the_403_page() {
     for uri in ["/admin", "/admin/accounts/1"] {
         let (status, html) = page(&app, uri).await;
         assert_eq!(status, Status::Forbidden, "{uri}");
-        assert!(html.contains("Not allowed"), "{html}");
+        // The signed-in header (logout button), and why: not a stale form.
+        assert!(html.contains("For staff only"), "{html}");
+        assert!(html.contains("This page is for staff accounts"), "{html}");
+        assert!(html.contains(r#"action="/logout""#), "{html}");
+        assert!(!html.contains("This form has expired"), "{html}");
     }
     let token = csrf(&app);
     let response = submit(

@@ -72,6 +72,75 @@ async fn the_login_form_has_the_right_fields() {
     assert!(login.contains(r#"<label for="password">"#));
     let (_, register) = page(&app, "/register").await;
     assert!(register.contains(r#"autocomplete="new-password""#));
+    // The password rule shows before anything is submitted, tied to the field.
+    assert!(
+        register.contains(r#"aria-describedby="password-rule""#)
+            && register.contains(r#"id="password-rule">At least 15 characters."#),
+        "{register}"
+    );
+}
+
+#[rocket::async_test]
+async fn registration_through_the_pages_signs_in_and_returns_to_next() {
+    let app = spawn_browser().await;
+    let (_, html) = page(&app, "/login?next=%2Fnotes").await;
+    assert!(html.contains(r#"href="/register?next=/notes""#), "{html}");
+    let (_, html) = page(&app, "/register?next=%2Fnotes").await;
+    assert!(html.contains(r#"name="next" value="/notes""#), "{html}");
+    let token = csrf(&app);
+    let response = submit(
+        &app,
+        "/register",
+        &[
+            ("username", "alice"),
+            ("email", "alice@example.com"),
+            ("password", PASSWORD),
+            ("next", "/notes"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/notes");
+    let (status, _) = page(&app, "/notes").await;
+    assert_eq!(status, Status::Ok);
+    // The API's registration keeps its contract: 201, no session.
+    let response = app
+        .post("/api/auth/register", serde_json::json!({"username": "bob", "email": "bob@example.com", "password": PASSWORD}))
+        .await;
+    assert_eq!(response.status(), Status::Created);
+    assert!(response.headers().get("Set-Cookie").next().is_none());
+
+    // Where the address must be verified first, the visitor is sent to log in later.
+    let strict = crate::support::spawn_browser_with(|f| {
+        f.merge(("gatehouse.email_verification_required", true))
+            .merge(("gatehouse.mail_transport", "file"))
+            .merge((
+                "gatehouse.mail_dir",
+                std::env::temp_dir()
+                    .join("gatehouse-test-mail")
+                    .to_string_lossy()
+                    .to_string(),
+            ))
+    })
+    .await;
+    page(&strict, "/register").await;
+    let token = csrf(&strict);
+    let response = submit(
+        &strict,
+        "/register",
+        &[
+            ("username", "carol"),
+            ("email", "carol@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/login");
+    let (_, html) = page(&strict, "/login").await;
+    assert!(html.contains("Open the link we sent"), "{html}");
+    let (status, _) = page(&strict, "/account").await;
+    assert_eq!(status, Status::SeeOther);
 }
 
 #[rocket::async_test]
@@ -126,9 +195,15 @@ async fn registration_errors_show_next_to_their_fields_and_keep_the_input() {
         ],
     )
     .await;
-    assert_eq!(location(&response), "/login");
-    let (_, html) = page(&app, "/login").await;
-    assert!(html.contains("Your account is ready") && html.contains(r#"value="alice""#));
+    // Registered and signed in, back where they were going.
+    assert_eq!(location(&response), "/");
+    let (status, html) = page(&app, "/account").await;
+    assert_eq!(status, Status::Ok);
+    assert!(html.contains("alice"), "{html}");
+    let token = csrf(&app);
+    submit(&app, "/logout", &[("csrf_token", &token)]).await;
+    page(&app, "/register").await;
+    let token = csrf(&app);
     let response = submit(
         &app,
         "/register",

@@ -124,7 +124,10 @@ async fn forgot_answers_alike_and_the_link_sets_a_password_once() {
     assert_eq!(requested, 1);
     sink.wait_for_one(
         "alice@example.com",
-        "password of your Gatehouse account was changed",
+        &format!(
+            "password of your {} account was changed",
+            gatehouse::config::brand()
+        ),
     )
     .await;
 }
