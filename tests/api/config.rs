@@ -514,3 +514,16 @@ fn release_without_rocket_toml_is_safe_by_the_code_s_defaults_alone() {
         assert_eq!(sessions["sessions"][0]["ip"], "127.0.0.9", "{sessions}");
     }
 }
+
+/// The README states the minimum Rust version Cargo.toml declares (`rust-version`).
+#[test]
+fn the_readme_states_the_minimum_rust_version() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let declared = env!("CARGO_PKG_RUST_VERSION");
+    assert!(!declared.is_empty(), "Cargo.toml declares no rust-version");
+    assert!(
+        readme.contains(&format!("It needs Rust {declared} or newer")),
+        "the README should say: It needs Rust {declared} or newer"
+    );
+}

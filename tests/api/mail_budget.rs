@@ -188,7 +188,10 @@ async fn an_unverified_address_gets_no_notice_until_a_reset_link_proves_it() {
     assert_eq!(response.status(), Status::NoContent);
     sink.wait_for_one(
         "alice@example.com",
-        "password of your Gatehouse account was changed",
+        &format!(
+            "password of your {} account was changed",
+            gatehouse::config::brand()
+        ),
     )
     .await;
     let session = app.signed_in("alice").await;
@@ -220,7 +223,10 @@ async fn notices_past_the_limit_are_folded_into_one_digest_never_dropped() {
     )
     .await;
     settle().await;
-    let changed = "password of your Gatehouse account was changed";
+    let changed = &format!(
+        "password of your {} account was changed",
+        gatehouse::config::brand()
+    );
     let said = |words: &str| {
         sink.to("alice@example.com")
             .iter()

@@ -25,6 +25,13 @@ use totp_rs::{Algorithm, Secret, TOTP};
 
 const PASSWORD: &str = "correct horse battery";
 
+/// Says a test was skipped, straight to stderr: the harness captures `eprintln!` and
+/// would print only `ok`.
+pub fn say_skipped(why: &str) {
+    let line = format!("{} {why}\n", env!("CARGO_PKG_NAME"));
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 /// A child process killed when the test ends, however it ends.
 struct Running(Child);
 
@@ -313,9 +320,9 @@ async fn people_use_the_pages_in_a_real_browser() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true but no chromium/chromedriver: .ci/run installs Debian's chromium and chromium-driver");
         }
-        eprintln!(
-            "gatehouse browser tests skipped: install Debian's chromium and chromium-driver \
-             (apt-get install chromium chromium-driver) to run them"
+        say_skipped(
+            "browser tests skipped: install Debian's chromium and chromium-driver \
+             (apt-get install chromium chromium-driver) to run them",
         );
         return;
     };
@@ -496,7 +503,7 @@ async fn a_forgotten_password_is_reset_in_a_real_browser() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true but no chromium/chromedriver: .ci/run installs Debian's chromium and chromium-driver");
         }
-        eprintln!("gatehouse browser reset test skipped: no chromium/chromium-driver");
+        say_skipped("browser reset test skipped: no chromium/chromium-driver");
         return;
     };
     let harness = Harness::start(chromium, driver);

@@ -65,7 +65,7 @@ async fn the_client_address_is_taken_from_a_trusted_proxy_only() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true but no nginx: .ci/run installs Debian's nginx");
         }
-        eprintln!("gatehouse proxy test skipped: install Debian's nginx (apt-get install nginx)");
+        crate::say_skipped("proxy test skipped: install Debian's nginx (apt-get install nginx)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
