@@ -16,7 +16,7 @@ use crate::audit::audit;
 use crate::auth;
 use crate::error::{AppError, FieldErrors};
 use crate::events::{self, Event, EventKind};
-pub use crate::paging::{Keyset, Listing, Page};
+pub use crate::paging::{Keyset, Listing, Paging};
 use crate::sessions::ClientInfo;
 use crate::text::TextRule;
 
@@ -86,7 +86,7 @@ impl Actor {
 pub async fn list_accounts(
     app: &App,
     search: &str,
-    page: Page,
+    page: Paging,
     after: Option<i64>,
 ) -> Result<Listing<AccountDetail>, AppError> {
     // Nothing longer can match a username or an email; checked in bytes before any
@@ -489,7 +489,7 @@ pub async fn set_password(
 }
 
 /// The account's audit trail, newest first; a deleted account's trail stays readable.
-pub async fn account_events(app: &App, id: i64, page: Page) -> Result<Listing<Event>, AppError> {
+pub async fn account_events(app: &App, id: i64, page: Paging) -> Result<Listing<Event>, AppError> {
     let total = events::count_for_account(app.pool(), id).await?;
     if total == 0 {
         find_account(app, id).await?;

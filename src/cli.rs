@@ -15,7 +15,7 @@ use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
 
 use crate::accounts::{AccountDetail, AccountRow};
-use crate::admin::{self, Actor, Page};
+use crate::admin::{self, Actor, Paging};
 use crate::app::App;
 use crate::auth::{self, Registration};
 use crate::clock::SystemClock;
@@ -794,9 +794,9 @@ async fn find(app: &App, login: &str) -> Result<AccountRow, Failure> {
 
 async fn list_accounts(app: &App, search: &str) -> CliResult {
     let mut rows: Vec<AccountDetail> = Vec::new();
-    let page = Page {
+    let page = Paging {
         page: 1,
-        per_page: Page::MAX_PER_PAGE,
+        per_page: Paging::MAX_PER_PAGE,
     };
     let mut after = None;
     loop {

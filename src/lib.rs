@@ -17,7 +17,8 @@
 //! - [`tokens`] (JWT) and [`password`] (argon2): the cryptography;
 //! - [`cli`]: the command line of the binary;
 //! - [`feature`] and [`features`]: the seam for the app built on Gatehouse, and that
-//!   app's own features (`notes`, the worked example).
+//!   app's own features (`notes`, the worked example); [`prelude`]: the one import a
+//!   feature needs, and [`fields`]: the rules of a feature's typed fields.
 //!
 //! [`rocket`] builds the whole app, features included, from a figment; `main`, the CLI
 //! and the tests all go through it.
@@ -43,6 +44,7 @@ pub mod error;
 pub mod events;
 pub mod feature;
 pub mod features;
+pub mod fields;
 pub mod guards;
 pub mod lockout;
 pub mod logs;
@@ -50,6 +52,7 @@ pub mod mail;
 pub mod metrics;
 pub mod paging;
 pub mod password;
+pub mod prelude;
 pub mod pruning;
 pub mod random;
 pub mod rate_limit;

@@ -7,17 +7,17 @@ use crate::error::{AppError, FieldErrors};
 
 /// A validated page request: `page` from 1, `per_page` from 1 to `MAX_PER_PAGE`.
 #[derive(Debug, Clone, Copy)]
-pub struct Page {
+pub struct Paging {
     pub page: i64,
     pub per_page: i64,
 }
 
-impl Page {
+impl Paging {
     pub const DEFAULT_PER_PAGE: i64 = 20;
     pub const MAX_PER_PAGE: i64 = 100;
 
     /// Parses the query values as given, reporting each bad one by name.
-    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Page, AppError> {
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Paging, AppError> {
         let mut errors = FieldErrors::new();
         let mut number = |name: &str, value: Option<&str>, default: i64, max: i64| match value {
             None => default,
@@ -40,7 +40,7 @@ impl Page {
             Self::MAX_PER_PAGE,
         );
         if errors.is_empty() {
-            Ok(Page { page, per_page })
+            Ok(Paging { page, per_page })
         } else {
             Err(AppError::Validation(errors))
         }
@@ -75,7 +75,7 @@ pub struct Keyset {
 
 impl<T: Serialize> Listing<T> {
     /// The page `items` is of `page`, out of `total` items in all.
-    pub fn new(items: Vec<T>, page: Page, total: i64) -> Listing<T> {
+    pub fn new(items: Vec<T>, page: Paging, total: i64) -> Listing<T> {
         Listing {
             items,
             page: page.page,
@@ -120,20 +120,20 @@ mod tests {
 
     #[test]
     fn paging_defaults_and_bounds() {
-        let page = Page::parse(None, None).unwrap();
+        let page = Paging::parse(None, None).unwrap();
         assert_eq!((page.page, page.per_page, page.offset()), (1, 20, 0));
-        let page = Page::parse(Some("3"), Some("100")).unwrap();
+        let page = Paging::parse(Some("3"), Some("100")).unwrap();
         assert_eq!(page.offset(), 200);
-        let Err(AppError::Validation(fields)) = Page::parse(Some("0"), Some("101")) else {
+        let Err(AppError::Validation(fields)) = Paging::parse(Some("0"), Some("101")) else {
             panic!("out of range values are refused");
         };
         assert!(fields.contains_key("page") && fields.contains_key("per_page"));
-        assert!(Page::parse(Some("x"), None).is_err());
+        assert!(Paging::parse(Some("x"), None).is_err());
     }
 
     #[test]
     fn pages_round_up() {
-        let page = Page::parse(None, Some("10")).unwrap();
+        let page = Paging::parse(None, Some("10")).unwrap();
         assert_eq!(Listing::<i64>::new(vec![], page, 0).pages(), 1);
         assert_eq!(Listing::<i64>::new(vec![], page, 10).pages(), 1);
         assert_eq!(Listing::<i64>::new(vec![], page, 11).pages(), 2);

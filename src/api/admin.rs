@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::body::JsonBody;
 use super::docs::ErrorBody;
 use crate::accounts::AccountDetail;
-use crate::admin::{self, Actor, FlagChange, Page};
+use crate::admin::{self, Actor, FlagChange, Paging};
 use crate::app::App;
 use crate::error::AppError;
 use crate::guards::{DistinctQuery, Fresh, StaffAccount};
@@ -85,7 +85,7 @@ pub async fn list_accounts(
     per_page: Option<&str>,
     after: Option<&str>,
 ) -> ApiResult<Json<Value>> {
-    let page = Page::parse(page, per_page)?;
+    let page = Paging::parse(page, per_page)?;
     let after = after
         .map(|text| {
             text.trim()
@@ -309,7 +309,7 @@ pub async fn account_events(
     page: Option<&str>,
     per_page: Option<&str>,
 ) -> ApiResult<Json<Value>> {
-    let page = Page::parse(page, per_page)?;
+    let page = Paging::parse(page, per_page)?;
     let listing = admin::account_events(app, account_id(id)?, page).await?;
     Ok(Json(listing.to_json("events")))
 }

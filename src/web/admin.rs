@@ -11,7 +11,7 @@ use super::feedback::Feedback;
 use super::visitor::{CsrfForm, FreshPage, StaffPage};
 use super::{error_page, CsrfOnly, Layout, Page};
 use crate::accounts::AccountDetail;
-use crate::admin::{self, Actor, FlagChange, Page as Paging};
+use crate::admin::{self, Actor, FlagChange, Paging};
 use crate::app::App;
 use crate::clock::utc_minute as when;
 use crate::error::AppError;

@@ -1,21 +1,10 @@
 //! `/api/notes`: the signed-in account's own notes, behind the `AuthAccount` guard.
 //! Another account's note answers 404 `not_found`, never 403.
 
-use rocket::http::Status;
-use rocket::serde::json::Json;
-use rocket::{Route, State};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::flows::{self, note_id};
 use super::model::{Note, MAX_JSON_BYTES};
 use super::NotesSettings;
-use crate::api::body::JsonBody;
-use crate::api::docs::ErrorBody;
-use crate::app::App;
-use crate::error::AppError;
-use crate::guards::{AuthAccount, Fresh};
-use crate::paging::Page;
+use crate::prelude::*;
 
 type ApiResult<T> = Result<T, AppError>;
 
@@ -61,7 +50,7 @@ async fn list(
     page: Option<&str>,
     per_page: Option<&str>,
 ) -> ApiResult<Json<Value>> {
-    let listing = flows::list(app, me.account.id, Page::parse(page, per_page)?).await?;
+    let listing = flows::list(app, me.account.id, Paging::parse(page, per_page)?).await?;
     Ok(Json(listing.to_json("notes")))
 }
 

@@ -1,13 +1,9 @@
 //! What can be done with notes, free of HTTP: the API, the page and the CLI call
 //! these and answer the errors in their own way.
 
-use rocket::http::Status;
-
 use super::model::{self, Note};
 use super::NotesSettings;
-use crate::app::App;
-use crate::error::{AppError, FeatureError};
-use crate::paging::{Listing, Page};
+use crate::prelude::*;
 
 /// The notes feature's own errors; each says what it means to every boundary.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +63,7 @@ pub async fn get(app: &App, account_id: i64, id: i64) -> Result<Note, AppError> 
 }
 
 /// One page of the account's notes, newest first.
-pub async fn list(app: &App, account_id: i64, page: Page) -> Result<Listing<Note>, AppError> {
+pub async fn list(app: &App, account_id: i64, page: Paging) -> Result<Listing<Note>, AppError> {
     let items = model::list(app.pool(), account_id, page.per_page, page.offset()).await?;
     let total = model::count(app.pool(), account_id).await?;
     Ok(Listing::new(items, page, total))
@@ -113,9 +109,9 @@ pub async fn delete(app: &App, account_id: i64, id: i64) -> Result<(), AppError>
 pub async fn all(app: &App, account_id: i64) -> Result<Vec<Note>, AppError> {
     let mut notes = Vec::new();
     for number in 1.. {
-        let page = Page {
+        let page = Paging {
             page: number,
-            per_page: Page::MAX_PER_PAGE,
+            per_page: Paging::MAX_PER_PAGE,
         };
         let batch = model::list(app.pool(), account_id, page.per_page, page.offset()).await?;
         let done = (batch.len() as i64) < page.per_page;

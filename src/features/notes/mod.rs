@@ -13,16 +13,7 @@ pub mod flows;
 pub mod model;
 pub mod pages;
 
-use rocket::fairing::AdHoc;
-use serde::{Deserialize, Serialize};
-use sqlx::migrate::Migrator;
-
-use crate::app::App;
-use crate::config::ConfigError;
-use crate::db::Backend;
-use crate::error::AppError;
-use crate::feature::{Feature, Setup};
-use crate::web::visitor::NavLink;
+use crate::prelude::*;
 
 /// The feature, as `src/features/mod.rs` registers it.
 pub struct Notes;

@@ -2,13 +2,9 @@
 //! query is scoped by `account_id`, so one account can never read or change another's
 //! note, whatever id it sends.
 
-use serde::Serialize;
-use sqlx::AnyPool;
+use crate::prelude::*;
 
-use crate::error::{AppError, FieldErrors};
-use crate::text::TextRule;
-
-crate::table_row! {
+table_row! {
     /// A note as its owner sees it.
     #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
     pub struct Note {

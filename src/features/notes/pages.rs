@@ -2,20 +2,10 @@
 //! each. The guards do the checking: `SignedIn` sends anonymous visitors to log in and
 //! back, `CsrfForm` refuses a form without this browser's token.
 
-use askama::Template;
-use rocket::form::FromForm;
-use rocket::{Route, State};
-
-use super::flows;
-use super::flows::note_id;
+use super::flows::{self, note_id};
 use super::model::{Note, MAX_FORM_BYTES};
 use super::NotesSettings;
-use crate::app::App;
-use crate::clock::utc_minute;
-use crate::paging::Page as Paging;
-use crate::web::feedback::Feedback;
-use crate::web::visitor::{CsrfForm, FreshPage, SignedIn};
-use crate::web::{CsrfOnly, Layout, Page};
+use crate::prelude::*;
 
 pub fn routes() -> Vec<Route> {
     routes![notes, add, remove]
