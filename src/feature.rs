@@ -26,8 +26,11 @@ use crate::web::visitor::NavLink;
 /// The lowest migration version a feature may use; Gatehouse's own are below it.
 pub const FIRST_FEATURE_MIGRATION: i64 = 10_000;
 
-/// Names a feature cannot take: Rocket's own configuration keys and Gatehouse's.
+/// Names a feature cannot take: Rocket's own configuration keys, Gatehouse's settings
+/// table, CLI commands, page roots and `/api` paths. `cargo xtask new-feature` reads
+/// this list too (one name per line, quoted).
 const RESERVED_NAMES: &[&str] = &[
+    // Rocket's configuration keys.
     "address",
     "port",
     "workers",
@@ -46,12 +49,32 @@ const RESERVED_NAMES: &[&str] = &[
     "cli_colors",
     "databases",
     "gatehouse",
+    // The CLI's commands.
     "serve",
     "create_superuser",
     "accounts",
+    "mail",
+    "migrate",
+    "keys",
+    "prune",
+    "doctor",
     "help",
+    // Page roots and /api paths.
     "api",
     "static",
+    "login",
+    "logout",
+    "register",
+    "account",
+    "admin",
+    "reauthenticate",
+    "email",
+    "health",
+    "metrics",
+    "auth",
+    "docs",
+    "ws",
+    "openapi",
 ];
 
 /// One feature of the app built on Gatehouse: its routes and pages, settings,

@@ -3,6 +3,9 @@
 //! range, a web link, an email address and a moment in UTC. Each returns the value as
 //! stored, or what is wrong with it in words that follow the field's name.
 
+use serde::{Deserialize, Deserializer};
+
+use crate::error::FieldErrors;
 use crate::text::TextRule;
 
 /// One line of 1 to 200 characters (a title, a name).
@@ -26,6 +29,35 @@ pub const MAX_LINK_CHARS: usize = 2_000;
 pub const FIRST_MOMENT: i64 = 0;
 pub const LAST_MOMENT: i64 = 253_402_300_799;
 
+/// Runs one field's rule and keeps its problem, if any, under the field's name, so a
+/// form or a body reports every problem at once.
+pub fn check<T>(errors: &mut FieldErrors, field: &str, result: Result<T, String>) -> Option<T> {
+    result
+        .map_err(|problem| errors.insert(field.to_string(), problem))
+        .ok()
+}
+
+/// An optional field given as text: absent or blank is `None`, else `rule` decides.
+pub fn optional(
+    value: Option<&str>,
+    rule: impl Fn(&str) -> Result<String, String>,
+) -> Result<Option<String>, String> {
+    match value {
+        Some(text) if !text.trim().is_empty() => rule(text).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// For a PATCH body's optional fields: tells an absent field (`None`: kept) from
+/// `null` (`Some(None)`: cleared). Use with `#[serde(default, deserialize_with)]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// `rule`, with text required (at least one character) or not.
 pub const fn required(rule: TextRule, required: bool) -> TextRule {
     TextRule {
@@ -47,7 +79,10 @@ pub fn web_link(input: &str) -> Result<String, String> {
     if text.chars().count() > MAX_LINK_CHARS {
         return Err(format!("must be at most {MAX_LINK_CHARS} characters"));
     }
-    if text.chars().any(|c| c.is_control() || crate::text::is_hidden(c)) {
+    if text
+        .chars()
+        .any(|c| c.is_control() || crate::text::is_hidden(c))
+    {
         return Err("must not contain control or invisible characters".into());
     }
     let parsed = url::Url::parse(text).map_err(|_| "is not a valid web address".to_string())?;
@@ -104,7 +139,9 @@ pub fn utc_datetime(input: &str) -> Result<i64, String> {
     let text = input.trim();
     let (date, time) = text.split_once(['T', ' ']).ok_or_else(wrong)?;
     let numbers = |text: &str, sep: char| -> Option<Vec<i64>> {
-        text.split(sep).map(|part| part.parse::<i64>().ok()).collect()
+        text.split(sep)
+            .map(|part| part.parse::<i64>().ok())
+            .collect()
     };
     let (Some(d), Some(t)) = (numbers(date, '-'), numbers(time, ':')) else {
         return Err(wrong());
@@ -131,7 +168,11 @@ pub fn utc_datetime(input: &str) -> Result<i64, String> {
         u8::try_from(second).map_err(|_| wrong())?,
     )
     .map_err(|_| wrong())?;
-    moment(PrimitiveDateTime::new(date, time).assume_utc().unix_timestamp())
+    moment(
+        PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 /// Unix seconds as an `<input type="datetime-local">` value in UTC

@@ -5,3 +5,4 @@
 
 #[path = "notes/tests.rs"]
 mod notes;
+// new-feature: tests

@@ -210,7 +210,10 @@ fn throwaway_feature(project: &Path) -> Vec<(&'static str, String)> {
     let registry = std::fs::read_to_string(project.join("src/features/mod.rs")).unwrap();
     let registry = registry
         .replace("pub mod notes;\n", "pub mod notes;\npub mod probe;\n")
-        .replace("vec![&notes::Notes]", "vec![&notes::Notes, &probe::Probe]");
+        .replace(
+            "        &notes::Notes,\n",
+            "        &notes::Notes,\n        &probe::Probe,\n",
+        );
     assert!(registry.contains("&probe::Probe"), "{registry}");
     let tests = std::fs::read_to_string(project.join("src/features/tests.rs")).unwrap();
     vec![
@@ -289,14 +292,51 @@ async fn the_probe_greets_as_its_setting_says() {
 
 const PROBE_SETTINGS: &str = "# Settings of `probe`\n\n| Setting | Default | Meaning |\n|---|---|---|\n| `greeting` | `\"hello\"` | what `/probe` answers; `GATEHOUSE_PROBE__GREETING` |\n";
 
-/// The whole suite of a generated project, with a feature added that has a setting:
-/// nothing outside the feature's folder and the registration lines needs an edit.
+/// The features `cargo xtask new-feature` writes into the generated project.
+const GENERATED: &[(&str, &[&str])] = &[
+    ("bookmarks", &["title:string", "url:url", "note:text?"]),
+    (
+        "widgets",
+        &[
+            "name:string",
+            "description:text?",
+            "price:int:0..1000000",
+            "stock:int?",
+            "active:bool",
+            "homepage:url?",
+            "contact:email?",
+            "launch:datetime?",
+        ],
+    ),
+];
+
+/// The whole suite of a generated project, with a feature added by hand that has a
+/// setting (nothing outside its folder and the registration lines needs an edit) and
+/// two written by `cargo xtask new-feature`, whose own tests run too.
 #[test]
 #[ignore = "slow: builds and runs a generated project's whole suite; CI runs it"]
 fn a_generated_project_with_a_new_feature_passes_all_its_tests() {
     let _one_at_a_time = PROJECT.lock().unwrap_or_else(|p| p.into_inner());
     let project = renamed_project(&[]);
     let project = renamed_project(&throwaway_feature(&project));
+    // Two features from the generator, every field type among them, no hand edits.
+    for (name, fields) in GENERATED {
+        let _ = std::fs::remove_dir_all(project.join("src/features").join(name));
+        let mut xtask = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let generated = xtask
+            .args(["xtask", "new-feature", name])
+            .args(*fields)
+            .current_dir(&project)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .expect("cargo runs");
+        assert!(
+            generated.status.success(),
+            "cargo xtask new-feature {name} failed:\n{}\n{}",
+            String::from_utf8_lossy(&generated.stdout),
+            String::from_utf8_lossy(&generated.stderr)
+        );
+    }
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     let tests = command
         .args(["test", "--offline"])
@@ -312,9 +352,14 @@ fn a_generated_project_with_a_new_feature_passes_all_its_tests() {
         "the generated project's tests fail:\n{output}\n{}",
         String::from_utf8_lossy(&tests.stderr)
     );
-    assert!(
-        output.contains("the_probe_greets_as_its_setting_says ... ok"),
-        "{output}"
+    for test in [
+        "the_probe_greets_as_its_setting_says ... ok",
+        "bookmarks::the_bookmarks_page_lists_adds_and_deletes ... ok",
+        "widgets::widgets_are_created_read_changed_listed_and_deleted ... ok",
+    ] {
+        assert!(output.contains(test), "{test} did not pass:\n{output}");
+    }
+    eprintln!(
+        "the generated project (acme-notes, with probe, bookmarks and widgets) passed {passed} tests"
     );
-    eprintln!("the generated project (acme-notes, with the probe feature) passed {passed} tests");
 }
