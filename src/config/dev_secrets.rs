@@ -43,10 +43,14 @@ pub fn beneath(figment: Figment) -> Figment {
     let secrets = match load_or_create(path) {
         Ok(secrets) => secrets,
         Err(error) => {
-            log::warn!(
-                "development secrets could not be kept in {}: {error}; this run uses random ones",
+            // Said on stderr too: this runs before any logger is installed.
+            let sentence = format!(
+                "development secrets could not be kept in {}: {error}; this run uses random \
+                 ones (fix or delete the file)",
                 path.display()
             );
+            eprintln!("{}: {sentence}", env!("CARGO_PKG_NAME"));
+            log::warn!("{sentence}");
             return figment;
         }
     };

@@ -87,6 +87,43 @@ pub fn rocket_defaults() -> serde_json::Value {
     })
 }
 
+/// What the async runtime is built with, from Rocket's own keys.
+pub struct Runtime {
+    pub workers: usize,
+    pub max_blocking: usize,
+    /// Whether a shutdown stops the runtime's remaining tasks (`shutdown.force`).
+    pub force_end: bool,
+}
+
+/// Reads the runtime's settings; a configuration that cannot be read at all (a TOML
+/// syntax error, a wrong type) is one sentence naming where, never the line's text.
+pub fn runtime(figment: &Figment) -> Result<Runtime, String> {
+    let defaults = rocket::Config::default();
+    let read = |error: figment::Error| {
+        let first = error
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        format!("The configuration cannot be read ({first}). Fix Rocket.toml, or the ROCKET_ or GATEHOUSE_ variable that sets it.")
+    };
+    Ok(Runtime {
+        workers: figment
+            .extract_inner::<Option<usize>>(rocket::Config::WORKERS)
+            .map_err(read)?
+            .unwrap_or(defaults.workers),
+        max_blocking: figment
+            .extract_inner::<Option<usize>>(rocket::Config::MAX_BLOCKING)
+            .map_err(read)?
+            .unwrap_or(defaults.max_blocking),
+        force_end: figment
+            .extract_inner::<Option<bool>>("shutdown.force")
+            .map_err(read)?
+            .unwrap_or(defaults.shutdown.force),
+    })
+}
+
 /// The profile whose defaults apply: release (`ROCKET_PROFILE=release`, `cargo run
 /// --release`) or any other, which gets the development defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -113,21 +113,42 @@ fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AppError> {
         if row.totp_enabled_at.is_none() {
             // An unconfirmed setup: starting it again is all it takes.
             return AppError::Conflict(
-                "the setup was sealed under an earlier two_factor_key: start again with \
-                 POST /api/auth/2fa/setup",
+                "this setup was made under an earlier two_factor_key: start the setup again",
             );
         }
-        log::error!(
-            "the TOTP secret of account {} does not open: two_factor_key changed since it was \
-             sealed; restore the old {}TWO_FACTOR_KEY, or reset the account's 2FA (`{} accounts \
-             disable-2fa`); `{} doctor` lists every such account",
-            row.id,
-            crate::config::ENV_PREFIX,
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_NAME"),
-        );
+        if first_report_of(row.id) {
+            log_unopenable(row.id);
+        }
         AppError::TwoFactorUnavailable
     })
+}
+
+/// True the first time an account's unopenable secret is met in this process, so a
+/// burst of codes writes one log line, not one per request.
+fn first_report_of(account_id: i64) -> bool {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static REPORTED: OnceLock<Mutex<HashSet<i64>>> = OnceLock::new();
+    let mut reported = REPORTED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if reported.len() >= 10_000 {
+        reported.clear();
+    }
+    reported.insert(account_id)
+}
+
+fn log_unopenable(account_id: i64) {
+    log::error!(
+        "the TOTP secret of account {} does not open: two_factor_key changed since it was \
+             sealed; restore the old {}TWO_FACTOR_KEY, or reset the account's 2FA (`{} accounts \
+             disable-2fa`); `{} doctor` lists every such account",
+        account_id,
+        crate::config::ENV_PREFIX,
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_NAME"),
+    );
 }
 
 /// The accounts with 2FA on whose TOTP secret does not open under the current

@@ -137,16 +137,24 @@ async fn login(
 struct RegisterTemplate {
     layout: Layout,
     next: String,
+    /// `registration_open`: when closed the page says so instead of showing the form.
+    open: bool,
 }
 
 #[get("/register?<next>")]
-fn register_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
+fn register_page(
+    app: &State<App>,
+    visitor: Visitor,
+    incoming: Incoming,
+    next: Option<&str>,
+) -> Page {
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(after_login(safe_next(next))));
     }
     Page::render(&RegisterTemplate {
         layout: visitor.layout("Register", incoming),
         next: safe_next(next).unwrap_or("").to_string(),
+        open: app.settings.service.registration_open,
     })
 }
 

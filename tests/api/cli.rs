@@ -563,4 +563,25 @@ async fn doctor_lists_what_a_changed_secret_broke() {
         "another-signing-key-secret-0123456789abcdefg",
     );
     assert_fails(&after, "1 problem found.");
+
+    // A release setup without 2FA and with HS256 needs neither secret: not checked.
+    let mut lean = gatehouse(&app.db, &["doctor"]);
+    lean.env("ROCKET_PROFILE", "release")
+        .env("GATEHOUSE_SECRET", crate::support::SECRET)
+        .env("GATEHOUSE_ACCESS_TOKEN_ALGORITHM", "HS256")
+        .env("GATEHOUSE_TWO_FACTOR_ENABLED", "false")
+        .env_remove("GATEHOUSE_SIGNING_KEY_SECRET")
+        .env_remove("GATEHOUSE_TWO_FACTOR_KEY");
+    let lean = run(lean, "");
+    assert!(lean.status.success(), "{}", stderr(&lean));
+    let report = stdout(&lean);
+    assert_eq!(report.matches("not checked").count(), 2, "{report}");
+    // 2FA on in release without its key: refused with a sentence.
+    let mut missing = gatehouse(&app.db, &["doctor"]);
+    missing
+        .env("ROCKET_PROFILE", "release")
+        .env("GATEHOUSE_SECRET", crate::support::SECRET)
+        .env("GATEHOUSE_ACCESS_TOKEN_ALGORITHM", "HS256")
+        .env_remove("GATEHOUSE_TWO_FACTOR_KEY");
+    assert_fails(&run(missing, ""), "TWO_FACTOR_KEY");
 }

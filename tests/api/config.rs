@@ -135,6 +135,36 @@ fn the_binary_reports_a_bad_setting_in_a_sentence_and_exits_non_zero() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A Rocket.toml that is not TOML at all stops every command with one sentence naming
+/// the line, exit 1, never a panic and never the line's text (it may hold a secret).
+#[test]
+fn a_broken_rocket_toml_is_one_sentence_without_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Rocket.toml"),
+        "[default.gatehouse]\ntwo_factor_key = \"Sup3rS3cretValue-unterminated\n",
+    )
+    .unwrap();
+    for args in [vec![], vec!["doctor"], vec!["accounts", "list"]] {
+        let output = Command::new(crate::support::binary())
+            .args(&args)
+            .current_dir(dir.path())
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run the binary");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("The configuration cannot be read") && stderr.contains("line 2"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("Sup3rS3cret"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
 /// A default as Rocket.toml and the README write it: TOML, `none` where there is none.
 fn toml_text(value: &serde_json::Value) -> String {
     match value {

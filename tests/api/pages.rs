@@ -1055,3 +1055,14 @@ async fn the_admin_list_pages_past_the_counted_accounts() {
     let (status, _) = page(&app, "/admin?q=boss&q=boss").await;
     assert_eq!(status, Status::UnprocessableEntity);
 }
+
+#[rocket::async_test]
+async fn a_closed_registration_page_says_so_instead_of_showing_the_form() {
+    let app =
+        crate::support::spawn_browser_with(|f| f.merge(("gatehouse.registration_open", false)))
+            .await;
+    let (status, html) = page(&app, "/register").await;
+    assert_eq!(status, Status::Ok);
+    assert!(html.contains("Registration is closed."), "{html}");
+    assert!(!html.contains(r#"action="/register""#), "{html}");
+}
