@@ -336,9 +336,15 @@ async fn people_use_the_pages_in_a_real_browser() {
     fill(&alice, "#email", "alice@example.com").await;
     fill(&alice, "#password", PASSWORD).await;
     submit(&alice, "/register").await;
-    assert_eq!(path(&alice).await, "/login");
-    assert!(page_text(&alice).await.contains("Your account is ready"));
+    // Registering signs in.
+    assert_eq!(path(&alice).await, "/");
+    assert!(page_text(&alice).await.contains("you are signed in"));
+    assert!(page_text(&alice).await.contains("Hello, alice"));
+    // Log out, and in again.
+    submit(&alice, "/logout").await;
+    alice.goto(&harness.url("/login")).await.unwrap();
     screenshot(&alice, "login").await;
+    fill(&alice, "#login", "alice").await;
     fill(&alice, "#password", PASSWORD).await;
     submit(&alice, "/login").await;
     assert!(page_text(&alice).await.contains("Hello, alice"));
@@ -513,7 +519,9 @@ async fn a_forgotten_password_is_reset_in_a_real_browser() {
     fill(&alice, "#email", "alice@example.com").await;
     fill(&alice, "#password", PASSWORD).await;
     submit(&alice, "/register").await;
-    assert_eq!(path(&alice).await, "/login");
+    assert_eq!(path(&alice).await, "/");
+    submit(&alice, "/logout").await;
+    alice.goto(&harness.url("/login")).await.unwrap();
 
     let forgot = alice
         .find(Locator::Css("a[href='/forgot-password']"))

@@ -47,7 +47,7 @@ fn new_feature(args: &[String]) -> Result<(), String> {
             feature.name
         ));
     }
-    let files = render::files(&feature, &spec::migration_version());
+    let files = render::files(&feature, &spec::migration_version(&root));
     for (relative, text) in &files {
         let path = folder.join(relative);
         if let Some(parent) = path.parent() {

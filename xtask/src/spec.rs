@@ -640,9 +640,32 @@ fn sentence_case(words: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A migration version as `sqlx migrate add` writes one: the UTC time, YYYYMMDDHHMMSS,
-/// above Gatehouse's own numbers as the seam requires.
-pub fn migration_version() -> String {
+/// The new feature's migration version: the UTC time as `sqlx migrate add` writes it,
+/// or, when a feature already has that number or a later one (two features made in one
+/// second), one past the highest, so every feature's number differs, as the seam requires.
+pub fn migration_version(root: &Path) -> String {
+    let now: u64 = utc_timestamp().parse().unwrap_or(0);
+    let highest = std::fs::read_dir(root.join("src/features"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|feature| {
+            ["sqlite", "postgres"].map(|backend| feature.path().join("migrations").join(backend))
+        })
+        .filter_map(|folder| std::fs::read_dir(folder).ok())
+        .flatten()
+        .flatten()
+        .filter_map(|file| {
+            let name = file.file_name().to_string_lossy().into_owned();
+            name.split('_').next()?.parse::<u64>().ok()
+        })
+        .max()
+        .unwrap_or(0);
+    now.max(highest + 1).to_string()
+}
+
+/// The UTC time as YYYYMMDDHHMMSS, above Gatehouse's own numbers.
+fn utc_timestamp() -> String {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -748,9 +771,16 @@ mod tests {
     }
 
     #[test]
-    fn migration_versions_are_utc_timestamps() {
-        let version = migration_version();
+    fn migration_versions_are_utc_timestamps_after_every_other() {
+        let version = utc_timestamp();
         assert_eq!(version.len(), 14);
         assert!(version.starts_with("20"), "{version}");
+        // A feature numbered in the future: the next one comes after it.
+        let root = std::env::temp_dir().join(format!("xtask-versions-{}", std::process::id()));
+        let folder = root.join("src/features/later/migrations/sqlite");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("29991231235959_later.sql"), "").unwrap();
+        assert_eq!(migration_version(&root), "29991231235960");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
