@@ -150,9 +150,16 @@ impl Setup<'_> {
             let lines: Vec<String> = error
                 .into_iter()
                 .map(|e| {
-                    let key = e.path.join(".");
-                    let key = key.strip_prefix(&format!("{name}.")).unwrap_or(&key);
-                    format!("`{name}.{key}` ({}): {}", env_name(name, key), e.kind)
+                    // The path may carry the section's own name at either end.
+                    let mut path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+                    if path.first() == Some(&name) {
+                        path.remove(0);
+                    }
+                    if path.len() > 1 && path.last() == Some(&name) {
+                        path.pop();
+                    }
+                    let key = path.join(".");
+                    format!("`{name}.{key}` ({}): {}", env_name(name, &key), e.kind)
                 })
                 .collect();
             ConfigError::Figment(lines.join("; "))

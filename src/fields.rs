@@ -58,6 +58,21 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// For a PATCH body's required fields: absent is `None` (kept); `null` is refused, as
+/// the field cannot be cleared. Use with `#[serde(default, deserialize_with)]`.
+pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    use serde::de::Error;
+    Option::<T>::deserialize(deserializer)?
+        .map(Some)
+        .ok_or_else(|| {
+            D::Error::custom("a required field cannot be null (leave it out to keep it)")
+        })
+}
+
 /// `rule`, with text required (at least one character) or not.
 pub const fn required(rule: TextRule, required: bool) -> TextRule {
     TextRule {
@@ -76,6 +91,9 @@ pub const fn required(rule: TextRule, required: bool) -> TextRule {
 /// `data:` never are), with a host, at most [`MAX_LINK_CHARS`]; stored as parsed.
 pub fn web_link(input: &str) -> Result<String, String> {
     let text = input.trim();
+    if text.is_empty() {
+        return Err("is required".into());
+    }
     if text.chars().count() > MAX_LINK_CHARS {
         return Err(format!("must be at most {MAX_LINK_CHARS} characters"));
     }
@@ -104,6 +122,9 @@ pub fn web_link(input: &str) -> Result<String, String> {
 
 /// An email address, checked and mapped as account addresses are (UTS #46 domain).
 pub fn email_address(input: &str) -> Result<String, String> {
+    if input.trim().is_empty() {
+        return Err("is required".into());
+    }
     crate::accounts::Email::parse(input).map(|email| email.display)
 }
 

@@ -13,7 +13,7 @@ use spec::{Feature, USAGE};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
-        Some("new-feature") => new_feature(&args[1..]),
+        Some("new-feature") => new_feature(&root(), &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -37,9 +37,8 @@ fn root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
-fn new_feature(args: &[String]) -> Result<(), String> {
-    let root = root();
-    let feature = Feature::parse(args, &spec::Known::read(&root)?)?;
+fn new_feature(root: &Path, args: &[String]) -> Result<(), String> {
+    let feature = Feature::parse(args, &spec::Known::read(root)?)?;
     let folder = root.join("src/features").join(&feature.name);
     if folder.exists() {
         return Err(format!(
@@ -47,7 +46,7 @@ fn new_feature(args: &[String]) -> Result<(), String> {
             feature.name
         ));
     }
-    let files = render::files(&feature, &spec::migration_version(&root));
+    let files = render::files(&feature, &spec::migration_version(root));
     for (relative, text) in &files {
         let path = folder.join(relative);
         if let Some(parent) = path.parent() {
@@ -68,7 +67,7 @@ fn new_feature(args: &[String]) -> Result<(), String> {
         .map(|(path, _)| folder.join(path))
         .collect();
     format(&written);
-    register(&root, &feature)?;
+    register(root, &feature)?;
     println!(
         "Next: `cargo test {name}` runs its tests; `cargo run` serves /{name} and /api/{name}; \
          the folder's settings.md lists its setting.",
@@ -158,4 +157,88 @@ fn register(root: &Path, feature: &Feature) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A project with the seam's reserved list and the registration files, with or
+    /// without their marker comments.
+    fn project(markers: bool) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("xtask-project-{}-{markers}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("src/features/notes")).unwrap();
+        std::fs::write(
+            root.join("src/feature.rs"),
+            "const RESERVED_NAMES: &[&str] = &[\n    \"accounts\",\n];\n",
+        )
+        .unwrap();
+        let (modules, list, tests) = if markers {
+            (
+                "// new-feature: modules\n",
+                "        // new-feature: list\n",
+                "// new-feature: tests\n",
+            )
+        } else {
+            ("", "", "")
+        };
+        std::fs::write(
+            root.join("src/features/mod.rs"),
+            format!(
+                "pub mod notes;\n{modules}\npub fn all() -> Vec<u8> {{\n    vec![\n{list}    ]\n}}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("src/features/tests.rs"),
+            format!("#[path = \"notes/tests.rs\"]\nmod notes;\n{tests}"),
+        )
+        .unwrap();
+        root
+    }
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn a_feature_is_written_and_registered_at_the_markers() {
+        let root = project(true);
+        new_feature(&root, &args(&["bookmarks", "title:string", "url:url"])).unwrap();
+        let registry = std::fs::read_to_string(root.join("src/features/mod.rs")).unwrap();
+        assert!(registry.contains("pub mod bookmarks;"), "{registry}");
+        assert!(registry.contains("&bookmarks::Bookmarks,"), "{registry}");
+        let tests = std::fs::read_to_string(root.join("src/features/tests.rs")).unwrap();
+        assert!(
+            tests.contains("#[path = \"bookmarks/tests.rs\"]\nmod bookmarks;"),
+            "{tests}"
+        );
+        for file in [
+            "mod.rs", "model.rs", "flows.rs", "api.rs", "pages.rs", "tests.rs",
+        ] {
+            assert!(
+                root.join("src/features/bookmarks").join(file).exists(),
+                "{file}"
+            );
+        }
+        // The folder exists now: a second run refuses and changes nothing.
+        let error = new_feature(&root, &args(&["bookmarks", "title:string"])).unwrap_err();
+        assert!(error.contains("exists already"), "{error}");
+        let again = std::fs::read_to_string(root.join("src/features/mod.rs")).unwrap();
+        assert_eq!(again, registry);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn without_markers_the_lines_are_printed_and_nothing_is_edited() {
+        let root = project(false);
+        let before = std::fs::read_to_string(root.join("src/features/mod.rs")).unwrap();
+        new_feature(&root, &args(&["bookmarks", "title:string"])).unwrap();
+        let after = std::fs::read_to_string(root.join("src/features/mod.rs")).unwrap();
+        assert_eq!(before, after);
+        assert!(root.join("src/features/bookmarks/mod.rs").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -254,7 +254,8 @@ fn model(feature: &Feature) -> String {
             ));
         } else {
             change_fields.push_str(&format!(
-                "    #[serde(default)]\n    pub {f}: Option<{value}>,\n"
+                "    #[serde(default, deserialize_with = \"fields::not_null\")]\n    \
+                 pub {f}: Option<{value}>,\n"
             ));
         }
         // Checking a new row.
@@ -423,6 +424,9 @@ fn pages(feature: &Feature) -> String {
         if field.kind == Kind::Bool {
             form_fields.push_str(&format!("    #[field(default = false)]\n    {f}: bool,\n"));
             build.push_str(&format!("        {f}: form.{f},\n"));
+            keep.push_str(&format!(
+                "                .keep(\"{f}\", if form.{f} {{ \"true\" }} else {{ \"\" }})\n"
+            ));
             line_from.push_str(&format!(
                 "            {f}: if row.{f} {{ \"yes\" }} else {{ \"no\" }}.to_string(),\n"
             ));
@@ -478,11 +482,8 @@ fn pages(feature: &Feature) -> String {
             }
         }
     }
-    let errors = if parse.is_empty() {
-        "let errors"
-    } else {
-        "let mut errors"
-    };
+    // The fields' own problems join those of reading: always a mutable map.
+    let errors = "let mut errors";
     fill(
         PAGES,
         feature,
@@ -522,7 +523,8 @@ fn page_template(feature: &Feature) -> String {
         let input = match field.kind {
             Kind::Bool => format!(
                 "    <label class=\"check\"><input id=\"{f}\" name=\"{f}\" type=\"checkbox\" \
-                 value=\"true\"> {label}</label>\n"
+                 value=\"true\"{{% if layout.feedback.value(\"{f}\") == \"true\" %}} \
+                 checked{{% endif %}}> {label}</label>\n"
             ),
             Kind::Text => format!(
                 "    <label for=\"{f}\">{label}{optional_note}</label>\n    <textarea id=\"{f}\" \
@@ -648,10 +650,62 @@ fn tests(feature: &Feature) -> String {
             )
         })
         .unwrap_or_default();
+    // An incomplete form (every required field empty, the boxes ticked): every problem
+    // at once, the ticks kept.
+    let required: Vec<String> = feature
+        .fields
+        .iter()
+        .filter(|f| !f.optional && f.kind != Kind::Bool)
+        .map(|f| format!("\"{}\"", f.name))
+        .collect();
+    let ticked: Vec<String> = feature
+        .fields
+        .iter()
+        .filter(|f| f.kind == Kind::Bool)
+        .map(|f| format!("(\"{}\", \"true\")", f.name))
+        .collect();
+    let incomplete = if required.is_empty() {
+        String::new()
+    } else {
+        let checked = if ticked.is_empty() {
+            String::new()
+        } else {
+            "    assert!(html.contains(\" checked>\"), \"the ticked boxes are kept: {html}\");\n"
+                .to_string()
+        };
+        format!(
+            "    // An incomplete form: every problem shown at once, the ticked boxes kept.\n    \
+             let ticked: [(&str, &str); {1}] = [{0}];\n    \
+             let mut incomplete = vec![(\"csrf_token\", token.as_str())];\n    \
+             incomplete.extend(ticked);\n    \
+             let response = submit(&app, \"/{name}\", &incomplete).await;\n    \
+             assert_eq!(location(&response), \"/{name}\");\n    \
+             let (_, html) = page(&app, \"/{name}\").await;\n    \
+             for id in [{2}] {{\n        \
+             assert!(html.contains(&format!(\"id=\\\"{{id}}-error\\\"\")), \"{{id}}: {{html}}\");\n    \
+             }}\n{checked}    assert!(html.contains(\"Yours (0)\"), \"{{html}}\");\n    \
+             let token = csrf(&app);\n",
+            ticked.join(", "),
+            ticked.len(),
+            required.join(", "),
+            name = feature.name
+        )
+    };
     fill(
         TESTS,
         feature,
         &[
+            ("INCOMPLETE", incomplete),
+            (
+                "NULL_REQUIRED",
+                // A required field cannot be cleared with null.
+                feature
+                    .fields
+                    .iter()
+                    .find(|f| !f.optional)
+                    .map(|f| format!(", json!({{\"{}\": null}})", f.name))
+                    .unwrap_or_default(),
+            ),
             ("VALID", object(0)),
             ("CHECKS", checks),
             ("CHANGE", change),
@@ -1181,7 +1235,7 @@ async fn update_@@SINGULAR@@(
     Ok(Json(@@ROW@@Answer { @@SINGULAR@@ }))
 }
 
-/// Deletes a @@ONE@@; asks for a recent proof of the user (`Fresh`), as notes does.
+/// Deletes a @@ONE@@. Needs a recent sign-in or re-authentication (`Fresh`).
 #[utoipa::path(
     context_path = "/api/@@NAME@@",
     tag = "@@NAME@@",
@@ -1205,7 +1259,7 @@ const PAGES: &str = r#"//! `/@@NAME@@`: the signed-in account's @@NAME@@, a form
 //! in and back, `CsrfForm` refuses a form without this browser's token.
 
 use super::flows::{self, @@SINGULAR@@_id};
-use super::model::{@@ROW@@, New@@ROW@@, MAX_FORM_BYTES};
+use super::model::{self, @@ROW@@, New@@ROW@@, MAX_FORM_BYTES};
 use super::@@FEATURE@@Settings;
 use crate::prelude::*;
 
@@ -1261,14 +1315,21 @@ async fn @@NAME@@_page(app: &State<App>, me: SignedIn, page: Option<&str>) -> Pa
 struct @@ROW@@Form {
 @@FORM_FIELDS@@}
 
-/// The form's fields in their types, every problem reported at once.
+/// The form's fields in their types, every problem reported at once: those of the
+/// numbers and dates typed, and the fields' own rules.
 fn read(form: &@@ROW@@Form) -> Result<New@@ROW@@, AppError> {
     @@ERRORS@@ = FieldErrors::new();
-@@PARSE@@    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
+@@PARSE@@    let new = New@@ROW@@ {
+@@BUILD@@    };
+    if errors.is_empty() {
+        return Ok(new);
     }
-    Ok(New@@ROW@@ {
-@@BUILD@@    })
+    if let Err(AppError::Validation(more)) = model::clean_new(&new) {
+        for (field, problem) in more {
+            errors.entry(field).or_insert(problem);
+        }
+    }
+    Err(AppError::Validation(errors))
 }
 
 #[post("/@@NAME@@", data = "<form>")]
@@ -1475,7 +1536,7 @@ async fn bad_@@NAME@@_are_refused_with_their_fields_named() {
     assert_eq!(listed["total"], 0, "nothing was stored");
     let (_, body) = create(&app, &alice.access, valid()).await;
     let uri = format!("/api/@@NAME@@/{}", body["@@SINGULAR@@"]["id"]);
-    for change in [json!({}), json!({"owner_id": 2})] {
+    for change in [json!({}), json!({"owner_id": 2})@@NULL_REQUIRED@@] {
         let response = app.patch_bearer(&uri, &alice.access, change).await;
         assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
     }
@@ -1530,7 +1591,7 @@ async fn the_@@NAME@@_page_lists_adds_and_deletes() {
     // Without the CSRF token the form is refused and nothing is stored.
     let response = submit(&app, "/@@NAME@@", &fields).await;
     assert_eq!(response.status(), Status::Forbidden);
-    let mut with_token = fields.to_vec();
+@@INCOMPLETE@@    let mut with_token = fields.to_vec();
     with_token.push(("csrf_token", token.as_str()));
     let response = submit(&app, "/@@NAME@@", &with_token).await;
     assert_eq!(location(&response), "/@@NAME@@");

@@ -383,7 +383,16 @@ pub struct Field {
 impl Field {
     /// The words a person reads: `reading_time` is "Reading time".
     pub fn label(&self) -> String {
-        sentence_case(&self.name.replace('_', " "))
+        let words: Vec<&str> = self
+            .name
+            .split('_')
+            .map(|word| match word {
+                "url" => "URL",
+                "api" => "API",
+                other => other,
+            })
+            .collect();
+        sentence_case(&words.join(" "))
     }
 }
 

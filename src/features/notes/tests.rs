@@ -360,7 +360,10 @@ async fn the_notes_settings_are_checked_at_start_up() {
     let app = spawn_app().await;
     for (value, expected) in [
         (json!(0), "GATEHOUSE_NOTES__MAX_PER_ACCOUNT"),
-        (json!("many"), "GATEHOUSE_NOTES__MAX_PER_ACCOUNT"),
+        (
+            json!("many"),
+            "`notes.max_per_account` (GATEHOUSE_NOTES__MAX_PER_ACCOUNT):",
+        ),
     ] {
         let figment = test_figment(&app.db.url).merge(("notes.max_per_account", value));
         let Err(error) = gatehouse::rocket(figment) else {
