@@ -159,12 +159,20 @@ pub fn utc_datetime(input: &str) -> Result<i64, String> {
     let wrong = || "must be a date and time (UTC)".to_string();
     let text = input.trim();
     let (date, time) = text.split_once(['T', ' ']).ok_or_else(wrong)?;
-    let numbers = |text: &str, sep: char| -> Option<Vec<i64>> {
-        text.split(sep)
-            .map(|part| part.parse::<i64>().ok())
-            .collect()
+    // Exactly as the field writes them: 4-2-2 digits, then 2:2 or 2:2:2, no signs.
+    let numbers = |text: &str, sep: char, widths: &[usize]| -> Option<Vec<i64>> {
+        let parts: Vec<&str> = text.split(sep).collect();
+        let counted = parts.len() == widths.len() || (sep == ':' && parts.len() == 2);
+        let shaped = counted
+            && parts.iter().zip(widths).all(|(part, width)| {
+                part.len() == *width && part.bytes().all(|b| b.is_ascii_digit())
+            });
+        shaped.then(|| parts.iter().filter_map(|part| part.parse().ok()).collect())
     };
-    let (Some(d), Some(t)) = (numbers(date, '-'), numbers(time, ':')) else {
+    let (Some(d), Some(t)) = (
+        numbers(date, '-', &[4, 2, 2]),
+        numbers(time, ':', &[2, 2, 2]),
+    ) else {
         return Err(wrong());
     };
     let ([year, month, day], [hour, minute, rest @ ..]) = (d.as_slice(), t.as_slice()) else {
@@ -249,6 +257,12 @@ mod tests {
             "2026-01-01T24:00",
             "1969-12-31T23:59",
             "x-y-zTa:b",
+            "+2020-01-01T00:00",
+            "2020-01-01T-0:00",
+            "2020-01-01T00:+0",
+            "2020-1-1T1:1",
+            "2020-01-01T00:00:00:00",
+            "2020-01-01T00",
         ] {
             assert!(utc_datetime(bad).is_err(), "{bad}");
         }

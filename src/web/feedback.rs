@@ -89,12 +89,44 @@ pub struct FeedbackRedirect {
     feedback: Feedback,
 }
 
+/// The most a feedback cookie's value may take, percent-encoded as it is sent: browsers
+/// drop a whole cookie over 4 KB without a word, and the message with it.
+const MAX_COOKIE_VALUE_BYTES: usize = 3_800;
+
+impl Feedback {
+    /// The cookie's text, made to fit: the kept values go first (the longest first),
+    /// then the field errors, so the message always arrives.
+    fn fitted_text(mut self) -> Option<String> {
+        loop {
+            let text = serde_json::to_string(&self).ok()?;
+            let sent = rocket::http::Cookie::new("f", text.as_str())
+                .encoded()
+                .to_string()
+                .len();
+            if sent <= MAX_COOKIE_VALUE_BYTES {
+                return Some(text);
+            }
+            let longest = |map: &BTreeMap<String, String>| {
+                map.iter()
+                    .max_by_key(|(_, value)| value.len())
+                    .map(|(key, _)| key.clone())
+            };
+            if let Some(key) = longest(&self.values) {
+                self.values.remove(&key);
+            } else if let Some(key) = longest(&self.fields) {
+                self.fields.remove(&key);
+            } else {
+                return Some(text);
+            }
+        }
+    }
+}
+
 impl<'r> Responder<'r, 'static> for FeedbackRedirect {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        if let (Some(app), Ok(text)) = (
-            request.rocket().state::<App>(),
-            serde_json::to_string(&self.feedback),
-        ) {
+        if let (Some(app), Some(text)) =
+            (request.rocket().state::<App>(), self.feedback.fitted_text())
+        {
             cookies::set_feedback(request.cookies(), &app.settings, text);
         }
         Redirect::to(self.to).respond_to(request)
@@ -114,5 +146,31 @@ impl<'r> FromRequest<'r> for Incoming {
             serde_json::from_str(&text).ok()
         });
         Outcome::Success(Incoming(feedback))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_fits_a_cookie_and_keeps_its_message() {
+        let mut feedback = Feedback::error("Some fields need another look.");
+        for field in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+            feedback = feedback.keep(field, &"\u{429}".repeat(250));
+            feedback.fields.insert(field.into(), "must be fine".into());
+        }
+        let text = feedback.fitted_text().unwrap();
+        let sent = rocket::http::Cookie::new("f", text.as_str())
+            .encoded()
+            .to_string();
+        assert!(sent.len() <= MAX_COOKIE_VALUE_BYTES, "{}", sent.len());
+        let back: Feedback = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.message, "Some fields need another look.");
+        assert_eq!(back.fields.len(), 8, "the errors stay; values went first");
+        assert!(back.values.len() < 8);
+        // A small one is untouched.
+        let small = Feedback::error("x").keep("a", "b").fitted_text().unwrap();
+        assert!(small.contains("\"a\":\"b\""));
     }
 }

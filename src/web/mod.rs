@@ -120,6 +120,11 @@ struct ErrorTemplate {
 
 /// The styled page for an error status.
 pub fn error_page(status: Status) -> Page {
+    error_page_in(status, None)
+}
+
+/// The error page under `layout`'s header (a signed-in visitor's), or the anonymous one.
+fn error_page_in(status: Status, layout: Option<Layout>) -> Page {
     let (heading, explanation) = match status.code {
         403 => (
             "Not allowed",
@@ -130,8 +135,10 @@ pub fn error_page(status: Status) -> Page {
         500..=599 => ("Something went wrong", "An error occurred on our side. Please try again in a moment."),
         _ => ("That did not work", "The request could not be completed."),
     };
+    let mut layout = layout.unwrap_or_else(|| Layout::new(heading, None, "", None));
+    layout.title = heading.to_string();
     let page = ErrorTemplate {
-        layout: Layout::new(heading, None, "", None),
+        layout,
         heading: heading.to_string(),
         explanation: explanation.to_string(),
     };
@@ -201,7 +208,14 @@ fn html_error(status: Status, request: &Request<'_>) -> Page {
         }
     }
     if status != Status::Unauthorized {
-        return error_page(status);
+        // A visitor the page's guards already found signed in keeps their header (a
+        // malformed form, say); no guard runs here for pages that had none.
+        let layout = request
+            .local_cache(|| None::<visitor::Visitor>)
+            .as_ref()
+            .filter(|visitor| visitor.signed_in().is_some())
+            .map(|visitor| visitor.layout("", feedback::Incoming(None)));
+        return error_page_in(status, layout);
     }
     // A FreshPage refused: signed in, but the proof is too old.
     let fresh = request.local_cache(visitor::Reauthenticate::default);

@@ -1066,3 +1066,23 @@ async fn a_closed_registration_page_says_so_instead_of_showing_the_form() {
     assert!(html.contains("Registration is closed."), "{html}");
     assert!(!html.contains(r#"action="/register""#), "{html}");
 }
+
+#[rocket::async_test]
+async fn an_error_page_after_a_page_guard_keeps_the_signed_in_header() {
+    let app = spawn_browser().await;
+    browser_login(&app, "alice").await;
+    page(&app, "/notes").await;
+    let token = csrf(&app);
+    let body = format!("csrf_token={token}&title={}", "x".repeat(600_000));
+    let response = app
+        .client
+        .post("/notes")
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::PayloadTooLarge);
+    let html = response.into_string().await.unwrap();
+    assert!(html.contains(r#"action="/logout""#), "{html}");
+    assert!(!html.contains(r#"href="/register""#), "{html}");
+}
