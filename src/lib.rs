@@ -225,7 +225,7 @@ pub fn settings(figment: &Figment) -> Result<Settings, ConfigError> {
              \"memory\" (or \"auto\")",
         ));
     }
-    Hasher::new(&settings.passwords).map_err(|e| ConfigError::Invalid {
+    Hasher::check(&settings.passwords).map_err(|e| ConfigError::Invalid {
         setting: "argon2_memory_kib".into(),
         env: format!("{}ARGON2_MEMORY_KIB", config::ENV_PREFIX),
         reason: e.to_string(),

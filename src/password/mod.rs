@@ -72,13 +72,7 @@ impl Hasher {
     /// Starts `settings.hash_concurrency` hashing threads; they stop when the last
     /// clone of the `Hasher` is dropped.
     pub fn new(settings: &Passwords) -> Result<Hasher, HashError> {
-        let params = Params::new(
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-            settings.argon2_parallelism,
-            Some(OUTPUT_BYTES),
-        )
-        .map_err(|e| HashError::Hash(e.to_string()))?;
+        let params = Self::params(settings)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..settings.hash_concurrency {
@@ -98,6 +92,22 @@ impl Hasher {
             dummy_hash,
             waited: Histogram::new(crate::metrics::latency_buckets()),
         })
+    }
+
+    /// Checks the argon2 parameters alone: no thread, no hash (so no memory the size of
+    /// `argon2_memory_kib` is touched before the server needs it).
+    pub fn check(settings: &Passwords) -> Result<(), HashError> {
+        Self::params(settings).map(|_| ())
+    }
+
+    fn params(settings: &Passwords) -> Result<Params, HashError> {
+        Params::new(
+            settings.argon2_memory_kib,
+            settings.argon2_iterations,
+            settings.argon2_parallelism,
+            Some(OUTPUT_BYTES),
+        )
+        .map_err(|e| HashError::Hash(e.to_string()))
     }
 
     /// A place in the queue, or `Busy` when `hash_queue_max` hashes are already
