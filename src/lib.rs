@@ -114,6 +114,7 @@ pub fn rocket_with_clock(
         .service
         .api_docs
         .then(|| api::docs::document(&settings, &features));
+    let cors = api::cors::CorsHeaders::new(&settings.cors);
     let mut rocket = rocket::custom(figment.clone())
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite(
@@ -203,6 +204,9 @@ pub fn rocket_with_clock(
         .attach(api::stage(two_factor, mail, metrics, api_document))
         .attach(web::stage(pages, https, two_factor, mail))
         .manage(navigation);
+    if let Some(cors) = cors {
+        rocket = rocket.attach(cors).mount("/api", api::cors::routes());
+    }
     for stage in stages {
         rocket = rocket.attach(stage);
     }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod cors;
 pub mod docs;
 pub mod email;
 pub mod error;

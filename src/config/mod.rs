@@ -10,6 +10,7 @@
 pub mod bounds;
 pub mod clients;
 pub mod cookies;
+pub mod cors;
 pub mod dev_secrets;
 pub mod lockout;
 pub mod mail;
@@ -29,6 +30,7 @@ use figment::Figment;
 pub use bounds::Bounds;
 pub use clients::Clients;
 pub use cookies::{Cookies, SameSite};
+pub use cors::Cors;
 pub use lockout::Lockout;
 pub use mail::Mail;
 pub use observability::{LogFormat, Observability};
@@ -153,6 +155,7 @@ pub struct Settings {
     pub service: Service,
     pub rate_limits: RateLimits,
     pub clients: Clients,
+    pub cors: Cors,
     pub bounds: Bounds,
     pub mail: Mail,
     pub observability: Observability,
@@ -170,6 +173,7 @@ impl fmt::Debug for Settings {
             .field("service", &self.service)
             .field("rate_limits", &self.rate_limits)
             .field("clients", &self.clients)
+            .field("cors", &self.cors)
             .field("bounds", &self.bounds)
             .field("mail", &self.mail)
             .field("observability", &self.observability)
@@ -189,6 +193,7 @@ pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
         serde_json::to_value(service::Raw::defaults(profile)),
         serde_json::to_value(rate_limits::Raw::defaults(profile)),
         serde_json::to_value(clients::Raw::defaults(profile)),
+        serde_json::to_value(cors::Raw::defaults(profile)),
         serde_json::to_value(bounds::Raw::defaults(profile)),
         serde_json::to_value(mail::Raw::defaults(profile)),
         serde_json::to_value(observability::Raw::defaults(profile)),
@@ -290,6 +295,7 @@ impl Settings {
             service: Service::from_raw(section(&table)?)?,
             rate_limits: RateLimits::from_raw(section(&table)?)?,
             clients: Clients::from_raw(section(&table)?)?,
+            cors: Cors::from_raw(section(&table)?)?,
             bounds: Bounds::from_raw(section(&table)?)?,
             mail: Mail::from_raw(section(&table)?, profile, &listening_url(figment))?,
             observability: Observability::from_raw(section(&table)?)?,

@@ -16,6 +16,7 @@ mod claims;
 pub mod cli;
 mod client_address;
 mod config;
+mod cors;
 mod crash;
 mod dev_secrets;
 mod email_change;

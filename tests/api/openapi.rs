@@ -20,7 +20,7 @@ async fn document(app: &TestApp) -> Value {
 }
 
 /// `METHOD /path/{param}` of every mounted route under `/api/` (and the JWKS), but the
-/// document's own.
+/// document's own and CORS preflights.
 fn mounted(app: &TestApp) -> BTreeSet<String> {
     app.client
         .rocket()
@@ -29,7 +29,9 @@ fn mounted(app: &TestApp) -> BTreeSet<String> {
             let path = route.uri.path().to_string();
             let documentation = path == "/api/openapi.json" || path.starts_with("/api/docs");
             let api = path.starts_with("/api/") || path.starts_with("/.well-known/");
-            (api && !documentation).then(|| {
+            // CORS preflights (OPTIONS, mounted with cors_allowed_origins) are not operations.
+            let preflight = route.method == rocket::http::Method::Options;
+            (api && !documentation && !preflight).then(|| {
                 let path = path
                     .split('/')
                     .map(|segment| match segment.strip_prefix('<') {
