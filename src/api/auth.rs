@@ -88,6 +88,10 @@ pub struct TokenPair {
     token_type: &'static str,
     expires_in: i64,
     two_factor_required: bool,
+    /// The session's CSRF token, when the answer also set the sign-in cookies: an app
+    /// on another host cannot read the CSRF cookie, and sends this as `X-CSRF-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
 }
 
 impl From<&IssuedTokens> for TokenPair {
@@ -98,7 +102,61 @@ impl From<&IssuedTokens> for TokenPair {
             token_type: "Bearer",
             expires_in: tokens.expires_in,
             two_factor_required: tokens.two_factor_required,
+            csrf_token: None,
         }
+    }
+}
+
+impl TokenPair {
+    /// The pair, with the session's CSRF token when cookies carry the session.
+    pub fn with_cookies(tokens: &IssuedTokens, settings: &crate::config::Settings) -> TokenPair {
+        TokenPair {
+            csrf_token: settings
+                .accepts(TokenLocation::Cookie)
+                .then(|| crate::cookies::session_csrf_token(settings, &tokens.session_id)),
+            ..TokenPair::from(tokens)
+        }
+    }
+}
+
+/// The CSRF token a cookie-authenticated request must send as `X-CSRF-Token`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CsrfAnswer {
+    csrf_token: String,
+}
+
+/// The current CSRF token: the signed-in session's when the sign-in cookie is sent,
+/// else this browser's. For apps on another host, which cannot read the CSRF cookie.
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "auth",
+    responses((status = 200, body = CsrfAnswer)),
+)]
+#[get("/csrf")]
+pub async fn csrf(app: &State<App>, request: CsrfRequest<'_>) -> Json<CsrfAnswer> {
+    let settings = &app.settings;
+    let session = match crate::cookies::read(request.0, &settings.cookies.access_cookie) {
+        Some(token) => auth::authenticate(app, &token).await.ok(),
+        None => None,
+    };
+    let csrf_token = match session {
+        Some(found) => {
+            crate::cookies::session_csrf_cookie(request.0.cookies(), settings, &found.session_id)
+        }
+        None => crate::cookies::csrf_token(request.0, settings),
+    };
+    Json(CsrfAnswer { csrf_token })
+}
+
+/// The request itself, for the CSRF route's cookie reads.
+pub struct CsrfRequest<'r>(&'r Request<'r>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CsrfRequest<'r> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
+        Outcome::Success(CsrfRequest(request))
     }
 }
 
@@ -134,7 +192,7 @@ pub async fn login(
     )
     .await?;
     crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
-    Ok(Json(TokenPair::from(&tokens)))
+    Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -210,7 +268,7 @@ pub async fn refresh(
         }
         Err(_) => {}
     }
-    Ok(Json(TokenPair::from(&outcome?)))
+    Ok(Json(TokenPair::with_cookies(&outcome?, &app.settings)))
 }
 
 /// A token naming the session to end, for logout: the `Authorization` header's

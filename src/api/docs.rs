@@ -54,6 +54,7 @@ pub struct ErrorDetail {
         super::auth::register,
         super::auth::login,
         super::auth::refresh,
+        super::auth::csrf,
         super::auth::logout,
         super::auth::me,
         super::auth::update_me,

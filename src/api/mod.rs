@@ -78,6 +78,7 @@ pub fn stage(
                     auth::change_password,
                     auth::reauthenticate,
                     auth::introspect,
+                    auth::csrf,
                     sessions::list,
                     sessions::revoke_one,
                     sessions::revoke_others,

@@ -228,5 +228,5 @@ pub async fn verify(
     let tokens =
         two_factor::complete_login(app, &pending.session_id, &body.0.code, &client).await?;
     crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
-    Ok(Json(TokenPair::from(&tokens)))
+    Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
 }

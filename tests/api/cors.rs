@@ -152,3 +152,80 @@ fn wildcards_and_non_origins_are_refused_at_start_up() {
         );
     }
 }
+
+/// An app on another host cannot read the CSRF cookie: login and refresh answers that
+/// set cookies carry the session's CSRF token, and `GET /api/auth/csrf` gives it again.
+#[rocket::async_test]
+async fn cookie_mode_answers_carry_the_csrf_token() {
+    use rocket::http::ContentType;
+    use serde_json::{json, Value};
+
+    let app = crate::support::spawn_browser().await;
+    app.register("alice", "alice@example.com").await;
+    let login = app
+        .client
+        .post("/api/auth/login")
+        .header(ContentType::JSON)
+        .body(json!({"login": "alice", "password": crate::support::PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(login.status(), Status::Ok);
+    let body: Value = login.into_json().await.unwrap();
+    let token = body["csrf_token"]
+        .as_str()
+        .expect("a csrf_token")
+        .to_string();
+    assert_eq!(crate::support::csrf(&app), token, "the cookie's own value");
+
+    let current: Value = app
+        .client
+        .get("/api/auth/csrf")
+        .dispatch()
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(current["csrf_token"], token.as_str());
+
+    // A cookie-authenticated write with the token from the answer succeeds; without it, 403.
+    let note = json!({"title": "from another host"}).to_string();
+    let without = app
+        .client
+        .post("/api/notes")
+        .header(ContentType::JSON)
+        .body(note.clone())
+        .dispatch()
+        .await;
+    assert_eq!(without.status(), Status::Forbidden);
+    let with = app
+        .client
+        .post("/api/notes")
+        .header(ContentType::JSON)
+        .header(Header::new("X-CSRF-Token", token.clone()))
+        .body(note)
+        .dispatch()
+        .await;
+    assert_eq!(with.status(), Status::Created);
+
+    // A cookie refresh answers the new session generation's token.
+    let refreshed = app
+        .client
+        .post("/api/auth/refresh")
+        .header(Header::new("X-CSRF-Token", token.clone()))
+        .dispatch()
+        .await;
+    assert_eq!(refreshed.status(), Status::Ok);
+    let refreshed: Value = refreshed.into_json().await.unwrap();
+    assert!(refreshed["csrf_token"].is_string(), "{refreshed}");
+
+    // Header-only deployments set no cookies, so their answers carry no token.
+    let bearer_only = spawn_app_with(|f| f.merge(("gatehouse.token_locations", ["header"]))).await;
+    bearer_only.register("bob", "bob@example.com").await;
+    let login: Value = bearer_only
+        .login("bob", crate::support::PASSWORD)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert!(login.get("csrf_token").is_none(), "{login}");
+}
