@@ -19,6 +19,7 @@ pub struct SessionsAnswer {
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "sessions",
+    operation_id = "list_sessions",
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = SessionsAnswer)),
 )]

@@ -87,6 +87,20 @@ async fn every_mounted_api_route_is_documented_and_every_documented_route_is_mou
             "{name}: documented, not mounted: {unmounted:?}"
         );
     }
+    // Operation ids are unique across the whole document (validators require it; a
+    // feature's `list` once clashed with the sessions' `list`).
+    let whole = document(&everything).await;
+    let mut ids: Vec<&str> = whole["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation.get("operationId")?.as_str())
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "duplicate operationIds: {ids:?}");
     // The feature's routes take part, and the switches show.
     let all = documented(&document(&everything).await);
     assert!(all.contains("DELETE /api/notes/{id}"));
