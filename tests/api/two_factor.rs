@@ -676,22 +676,8 @@ async fn the_database_holds_neither_the_secret_nor_the_recovery_codes() {
         );
     }
     // A copy of the database without the key does not open it: another key cannot.
-    let other_key = launch(
-        test_figment(&app.db.url).merge((
-            "gatehouse.two_factor_key",
-            "a-different-key-0123456789abcdefghijkl",
-        )),
-        &app.clock,
-    )
-    .await;
-    let response = other_key
-        .post("/api/auth/login")
-        .header(ContentType::JSON)
-        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
-        .dispatch()
-        .await;
-    let pending: Value = response.into_json().await.unwrap();
-    let pending = pending["access_token"].as_str().unwrap();
+    let (other_key, pending) = login_under_another_key(&app, "alice").await;
+    let pending = pending.as_str();
     let code = code_at(&enrolled.secret, app.clock.now());
     let response = other_key
         .post("/api/auth/2fa/verify")
@@ -703,14 +689,12 @@ async fn the_database_holds_neither_the_secret_nor_the_recovery_codes() {
     assert_error(response, Status::Conflict, "two_factor_unavailable").await;
 }
 
-/// After `two_factor_key` changes, an enrolled account's code step answers 409
-/// `two_factor_unavailable` whatever is sent (a right TOTP code, a recovery code,
-/// garbage), identically, without spending the pending login or counting a failure;
-/// the page says so too; an admin's reset lets the account in again.
-#[rocket::async_test]
-async fn a_changed_two_factor_key_answers_two_factor_unavailable_not_500() {
-    let app = spawn_app().await;
-    let enrolled = enrol(&app, "alice").await;
+/// A second instance on `app`'s database with another `two_factor_key`, and the
+/// pending token of `username`'s password step there.
+async fn login_under_another_key(
+    app: &TestApp,
+    username: &str,
+) -> (rocket::local::asynchronous::Client, String) {
     let other_key = launch(
         test_figment(&app.db.url).merge((
             "gatehouse.two_factor_key",
@@ -722,11 +706,23 @@ async fn a_changed_two_factor_key_answers_two_factor_unavailable_not_500() {
     let response = other_key
         .post("/api/auth/login")
         .header(ContentType::JSON)
-        .body(json!({"login": "alice", "password": PASSWORD}).to_string())
+        .body(json!({"login": username, "password": PASSWORD}).to_string())
         .dispatch()
         .await;
     let pending: Value = response.into_json().await.unwrap();
     let pending = pending["access_token"].as_str().unwrap().to_string();
+    (other_key, pending)
+}
+
+/// After `two_factor_key` changes, an enrolled account's code step answers 409
+/// `two_factor_unavailable` whatever is sent (a right TOTP code, a recovery code,
+/// garbage), identically, without spending the pending login or counting a failure;
+/// the page says so too; an admin's reset lets the account in again.
+#[rocket::async_test]
+async fn a_changed_two_factor_key_answers_two_factor_unavailable_not_500() {
+    let app = spawn_app().await;
+    let enrolled = enrol(&app, "alice").await;
+    let (other_key, pending) = login_under_another_key(&app, "alice").await;
     let mut bodies = Vec::new();
     for code in [
         code_at(&enrolled.secret, app.clock.now()),
