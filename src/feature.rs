@@ -213,6 +213,24 @@ pub fn check_names(features: &[&'static dyn Feature]) -> Result<(), ConfigError>
     Ok(())
 }
 
+/// `spa_path` names no page root, API path or feature of ours: the app is served
+/// beneath them all, so a clash would hide it.
+pub fn check_spa_path(path: &str, features: &[&'static dyn Feature]) -> Result<(), ConfigError> {
+    let segment = path.trim_start_matches('/');
+    let taken = RESERVED_NAMES.contains(&segment)
+        || ["password", "well-known"].contains(&segment)
+        || features.iter().any(|feature| feature.name() == segment);
+    if taken {
+        return Err(crate::config::invalid(
+            "spa_path",
+            format!(
+                "`{path}` is taken by a page, the API or a feature; choose another, such as /app"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Applies Gatehouse's migrations, then each feature's, in the order of the list.
 /// Each set ignores the others' rows in the shared `_sqlx_migrations` table.
 pub async fn migrate(db: &DbPool, features: &[&'static dyn Feature]) -> Result<(), MigrateError> {

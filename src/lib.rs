@@ -100,6 +100,7 @@ pub fn rocket_with_clock(
     let metrics = settings.observability.metrics_enabled;
     let features = features::all();
     feature::check_names(&features)?;
+    feature::check_spa_path(&settings.spa.spa_path, &features)?;
     let setup = feature::Setup {
         figment: &figment,
         settings: &settings,
@@ -115,6 +116,11 @@ pub fn rocket_with_clock(
         .api_docs
         .then(|| api::docs::document(&settings, &features));
     let cors = api::cors::CorsHeaders::new(&settings.cors);
+    let spa = settings
+        .spa
+        .spa_dir
+        .clone()
+        .map(|dir| (settings.spa.spa_path.clone(), web::spa::routes(dir)));
     let mut rocket = rocket::custom(figment.clone())
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite(
@@ -206,6 +212,9 @@ pub fn rocket_with_clock(
         .manage(navigation);
     if let Some(cors) = cors {
         rocket = rocket.attach(cors).mount("/api", api::cors::routes());
+    }
+    if let Some((path, routes)) = spa {
+        rocket = rocket.mount(path, routes);
     }
     for stage in stages {
         rocket = rocket.attach(stage);

@@ -285,16 +285,27 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
 pub const VIEWER_PATH: &str = "/api/docs";
 
 /// `GET /api/openapi.json` and Swagger UI under `/api/docs`, its assets from the
-/// binary; no validator badge (it would call swagger.io), nothing leaves the machine.
+/// binary, under their own Content-Security-Policy; no validator badge (it would call
+/// swagger.io), nothing leaves the machine. Our own initializer replaces the generated
+/// one, so "try it out" after a cookie login sends the CSRF header.
 pub fn routes(document: OpenApi) -> Vec<rocket::Route> {
-    // No URL in the config: the viewer fills it from `url` below, which is also what
-    // mounts the document's own route.
-    let config = utoipa_swagger_ui::Config::default()
-        .validator_url("none")
-        .try_it_out_enabled(true)
-        .persist_authorization(false);
-    utoipa_swagger_ui::SwaggerUi::new(format!("{VIEWER_PATH}/<_..>"))
-        .url(DOCUMENT_PATH, document)
-        .config(config)
-        .into()
+    let viewer: Vec<rocket::Route> =
+        utoipa_swagger_ui::SwaggerUi::new(format!("{VIEWER_PATH}/<_..>"))
+            .url(DOCUMENT_PATH, document)
+            .into();
+    let mut routes = crate::web::headers::with_policy(crate::web::headers::DOCS_POLICY, viewer);
+    routes.extend(crate::web::headers::with_policy(
+        crate::web::headers::DOCS_POLICY,
+        rocket::routes![initializer],
+    ));
+    routes
+}
+
+/// Mounted at `/`; the static path outranks the viewer's `<_..>`.
+#[rocket::get("/api/docs/swagger-initializer.js")]
+fn initializer() -> (rocket::http::ContentType, &'static str) {
+    (
+        rocket::http::ContentType::JavaScript,
+        include_str!("../../static/swagger-initializer.js"),
+    )
 }

@@ -18,6 +18,7 @@ pub mod observability;
 pub mod passwords;
 pub mod rate_limits;
 pub mod service;
+pub mod spa;
 pub mod tokens;
 pub mod two_factor;
 
@@ -37,6 +38,7 @@ pub use observability::{LogFormat, Observability};
 pub use passwords::Passwords;
 pub use rate_limits::{Rate, RateLimits};
 pub use service::Service;
+pub use spa::Spa;
 pub use tokens::{TokenAlgorithm, TokenLocation, Tokens};
 pub use two_factor::TwoFactor;
 
@@ -156,6 +158,7 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub clients: Clients,
     pub cors: Cors,
+    pub spa: Spa,
     pub bounds: Bounds,
     pub mail: Mail,
     pub observability: Observability,
@@ -174,6 +177,7 @@ impl fmt::Debug for Settings {
             .field("rate_limits", &self.rate_limits)
             .field("clients", &self.clients)
             .field("cors", &self.cors)
+            .field("spa", &self.spa)
             .field("bounds", &self.bounds)
             .field("mail", &self.mail)
             .field("observability", &self.observability)
@@ -194,6 +198,7 @@ pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
         serde_json::to_value(rate_limits::Raw::defaults(profile)),
         serde_json::to_value(clients::Raw::defaults(profile)),
         serde_json::to_value(cors::Raw::defaults(profile)),
+        serde_json::to_value(spa::Raw::defaults(profile)),
         serde_json::to_value(bounds::Raw::defaults(profile)),
         serde_json::to_value(mail::Raw::defaults(profile)),
         serde_json::to_value(observability::Raw::defaults(profile)),
@@ -296,6 +301,7 @@ impl Settings {
             rate_limits: RateLimits::from_raw(section(&table)?)?,
             clients: Clients::from_raw(section(&table)?)?,
             cors: Cors::from_raw(section(&table)?)?,
+            spa: Spa::from_raw(section(&table)?)?,
             bounds: Bounds::from_raw(section(&table)?)?,
             mail: Mail::from_raw(section(&table)?, profile, &listening_url(figment))?,
             observability: Observability::from_raw(section(&table)?)?,

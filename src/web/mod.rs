@@ -13,6 +13,7 @@ pub mod headers;
 pub mod links;
 pub mod pages;
 pub mod requests;
+pub mod spa;
 pub mod visitor;
 
 use askama::Template;

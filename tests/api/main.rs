@@ -52,6 +52,7 @@ mod schema;
 mod seam;
 mod signing_keys;
 mod sockets;
+mod spa;
 mod sqlite_writers;
 pub mod tokens;
 pub mod two_factor;

@@ -183,15 +183,23 @@ async fn swagger_ui_is_served_from_the_binary_under_its_own_policy() {
         .into_string()
         .await
         .unwrap();
-    assert!(initializer.contains("/api/openapi.json"));
+    assert!(initializer.contains("url: \"/api/openapi.json\""));
     assert!(
-        initializer.contains("\"validatorUrl\": \"none\""),
+        initializer.contains("validatorUrl: \"none\""),
         "{initializer}"
     );
-    // Every other answer keeps the strict policy.
-    let other = app.client.get("/api/health/live").dispatch().await;
-    let strict = other.headers().get_one("Content-Security-Policy").unwrap();
-    assert!(strict.starts_with("default-src 'none'") && !strict.contains("script-src"));
+    // "Try it out" after a cookie login sends the session's CSRF token.
+    assert!(initializer.contains("requestInterceptor: addCsrfHeader"));
+    assert!(initializer.contains("/api/auth/csrf") && initializer.contains("X-CSRF-Token"));
+    // Every other answer keeps the strict policy, a missing viewer file included.
+    for path in ["/api/health/live", "/api/docs/no-such-file.js"] {
+        let other = app.client.get(path).dispatch().await;
+        let strict = other.headers().get_one("Content-Security-Policy").unwrap();
+        assert!(
+            strict.starts_with("default-src 'none'") && !strict.contains("script-src"),
+            "{path}: {strict}"
+        );
+    }
 }
 
 #[rocket::async_test]
