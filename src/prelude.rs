@@ -1,8 +1,8 @@
 //! The one import a feature needs: `use crate::prelude::*;` (in your tests,
 //! `use gatehouse::prelude::*;`). It names the guards for routes and pages, the app
 //! state, the error type and a feature's own errors, paging, the page helpers, the
-//! seam (`Feature`, `Setup`), the field rules and the table-row macro, and the Rocket,
-//! serde and askama items every feature uses.
+//! seam (`Feature`, `Setup`), the field rules and the table-row macro, the per-route
+//! Content-Security-Policy, and the Rocket, serde and askama items every feature uses.
 
 pub use crate::api::body::JsonBody;
 pub use crate::api::docs::ErrorBody;
@@ -18,6 +18,7 @@ pub use crate::paging::{Listing, Paging};
 pub use crate::table_row;
 pub use crate::text::TextRule;
 pub use crate::web::feedback::Feedback;
+pub use crate::web::headers::{with_policy, WithPolicy};
 pub use crate::web::visitor::{CsrfForm, FreshPage, NavLink, SignedIn, StaffPage};
 pub use crate::web::{CsrfOnly, Layout, Page};
 
