@@ -124,7 +124,127 @@ pub fn document(settings: &Settings, features: &[&'static dyn Feature]) -> OpenA
     }
     .modify(&mut document);
     CommonAnswers.modify(&mut document);
+    Headings.modify(&mut document);
     document
+}
+
+/// Gatehouse's tags in the order a reader needs them; the features' follow in the
+/// order of their list.
+const TAGS: &[(&str, &str)] = &[
+    (
+        "auth",
+        "Register, sign in and out, refresh, CSRF, re-authentication.",
+    ),
+    (
+        "account",
+        "The signed-in account: its profile and password.",
+    ),
+    ("sessions", "The account's sessions, listed and ended."),
+    (
+        "two-factor",
+        "TOTP as a second factor, with recovery codes.",
+    ),
+    (
+        "email",
+        "Address verification, password reset and address change.",
+    ),
+    (
+        "admin",
+        "For staff: accounts, blocks, roles and the audit trail.",
+    ),
+    (
+        "services",
+        "For other services: the public keys and token introspection.",
+    ),
+    ("health", "Liveness and readiness for load balancers."),
+    ("websocket", "An authenticated WebSocket."),
+];
+
+/// The names and headings every operation gets in one place: its id is
+/// `<tag>_<function>` (unique across features, unchanged when a file moves), its
+/// summary one sentence (the rest of the doc comment goes to the description), and
+/// the tags are listed in [`TAGS`]' order, the features' after.
+struct Headings;
+
+impl Modify for Headings {
+    fn modify(&self, document: &mut OpenApi) {
+        let mut used = Vec::new();
+        for item in document.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let tag = operation
+                    .tags
+                    .as_ref()
+                    .and_then(|tags| tags.first())
+                    .cloned()
+                    .unwrap_or_else(|| "api".into());
+                if let Some(function) = &operation.operation_id {
+                    let prefix = format!("{}_", tag.replace('-', "_"));
+                    if !function.starts_with(&prefix) {
+                        operation.operation_id = Some(format!("{prefix}{function}"));
+                    }
+                }
+                split_summary(operation);
+                if !used.contains(&tag) {
+                    used.push(tag);
+                }
+            }
+        }
+        let described = document.tags.take().unwrap_or_default();
+        let mut tags: Vec<utoipa::openapi::tag::Tag> = TAGS
+            .iter()
+            .filter(|(name, _)| used.iter().any(|tag| tag == name))
+            .map(|(name, description)| {
+                utoipa::openapi::tag::TagBuilder::new()
+                    .name(*name)
+                    .description(Some(*description))
+                    .build()
+            })
+            .collect();
+        for tag in used {
+            if tags.iter().any(|known| known.name == tag) {
+                continue;
+            }
+            let tag = described
+                .iter()
+                .find(|given| given.name == tag)
+                .cloned()
+                .unwrap_or_else(|| utoipa::openapi::tag::TagBuilder::new().name(tag).build());
+            tags.push(tag);
+        }
+        document.tags = Some(tags);
+    }
+}
+
+/// The summary is the doc comment's first sentence on one line; what followed it
+/// opens the description.
+fn split_summary(operation: &mut Operation) {
+    let Some(summary) = operation.summary.take() else {
+        return;
+    };
+    let flat = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+    let end = flat
+        .match_indices(". ")
+        .map(|(at, _)| at + 1)
+        .next()
+        .unwrap_or(flat.len());
+    let (first, rest) = flat.split_at(end);
+    let rest = rest.trim();
+    if !rest.is_empty() {
+        operation.description = Some(match operation.description.take() {
+            Some(description) if !description.trim().is_empty() => {
+                format!("{rest}\n\n{description}")
+            }
+            _ => rest.to_string(),
+        });
+    }
+    operation.summary = Some(first.trim_end_matches('.').to_string());
 }
 
 /// `bearer` (the access token in `Authorization`) and `cookie` (the access cookie,

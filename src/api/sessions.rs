@@ -19,7 +19,6 @@ pub struct SessionsAnswer {
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "sessions",
-    operation_id = "list_sessions",
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = SessionsAnswer)),
 )]

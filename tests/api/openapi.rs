@@ -214,3 +214,137 @@ async fn the_docs_setting_turns_off_the_document_and_the_viewer() {
         assert_eq!(response.status(), Status::NotFound, "{path}");
     }
 }
+
+/// The schema `value` names, through one `$ref` of `#/components/schemas/…`.
+fn resolved<'d>(document: &'d Value, value: &'d Value) -> &'d Value {
+    match value["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            &document["components"]["schemas"][name]
+        }
+        None => value,
+    }
+}
+
+fn has_example(document: &Value, media: &Value) -> bool {
+    let schema = resolved(document, &media["schema"]);
+    !media["example"].is_null()
+        || !media["examples"].is_null()
+        || !schema["examples"].is_null()
+        || !schema["example"].is_null()
+}
+
+/// Every operation of the document: `(METHOD /path, operation)`.
+fn operations(document: &Value) -> Vec<(String, &Value)> {
+    let mut all = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            all.push((format!("{} {path}", method.to_uppercase()), operation));
+        }
+    }
+    all
+}
+
+#[rocket::async_test]
+async fn every_operation_has_a_summary_every_request_field_a_description_and_bodies_examples() {
+    let (app, _mail) = with_mail(true).await;
+    let document = document(&app).await;
+    let mut missing = Vec::new();
+    for (name, operation) in operations(&document) {
+        match operation["summary"].as_str() {
+            Some(summary)
+                if !summary.is_empty() && summary.len() <= 100 && !summary.contains('\n') => {}
+            other => missing.push(format!("{name}: summary {other:?} (one short sentence)")),
+        }
+        if let Some(media) = operation["requestBody"]["content"]
+            .as_object()
+            .and_then(|content| content.values().next())
+        {
+            if !has_example(&document, media) {
+                missing.push(format!("{name}: no example of the request body"));
+            }
+            let schema = resolved(&document, &media["schema"]);
+            for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+                let property = if property["description"].is_null() {
+                    resolved(&document, property)
+                } else {
+                    property
+                };
+                if property["description"].as_str().is_none_or(str::is_empty) {
+                    missing.push(format!(
+                        "{name}: request field `{field}` has no description"
+                    ));
+                }
+            }
+        }
+        for (status, answer) in operation["responses"].as_object().unwrap() {
+            let Some(media) = answer["content"]["application/json"].as_object() else {
+                continue;
+            };
+            let media = Value::Object(media.clone());
+            if status.starts_with('2') && !has_example(&document, &media) {
+                missing.push(format!("{name}: no example of the {status} answer"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[rocket::async_test]
+async fn operation_ids_are_tag_and_function_and_tags_come_in_the_readers_order() {
+    let (app, _mail) = with_mail(true).await;
+    let document = document(&app).await;
+    let features: Vec<String> = gatehouse::features::all()
+        .iter()
+        .map(|feature| format!("/api/{}", feature.name()))
+        .collect();
+    let mut ids = Vec::new();
+    for (name, operation) in operations(&document) {
+        let tag = operation["tags"][0].as_str().unwrap().replace('-', "_");
+        let id = operation["operationId"].as_str().unwrap();
+        assert!(id.starts_with(&format!("{tag}_")), "{name}: {id}");
+        let path = name.split(' ').nth(1).unwrap();
+        if !features
+            .iter()
+            .any(|prefix| path.starts_with(prefix.as_str()))
+        {
+            ids.push(format!("{id} {name}"));
+        }
+    }
+    ids.sort();
+    // Gatehouse's own ids are part of the contract (clients generate code from them):
+    // a change here is a breaking change, made on purpose.
+    let snapshot = include_str!("snapshots/operation_ids.txt");
+    assert_eq!(
+        ids.join("\n"),
+        snapshot.trim_end(),
+        "tests/api/snapshots/operation_ids.txt"
+    );
+
+    let tags: Vec<&str> = document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["name"].as_str().unwrap())
+        .collect();
+    let core = [
+        "auth",
+        "account",
+        "sessions",
+        "two-factor",
+        "email",
+        "admin",
+        "services",
+        "health",
+        "websocket",
+    ];
+    assert_eq!(&tags[..core.len()], &core, "{tags:?}");
+    for feature in gatehouse::features::all() {
+        assert!(tags[core.len()..].contains(&feature.name()), "{tags:?}");
+    }
+    assert!(document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|tag| tag["description"].is_string()));
+}

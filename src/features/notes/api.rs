@@ -36,7 +36,6 @@ pub struct NotesPage {
 #[utoipa::path(
     context_path = "/api/notes",
     tag = "notes",
-    operation_id = "list_notes",
     params(
         ("page" = Option<i64>, Query, description = "From 1"),
         ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
