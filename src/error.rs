@@ -91,7 +91,7 @@ pub enum AppError {
     InvalidOtp { attempts_left: Option<i64> },
     /// A cookie-authenticated unsafe request without the matching CSRF token.
     #[error(
-        "the CSRF token is missing or does not match; send the csrf cookie's value in X-CSRF-Token"
+        "the CSRF token is missing or does not match; send the csrf_token of the login answer (or of GET /api/auth/csrf) in X-CSRF-Token"
     )]
     CsrfFailed,
     /// A WebSocket opened with the sign-in cookie from a page of another origin.

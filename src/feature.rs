@@ -68,6 +68,10 @@ const RESERVED_NAMES: &[&str] = &[
     "account",
     "admin",
     "reauthenticate",
+    "forgot-password",
+    "reset-password",
+    "verify-email",
+    "confirm-email",
     "email",
     "health",
     "metrics",
@@ -218,7 +222,7 @@ pub fn check_names(features: &[&'static dyn Feature]) -> Result<(), ConfigError>
 pub fn check_spa_path(path: &str, features: &[&'static dyn Feature]) -> Result<(), ConfigError> {
     let segment = path.trim_start_matches('/');
     let taken = RESERVED_NAMES.contains(&segment)
-        || ["password", "well-known"].contains(&segment)
+        || ["password", "well-known", ".well-known"].contains(&segment)
         || features.iter().any(|feature| feature.name() == segment);
     if taken {
         return Err(crate::config::invalid(

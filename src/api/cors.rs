@@ -50,7 +50,10 @@ impl Fairing for CorsHeaders {
         }
         // Caches must keep answers apart by Origin, listed or not.
         response.adjoin_header(Header::new("Vary", "Origin"));
-        let Some(origin) = request.headers().get_one("Origin") else {
+        // Browsers send one Origin; a request with several is no browser's, and
+        // gets no CORS header whichever comes first.
+        let mut origins = request.headers().get("Origin");
+        let (Some(origin), None) = (origins.next(), origins.next()) else {
             return;
         };
         if !self.allowed.iter().any(|allowed| allowed == origin) {
@@ -78,8 +81,10 @@ impl Fairing for CorsHeaders {
 
 /// Every preflight under `/api` is answered 204; the fairing adds the CORS headers
 /// when the origin is listed (otherwise the browser refuses the call).
-#[options("/<_path..>")]
-fn preflight(_path: std::path::PathBuf) -> Status {
+/// Any path: a segment a `PathBuf` would refuse (`.x`, `*`) is still a path a
+/// feature's route may take.
+#[options("/<_..>")]
+fn preflight() -> Status {
     Status::NoContent
 }
 

@@ -46,6 +46,31 @@ impl Cors {
     }
 }
 
+impl Cors {
+    /// With secure cookies (release), an origin must be `https://`, but on loopback:
+    /// anyone on the network could put a script into a plain-HTTP page, and that
+    /// script would call the API with the user's cookies and read the answers.
+    pub fn refuse_plain_http(&self) -> Result<(), ConfigError> {
+        let plain = self.cors_allowed_origins.iter().find(|origin| {
+            let host = url::Url::parse(origin)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_string));
+            origin.starts_with("http://")
+                && !matches!(host.as_deref(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        });
+        match plain {
+            Some(origin) => Err(invalid(
+                "cors_allowed_origins",
+                format!(
+                    "`{origin}` is plain HTTP, refused with secure cookies: a script injected \
+                     on the network could call the API as the user; use https://"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 /// One origin, checked and written as a browser's `Origin` header writes it.
 fn origin(text: &str) -> Result<String, String> {
     let text = text.trim();
@@ -79,6 +104,25 @@ fn origin(text: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_origins_are_refused_with_secure_cookies_but_on_loopback() {
+        let cors = |origin: &str| {
+            Cors::from_raw(Raw {
+                cors_allowed_origins: vec![origin.to_string()],
+            })
+            .unwrap()
+        };
+        assert!(cors("http://app.example.com").refuse_plain_http().is_err());
+        for fine in [
+            "https://app.example.com",
+            "http://localhost:5173",
+            "http://127.0.0.1:8080",
+            "http://[::1]:3000",
+        ] {
+            assert!(cors(fine).refuse_plain_http().is_ok(), "{fine}");
+        }
+    }
 
     #[test]
     fn origins_are_exact_and_wildcards_are_refused() {

@@ -293,14 +293,19 @@ impl Settings {
         }
         let tokens = Tokens::from_raw(section(&table)?, profile)?;
         let two_factor = TwoFactor::from_raw(section(&table)?, profile, &tokens.secret)?;
+        let cookies = Cookies::from_raw(section(&table)?)?;
+        let cors = Cors::from_raw(section(&table)?)?;
+        if cookies.cookie_secure {
+            cors.refuse_plain_http()?;
+        }
         Ok(Settings {
-            cookies: Cookies::from_raw(section(&table)?)?,
+            cookies,
             passwords: Passwords::from_raw(section(&table)?)?,
             lockout: Lockout::from_raw(section(&table)?)?,
             service: Service::from_raw(section(&table)?)?,
             rate_limits: RateLimits::from_raw(section(&table)?)?,
             clients: Clients::from_raw(section(&table)?)?,
-            cors: Cors::from_raw(section(&table)?)?,
+            cors,
             spa: Spa::from_raw(section(&table)?)?,
             bounds: Bounds::from_raw(section(&table)?)?,
             mail: Mail::from_raw(section(&table)?, profile, &listening_url(figment))?,

@@ -2,57 +2,81 @@
 //! `spa_path`), with its own Content-Security-Policy: scripts from this origin only.
 //! A path the folder lacks and that names no file (no dot in its last segment) is one
 //! of the app's client-side routes, so it gets `index.html`; a missing asset stays 404.
+//! Files are served only from inside the folder: a symlink that leads out of it is
+//! treated as missing, as are hidden files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use rocket::fs::{FileServer, NamedFile, Options};
+use rocket::fs::NamedFile;
 use rocket::http::{Method, Status};
+use rocket::response::Redirect;
 use rocket::route::{Handler, Outcome};
 use rocket::{Data, Request, Route};
 
 use super::headers::{with_policy, SPA_POLICY};
 
 /// Below every page and API route, so the app never hides one of ours.
-const FILES_RANK: isize = 20;
-const FALLBACK_RANK: isize = 21;
+const RANK: isize = 20;
 
 /// The routes to mount at `spa_path`.
 pub fn routes(dir: PathBuf) -> Vec<Route> {
-    let files = FileServer::new(&dir, Options::Index | Options::NormalizeDirs).rank(FILES_RANK);
-    let fallback = Route::ranked(
-        FALLBACK_RANK,
-        Method::Get,
-        "/<path..>",
-        ClientRoute {
-            index: dir.join("index.html"),
-        },
-    );
-    let mut routes = with_policy(SPA_POLICY, files);
-    routes.extend(with_policy(SPA_POLICY, vec![fallback]));
-    routes
+    let files = Route::ranked(RANK, Method::Get, "/<path..>", AppFiles { dir });
+    with_policy(SPA_POLICY, vec![files])
 }
 
 #[derive(Clone)]
-struct ClientRoute {
-    index: PathBuf,
+struct AppFiles {
+    dir: PathBuf,
+}
+
+impl AppFiles {
+    /// The file `relative` names inside the folder, symlinks resolved; `None` when it
+    /// is missing or resolves outside the folder.
+    async fn inside(&self, relative: &Path) -> Option<PathBuf> {
+        let root = rocket::tokio::fs::canonicalize(&self.dir).await.ok()?;
+        let found = rocket::tokio::fs::canonicalize(root.join(relative))
+            .await
+            .ok()?;
+        found.starts_with(&root).then_some(found)
+    }
 }
 
 #[rocket::async_trait]
-impl Handler for ClientRoute {
+impl Handler for AppFiles {
     async fn handle<'r>(&self, request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
-        let names_a_file = request
-            .uri()
-            .path()
+        // Rocket's own check: no `..`, no hidden segment, nothing a path would misread.
+        let Ok(relative) = request.segments::<PathBuf>(0..) else {
+            return Outcome::forward(data, Status::NotFound);
+        };
+        let path = request.uri().path();
+        let mut target = self.inside(&relative).await;
+        if let Some(found) = target.as_ref().filter(|found| found.is_dir()) {
+            // A folder is served as its index, at a path ending in `/` so that its
+            // relative links resolve inside it.
+            if !path.ends_with('/') {
+                return Outcome::from(request, Redirect::permanent(format!("{path}/")));
+            }
+            target = self.inside(&found.join("index.html")).await;
+        }
+        let names_a_file = path
             .segments()
             .last()
             .is_some_and(|segment| segment.contains('.'));
-        if names_a_file {
-            return Outcome::forward(data, Status::NotFound);
-        }
-        match NamedFile::open(&self.index).await {
+        let file = match target.filter(|found| found.is_file()) {
+            Some(found) => found,
+            None if names_a_file => return Outcome::forward(data, Status::NotFound),
+            None => match self.inside(Path::new("index.html")).await {
+                Some(index) => index,
+                None => {
+                    log::error!("spa_dir: {} has no index.html", self.dir.display());
+                    return Outcome::forward(data, Status::NotFound);
+                }
+            },
+        };
+        match NamedFile::open(&file).await {
             Ok(file) => Outcome::from(request, file),
             Err(error) => {
-                log::error!("spa_dir: {} cannot be read: {error}", self.index.display());
+                log::error!("spa_dir: {} cannot be read: {error}", file.display());
                 Outcome::forward(data, Status::NotFound)
             }
         }

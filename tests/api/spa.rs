@@ -15,6 +15,9 @@ fn built_app() -> tempfile::TempDir {
     std::fs::create_dir(dir.path().join("assets")).unwrap();
     std::fs::write(dir.path().join("assets/app.js"), "console.log('app');").unwrap();
     std::fs::write(dir.path().join(".env"), "SECRET=1").unwrap();
+    // A symlink out of the folder, as a careless build step might leave.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/etc", dir.path().join("outside")).unwrap();
     dir
 }
 
@@ -74,6 +77,9 @@ async fn the_app_and_its_client_routes_are_served_with_a_policy_for_its_own_scri
             "{path}"
         );
     }
+    // Through the symlink, a name without a dot is a client route like any other.
+    let outside = app.client.get("/app/outside/passwd").dispatch().await;
+    assert_eq!(outside.into_string().await.unwrap(), INDEX);
     // Gatehouse's own pages and API are not hidden, and keep the strict policy.
     for path in ["/login", "/api/health/live"] {
         let response = app.client.get(path).dispatch().await;
@@ -87,7 +93,13 @@ async fn the_app_and_its_client_routes_are_served_with_a_policy_for_its_own_scri
 
 #[rocket::async_test]
 async fn without_a_folder_nothing_is_served_and_bad_settings_stop_the_start() {
-    let app = spawn_app_with(|f| f).await;
+    let mail = tempfile::tempdir().unwrap();
+    let mail_dir = mail.path().display().to_string();
+    let app = spawn_app_with(|f| {
+        f.merge(("gatehouse.mail_transport", "file"))
+            .merge(("gatehouse.mail_dir", mail_dir))
+    })
+    .await;
     let response = app.client.get("/app/").dispatch().await;
     assert_eq!(response.status(), Status::NotFound);
     let dir = built_app();
@@ -110,6 +122,35 @@ async fn without_a_folder_nothing_is_served_and_bad_settings_stop_the_start() {
             Ok(_) => panic!("{key} = {value} was accepted"),
             Err(error) => assert!(error.to_string().contains(setting), "{error}"),
         }
+    }
+    // No page root, API path or feature may be taken: every first segment of a
+    // mounted route is refused.
+    let roots: std::collections::BTreeSet<String> = app
+        .client
+        .rocket()
+        .routes()
+        .filter_map(|route| {
+            let path = route.uri.path().to_string();
+            let first = path
+                .trim_start_matches('/')
+                .split(['/', '?'])
+                .next()?
+                .to_string();
+            (!first.is_empty() && !first.starts_with('<')).then_some(first)
+        })
+        .collect();
+    assert!(
+        roots.contains("forgot-password") && roots.contains("notes"),
+        "{roots:?}"
+    );
+    for root in roots {
+        let figment = test_figment(&app.db.url)
+            .merge(("gatehouse.spa_dir", folder.clone()))
+            .merge(("gatehouse.spa_path", format!("/{root}")));
+        assert!(
+            gatehouse::rocket(figment).is_err(),
+            "spa_path /{root} was accepted"
+        );
     }
     // Another path serves the app there.
     let moved = spawn_app_with(|f| {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "../shared/binary.rs"]
 mod binary;
+mod cross_origin;
 mod proxy;
 use binary::binary;
 
@@ -113,6 +114,11 @@ struct Harness {
 
 impl Harness {
     fn start(chromium: PathBuf, driver: PathBuf) -> Harness {
+        Harness::start_with(chromium, driver, &[])
+    }
+
+    /// The server with settings of its own (`GATEHOUSE_…` variables) on top.
+    fn start_with(chromium: PathBuf, driver: PathBuf, settings: &[(&str, String)]) -> Harness {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let db_url = format!("sqlite://{}", dir.path().join("e2e.db").display());
         let port = free_port();
@@ -140,6 +146,7 @@ impl Harness {
             .env("GATEHOUSE_MAIL_TRANSPORT", "file")
             .env("GATEHOUSE_MAIL_DIR", &mail_dir)
             .env("GATEHOUSE_MAIL_THROTTLE_SECONDS", "0")
+            .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
             .stdout(log_file.try_clone().expect("the log file"))
             .stderr(log_file)
             .spawn()
