@@ -227,18 +227,36 @@ pub fn login_key(input: &str) -> String {
 
 /// An account as the API shows it: never its hash.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "id": 42,
+    "username": "alice",
+    "email": "alice@example.com",
+    "display_name": "Alice Liddell",
+    "is_active": true,
+    "is_staff": false,
+    "is_superuser": false,
+    "created_at": 1767225600,
+    "email_verified": true,
+    "email_verified_at": 1767225900
+})))]
 pub struct Account {
     pub id: i64,
+    /// As typed at registration (NFKC, trimmed); sign-in ignores case.
     pub username: String,
     pub email: String,
     /// How the person likes to be called; null when unset.
     pub display_name: Option<String>,
+    /// False: deactivated by an admin; it cannot sign in.
     pub is_active: bool,
+    /// May use the admin API.
     pub is_staff: bool,
+    /// Staff who may also change roles and delete accounts.
     pub is_superuser: bool,
+    /// Unix seconds.
     pub created_at: i64,
     /// The owner followed a verification link sent to `email`.
     pub email_verified: bool,
+    /// When, in unix seconds; null while unverified.
     pub email_verified_at: Option<i64>,
 }
 
@@ -334,16 +352,40 @@ impl From<AccountRow> for Account {
 
 /// An account as the admin API shows it: the public fields plus lock and block state.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "id": 42,
+    "username": "alice",
+    "email": "alice@example.com",
+    "display_name": "Alice Liddell",
+    "is_active": true,
+    "is_staff": false,
+    "is_superuser": false,
+    "created_at": 1767225600,
+    "email_verified": true,
+    "email_verified_at": 1767225900,
+    "failed_logins": 0,
+    "locked": false,
+    "locked_until": null,
+    "blocked": true,
+    "block_reason": "Sent spam to other members",
+    "blocked_at": 1767312000,
+    "blocked_by": 1,
+    "two_factor_enabled": false
+})))]
 pub struct AccountDetail {
     #[serde(flatten)]
     pub account: Account,
+    /// Verified failures of a secret (password or code) counting towards a lock.
     pub failed_logins: i64,
     pub locked: bool,
     /// When the lock lapses; null while unlocked or when only an admin can unlock.
     pub locked_until: Option<i64>,
     pub blocked: bool,
+    /// The reason the blocking admin gave; null while not blocked.
     pub block_reason: Option<String>,
+    /// When, in unix seconds; null while not blocked.
     pub blocked_at: Option<i64>,
+    /// The admin who blocked it; null for the CLI, or while not blocked.
     pub blocked_by: Option<i64>,
     pub two_factor_enabled: bool,
 }

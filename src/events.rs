@@ -102,14 +102,34 @@ pub struct NewEvent<'a> {
 
 /// A recorded event, as `GET /api/admin/accounts/{id}/events` shows it.
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "id": 1207,
+    "kind": "account_blocked",
+    "account_id": 42,
+    "actor_id": 1,
+    "detail": "Sent spam to other members",
+    "ip": "198.51.100.23",
+    "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "created_at": 1767312000,
+    "repeats": 1,
+    "last_at": null,
+    "request_id": "Zk3u9QmW1xTq7LbV2nRp4g"
+})))]
 pub struct Event {
     pub id: i64,
+    /// What happened, in snake_case: `account_created`, `login_succeeded`,
+    /// `login_failed`, `account_locked`, `account_blocked`, `password_changed`,
+    /// `session_revoked`, `two_factor_enabled`, …
     pub kind: String,
     pub account_id: Option<i64>,
     pub actor_id: Option<i64>,
+    /// More about it: a reason, a count, an address (see the kind).
     pub detail: Option<String>,
+    /// The client's address.
     pub ip: Option<String>,
+    /// The client's user agent (at most 512 characters).
     pub user_agent: Option<String>,
+    /// Unix seconds.
     pub created_at: i64,
     /// How many attempts this row stands for: more than one only for the attempts
     /// refused during one lock or block, the latest at `last_at`.

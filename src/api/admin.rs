@@ -31,6 +31,28 @@ async fn actor(app: &App, staff: StaffAccount) -> Result<Actor, AppError> {
 
 /// An account as staff see it.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "account": {
+        "id": 42,
+        "username": "alice",
+        "email": "alice@example.com",
+        "display_name": "Alice Liddell",
+        "is_active": true,
+        "is_staff": false,
+        "is_superuser": false,
+        "created_at": 1767225600,
+        "email_verified": true,
+        "email_verified_at": 1767225900,
+        "failed_logins": 0,
+        "locked": false,
+        "locked_until": null,
+        "blocked": true,
+        "block_reason": "Sent spam to other members",
+        "blocked_at": 1767312000,
+        "blocked_by": 1,
+        "two_factor_enabled": false
+    }
+})))]
 pub struct AccountDetailAnswer {
     account: AccountDetail,
 }
@@ -38,8 +60,36 @@ pub struct AccountDetailAnswer {
 /// A page of accounts (oldest first).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
+#[schema(examples(json!({
+    "accounts": [{
+        "id": 42,
+        "username": "alice",
+        "email": "alice@example.com",
+        "display_name": "Alice Liddell",
+        "is_active": true,
+        "is_staff": false,
+        "is_superuser": false,
+        "created_at": 1767225600,
+        "email_verified": true,
+        "email_verified_at": 1767225900,
+        "failed_logins": 0,
+        "locked": false,
+        "locked_until": null,
+        "blocked": false,
+        "block_reason": null,
+        "blocked_at": null,
+        "blocked_by": null,
+        "two_factor_enabled": true
+    }],
+    "page": 1,
+    "per_page": 20,
+    "total": 1,
+    "total_exact": true,
+    "next_after": null
+})))]
 pub struct AccountsPage {
     accounts: Vec<AccountDetail>,
+    /// The page number (1 when `after` was given).
     page: i64,
     per_page: i64,
     /// Counted up to 10000; past it `total_exact` is false.
@@ -52,6 +102,24 @@ pub struct AccountsPage {
 /// A page of an account's audit events (newest first).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
+#[schema(examples(json!({
+    "events": [{
+        "id": 1207,
+        "kind": "login_succeeded",
+        "account_id": 42,
+        "actor_id": 42,
+        "detail": null,
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        "created_at": 1767225600,
+        "repeats": 1,
+        "last_at": null,
+        "request_id": "Zk3u9QmW1xTq7LbV2nRp4g"
+    }],
+    "page": 1,
+    "per_page": 20,
+    "total": 1
+})))]
 pub struct EventsPage {
     events: Vec<crate::events::Event>,
     page: i64,
@@ -59,15 +127,18 @@ pub struct EventsPage {
     total: i64,
 }
 
-/// Accounts whose username or email contains `q`, a page at a time.
+/// Lists accounts, a page at a time, optionally those matching a search.
+///
+/// Oldest first: numbered pages reach the first 10000 matches; `after` (the answer's
+/// `next_after`) pages on at any depth.
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
     params(
-        ("q" = Option<String>, Query, description = "Three characters or more: part of a username or email; one or two: their start"),
-        ("page" = Option<i64>, Query, description = "From 1, within the first 10000 accounts"),
-        ("after" = Option<i64>, Query, description = "The page after this account id (`next_after`), at any depth"),
-        ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
+        ("q" = Option<String>, Query, max_length = 254, description = "Empty: every account; else 3 characters or more, found anywhere in the username or email (on PostgreSQL, a search without three letters or digits in a row matches their start instead); at most 254 bytes"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "From 1, within the first 10000 accounts (1 with `after`)"),
+        ("after" = Option<i64>, Query, minimum = 0, description = "The page after this account id (`next_after`), at any depth; not with `page` past 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "From 1 to 100 (20)"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -99,10 +170,11 @@ pub async fn list_accounts(
     Ok(Json(listing.to_json("accounts")))
 }
 
+/// Shows one account with its lock and block state.
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
-    params(("id" = String, Path, description = "The account id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = AccountDetailAnswer),
@@ -119,11 +191,13 @@ pub async fn show_account(
     Ok(Json(AccountDetailAnswer { account }))
 }
 
-/// Switches 2FA off for a user who lost their device (Fresh).
+/// Switches 2FA off for a user who lost their device.
+///
+/// Needs a recent proof (`Fresh`).
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
-    params(("id" = String, Path, description = "The account id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, body = AccountDetailAnswer),
@@ -144,9 +218,13 @@ pub async fn reset_two_factor(
     Ok(Json(AccountDetailAnswer { account }))
 }
 
+/// Why the account is blocked.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "reason": "Sent spam to other members" })))]
 pub struct BlockRequest {
+    /// Why, for the audit trail and other staff: one line of 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 
@@ -154,7 +232,7 @@ pub struct BlockRequest {
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
-    params(("id" = String, Path, description = "The account id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     request_body = BlockRequest,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
@@ -179,7 +257,7 @@ pub async fn block_account(
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
-    params(("id" = String, Path, description = "The account id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, body = AccountDetailAnswer),
@@ -201,7 +279,7 @@ pub async fn unblock_account(
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
-    params(("id" = String, Path, description = "The account id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, body = AccountDetailAnswer),
@@ -219,20 +297,30 @@ pub async fn unlock_account(
     Ok(Json(AccountDetailAnswer { account }))
 }
 
-/// The fields `PATCH /api/admin/accounts/{id}` may change; any other is refused.
+/// The fields `PATCH /api/admin/accounts/{id}` may change (at least one); any other is
+/// refused.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "is_staff": true })))]
 pub struct AccountPatch {
+    /// False deactivates the account (it cannot sign in; its sessions end); absent:
+    /// unchanged.
     is_active: Option<bool>,
+    /// Staff may use the admin API (superusers only may change it); absent: unchanged.
     is_staff: Option<bool>,
+    /// Superusers may also change roles and delete accounts (superusers only may
+    /// change it); absent: unchanged.
     is_superuser: Option<bool>,
 }
 
-/// Changes roles or the active flag (Fresh; roles: superusers only; never the last superuser).
+/// Changes an account's roles or active flag.
+///
+/// Needs a recent proof (`Fresh`). Roles: superusers only; never the last active
+/// superuser.
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
-    params(("id" = String, Path, description = "The account id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     request_body = AccountPatch,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
@@ -261,12 +349,14 @@ pub async fn update_account(
     Ok(Json(AccountDetailAnswer { account }))
 }
 
-/// Deletes the account and its sessions (Fresh; superusers only; never oneself or the
-/// last superuser).
+/// Deletes an account and its sessions.
+///
+/// Needs a recent proof (`Fresh`); superusers only; never oneself or the last
+/// superuser.
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
-    params(("id" = String, Path, description = "The account id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Deleted."),
@@ -286,13 +376,14 @@ pub async fn delete_account(
     Ok(Status::NoContent)
 }
 
+/// Lists an account's audit events, newest first, a page at a time.
 #[utoipa::path(
     context_path = "/api/admin",
     tag = "admin",
     params(
-        ("id" = String, Path, description = "The account id"),
-        ("page" = Option<i64>, Query, description = "From 1"),
-        ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
+        ("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "From 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "From 1 to 100 (20)"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(

@@ -20,12 +20,31 @@ use crate::tokens::TokenKind;
 
 type ApiResult<T> = Result<T, AppError>;
 
+/// A new account: a username, an email address and a password; a display name if wanted.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "username": "alice",
+    "email": "alice@example.com",
+    "password": "correct horse battery staple",
+    "display_name": "Alice Liddell"
+})))]
 pub struct RegisterRequest {
+    /// The name to sign in with: 3 to 32 letters, digits, `_`, `-` or `.`, in one
+    /// script; unique, look-alikes included.
+    #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{3,32}$")]
     username: String,
+    /// An email address, at most 254 bytes; unique.
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// 15 to 1024 characters (the minimum is the `password_min_length` setting, 15 by
+    /// default; the maximum counts bytes); not common, nor made of the username or
+    /// email.
+    #[schema(format = Password, min_length = 15, max_length = 1024)]
     password: String,
+    /// How the person likes to be called: one line of at most 100 characters;
+    /// optional.
     #[serde(default)]
+    #[schema(max_length = 100)]
     display_name: Option<String>,
     /// An SPA's target for the verification link, among `link_allowlist`.
     #[serde(default)]
@@ -34,12 +53,28 @@ pub struct RegisterRequest {
 
 /// An answer naming one account.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "account": {
+        "id": 42,
+        "username": "alice",
+        "email": "alice@example.com",
+        "display_name": "Alice Liddell",
+        "is_active": true,
+        "is_staff": false,
+        "is_superuser": false,
+        "created_at": 1767225600,
+        "email_verified": false,
+        "email_verified_at": null
+    }
+})))]
 pub struct AccountAnswer {
     pub account: Account,
 }
 
-/// Opens an account (`registration_open`); with mail on, a verification link goes to
-/// the address.
+/// Opens an account.
+///
+/// Only while `registration_open` is on. With mail on, a verification link goes to the
+/// address.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "auth",
@@ -69,24 +104,51 @@ pub async fn register(
     Ok((Status::Created, Json(AccountAnswer { account })))
 }
 
+/// A sign-in: who, the password, and whether to remember the device.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "login": "alice",
+    "password": "correct horse battery staple",
+    "remember": false
+})))]
 pub struct LoginRequest {
-    /// A username or an email.
+    /// A username or an email, at most 1024 bytes (the field may also be named
+    /// `username` or `email`).
     #[serde(alias = "username", alias = "email")]
+    #[schema(min_length = 1, max_length = 1024)]
     login: String,
+    /// The account's password, at most 1024 bytes.
+    #[schema(format = Password, max_length = 1024)]
     password: String,
+    /// "Remember me": the session lasts `remember_ttl` (30 days by default) instead of
+    /// `refresh_ttl` (a day), and its cookies outlive the browser. False by default.
     #[serde(default)]
     remember: bool,
 }
 
 /// The body of a successful login or refresh.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "access_token": "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJnYXRlaG91c2UiLCJhdWQiOiJnYXRlaG91c2UiLCJzdWIiOiI0MiIsInNpZCI6InE4V3YyblQwYllrTDV4UjNtWnM5QXciLCJ0eXAiOiJhY2Nlc3MiLCJpYXQiOjE3NjcyMjU2MDAsImV4cCI6MTc2NzIyNjUwMH0.H0D8ktokFpR1CXnubPWC8tXX0o4YM13gWrxU0FYOD1MChgxlK_CNVgJSql50IQVG82n7u86MEs_HlXsmUv6adQ",
+    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJnYXRlaG91c2UiLCJhdWQiOiJnYXRlaG91c2UiLCJzdWIiOiI0MiIsInNpZCI6InE4V3YyblQwYllrTDV4UjNtWnM5QXciLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzY3MjI1NjAwLCJleHAiOjE3NjczMTIwMDAsImdlbiI6MX0.qILwrISLC2tMp7Qr-h0mav0N3rqSBK5XqYSmk3bVmBa",
+    "token_type": "Bearer",
+    "expires_in": 900,
+    "two_factor_required": false,
+    "csrf_token": "jusSjtL0EzzQo8NCEhs35UwKSpgiP3IcCcsa-mkVAtw"
+})))]
 pub struct TokenPair {
+    /// The access token (a JWT), sent as `Authorization: Bearer …`.
     access_token: String,
+    /// The refresh token (a JWT), for `/api/auth/refresh`; absent while the login waits
+    /// for its second factor.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: i64,
+    /// True when the login waits for its second factor: the access token then only
+    /// serves `/api/auth/2fa/verify`.
     two_factor_required: bool,
     /// The session's CSRF token, when the answer also set the sign-in cookies: an app
     /// on another host cannot read the CSRF cookie, and sends this as `X-CSRF-Token`.
@@ -121,12 +183,16 @@ impl TokenPair {
 
 /// The CSRF token a cookie-authenticated request must send as `X-CSRF-Token`.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "csrf_token": "jusSjtL0EzzQo8NCEhs35UwKSpgiP3IcCcsa-mkVAtw" })))]
 pub struct CsrfAnswer {
+    /// The value for the `X-CSRF-Token` header.
     csrf_token: String,
 }
 
-/// The current CSRF token: the signed-in session's when the sign-in cookie is sent,
-/// else this browser's. For apps on another host, which cannot read the CSRF cookie.
+/// Gives the CSRF token to send as `X-CSRF-Token`.
+///
+/// The signed-in session's when the sign-in cookie is sent, else this browser's. For
+/// apps on another host, which cannot read the CSRF cookie.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "auth",
@@ -160,8 +226,10 @@ impl<'r> FromRequest<'r> for CsrfRequest<'r> {
     }
 }
 
-/// Signs in with a username or email and the password. With 2FA on, the answer's
-/// `two_factor_required` is true and its access token only serves `/2fa/verify`.
+/// Signs in with a username or email and the password.
+///
+/// With 2FA on, the answer's `two_factor_required` is true and its access token only
+/// serves `/2fa/verify`.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "auth",
@@ -195,8 +263,12 @@ pub async fn login(
     Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
 }
 
+/// The refresh token, when neither the `Authorization` header nor the refresh cookie
+/// carries it.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJnYXRlaG91c2UiLCJhdWQiOiJnYXRlaG91c2UiLCJzdWIiOiI0MiIsInNpZCI6InE4V3YyblQwYllrTDV4UjNtWnM5QXciLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzY3MjI1NjAwLCJleHAiOjE3NjczMTIwMDAsImdlbiI6MX0.qILwrISLC2tMp7Qr-h0mav0N3rqSBK5XqYSmk3bVmBa" })))]
 pub struct RefreshRequest {
+    /// The session's refresh token (a JWT), from the last login or refresh.
     refresh_token: String,
 }
 
@@ -235,12 +307,19 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
     }
 }
 
-/// A new pair for the refresh token (header, refresh cookie with X-CSRF-Token, or
-/// body); the session moves to its next generation.
+/// Exchanges a refresh token for a new pair of tokens.
+///
+/// The refresh token comes from the `Authorization` header, the refresh cookie (with
+/// X-CSRF-Token), or the body; the session moves to its next generation, and the old
+/// refresh token stops working.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "auth",
-    request_body(content = Option<RefreshRequest>, description = "Only when the token is in neither the header nor the cookie."),
+    request_body(
+        content = Option<RefreshRequest>,
+        description = "Only when the token is in neither the header nor the cookie.",
+        example = json!({ "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJnYXRlaG91c2UiLCJhdWQiOiJnYXRlaG91c2UiLCJzdWIiOiI0MiIsInNpZCI6InE4V3YyblQwYllrTDV4UjNtWnM5QXciLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzY3MjI1NjAwLCJleHAiOjE3NjczMTIwMDAsImdlbiI6MX0.qILwrISLC2tMp7Qr-h0mav0N3rqSBK5XqYSmk3bVmBa" })
+    ),
     responses(
         (status = 200, body = TokenPair),
         (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `session_revoked`, `token_reused`", body = super::docs::ErrorBody),
@@ -314,19 +393,29 @@ impl<'r> FromRequest<'r> for LogoutToken {
     }
 }
 
+/// The token naming the session to end, when neither the header nor a cookie carries
+/// one.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJnYXRlaG91c2UiLCJhdWQiOiJnYXRlaG91c2UiLCJzdWIiOiI0MiIsInNpZCI6InE4V3YyblQwYllrTDV4UjNtWnM5QXciLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzY3MjI1NjAwLCJleHAiOjE3NjczMTIwMDAsImdlbiI6MX0.qILwrISLC2tMp7Qr-h0mav0N3rqSBK5XqYSmk3bVmBa" })))]
 pub struct LogoutRequest {
+    /// The session's refresh token (its access token works too), even an expired one.
     refresh_token: Option<String>,
 }
 
-/// Ends the session named by the access or refresh token presented (header, cookie or
-/// `{refresh_token}`), even an expired one, and then clears the auth cookies, whatever
-/// state the session was in. Only a token that verifies (and, from a cookie, comes with
-/// the CSRF header) clears them: a cross-site form cannot sign a browser out.
+/// Ends the session of the token presented and clears the auth cookies.
+///
+/// The access or refresh token comes from the header, a cookie or
+/// `{refresh_token}`, and may have expired; the cookies are cleared whatever state the
+/// session was in. Only a token that verifies (and, from a cookie, comes with the CSRF
+/// header) clears them: a cross-site form cannot sign a browser out.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "auth",
-    request_body(content = Option<LogoutRequest>, description = "Only when no token is in the header or a cookie."),
+    request_body(
+        content = Option<LogoutRequest>,
+        description = "Only when no token is in the header or a cookie.",
+        example = json!({ "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJnYXRlaG91c2UiLCJhdWQiOiJnYXRlaG91c2UiLCJzdWIiOiI0MiIsInNpZCI6InE4V3YyblQwYllrTDV4UjNtWnM5QXciLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzY3MjI1NjAwLCJleHAiOjE3NjczMTIwMDAsImdlbiI6MX0.qILwrISLC2tMp7Qr-h0mav0N3rqSBK5XqYSmk3bVmBa" })
+    ),
     responses(
         (status = 204, description = "The session ended (also when it had ended already)."),
         (status = 401, description = "`missing_token`, `invalid_token`", body = super::docs::ErrorBody),
@@ -351,17 +440,29 @@ pub async fn logout(
     Ok(Status::NoContent)
 }
 
+/// A proof of the user: the password, or (with 2FA on) a code; exactly one of them.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(
+    json!({ "password": "correct horse battery staple" }),
+    json!({ "code": "123456" })
+))]
 pub struct Reauthentication {
+    /// The account's password, at most 1024 bytes; give this or `code`.
     #[serde(default)]
+    #[schema(format = Password, max_length = 1024)]
     password: Option<String>,
+    /// A TOTP code (6 digits) or an unused recovery code (`abcd-efgh-2345`), for an
+    /// account with 2FA on; give this or `password`.
     #[serde(default)]
+    #[schema(pattern = r"^([0-9]{6}|[A-Za-z2-7]{4}-?[A-Za-z2-7]{4}-?[A-Za-z2-7]{4})$")]
     code: Option<String>,
 }
 
-/// Proves the user again for routes behind `Fresh`: `{password}` or `{code}` (TOTP or
-/// recovery code). 200 `{proved_at, max_age}`.
+/// Proves the user again, for the routes behind `Fresh`.
+///
+/// Takes `{password}` or `{code}` (TOTP or recovery code); answers when the proof was
+/// made and how long `Fresh` routes accept it.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "auth",
@@ -405,13 +506,22 @@ pub async fn reauthenticate(
 
 /// When the session's user proved themselves, and how long `Fresh` routes accept it.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "proved_at": 1767225600, "max_age": 600 })))]
 pub struct Reauthenticated {
+    /// When, in unix seconds.
     proved_at: i64,
+    /// Seconds the proof counts for (`reauthentication_max_age`).
     max_age: i64,
 }
 
+/// RFC 7662's request: the token to look at, as a form.
 #[derive(FromForm, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "token": "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJnYXRlaG91c2UiLCJhdWQiOiJnYXRlaG91c2UiLCJzdWIiOiI0MiIsInNpZCI6InE4V3YyblQwYllrTDV4UjNtWnM5QXciLCJ0eXAiOiJhY2Nlc3MiLCJpYXQiOjE3NjcyMjU2MDAsImV4cCI6MTc2NzIyNjUwMH0.H0D8ktokFpR1CXnubPWC8tXX0o4YM13gWrxU0FYOD1MChgxlK_CNVgJSql50IQVG82n7u86MEs_HlXsmUv6adQ",
+    "token_type_hint": "access_token"
+})))]
 pub struct IntrospectionRequest<'r> {
+    /// The access token (a JWT) to look at.
     token: &'r str,
     /// RFC 7662's hint, optional; only access tokens are introspected. Other
     /// parameters (RFC 7662 §2.1's extensions) are ignored.
@@ -419,16 +529,33 @@ pub struct IntrospectionRequest<'r> {
     token_type_hint: Option<&'r str>,
 }
 
-/// RFC 7662 token introspection for services holding `introspection_secret` (as a
-/// bearer credential): `{"active": true, sub, sid, username, exp, …}` from the
-/// session's state now, or `{"active": false}`. 404 while no secret is configured.
+/// Tells another service whether an access token is active (RFC 7662 introspection).
+///
+/// For services holding `introspection_secret` (as a bearer credential): `{"active":
+/// true, sub, sid, username, exp, …}` from the session's state now, or `{"active":
+/// false}`. 404 while no secret is configured.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "services",
     request_body(content = IntrospectionRequest, content_type = "application/x-www-form-urlencoded"),
     security(("introspection" = [])),
     responses(
-        (status = 200, description = "`{\"active\": true, sub, sid, username, iss, aud, iat, exp, token_type, …the app's claims}`, or `{\"active\": false}`", body = Object),
+        (
+            status = 200,
+            description = "`{\"active\": true, sub, sid, username, iss, aud, iat, exp, token_type, …the app's claims}`, or `{\"active\": false}`",
+            body = Object,
+            example = json!({
+                "active": true,
+                "token_type": "access_token",
+                "sub": "42",
+                "sid": "q8Wv2nT0bYkL5xR3mZs9Aw",
+                "username": "alice",
+                "iss": "gatehouse",
+                "aud": "gatehouse",
+                "iat": 1767225600,
+                "exp": 1767226500
+            })
+        ),
         (status = 401, description = "`invalid_token`: no or a wrong service credential", body = super::docs::ErrorBody),
         (status = 404, description = "`not_found`: no `introspection_secret` is configured", body = super::docs::ErrorBody),
     ),
@@ -483,6 +610,7 @@ impl<'r> FromRequest<'r> for ServiceCredential {
     }
 }
 
+/// Returns the signed-in account.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "account",
@@ -498,9 +626,11 @@ pub fn me(account: AuthAccount) -> Json<Account> {
 /// that names nothing changes nothing and says so).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "display_name": "Alice Liddell" })))]
 pub struct ProfileChange {
-    /// A name, or null or "" to clear it.
+    /// A name (one line of at most 100 characters), or null or "" to clear it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 100)]
     display_name: Option<Option<String>>,
 }
 
@@ -511,6 +641,7 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
+/// Changes the signed-in account's display name.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "account",
@@ -535,13 +666,24 @@ pub async fn update_me(
     Ok(Json(account))
 }
 
+/// The password now, and the new one.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "current_password": "correct horse battery staple",
+    "new_password": "plum orbit lantern quietly"
+})))]
 pub struct PasswordChange {
+    /// The account's password now, at most 1024 bytes.
+    #[schema(format = Password, max_length = 1024)]
     current_password: String,
+    /// 15 to 1024 characters (the minimum is the `password_min_length` setting, 15 by
+    /// default; the maximum counts bytes); not common, nor made of the username or
+    /// email.
+    #[schema(format = Password, min_length = 15, max_length = 1024)]
     new_password: String,
 }
 
-/// Changes the password; every other session of the account ends.
+/// Changes the password and ends every other session of the account.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "account",

@@ -125,7 +125,47 @@ pub fn document(settings: &Settings, features: &[&'static dyn Feature]) -> OpenA
     .modify(&mut document);
     CommonAnswers.modify(&mut document);
     Headings.modify(&mut document);
+    NewPasswordBounds {
+        min: settings.passwords.password_min_length,
+        max: settings.passwords.password_max_length,
+    }
+    .modify(&mut document);
     document
+}
+
+/// A new password's bounds are settings: the annotations write the defaults, and the
+/// document states the values this deployment enforces. A new password is a field of
+/// format `password` with a minimum length (a current one has none).
+struct NewPasswordBounds {
+    min: usize,
+    max: usize,
+}
+
+impl Modify for NewPasswordBounds {
+    fn modify(&self, document: &mut OpenApi) {
+        use utoipa::openapi::schema::{KnownFormat, Schema, SchemaFormat};
+        let Some(components) = document.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            let RefOr::T(Schema::Object(object)) = schema else {
+                continue;
+            };
+            for property in object.properties.values_mut() {
+                let RefOr::T(Schema::Object(field)) = property else {
+                    continue;
+                };
+                let password = matches!(
+                    field.format,
+                    Some(SchemaFormat::KnownFormat(KnownFormat::Password))
+                );
+                if password && field.min_length.is_some() {
+                    field.min_length = Some(self.min);
+                    field.max_length = Some(self.max);
+                }
+            }
+        }
+    }
 }
 
 /// Gatehouse's tags in the order a reader needs them; the features' follow in the

@@ -30,12 +30,18 @@ pub fn routes() -> Vec<rocket::Route> {
     ]
 }
 
+/// The token of a link from a message.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "token": "Bxllje8LJNQziqmF3HdmrXYSUfaZ4_Kso2eFPaGpaCk" })))]
 pub struct LinkToken {
+    /// The `token` parameter of the link: 43 characters of URL-safe base64.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     token: String,
 }
 
-/// Spends a verification link's token: 200 with the account, its address verified.
+/// Verifies the account's address with the token of a verification link.
+///
+/// Answers the account, its address verified.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "email",
@@ -56,18 +62,25 @@ pub async fn verify_email(
     Ok(Json(AccountAnswer { account }))
 }
 
+/// Where the link of the message should lead.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
+#[schema(examples(json!({})))]
 pub struct LinkTarget {
     /// An SPA's own page for the link, among `link_allowlist`.
     redirect_to: Option<String>,
 }
 
-/// Sends a new verification link to the signed-in account's address (202; 409 when
-/// it is verified already).
+/// Sends a new verification link to the signed-in account's address.
+///
+/// 202 while the address is unverified; 409 once it is verified.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "email",
-    request_body(content = Option<LinkTarget>),
+    request_body(
+        content = Option<LinkTarget>,
+        description = "Optional: with `redirect_to` (an entry of `link_allowlist`), the link leads to that page of an SPA.",
+        example = json!({})
+    ),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 202, description = "A new link is on its way."),
@@ -86,13 +99,20 @@ pub async fn resend_verification(
     Ok(Status::Accepted)
 }
 
+/// The address to send a reset link to.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "email": "alice@example.com" })))]
 pub struct ForgotPassword {
+    /// The account's email address, at most 254 bytes.
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// An SPA's own page for the link, among `link_allowlist`.
     #[serde(default)]
     redirect_to: Option<String>,
 }
 
+/// Sends a password reset link to the address, if an account has it.
+///
 /// 202 with the same body whether the address has an account or not; a link goes to
 /// it if it does.
 #[utoipa::path(
@@ -119,18 +139,34 @@ pub async fn forgot_password(
 
 /// A sentence for the person, the same whatever happened behind it.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "message": "If an account has this address, a link to reset its password is on its way."
+})))]
 pub struct MessageAnswer {
     message: String,
 }
 
+/// A reset link's token and the new password.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "token": "Bxllje8LJNQziqmF3HdmrXYSUfaZ4_Kso2eFPaGpaCk",
+    "new_password": "plum orbit lantern quietly"
+})))]
 pub struct ResetPassword {
+    /// The `token` parameter of the reset link: 43 characters of URL-safe base64.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     token: String,
+    /// 15 to 1024 characters (the minimum is the `password_min_length` setting, 15 by
+    /// default; the maximum counts bytes); not common, nor made of the username or
+    /// email.
+    #[schema(format = Password, min_length = 15, max_length = 1024)]
     new_password: String,
 }
 
-/// Sets a new password with a reset link's token: 204; every session of the account
-/// ends. 422 (`fields.new_password`) leaves the token for another try.
+/// Sets a new password with the token of a reset link.
+///
+/// Every session of the account ends. A 422 (`fields.new_password`) leaves the token
+/// for another try.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "email",
@@ -159,16 +195,28 @@ pub async fn reset_password(
     Ok(Status::NoContent)
 }
 
+/// The new address, and the password that allows the change.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "new_email": "alice@example.org",
+    "password": "correct horse battery staple"
+})))]
 pub struct ChangeEmail {
+    /// The new email address, at most 254 bytes.
+    #[schema(format = Email, max_length = 254)]
     new_email: String,
+    /// The account's password, at most 1024 bytes.
+    #[schema(format = Password, max_length = 1024)]
     password: String,
+    /// An SPA's own page for the link, among `link_allowlist`.
     #[serde(default)]
     redirect_to: Option<String>,
 }
 
-/// Asks to change the signed-in account's address: 202 whatever the new address; a
-/// confirmation link goes to it and a notice to the current one.
+/// Asks to change the signed-in account's address; a confirmation link goes to it.
+///
+/// 202 whatever the new address; a confirmation link goes to it and a notice to the
+/// current one.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "email",
@@ -201,7 +249,9 @@ pub async fn change_email(
     Ok(Status::Accepted)
 }
 
-/// Spends a change link's token: 200 with the account under its new address.
+/// Confirms a change of address with the token of the link sent to the new one.
+///
+/// Answers the account under its new address.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "email",

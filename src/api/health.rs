@@ -11,23 +11,36 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::error::AppError;
 
-/// The process serves.
+/// Tells whether the process serves.
 #[utoipa::path(
     context_path = "/api",
     tag = "health",
-    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)),
+    responses((
+        status = 200,
+        description = "`{\"status\": \"ok\"}`",
+        body = Object,
+        example = json!({ "status": "ok" })
+    )),
 )]
 #[get("/health/live")]
 pub fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process serves and its database answers within `health_timeout_ms`.
+/// Tells whether the process serves and its database is ready.
+///
+/// The database must answer within `health_timeout_ms`, with every migration this
+/// version needs applied.
 #[utoipa::path(
     context_path = "/api",
     tag = "health",
     responses(
-        (status = 200, description = "`{\"status\": \"ok\", \"database\": \"ok\"}`", body = Object),
+        (
+            status = 200,
+            description = "`{\"status\": \"ok\", \"database\": \"ok\"}`",
+            body = Object,
+            example = json!({ "status": "ok", "database": "ok" })
+        ),
         (status = 503, description = "`database_unavailable`, or `schema_behind` (migrations this version needs are not applied: `gatehouse migrate`)", body = super::docs::ErrorBody),
     ),
 )]

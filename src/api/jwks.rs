@@ -14,11 +14,25 @@ pub struct KeySet {
     cache: Header<'static>,
 }
 
-/// The public keys (RFC 7517) that sign access tokens or still verify them.
+/// Lists the public keys (RFC 7517) that sign access tokens or still verify them.
 #[utoipa::path(
     context_path = "/.well-known",
     tag = "services",
-    responses((status = 200, description = "`{\"keys\": [JWK…]}`, `Cache-Control: public, max-age=jwks_max_age`", body = Object)),
+    responses((
+        status = 200,
+        description = "`{\"keys\": [JWK…]}`, `Cache-Control: public, max-age=jwks_max_age`",
+        body = Object,
+        example = json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                "use": "sig",
+                "alg": "EdDSA",
+                "kid": "XHfX_Y9R7QwqkT5GMm_20uoulcjs8WZ8cutyzMP8K0Y"
+            }]
+        })
+    )),
 )]
 #[get("/jwks.json")]
 pub async fn jwks(app: &State<App>) -> KeySet {

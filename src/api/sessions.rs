@@ -12,10 +12,33 @@ use crate::sessions::{self, ClientInfo};
 
 /// The account's live sessions, one per device.
 #[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "sessions": [
+        {
+            "id": "q8Wv2nT0bYkL5xR3mZs9Aw",
+            "created_at": 1767225600,
+            "last_used_at": 1767229200,
+            "expires_at": 1767312000,
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "ip": "203.0.113.7",
+            "current": true
+        },
+        {
+            "id": "P1USB0weH5hy3rf1jJXFKw",
+            "created_at": 1767139200,
+            "last_used_at": 1767142800,
+            "expires_at": 1769731200,
+            "user_agent": "ExampleApp/2.1 (iPhone; iOS 18.2)",
+            "ip": "198.51.100.23",
+            "current": false
+        }
+    ]
+})))]
 pub struct SessionsAnswer {
     sessions: Vec<sessions::SessionView>,
 }
 
+/// Lists the account's live sessions, one per signed-in device.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "sessions",
@@ -36,6 +59,12 @@ pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Sessions
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "sessions",
+    params((
+        "id" = String,
+        Path,
+        description = "The session's id, as the list shows it (22 characters)",
+        pattern = r"^[A-Za-z0-9_-]{22}$"
+    )),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Ended."),

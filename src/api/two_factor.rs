@@ -20,11 +20,14 @@ type ApiResult<T> = Result<T, AppError>;
 
 /// Whether 2FA is on, and how many recovery codes are left.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "enabled": true, "recovery_codes_left": 9 })))]
 pub struct TwoFactorStatus {
     enabled: bool,
+    /// Unused recovery codes (10 in a new set); 0 while 2FA is off.
     recovery_codes_left: i64,
 }
 
+/// Tells whether 2FA is on for the account, and how many recovery codes are left.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "two-factor",
@@ -40,21 +43,38 @@ pub async fn status(app: &State<App>, caller: AuthAccount) -> ApiResult<Json<Two
     }))
 }
 
+/// The password, which setting up 2FA asks for again.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "password": "correct horse battery staple" })))]
 pub struct SetupRequest {
+    /// The account's password, at most 1024 bytes; required while `two_factor_reauth`
+    /// is on (the default).
+    #[schema(format = Password, max_length = 1024)]
     password: Option<String>,
 }
 
 /// A new TOTP secret to confirm with `/2fa/enable`: the secret, its otpauth URI and
 /// its QR code as SVG markup.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "secret": "OEJFCIPR5H45EFLIFFTTDBD7FXAROJI6",
+    "otpauth_uri": "otpauth://totp/Gatehouse:alice?secret=OEJFCIPR5H45EFLIFFTTDBD7FXAROJI6&issuer=Gatehouse",
+    "qr_svg": "<?xml version=\"1.0\" standalone=\"yes\"?><svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"232\" height=\"232\" viewBox=\"0 0 232 232\" shape-rendering=\"crispEdges\"><rect x=\"0\" y=\"0\" width=\"232\" height=\"232\" fill=\"#fff\"/><path fill=\"#000\" d=\"M32 32h56v8H32V32…\"/></svg>"
+})))]
 pub struct Enrolment {
+    /// The TOTP secret in base32 (160 bits), to type into an authenticator app.
     secret: String,
+    /// The `otpauth://totp/…` URI the QR code holds (SHA-1, 6 digits, 30 seconds).
     otpauth_uri: String,
+    /// The QR code of `otpauth_uri`, as SVG markup (shortened in the example).
     qr_svg: String,
 }
 
+/// Starts setting up 2FA: a new TOTP secret, to confirm with `/2fa/enable`.
+///
+/// The secret belongs to this session alone until a first code confirms it; a second
+/// setup replaces an unconfirmed one.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "two-factor",
@@ -89,18 +109,42 @@ pub async fn setup(
     }))
 }
 
+/// A code from the authenticator app, or a recovery code where one is accepted.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "code": "123456" })))]
 pub struct CodeRequest {
+    /// A TOTP code (6 digits) or, for `/2fa/verify`, an unused recovery code (12
+    /// base32 characters, as `abcd-efgh-2345`, any case). `/2fa/enable` and
+    /// `/2fa/recovery-codes` take a TOTP code only.
+    #[schema(pattern = r"^([0-9]{6}|[A-Za-z2-7]{4}-?[A-Za-z2-7]{4}-?[A-Za-z2-7]{4})$")]
     code: String,
 }
 
 /// Recovery codes, shown this once.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "recovery_codes": [
+        "k7qd-m2xa-vf4r",
+        "p3wz-hn6t-ye5b",
+        "c2ls-r7gu-dq4m",
+        "x5jh-ta3k-wn7p",
+        "e6vb-zq2f-mr3s",
+        "u4ny-gc7d-lh2w",
+        "b3tr-kx5m-fa6q",
+        "s7pe-dw4j-nz2c",
+        "h5ma-vq3y-tb7k",
+        "w2fc-ju6r-ex4n"
+    ]
+})))]
 pub struct RecoveryCodes {
+    /// Ten single-use codes (`abcd-efgh-2345`), each good once in place of a TOTP code.
     recovery_codes: Vec<String>,
 }
 
+/// Switches 2FA on with a first code from the app set up by `/2fa/setup`.
+///
+/// Answers the recovery codes, shown this once.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "two-factor",
@@ -133,7 +177,9 @@ pub async fn enable(
     }))
 }
 
-/// New recovery codes (the old ones stop working), for a current TOTP code.
+/// Replaces the recovery codes with a new set, for a current TOTP code.
+///
+/// The old codes stop working; the new ones are shown this once.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "two-factor",
@@ -161,13 +207,24 @@ pub async fn recovery_codes(
     }))
 }
 
+/// Both factors, which switching 2FA off asks for.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "password": "correct horse battery staple",
+    "code": "123456"
+})))]
 pub struct DisableRequest {
+    /// The account's password, at most 1024 bytes; required while `two_factor_reauth`
+    /// is on (the default).
+    #[schema(format = Password, max_length = 1024)]
     password: Option<String>,
+    /// A TOTP code (6 digits) or an unused recovery code (`abcd-efgh-2345`).
+    #[schema(pattern = r"^([0-9]{6}|[A-Za-z2-7]{4}-?[A-Za-z2-7]{4}-?[A-Za-z2-7]{4})$")]
     code: String,
 }
 
+/// Switches 2FA off, for the password and a code.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "two-factor",
@@ -200,10 +257,10 @@ pub async fn disable(
     Ok(Status::NoContent)
 }
 
-/// The second step of a login: the pending session's token and a code give the full
-/// pair of a new, complete session.
-/// Completes a login waiting for its second factor (the access token of that login,
-/// with a TOTP or recovery code): the session's full pair.
+/// Completes a login that waits for its second factor.
+///
+/// The second step of a login: the access token of that login, with a TOTP or recovery
+/// code, gives the full pair of a new, complete session.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "two-factor",

@@ -81,6 +81,11 @@ fn is_own_origin(app: &App, host: Option<&str>, origin: &str) -> bool {
         || served.is_some_and(|own| origin == own)
 }
 
+/// Opens a WebSocket that speaks for a signed-in session.
+///
+/// The client authenticates with `{"type": "authenticate", "token": …}` as its first
+/// message, or with the sign-in cookie from a page of the app's own origin. The socket
+/// closes, after a `closing` event, soon after its session ends or its token expires.
 #[utoipa::path(
     context_path = "/api",
     tag = "websocket",

@@ -40,13 +40,30 @@ crate::table_row! {
 
 /// A session as the owner sees it in `GET /api/auth/sessions`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "id": "q8Wv2nT0bYkL5xR3mZs9Aw",
+    "created_at": 1767225600,
+    "last_used_at": 1767229200,
+    "expires_at": 1767312000,
+    "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "ip": "203.0.113.7",
+    "current": true
+})))]
 pub struct SessionView {
+    /// The session's id (for `DELETE /api/auth/sessions/{id}`).
     pub id: String,
+    /// When it signed in, in unix seconds.
     pub created_at: i64,
+    /// When it was last used (a request or a refresh; recorded now and then), in unix
+    /// seconds.
     pub last_used_at: i64,
+    /// When it ends unless refreshed, in unix seconds.
     pub expires_at: i64,
+    /// The browser or app that signed in (at most 512 characters).
     pub user_agent: Option<String>,
+    /// The address it signed in from.
     pub ip: Option<String>,
+    /// The session of this request.
     pub current: bool,
 }
 

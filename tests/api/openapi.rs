@@ -348,3 +348,19 @@ async fn operation_ids_are_tag_and_function_and_tags_come_in_the_readers_order()
         .iter()
         .all(|tag| tag["description"].is_string()));
 }
+
+#[rocket::async_test]
+async fn the_document_states_the_constraints_the_api_enforces_with_these_settings() {
+    let app = spawn_app_with(|f| f.merge(("gatehouse.password_min_length", 20))).await;
+    let document = document(&app).await;
+    let schemas = &document["components"]["schemas"];
+    let register = &schemas["RegisterRequest"]["properties"];
+    assert_eq!(register["password"]["minLength"], 20);
+    assert_eq!(register["password"]["maxLength"], 1024);
+    assert_eq!(register["username"]["minLength"], 3);
+    assert_eq!(register["username"]["maxLength"], 32);
+    assert_eq!(register["email"]["format"], "email");
+    // A current password is any text the account may have: no minimum.
+    let login = &schemas["LoginRequest"]["properties"];
+    assert!(login["password"]["minLength"].is_null(), "{login}");
+}

@@ -19,7 +19,7 @@ pub fn files(feature: &Feature, version: &str) -> Vec<(String, String)> {
         ("mod.rs".into(), fill(MOD, feature, &[])),
         ("model.rs".into(), model(feature)),
         ("flows.rs".into(), flows(feature)),
-        ("api.rs".into(), fill(API, feature, &[])),
+        ("api.rs".into(), api(feature)),
         ("pages.rs".into(), pages(feature)),
         (format!("{n}.html"), page_template(feature)),
         ("tests.rs".into(), tests(feature)),
@@ -218,6 +218,143 @@ impl Field {
             Kind::Bool => None,
         }
     }
+
+    /// What the API document says of the field in a request body: its name, the rule
+    /// it follows, and what leaving it out (or, in a `change`, sending null) does.
+    fn description(&self, change: bool) -> String {
+        let rule = match (self.kind, self.optional) {
+            (Kind::String, false) => "one line of 1 to 200 characters".to_string(),
+            (Kind::String, true) => "one line of at most 200 characters".to_string(),
+            (Kind::Text, false) => "1 to 10,000 characters, line breaks and tabs allowed".into(),
+            (Kind::Text, true) => "up to 10,000 characters, line breaks and tabs allowed".into(),
+            (Kind::Int, _) => match self.range {
+                Some((min, max)) => format!("a whole number from {min} to {max}"),
+                None => "a whole number".into(),
+            },
+            (Kind::Bool, _) => "true or false".into(),
+            (Kind::Url, _) => "a web link (http or https) of at most 2,000 characters".into(),
+            (Kind::Email, _) => "an email address of at most 254 bytes".into(),
+            (Kind::Datetime, _) => {
+                "a moment in unix seconds (UTC), from 1970 to the end of 9999".into()
+            }
+        };
+        let (none, clears) = if self.kind.is_text() {
+            ("absent, null or blank", "null or blank")
+        } else {
+            ("absent or null", "null")
+        };
+        let absent = match (change, self.optional, self.kind) {
+            (false, _, Kind::Bool) => "; false when absent".to_string(),
+            (false, true, _) => format!("; optional ({none}: none)"),
+            (false, false, _) => String::new(),
+            (true, true, _) => format!("; absent: unchanged; {clears} clears it"),
+            (true, false, _) => "; absent: unchanged".into(),
+        };
+        format!("{}: {rule}{absent}.", self.label())
+    }
+
+    /// The parts of the field's rule a JSON Schema states, as `#[schema(...)]` items:
+    /// only what the field's checks enforce (lengths in characters, ranges, formats).
+    fn schema_rules(&self) -> Vec<String> {
+        let mut rules: Vec<String> = Vec::new();
+        let required = !self.optional;
+        match self.kind {
+            Kind::String | Kind::Text | Kind::Url => {
+                if required {
+                    rules.push("min_length = 1".into());
+                }
+                rules.push(format!("max_length = {}", self.max_chars()));
+            }
+            Kind::Email => {
+                rules.push("format = Email".into());
+                rules.push(format!("max_length = {}", self.max_chars()));
+            }
+            Kind::Int => {
+                if let Some((min, max)) = self.range {
+                    rules.push(format!("minimum = {min}i64"));
+                    rules.push(format!("maximum = {max}i64"));
+                }
+            }
+            Kind::Datetime => {
+                rules.push("minimum = 0i64".into());
+                rules.push("maximum = 253402300799i64".into());
+            }
+            Kind::Bool => {}
+        }
+        rules
+    }
+}
+
+/// `text` as `///` lines of at most 88 characters, indented by `indent`.
+fn doc_comment(text: &str, indent: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + 4 + line.len() + 1 + word.len() > 88 {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+        .iter()
+        .map(|line| format!("{indent}/// {line}\n"))
+        .collect()
+}
+
+/// `#[schema(...)]` of `items`, indented by `indent`, or nothing without items.
+fn schema_attribute(items: &[String], indent: &str) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("{indent}#[schema({})]\n", items.join(", "))
+    }
+}
+
+/// A JSON object of `pairs` (name, JSON text) for a `json!(...)`: one pair a line, at
+/// `indent` (the closing brace one level out).
+fn json_object(pairs: &[(String, String)], indent: &str) -> String {
+    let lines: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| format!("{indent}    \"{name}\": {value}"))
+        .collect();
+    format!("{{\n{}\n{indent}}}", lines.join(",\n"))
+}
+
+/// The examples the API document shows, as JSON text at `indent`: a valid new row
+/// (`New`), a valid change (`Change`), and the row the answers then hold (`Row`).
+fn example_json(feature: &Feature, which: Example, indent: &str) -> String {
+    let values = |version: usize| -> Vec<(String, String)> {
+        feature
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.example(version)))
+            .collect()
+    };
+    match which {
+        Example::New => json_object(&values(0), indent),
+        Example::Change => {
+            let first = &feature.fields[0];
+            json_object(&[(first.name.clone(), first.example(1))], indent)
+        }
+        Example::Row => {
+            let mut pairs = vec![("id".to_string(), "1".to_string())];
+            pairs.extend(values(0));
+            pairs.push(("created_at".into(), "1767225600".into()));
+            pairs.push(("updated_at".into(), "1767225600".into()));
+            json_object(&pairs, indent)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Example {
+    New,
+    Change,
+    Row,
 }
 
 fn model(feature: &Feature) -> String {
@@ -240,22 +377,30 @@ fn model(feature: &Feature) -> String {
         let value = field.value_type();
         json_chars += field.max_chars();
         row_fields.push_str(&format!("        pub {f}: {ty},\n"));
+        // Each field of a request says what it takes, for the API document.
+        let rules = field.schema_rules();
+        new_fields.push_str(&doc_comment(&field.description(false), "    "));
+        change_fields.push_str(&doc_comment(&field.description(true), "    "));
         // A new row: required fields must be there; an optional one or a box may not.
         if field.optional || field.kind == Kind::Bool {
-            new_fields.push_str(&format!("    #[serde(default)]\n    pub {f}: {ty},\n"));
-        } else {
-            new_fields.push_str(&format!("    pub {f}: {ty},\n"));
+            new_fields.push_str("    #[serde(default)]\n");
         }
+        new_fields.push_str(&schema_attribute(&rules, "    "));
+        new_fields.push_str(&format!("    pub {f}: {ty},\n"));
         // A change: absent is kept; for an optional field `null` clears it.
         if field.optional {
+            let mut items = vec![format!("value_type = Option<{value}>")];
+            items.extend(rules);
             change_fields.push_str(&format!(
-                "    #[serde(default, deserialize_with = \"fields::present\")]\n    \
-                 #[schema(value_type = Option<{value}>)]\n    pub {f}: Option<Option<{value}>>,\n"
+                "    #[serde(default, deserialize_with = \"fields::present\")]\n{}    \
+                 pub {f}: Option<Option<{value}>>,\n",
+                schema_attribute(&items, "    ")
             ));
         } else {
             change_fields.push_str(&format!(
-                "    #[serde(default, deserialize_with = \"fields::not_null\")]\n    \
-                 pub {f}: Option<{value}>,\n"
+                "    #[serde(default, deserialize_with = \"fields::not_null\")]\n{}    \
+                 pub {f}: Option<{value}>,\n",
+                schema_attribute(&rules, "    ")
             ));
         }
         // Checking a new row.
@@ -394,6 +539,31 @@ fn model(feature: &Feature) -> String {
             ("UPDATE_BINDS", update_binds),
             ("JSON_BYTES", json_bytes.to_string()),
             ("FORM_BYTES", form_bytes.to_string()),
+            ("ROW_EXAMPLE", example_json(feature, Example::Row, "    ")),
+            ("NEW_EXAMPLE", example_json(feature, Example::New, "")),
+            ("CHANGE_EXAMPLE", example_json(feature, Example::Change, "")),
+        ],
+    )
+}
+
+fn api(feature: &Feature) -> String {
+    let row = example_json(feature, Example::Row, "    ");
+    fill(
+        API,
+        feature,
+        &[
+            (
+                "ANSWER_EXAMPLE",
+                format!("{{\n    \"{}\": {row}\n}}", feature.singular),
+            ),
+            (
+                "LISTING_EXAMPLE",
+                format!(
+                    "{{\n    \"{}\": [{row}],\n    \"page\": 1,\n    \"per_page\": 20,\n    \
+                     \"total\": 1\n}}",
+                    feature.name
+                ),
+            ),
         ],
     )
 }
@@ -839,6 +1009,7 @@ use crate::prelude::*;
 table_row! {
     /// A @@ONE@@ as its owner sees it.
     #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+    #[schema(examples(json!(@@ROW_EXAMPLE@@)))]
     pub struct @@ROW@@ {
         pub id: i64,
 @@ROW_FIELDS@@        pub created_at: i64,
@@ -849,13 +1020,15 @@ table_row! {
 /// A new @@ONE@@'s fields, as the API and the page send them.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!(@@NEW_EXAMPLE@@)))]
 pub struct New@@ROW@@ {
 @@NEW_FIELDS@@}
 
-/// The fields a change gives: an absent one stays as it is; `null` clears an optional
-/// one; unknown ones are refused.
+/// The fields a change gives (at least one): an absent one stays as it is; `null`
+/// clears an optional one; unknown ones are refused.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!(@@CHANGE_EXAMPLE@@)))]
 pub struct @@ROW@@Change {
 @@CHANGE_FIELDS@@}
 
@@ -1135,6 +1308,7 @@ pub struct @@FEATURE@@Api;
 
 /// One @@ONE@@.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!(@@ANSWER_EXAMPLE@@)))]
 pub struct @@ROW@@Answer {
     @@SINGULAR@@: @@ROW@@,
 }
@@ -1142,6 +1316,7 @@ pub struct @@ROW@@Answer {
 /// A page of @@NAME@@ (newest first).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
+#[schema(examples(json!(@@LISTING_EXAMPLE@@)))]
 pub struct @@ROW@@Listing {
     @@NAME@@: Vec<@@ROW@@>,
     page: i64,
@@ -1149,13 +1324,13 @@ pub struct @@ROW@@Listing {
     total: i64,
 }
 
-/// The account's @@NAME@@, a page at a time.
+/// Lists the account's @@NAME@@, newest first, a page at a time.
 #[utoipa::path(
     context_path = "/api/@@NAME@@",
     tag = "@@NAME@@",
     params(
-        ("page" = Option<i64>, Query, description = "From 1"),
-        ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "From 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "From 1 to 100 (20)"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = @@ROW@@Listing)),
@@ -1171,7 +1346,7 @@ async fn list_@@NAME@@(
     Ok(Json(listing.to_json("@@NAME@@")))
 }
 
-/// Adds a @@ONE@@.
+/// Adds a @@ONE@@, within the account's `max_per_account`.
 #[utoipa::path(
     context_path = "/api/@@NAME@@",
     tag = "@@NAME@@",
@@ -1194,11 +1369,11 @@ async fn create_@@SINGULAR@@(
     Ok((Status::Created, Json(@@ROW@@Answer { @@SINGULAR@@ })))
 }
 
-/// One @@ONE@@ of the account.
+/// Shows one @@ONE@@ of the account.
 #[utoipa::path(
     context_path = "/api/@@NAME@@",
     tag = "@@NAME@@",
-    params(("id" = String, Path, description = "The @@ONE@@'s id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The @@ONE@@'s id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = @@ROW@@Answer),
@@ -1211,11 +1386,11 @@ async fn show_@@SINGULAR@@(app: &State<App>, me: AuthAccount, id: &str) -> ApiRe
     Ok(Json(@@ROW@@Answer { @@SINGULAR@@ }))
 }
 
-/// Changes the fields given.
+/// Changes the fields of a @@ONE@@ that the body gives.
 #[utoipa::path(
     context_path = "/api/@@NAME@@",
     tag = "@@NAME@@",
-    params(("id" = String, Path, description = "The @@ONE@@'s id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The @@ONE@@'s id")),
     request_body = @@ROW@@Change,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
@@ -1235,11 +1410,14 @@ async fn update_@@SINGULAR@@(
     Ok(Json(@@ROW@@Answer { @@SINGULAR@@ }))
 }
 
-/// Deletes a @@ONE@@. Needs a recent sign-in or re-authentication (`Fresh`).
+/// Deletes a @@ONE@@; this needs a recent sign-in or re-authentication.
+///
+/// Deleting asks for a recent proof of the user (`Fresh`): a session that signed in
+/// within `reauthentication_max_age`, or re-authenticated, passes.
 #[utoipa::path(
     context_path = "/api/@@NAME@@",
     tag = "@@NAME@@",
-    params(("id" = String, Path, description = "The @@ONE@@'s id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The @@ONE@@'s id")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Deleted."),

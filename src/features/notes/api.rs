@@ -19,6 +19,15 @@ pub struct NotesApi;
 
 /// One note.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "note": {
+        "id": 7,
+        "title": "Groceries",
+        "body": "Eggs\nFlour\nMilk",
+        "created_at": 1767225600,
+        "updated_at": 1767229200
+    }
+})))]
 pub struct NoteAnswer {
     note: Note,
 }
@@ -26,6 +35,18 @@ pub struct NoteAnswer {
 /// A page of notes (newest first).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
+#[schema(examples(json!({
+    "notes": [{
+        "id": 7,
+        "title": "Groceries",
+        "body": "Eggs\nFlour\nMilk",
+        "created_at": 1767225600,
+        "updated_at": 1767229200
+    }],
+    "page": 1,
+    "per_page": 20,
+    "total": 1
+})))]
 pub struct NotesPage {
     notes: Vec<Note>,
     page: i64,
@@ -33,12 +54,13 @@ pub struct NotesPage {
     total: i64,
 }
 
+/// Lists the account's notes, newest first, a page at a time.
 #[utoipa::path(
     context_path = "/api/notes",
     tag = "notes",
     params(
-        ("page" = Option<i64>, Query, description = "From 1"),
-        ("per_page" = Option<i64>, Query, description = "From 1 to 100 (20)"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "From 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "From 1 to 100 (20)"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = NotesPage)),
@@ -54,14 +76,21 @@ async fn list(
     Ok(Json(listing.to_json("notes")))
 }
 
+/// A new note: a title, and a body if wanted.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "title": "Groceries", "body": "Eggs\nFlour\nMilk" })))]
 struct NewNote {
+    /// One line of 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
+    /// Up to 10,000 characters; line breaks and tabs allowed. Empty by default.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     body: String,
 }
 
+/// Adds a note, within the account's `max_per_account`.
 #[utoipa::path(
     context_path = "/api/notes",
     tag = "notes",
@@ -83,10 +112,11 @@ async fn create(
     Ok((Status::Created, Json(NoteAnswer { note })))
 }
 
+/// Shows one of the account's notes.
 #[utoipa::path(
     context_path = "/api/notes",
     tag = "notes",
-    params(("id" = String, Path, description = "The note id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The note id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = NoteAnswer),
@@ -99,18 +129,25 @@ async fn show(app: &State<App>, me: AuthAccount, id: &str) -> ApiResult<Json<Not
     Ok(Json(NoteAnswer { note }))
 }
 
-/// The fields a PATCH may change; absent ones stay, unknown ones are refused.
+/// The fields a PATCH may change (at least one); absent ones stay, unknown ones are
+/// refused.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "title": "Groceries for Sunday" })))]
 struct NoteChange {
+    /// One line of 1 to 200 characters; absent: unchanged.
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
+    /// Up to 10,000 characters, line breaks and tabs allowed; absent: unchanged.
+    #[schema(max_length = 10000)]
     body: Option<String>,
 }
 
+/// Changes a note's title or body.
 #[utoipa::path(
     context_path = "/api/notes",
     tag = "notes",
-    params(("id" = String, Path, description = "The note id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The note id")),
     request_body = NoteChange,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
@@ -137,13 +174,15 @@ async fn update(
     Ok(Json(NoteAnswer { note }))
 }
 
+/// Deletes a note; this needs a recent sign-in or re-authentication.
+///
 /// Deleting asks for a recent proof of the user (`Fresh`): the example of a sensitive
 /// route of your own; a session that signed in within `reauthentication_max_age`, or
 /// re-authenticated, passes.
 #[utoipa::path(
     context_path = "/api/notes",
     tag = "notes",
-    params(("id" = String, Path, description = "The note id")),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The note id")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Deleted."),

@@ -7,11 +7,20 @@ use crate::prelude::*;
 table_row! {
     /// A note as its owner sees it.
     #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+    #[schema(examples(json!({
+        "id": 7,
+        "title": "Groceries",
+        "body": "Eggs\nFlour\nMilk",
+        "created_at": 1767225600,
+        "updated_at": 1767229200
+    })))]
     pub struct Note {
         pub id: i64,
         pub title: String,
         pub body: String,
+        /// Unix seconds.
         pub created_at: i64,
+        /// Unix seconds.
         pub updated_at: i64,
     }
 }
