@@ -238,6 +238,7 @@ pub struct BlockRequest {
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 409, description = "`conflict`: the account is already blocked", body = ErrorBody),
     ),
 )]
 #[post("/accounts/<id>/block", data = "<body>")]
@@ -262,6 +263,7 @@ pub async fn block_account(
     responses(
         (status = 200, body = AccountDetailAnswer),
         (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 409, description = "`conflict`: the account is not blocked", body = ErrorBody),
     ),
 )]
 #[post("/accounts/<id>/unblock")]

@@ -4,8 +4,10 @@
 # sends generated requests to the debug binary and fails on any 5xx or any answer the
 # document does not describe (status, content type, body schema). Every operation
 # that needs a credential gets one: a superuser's bearer token, a fresh session for
-# each operation that ends or changes its session, the pending session of a login
-# waiting for its second factor, and the introspection secret. A bounded number of
+# each operation that ends or changes its session, a refresh token for refresh, the
+# pending session of a login waiting for its second factor, and the introspection
+# secret. tests/contract/hooks.py puts in what generated data cannot guess: the
+# account's password, the current TOTP code and ids of accounts that exist. A bounded number of
 # examples per operation and a fixed seed keep it short and repeatable.
 #
 #   bash tests/contract/run.sh            # builds the debug binary if needed
@@ -78,15 +80,24 @@ curl -fs "$base/api/openapi.json" >"$work/openapi.json"
 
 # A second account with TOTP on: its password login waits for the second factor, and
 # that pending session's token is what /2fa/verify takes.
-second_password="second contract passphrase"
+second_password="plum orbit lantern quietly"
 post -d "{\"username\": \"second\", \"email\": \"second@example.com\", \"password\": \"$second_password\"}" \
   "$base/api/auth/register" >/dev/null
 second=$(sign_in second "$second_password")
 secret=$(post -H "Authorization: Bearer $second" -d "{\"password\": \"$second_password\"}" \
   "$base/api/auth/2fa/setup" | json_field secret)
-post -H "Authorization: Bearer $second" -d "{\"code\": \"$(totp "$secret")\"}" \
-  "$base/api/auth/2fa/enable" >/dev/null
+recovery_code=$(post -H "Authorization: Bearer $second" -d "{\"code\": \"$(totp "$secret")\"}" \
+  "$base/api/auth/2fa/enable" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recovery_codes"][0])')
 pending=$(sign_in second "$second_password")
+# Accounts for the admin routes to act on (see hooks.py).
+member_ids=""
+for name in member1 member2 member3; do
+  id=$(post -d "{\"username\": \"$name\", \"email\": \"$name@example.com\", \"password\": \"$second_password\"}" \
+    "$base/api/auth/register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account"]["id"])')
+  member_ids="$member_ids $id"
+done
+export CONTRACT_PASSWORD="$password" CONTRACT_RECOVERY_CODE="$recovery_code" CONTRACT_MEMBER_IDS="$member_ids"
+export SCHEMATHESIS_HOOKS="$PWD/tests/contract/hooks.py"
 
 st_run() {
   "$venv/bin/st" run "$base/api/openapi.json" \
@@ -97,24 +108,31 @@ st_run() {
 # Operations that end or change the session they are sent with run alone, each on a
 # session of its own, so every other operation is exercised signed in. The WebSocket
 # is documented but not HTTP: tests/api/sockets.rs covers it.
+# The password change goes last: the known password may change with it.
 alone=(
   '^/api/auth/logout$'
-  '^/api/auth/password$'
   '^/api/auth/sessions/\{id\}$'
   '^/api/auth/2fa/enable$'
   '^/api/auth/2fa/disable$'
+  '^/api/auth/password$'
 )
-apart='^/api/(auth/(logout|password|sessions/\{id\}|2fa/(enable|disable|verify)|introspect)|ws)$'
+apart='^/api/(auth/(logout|password|refresh|sessions/\{id\}|2fa/(enable|disable|verify)|introspect)|ws)$'
 status=0
 token=$(sign_in root "$password")
 echo "== signed in as a superuser =="
 st_run --header "Authorization: Bearer $token" --exclude-path-regex "$apart" || status=$?
+echo "== /api/auth/refresh, with a refresh token =="
+refresh_token=$(post -d "{\"login\": \"root\", \"password\": \"$password\"}" "$base/api/auth/login" | json_field refresh_token)
+st_run --header "Authorization: Bearer $refresh_token" --include-path-regex '^/api/auth/refresh$' || status=$?
 for path in "${alone[@]}"; do
   echo "== $path, on a session of its own =="
   st_run --header "Authorization: Bearer $(sign_in root "$password")" --include-path-regex "$path" || status=$?
 done
 echo "== /api/auth/2fa/verify, with a login's pending session =="
-st_run --header "Authorization: Bearer $pending" --include-path-regex '^/api/auth/2fa/verify$' || status=$?
+# Generated cases only: the hook's recovery code must come before three wrong codes
+# end the pending session, and the coverage phase's cases do not pass through hooks.
+st_run --header "Authorization: Bearer $pending" --include-path-regex '^/api/auth/2fa/verify$' \
+  --phases fuzzing || status=$?
 echo "== /api/auth/introspect, with the introspection secret =="
 st_run --header "Authorization: Bearer $GATEHOUSE_INTROSPECTION_SECRET" \
   --include-path-regex '^/api/auth/introspect$' || status=$?
