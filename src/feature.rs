@@ -94,7 +94,7 @@ pub trait Feature: Send + Sync + 'static {
     fn stage(&self, setup: &Setup<'_>) -> Result<AdHoc, ConfigError>;
 
     /// The defaults of its settings section as a JSON object, so the docs check
-    /// (`tests/api/config.rs`) can hold Rocket.toml and the README to them.
+    /// (`tests/api/config.rs`) can hold Rocket.toml and the configuration reference to them.
     fn default_settings(&self) -> serde_json::Value {
         serde_json::Value::Null
     }

@@ -630,7 +630,7 @@ pub fn me(account: AuthAccount) -> Json<Account> {
 pub struct ProfileChange {
     /// A name (one line of at most 100 characters), or null or "" to clear it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, required = true)]
     display_name: Option<Option<String>>,
 }
 

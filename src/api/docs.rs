@@ -29,7 +29,7 @@ pub struct ErrorBody {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ErrorDetail {
-    /// The stable code (`invalid_token`, `validation_failed`, …); see the README's tables.
+    /// The stable code (`invalid_token`, `validation_failed`, …); see the book's JSON API chapter (docs/src/api.md).
     code: String,
     /// A sentence for people.
     message: String,
@@ -329,7 +329,9 @@ impl Modify for SecuritySchemes {
             "csrf",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-CSRF-Token".to_string(),
-                "With the cookie, on unsafe methods: the value of the csrf cookie.".to_string(),
+                "With the cookie, on unsafe methods: the session's CSRF token, the `csrf_token` of \
+                 the login answer or of GET /api/auth/csrf (on the same host, also the csrf \
+                 cookie's value).".to_string(),
             ))),
         );
     }

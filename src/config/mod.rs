@@ -287,7 +287,7 @@ impl Settings {
         let known = defaults(profile);
         if let Some(unknown) = given.keys().find(|key| !known.contains_key(*key)) {
             return Err(ConfigError::Figment(format!(
-                "`{unknown}` ({ENV_PREFIX}{}): unknown setting; see the settings table of the README",
+                "`{unknown}` ({ENV_PREFIX}{}): unknown setting; see the configuration reference (docs/src/configuration.md)",
                 unknown.to_uppercase()
             )));
         }

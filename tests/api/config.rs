@@ -327,15 +327,19 @@ fn check_rows(
     }
 }
 
-/// The README's settings tables (one row per key, the default in backticks as TOML,
-/// `(release: …)` where it differs) name exactly the keys of the `gatehouse` table.
+/// The book's configuration reference (`docs/src/configuration.md`: one row per key,
+/// the default in backticks as TOML, `(release: …)` where it differs) names exactly
+/// the keys of the `gatehouse` table.
 #[test]
-fn the_readme_lists_every_setting_with_the_codes_default() {
+fn the_configuration_reference_lists_every_setting_with_the_codes_default() {
     use gatehouse::config::{defaults, Profile};
     use std::collections::BTreeMap;
 
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/src/configuration.md"
+    ))
+    .unwrap();
     let rows = settings_rows(&readme);
     let mut expected: BTreeMap<String, (serde_json::Value, Option<serde_json::Value>)> =
         BTreeMap::new();
@@ -344,7 +348,7 @@ fn the_readme_lists_every_setting_with_the_codes_default() {
         let differs = release.get(&key).filter(|r| **r != value).cloned();
         expected.insert(key, (value, differs));
     }
-    check_rows("the README", &rows, &expected);
+    check_rows("docs/src/configuration.md", &rows, &expected);
     let settings_rows = rows
         .keys()
         .filter(|key| {
@@ -353,12 +357,12 @@ fn the_readme_lists_every_setting_with_the_codes_default() {
         })
         .filter(|key| !expected.contains_key(*key));
     for key in settings_rows {
-        // Other tables of the README start with a backticked path or name too; only
-        // rows that look like settings keys are held to the code.
+        // Other tables start with a backticked path or name too; only rows that look
+        // like settings keys are held to the code.
         assert!(
             !readme.contains(&format!("| `{key}` | `"))
                 && !readme.contains(&format!("| `{key}` | none")),
-            "the README documents `{key}`, which the code does not know"
+            "docs/src/configuration.md documents `{key}`, which the code does not know"
         );
     }
 }

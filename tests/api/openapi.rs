@@ -364,3 +364,35 @@ async fn the_document_states_the_constraints_the_api_enforces_with_these_setting
     let login = &schemas["LoginRequest"]["properties"];
     assert!(login["password"]["minLength"].is_null(), "{login}");
 }
+
+/// The book's reference names every `/api` route Gatehouse mounts (mail and 2FA on),
+/// as `METHOD /path` in backticks (a query may follow), so a new route cannot go
+/// undocumented.
+#[rocket::async_test]
+async fn the_book_names_every_api_route() {
+    let (app, _mail) = with_mail(true).await;
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src");
+    let book: String = std::fs::read_dir(folder)
+        .unwrap()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "md").then(|| std::fs::read_to_string(path).unwrap())
+        })
+        .collect();
+    let features: Vec<String> = gatehouse::features::all()
+        .iter()
+        .map(|feature| format!(" /api/{}", feature.name()))
+        .collect();
+    let missing: Vec<String> = mounted(&app)
+        .into_iter()
+        .filter(|route| {
+            !features
+                .iter()
+                .any(|prefix| route.contains(prefix.as_str()))
+        })
+        .filter(|route| {
+            !book.contains(&format!("`{route}`")) && !book.contains(&format!("`{route}?"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "docs/src names none of {missing:#?}");
+}

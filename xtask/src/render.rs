@@ -1302,7 +1302,7 @@ pub fn routes() -> Vec<Route> {
         update_@@SINGULAR@@,
         delete_@@SINGULAR@@
     ),
-    tags((name = "@@NAME@@", description = "@@LABEL@@: each account's own"))
+    tags((name = "@@NAME@@", description = "@@LABEL@@: each account's own."))
 )]
 pub struct @@FEATURE@@Api;
 

@@ -14,7 +14,7 @@ pub fn routes() -> Vec<Route> {
 
 /// The feature's part of the API document: every route above, annotated below.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, create, show, update, delete), tags((name = "notes", description = "The worked example: your own notes")))]
+#[openapi(paths(list, create, show, update, delete), tags((name = "notes", description = "The worked example: your own notes.")))]
 pub struct NotesApi;
 
 /// One note.
