@@ -26,9 +26,6 @@ pub const MAX_BLOCK_REASON_CHARS: usize = 500;
 /// Longest account search, in bytes: the longest email address.
 pub const MAX_SEARCH_BYTES: usize = 254;
 
-/// Account searches one instance runs at once; more wait their turn.
-pub const CONCURRENT_SEARCHES: usize = 2;
-
 /// The acting admin as the database has it now, not as the guard's cache saw it up to
 /// `session_cache_ms` ago: a demotion or block made elsewhere stops admin actions at once.
 pub async fn current_admin(app: &App, account_id: i64) -> Result<Actor, AppError> {

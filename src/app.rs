@@ -18,6 +18,9 @@ use crate::sessions::cache::SessionCache;
 use crate::tokens::TokenKeys;
 use crate::two_factor::crypto::TwoFactorKeys;
 
+/// Account searches one instance runs at once; more wait their turn.
+pub const CONCURRENT_SEARCHES: usize = 2;
+
 pub struct App {
     pub settings: Arc<Settings>,
     pub db: DbPool,
@@ -31,7 +34,7 @@ pub struct App {
     pub breach_check: Option<BreachCheck>,
     pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
-    /// Admin searches running at once (see [`crate::admin::list_accounts`]).
+    /// Admin searches running at once (see `admin::list_accounts`).
     pub account_searches: rocket::tokio::sync::Semaphore,
 }
 
@@ -79,7 +82,11 @@ impl App {
                 None
             });
         let session_cache = Arc::new(SessionCache::new(settings.service.session_cache_ms));
-        let metrics = Metrics::new(&hasher, &session_cache, &db);
+        let metrics = Metrics::new(
+            Arc::new(hasher.clone()),
+            session_cache.lookup_counters(),
+            &db,
+        );
         Ok(App {
             outbox,
             breach_check,
@@ -87,9 +94,7 @@ impl App {
             metrics,
             two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
             rate_limits: RateLimiter::new(&settings.rate_limits, store),
-            account_searches: rocket::tokio::sync::Semaphore::new(
-                crate::admin::CONCURRENT_SEARCHES,
-            ),
+            account_searches: rocket::tokio::sync::Semaphore::new(CONCURRENT_SEARCHES),
             settings,
             db,
             keys,

@@ -17,8 +17,6 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::db::DbPool;
-use crate::password::Hasher;
-use crate::sessions::cache::SessionCache;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
@@ -60,6 +58,15 @@ struct RequestLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// What the registry reads of the hashing queue (`password::Hasher` implements it),
+/// so this module needs nothing of the password module's.
+pub trait HashQueue: Send + Sync + 'static {
+    /// Jobs admitted and not yet finished.
+    fn queue_depth(&self) -> usize;
+    /// How long jobs waited for a hashing thread, in seconds.
+    fn wait_histogram(&self) -> Histogram;
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: HistogramFamily<RequestLabels>,
@@ -69,12 +76,18 @@ pub struct Metrics {
     hash_queue_depth: Gauge<i64, AtomicI64>,
     pool_connections: Gauge<i64, AtomicI64>,
     pool_idle: Gauge<i64, AtomicI64>,
-    hasher: Hasher,
+    hasher: Arc<dyn HashQueue>,
     db: DbPool,
 }
 
 impl Metrics {
-    pub fn new(hasher: &Hasher, cache: &SessionCache, db: &DbPool) -> Arc<Metrics> {
+    /// `session_lookups`: the session cache's hit and miss counters, which it counts
+    /// itself.
+    pub fn new(
+        hasher: Arc<dyn HashQueue>,
+        session_lookups: (Counter, Counter),
+        db: &DbPool,
+    ) -> Arc<Metrics> {
         let mut registry = Registry::with_prefix(crate::config::app_name());
         let requests: HistogramFamily<RequestLabels> =
             Family::new_with_constructor(|| Histogram::new(latency_buckets()));
@@ -122,7 +135,7 @@ impl Metrics {
             "Database connections open and idle",
             pool_idle.clone(),
         );
-        let (hits, misses) = cache.lookup_counters();
+        let (hits, misses) = session_lookups;
         registry.register(
             "session_cache_hits",
             "Session checks answered from memory",
@@ -142,7 +155,7 @@ impl Metrics {
             hash_queue_depth,
             pool_connections,
             pool_idle,
-            hasher: hasher.clone(),
+            hasher,
             db: db.clone(),
         })
     }

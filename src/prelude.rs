@@ -5,7 +5,7 @@
 //! Content-Security-Policy, and the Rocket, serde and askama items every feature uses.
 
 pub use crate::api::body::JsonBody;
-pub use crate::api::docs::ErrorBody;
+pub use crate::api::error::ErrorBody;
 pub use crate::app::App;
 pub use crate::clock::utc_minute;
 pub use crate::config::ConfigError;

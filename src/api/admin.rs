@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::body::JsonBody;
-use super::docs::ErrorBody;
+use super::error::ErrorBody;
 use crate::accounts::AccountDetail;
 use crate::admin::{self, Actor, FlagChange, Paging};
 use crate::app::App;

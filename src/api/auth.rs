@@ -81,10 +81,10 @@ pub struct AccountAnswer {
     request_body = RegisterRequest,
     responses(
         (status = 201, body = AccountAnswer),
-        (status = 409, description = "`conflict`: the username or email is taken (see `fields`)", body = super::docs::ErrorBody),
-        (status = 403, description = "`registration_closed`", body = super::docs::ErrorBody),
-        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
-        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+        (status = 409, description = "`conflict`: the username or email is taken (see `fields`)", body = super::error::ErrorBody),
+        (status = 403, description = "`registration_closed`", body = super::error::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::error::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::error::ErrorBody),
     ),
 )]
 #[post("/register", data = "<body>")]
@@ -236,11 +236,11 @@ impl<'r> FromRequest<'r> for CsrfRequest<'r> {
     request_body = LoginRequest,
     responses(
         (status = 200, body = TokenPair),
-        (status = 401, description = "`invalid_credentials`", body = super::docs::ErrorBody),
-        (status = 403, description = "`account_blocked`, `account_inactive`, `email_unverified`", body = super::docs::ErrorBody),
-        (status = 423, description = "`account_locked` (with `retry_after` unless only an admin can unlock)", body = super::docs::ErrorBody),
-        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
-        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+        (status = 401, description = "`invalid_credentials`", body = super::error::ErrorBody),
+        (status = 403, description = "`account_blocked`, `account_inactive`, `email_unverified`", body = super::error::ErrorBody),
+        (status = 423, description = "`account_locked` (with `retry_after` unless only an admin can unlock)", body = super::error::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::error::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::error::ErrorBody),
     ),
 )]
 #[post("/login", data = "<body>")]
@@ -322,9 +322,9 @@ impl<'r> FromRequest<'r> for PresentedRefreshToken {
     ),
     responses(
         (status = 200, body = TokenPair),
-        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `session_revoked`, `token_reused`", body = super::docs::ErrorBody),
-        (status = 403, description = "`account_blocked`, `account_inactive`, `csrf_failed`", body = super::docs::ErrorBody),
-        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `session_revoked`, `token_reused`", body = super::error::ErrorBody),
+        (status = 403, description = "`account_blocked`, `account_inactive`, `csrf_failed`", body = super::error::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::error::ErrorBody),
     ),
 )]
 #[post("/refresh", data = "<body>")]
@@ -418,8 +418,8 @@ pub struct LogoutRequest {
     ),
     responses(
         (status = 204, description = "The session ended (also when it had ended already)."),
-        (status = 401, description = "`missing_token`, `invalid_token`", body = super::docs::ErrorBody),
-        (status = 403, description = "`csrf_failed`", body = super::docs::ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token`", body = super::error::ErrorBody),
+        (status = 403, description = "`csrf_failed`", body = super::error::ErrorBody),
     ),
 )]
 #[post("/logout", data = "<body>")]
@@ -470,11 +470,11 @@ pub struct Reauthentication {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, body = Reauthenticated),
-        (status = 401, description = "`invalid_credentials` (a wrong password), `invalid_otp` (a wrong code), or a token error", body = super::docs::ErrorBody),
-        (status = 409, description = "`conflict`: a code, but 2FA is off", body = super::docs::ErrorBody),
-        (status = 423, description = "`account_locked`", body = super::docs::ErrorBody),
-        (status = 429, description = "`rate_limited`", body = super::docs::ErrorBody),
-        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+        (status = 401, description = "`invalid_credentials` (a wrong password), `invalid_otp` (a wrong code), or a token error", body = super::error::ErrorBody),
+        (status = 409, description = "`conflict`: a code, but 2FA is off", body = super::error::ErrorBody),
+        (status = 423, description = "`account_locked`", body = super::error::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::error::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::error::ErrorBody),
     ),
 )]
 #[post("/reauthenticate", data = "<body>")]
@@ -556,8 +556,8 @@ pub struct IntrospectionRequest<'r> {
                 "exp": 1767226500
             })
         ),
-        (status = 401, description = "`invalid_token`: no or a wrong service credential", body = super::docs::ErrorBody),
-        (status = 404, description = "`not_found`: no `introspection_secret` is configured", body = super::docs::ErrorBody),
+        (status = 401, description = "`invalid_token`: no or a wrong service credential", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no `introspection_secret` is configured", body = super::error::ErrorBody),
     ),
 )]
 #[post("/introspect", data = "<form>")]
@@ -691,9 +691,9 @@ pub struct PasswordChange {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Changed; the other sessions ended."),
-        (status = 409, description = "`conflict`: a reset landed meanwhile", body = super::docs::ErrorBody),
-        (status = 423, description = "`account_locked`", body = super::docs::ErrorBody),
-        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::docs::ErrorBody),
+        (status = 409, description = "`conflict`: a reset landed meanwhile", body = super::error::ErrorBody),
+        (status = 423, description = "`account_locked`", body = super::error::ErrorBody),
+        (status = 503, description = "`server_busy`: the hashing queue is full", body = super::error::ErrorBody),
     ),
 )]
 #[post("/password", data = "<body>")]

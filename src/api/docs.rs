@@ -7,39 +7,16 @@
 //! [`CommonAnswers`] adds those every route of a kind shares (a JSON body's 400, 413,
 //! 415 and 422, a signed-in route's 401 and 403, a path naming a resource's 404,
 //! every route's 500), all with the one
-//! error shape, [`ErrorBody`].
-
-use std::collections::BTreeMap;
+//! error shape, [`ErrorBody`] (in `api/error.rs`, beside the answers it describes).
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, Response, ResponseBuilder};
-use utoipa::{Modify, OpenApi as _, ToSchema};
+use utoipa::openapi::{OpenApi, RefOr};
+use utoipa::{Modify, OpenApi as _};
 
+use super::error::{error_answer, ErrorBody, ErrorDetail};
 use crate::config::Settings;
 use crate::feature::Feature;
-
-/// Every error answer: `{"error": {code, message, fields?, retry_after?, attempts_left?}}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorDetail {
-    /// The stable code (`invalid_token`, `validation_failed`, …); see the book's JSON API chapter (docs/src/api.md).
-    code: String,
-    /// A sentence for people.
-    message: String,
-    /// Per field, what is wrong (`validation_failed`, `conflict`).
-    fields: Option<BTreeMap<String, String>>,
-    /// Seconds to wait (`account_locked`, `rate_limited`, `server_busy`).
-    retry_after: Option<i64>,
-    /// Codes left before a pending login ends (`invalid_otp`).
-    attempts_left: Option<i64>,
-}
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -425,21 +402,6 @@ fn add_common_answers(operation: &mut Operation, names_a_resource: bool) {
             }
         }
     }
-}
-
-/// An error answer with the shared body.
-pub fn error_answer(description: &str) -> Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                    "ErrorBody",
-                ))))
-                .build(),
-        )
-        .build()
 }
 
 /// Where the document is served, and Swagger UI beside it.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::AccountAnswer;
 use super::body::{JsonBody, OptionalJson};
-use super::docs::ErrorBody;
+use super::error::ErrorBody;
 use crate::app::App;
 use crate::email::tokens::Presented;
 use crate::email::{change, password_reset, verification};

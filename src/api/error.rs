@@ -2,6 +2,7 @@
 //! with the status of the error table, plus `retry_after` (and `Retry-After`) on a
 //! lock and `attempts_left` on a wrong second-factor code.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rocket::http::{Header, Status};
@@ -9,6 +10,8 @@ use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
 use rocket::Request;
 use serde_json::json;
+use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
+use utoipa::ToSchema;
 
 use crate::error::AppError;
 
@@ -81,4 +84,41 @@ fn json_answer(error: &AppError, request: &Request<'_>) -> response::Result<'sta
         response.header(Header::new("Retry-After", seconds.to_string()));
     }
     Ok(response.finalize())
+}
+
+/// Every error answer: `{"error": {code, message, fields?, retry_after?, attempts_left?}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// The stable code (`invalid_token`, `validation_failed`, …); see the book's JSON API chapter (docs/src/api.md).
+    code: String,
+    /// A sentence for people.
+    message: String,
+    /// Per field, what is wrong (`validation_failed`, `conflict`).
+    fields: Option<BTreeMap<String, String>>,
+    /// Seconds to wait (`account_locked`, `rate_limited`, `server_busy`).
+    retry_after: Option<i64>,
+    /// Codes left before a pending login ends (`invalid_otp`).
+    attempts_left: Option<i64>,
+}
+
+/// An error answer with the shared body.
+pub fn error_answer(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    "ErrorBody",
+                ))))
+                .build(),
+        )
+        .build()
 }

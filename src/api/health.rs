@@ -41,7 +41,7 @@ pub fn live() -> Json<Value> {
             body = Object,
             example = json!({ "status": "ok", "database": "ok" })
         ),
-        (status = 503, description = "`database_unavailable`, or `schema_behind` (migrations this version needs are not applied: `gatehouse migrate`)", body = super::docs::ErrorBody),
+        (status = 503, description = "`database_unavailable`, or `schema_behind` (migrations this version needs are not applied: `gatehouse migrate`)", body = super::error::ErrorBody),
     ),
 )]
 #[get("/health")]

@@ -68,7 +68,7 @@ pub async fn list(app: &State<App>, caller: AuthAccount) -> Result<Json<Sessions
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Ended."),
-        (status = 404, description = "`not_found`: not a live session of yours", body = super::docs::ErrorBody),
+        (status = 404, description = "`not_found`: not a live session of yours", body = super::error::ErrorBody),
     ),
 )]
 #[delete("/sessions/<id>")]

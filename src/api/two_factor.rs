@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::TokenPair;
 use super::body::JsonBody;
-use super::docs::ErrorBody;
+use super::error::ErrorBody;
 use crate::app::App;
 use crate::error::AppError;
 use crate::guards::{AuthAccount, PendingSession};

@@ -91,9 +91,9 @@ fn is_own_origin(app: &App, host: Option<&str>, origin: &str) -> bool {
     tag = "websocket",
     responses(
         (status = 101, description = "Switching Protocols: the socket is open"),
-        (status = 400, description = "Not a WebSocket upgrade request", body = super::docs::ErrorBody),
-        (status = 401, description = "The cookie's session has ended (a token error code)", body = super::docs::ErrorBody),
-        (status = 403, description = "`origin_refused`: the cookie from a page of another origin; `account_blocked`", body = super::docs::ErrorBody),
+        (status = 400, description = "Not a WebSocket upgrade request", body = super::error::ErrorBody),
+        (status = 401, description = "The cookie's session has ended (a token error code)", body = super::error::ErrorBody),
+        (status = 403, description = "`origin_refused`: the cookie from a page of another origin; `account_blocked`", body = super::error::ErrorBody),
     ),
 )]
 #[get("/ws")]

@@ -245,7 +245,7 @@ pub fn code_defaults() -> Figment {
 
 /// The figment every entry point starts from: Rocket's own (Rocket.toml and `ROCKET_*`),
 /// then `GATEHOUSE_*` for the auth settings (`GATEHOUSE_<FEATURE>__<KEY>` for a
-/// feature's own section) and `DATABASE_URL` for the database; in the debug profile,
+/// feature's own section, each further `__` one level deeper) and `DATABASE_URL` for the database; in the debug profile,
 /// the development secrets (see [`dev_secrets`]) for the secrets none of them sets.
 pub fn figment() -> Figment {
     // Rocket's own composition (its defaults, Rocket.toml, `ROCKET_*`), with
@@ -259,9 +259,15 @@ pub fn figment() -> Figment {
             rocket::Config::DEFAULT_PROFILE,
         ))
         .merge(
-            Env::prefixed(ENV_PREFIX).map(|key| match key.as_str().split_once("__") {
-                Some((feature, rest)) => format!("{feature}.{rest}").into(),
-                None => format!("gatehouse.{key}").into(),
+            // `GATEHOUSE_A__B__C` is `a.b.c`: every `__` nests one level, so a
+            // section's own tables can be set too.
+            Env::prefixed(ENV_PREFIX).map(|key| {
+                let key = key.as_str();
+                if key.contains("__") {
+                    key.replace("__", ".").into()
+                } else {
+                    format!("gatehouse.{key}").into()
+                }
             }),
         )
         .merge(

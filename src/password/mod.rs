@@ -367,3 +367,13 @@ fn verify_with(
         Verdict::MatchNeedsRehash
     }
 }
+
+impl crate::metrics::HashQueue for Hasher {
+    fn queue_depth(&self) -> usize {
+        Hasher::queue_depth(self)
+    }
+
+    fn wait_histogram(&self) -> Histogram {
+        Hasher::wait_histogram(self)
+    }
+}

@@ -561,3 +561,24 @@ fn the_readme_states_the_minimum_rust_version() {
         "the README should say: It needs Rust {declared} or newer"
     );
 }
+
+/// Every `__` in a variable's name nests one level: `GATEHOUSE_A__B__C` sets `c` in
+/// the table `b` of the section `a`, so a section's nested settings can be set from
+/// the environment too.
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
+fn nested_settings_are_read_from_the_environment() {
+    rocket::figment::Jail::expect_with(|jail| {
+        jail.set_env("GATEHOUSE_PROBE__LIMITS__DAILY", "12");
+        jail.set_env("GATEHOUSE_PROBE__NAME", "probe");
+        jail.set_env("GATEHOUSE_ACCESS_TTL", "600");
+        let figment = gatehouse::figment();
+        let daily: u32 = figment.extract_inner("probe.limits.daily").unwrap();
+        assert_eq!(daily, 12);
+        let name: String = figment.extract_inner("probe.name").unwrap();
+        assert_eq!(name, "probe");
+        let ttl: u64 = figment.extract_inner("gatehouse.access_ttl").unwrap();
+        assert_eq!(ttl, 600);
+        Ok(())
+    });
+}

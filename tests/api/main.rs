@@ -10,6 +10,7 @@ mod support;
 
 mod admin;
 mod admin_rules;
+mod architecture;
 mod blocks;
 mod bounds;
 mod claims;
