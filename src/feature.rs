@@ -59,6 +59,8 @@ const RESERVED_NAMES: &[&str] = &[
     "prune",
     "doctor",
     "help",
+    // Gatehouse's own parts.
+    "two_factor",
     // Page roots and /api paths.
     "api",
     "static",

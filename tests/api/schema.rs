@@ -93,3 +93,71 @@ async fn both_backends_build_the_same_tables_and_columns() {
     assert!(postgres_schema.contains_key("accounts") && postgres_schema.contains_key("notes"));
     assert_eq!(sqlite_schema, postgres_schema);
 }
+
+/// `(table, on delete)` of every foreign key to `accounts`, for the database behind
+/// `pool`.
+async fn references_to_accounts(pool: &AnyPool, sqlite: bool) -> Vec<(String, String)> {
+    if sqlite {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut found = Vec::new();
+        for table in tables {
+            let keys: Vec<(String, String)> = sqlx::query_as(&format!(
+                "SELECT \"table\", on_delete FROM pragma_foreign_key_list('{table}')"
+            ))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            found.extend(
+                keys.into_iter()
+                    .filter(|(target, _)| target == "accounts")
+                    .map(|(_, rule)| (table.clone(), rule)),
+            );
+        }
+        found
+    } else {
+        sqlx::query_as(
+            "SELECT kcu.table_name::TEXT, rc.delete_rule::TEXT \
+             FROM information_schema.referential_constraints rc \
+             JOIN information_schema.key_column_usage kcu \
+               ON kcu.constraint_name = rc.constraint_name \
+             JOIN information_schema.constraint_column_usage ccu \
+               ON ccu.constraint_name = rc.unique_constraint_name \
+             WHERE ccu.table_name = 'accounts'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+}
+
+/// Deleting an account deletes its rows by foreign-key cascade (or keeps a row that
+/// merely names it, with the name cleared): no foreign key to `accounts` may block
+/// the deletion or leave a dangling id. Features' tables included.
+#[rocket::async_test]
+async fn every_foreign_key_to_accounts_cascades_or_sets_null() {
+    let db = TestDatabase::new().await;
+    let sqlite = db.url.starts_with("sqlite:");
+    let app = spawn_app_on(db, |f| f).await;
+    let references = references_to_accounts(&app.pool(), sqlite).await;
+    let tables: Vec<&str> = references.iter().map(|(table, _)| table.as_str()).collect();
+    for expected in [
+        "sessions",
+        "recovery_codes",
+        "email_tokens",
+        "notes",
+        "accounts",
+    ] {
+        assert!(tables.contains(&expected), "{expected} in {references:?}");
+    }
+    for (table, rule) in &references {
+        assert!(
+            rule.eq_ignore_ascii_case("CASCADE") || rule.eq_ignore_ascii_case("SET NULL"),
+            "{table}: ON DELETE {rule}"
+        );
+    }
+}
