@@ -86,8 +86,26 @@ fn ignored() -> Vec<String> {
 
 /// Copies the project's files (but for `.git` and what cargo-generate ignores) into
 /// `to`, writing only what changed (so the copy's crate is not rebuilt from scratch
-/// every run).
+/// every run), and removes what the project does not have: a feature or migration an
+/// earlier run generated must not linger.
 fn copy_tree(from: &Path, to: &Path, ignored: &[String]) {
+    for entry in std::fs::read_dir(to).into_iter().flatten().flatten() {
+        let source = from.join(entry.file_name());
+        let relative = source
+            .strip_prefix(ROOT)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if source.exists() && !ignored.contains(&relative) {
+            continue;
+        }
+        let path = entry.path();
+        let _ = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+    }
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let relative = entry.path();
@@ -327,7 +345,12 @@ fn a_generated_project_with_a_new_feature_passes_all_its_tests() {
             .args(["xtask", "new-feature", name])
             .args(*fields)
             .current_dir(&project)
-            .env("CARGO_TARGET_DIR", target_dir())
+            // Not the shared folder: the copy's xtask binary would land where the
+            // repository's own `cargo xtask` finds it.
+            .env(
+                "CARGO_TARGET_DIR",
+                target_dir().join("template-check").join("xtask-target"),
+            )
             .output()
             .expect("cargo runs");
         assert!(
