@@ -13,6 +13,9 @@
 //! the next request, not at token expiry. A refused request fails with 401 (missing,
 //! invalid or expired token, revoked session), 403 (`account_blocked`,
 //! `account_inactive`, `forbidden`) and, under `/api`, a JSON body with the code.
+//!
+//! Beside them: the error stash (`stash.rs`), the client's address behind proxies
+//! (`client.rs`) and [`DistinctQuery`] (`query.rs`).
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -30,36 +33,13 @@ use crate::error::AppError;
 use crate::sessions::ClientInfo;
 use crate::tokens::{TokenKind, VerifiedToken};
 
-/// The error a failing guard or body parser leaves for the catcher, which renders
-/// it (guards and data guards cannot answer with a body themselves).
-#[derive(Default)]
-struct Stash(Mutex<Option<Arc<AppError>>>);
+mod client;
+mod query;
+mod stash;
 
-/// Records `error` for the catcher of this request; returns its status.
-pub fn stash(request: &Request<'_>, error: impl Into<Arc<AppError>>) -> Status {
-    let error = error.into();
-    let status = error.status();
-    let slot = request.local_cache(Stash::default);
-    *slot
-        .0
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
-    status
-}
-
-/// Takes the stashed error if it matches `status`, else a generic one for it.
-pub fn take_stashed(request: &Request<'_>, status: Status) -> Arc<AppError> {
-    let slot = request.local_cache(Stash::default);
-    let stashed = slot
-        .0
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take();
-    match stashed {
-        Some(error) if error.status() == status => error,
-        _ => Arc::new(AppError::from_status(status)),
-    }
-}
+pub use client::{client_address, client_of, known_client_address};
+pub use query::DistinctQuery;
+pub use stash::{stash, take_stashed};
 
 /// A request with a valid access token of a live session.
 #[derive(Debug, Clone)]
@@ -305,120 +285,6 @@ impl<'r> FromRequest<'r> for SuperuserAccount {
             account: found.account,
         })
     }
-}
-
-/// Where the request came from, recorded on the session it opens.
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for ClientInfo {
-    type Error = ();
-
-    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        Outcome::Success(client_of(request))
-    }
-}
-
-/// The request's client: its user agent (cut to a bounded length) and its address,
-/// the peer's unless the peer is a trusted proxy (see [`client_address`]).
-pub fn client_of(request: &Request<'_>) -> ClientInfo {
-    let ip = request.remote().map(|peer| {
-        let peer = peer.ip().to_canonical();
-        match request.rocket().state::<App>() {
-            Some(app) => client_address(peer, request, &app.settings.clients),
-            None => peer,
-        }
-    });
-    ClientInfo {
-        request_id: Some(crate::web::requests::request_id(request).to_string()),
-        ..ClientInfo::new(
-            request.headers().get_one("User-Agent"),
-            ip.map(|ip| ip.to_string()),
-        )
-    }
-}
-
-/// The client's address: `peer` itself, unless it is a trusted proxy; then the
-/// configured header's addresses are read right to left (every occurrence, in order),
-/// skipping trusted proxies, and the first untrusted one is the client. A hop that is
-/// not an address ends the walk at the last trusted one, so garbage is never believed.
-pub fn client_address(peer: IpAddr, request: &Request<'_>, clients: &Clients) -> IpAddr {
-    walk_hops(peer, request, clients).0
-}
-
-/// [`client_address`], or `None` when a trusted proxy's header held a hop that is not
-/// an address: the client is then unknown, which is not the same as being the proxy
-/// (what may only be shown to listed addresses, `/metrics`, must not take it for one).
-pub fn known_client_address(
-    peer: IpAddr,
-    request: &Request<'_>,
-    clients: &Clients,
-) -> Option<IpAddr> {
-    match walk_hops(peer, request, clients) {
-        (address, true) => Some(address),
-        (_, false) => None,
-    }
-}
-
-/// The client's address, and whether the walk ended on an address (not on garbage).
-fn walk_hops(peer: IpAddr, request: &Request<'_>, clients: &Clients) -> (IpAddr, bool) {
-    let Some(header) = &clients.client_ip_header else {
-        return (peer, true);
-    };
-    if !clients.trusts(peer) {
-        return (peer, true);
-    }
-    let hops: Vec<&str> = request
-        .headers()
-        .get(header)
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .collect();
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        let Some(address) = parse_hop(hop) else {
-            return (client, false);
-        };
-        client = address;
-        if !clients.trusts(address) {
-            break;
-        }
-    }
-    (client, true)
-}
-
-/// Refuses (422, naming the field) a query string that gives a field twice: Rocket
-/// would drop both values, and a search would silently become a list of everything.
-/// `q[]`, `q.x` and `q[0]` are all the field `q` to Rocket's form parser, so the
-/// comparison is of the name's first key.
-pub struct DistinctQuery;
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for DistinctQuery {
-    type Error = ();
-
-    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let mut seen = std::collections::HashSet::new();
-        let fields = request
-            .uri()
-            .query()
-            .into_iter()
-            .flat_map(|query| query.segments());
-        for (name, _) in fields {
-            let field = name.split(['.', '[']).next().unwrap_or(name);
-            if !seen.insert(field) {
-                let error = AppError::field(field, "is given more than once");
-                return Outcome::Error((stash(request, error), ()));
-            }
-        }
-        Outcome::Success(DistinctQuery)
-    }
-}
-
-/// `203.0.113.7`, `2001:db8::1`, `[2001:db8::1]:443` or `203.0.113.7:443`.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    hop.parse::<IpAddr>()
-        .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|s| s.ip()))
-        .ok()
-        .map(|ip| ip.to_canonical())
 }
 
 /// A guard `G` (say [`AuthAccount`] or [`SuperuserAccount`]) whose session proved its
