@@ -30,14 +30,18 @@ struct AppFiles {
 }
 
 impl AppFiles {
-    /// The file `relative` names inside the folder, symlinks resolved; `None` when it
-    /// is missing or resolves outside the folder.
-    async fn inside(&self, relative: &Path) -> Option<PathBuf> {
-        let root = rocket::tokio::fs::canonicalize(&self.dir).await.ok()?;
-        let found = rocket::tokio::fs::canonicalize(root.join(relative))
-            .await
-            .ok()?;
-        found.starts_with(&root).then_some(found)
+    /// The entry `relative` names inside the folder, symlinks resolved, and whether it
+    /// is a folder; `None` when it is missing or resolves outside the folder. Every
+    /// file-system call is the runtime's, off the async workers.
+    async fn inside(&self, relative: &Path) -> Option<(PathBuf, bool)> {
+        use rocket::tokio::fs;
+        let root = fs::canonicalize(&self.dir).await.ok()?;
+        let found = fs::canonicalize(root.join(relative)).await.ok()?;
+        if !found.starts_with(&root) {
+            return None;
+        }
+        let is_dir = fs::metadata(&found).await.ok()?.is_dir();
+        Some((found, is_dir))
     }
 }
 
@@ -50,7 +54,7 @@ impl Handler for AppFiles {
         };
         let path = request.uri().path();
         let mut target = self.inside(&relative).await;
-        if let Some(found) = target.as_ref().filter(|found| found.is_dir()) {
+        if let Some((found, true)) = &target {
             // A folder is served as its index, at a path ending in `/` so that its
             // relative links resolve inside it.
             if !path.ends_with('/') {
@@ -62,12 +66,12 @@ impl Handler for AppFiles {
             .segments()
             .last()
             .is_some_and(|segment| segment.contains('.'));
-        let file = match target.filter(|found| found.is_file()) {
-            Some(found) => found,
-            None if names_a_file => return Outcome::forward(data, Status::NotFound),
-            None => match self.inside(Path::new("index.html")).await {
-                Some(index) => index,
-                None => {
+        let file = match target {
+            Some((found, false)) => found,
+            _ if names_a_file => return Outcome::forward(data, Status::NotFound),
+            _ => match self.inside(Path::new("index.html")).await {
+                Some((index, false)) => index,
+                _ => {
                     log::error!("spa_dir: {} has no index.html", self.dir.display());
                     return Outcome::forward(data, Status::NotFound);
                 }
