@@ -258,24 +258,25 @@ pub fn figment() -> Figment {
             "ROCKET_PROFILE",
             rocket::Config::DEFAULT_PROFILE,
         ))
-        .merge(
-            // `GATEHOUSE_A__B__C` is `a.b.c`: every `__` nests one level, so a
-            // section's own tables can be set too.
-            Env::prefixed(ENV_PREFIX).map(|key| {
-                let key = key.as_str();
-                if key.contains("__") {
-                    key.replace("__", ".").into()
-                } else {
-                    format!("gatehouse.{key}").into()
-                }
-            }),
-        )
+        .merge(Env::prefixed(ENV_PREFIX).map(|key| env_key(key.as_str()).into()))
         .merge(
             Env::raw()
                 .only(&["DATABASE_URL"])
                 .map(|_| format!("databases.{DATABASE_NAME}.url").into()),
         );
     dev_secrets::beneath(figment)
+}
+
+/// Where a `GATEHOUSE_*` variable (its name after the prefix, lower-cased) lands:
+/// `access_ttl` in the `gatehouse` table; `notes__max_per_account` in the `notes`
+/// table; every further `__` one level deeper (`a__b__c` is `a.b.c`), so a section's
+/// own tables can be set too.
+pub fn env_key(name: &str) -> String {
+    if name.contains("__") {
+        name.replace("__", ".")
+    } else {
+        format!("gatehouse.{name}")
+    }
 }
 
 impl Settings {
