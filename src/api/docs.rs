@@ -145,6 +145,19 @@ impl Modify for NewPasswordBounds {
     }
 }
 
+/// The operations of one path, whatever their methods.
+fn operations_of(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Gatehouse's tags in the order a reader needs them; the features' follow in the
 /// order of their list.
 const TAGS: &[(&str, &str)] = &[
@@ -187,14 +200,7 @@ impl Modify for Headings {
     fn modify(&self, document: &mut OpenApi) {
         let mut used = Vec::new();
         for item in document.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations_of(item) {
                 let tag = operation
                     .tags
                     .as_ref()
@@ -329,14 +335,7 @@ impl Modify for CommonAnswers {
             document.paths.paths.insert(path, item);
         }
         for (path, item) in document.paths.paths.iter_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations_of(item) {
                 add_common_answers(operation, path.contains('{'));
             }
         }
