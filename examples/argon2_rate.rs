@@ -7,14 +7,13 @@
 use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use gatehouse::config::Settings;
 
 fn main() {
     let seconds: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let settings = Settings::from_figment(&gatehouse::figment()).unwrap_or_else(|e| {
+    let settings = gatehouse::settings(&gatehouse::figment()).unwrap_or_else(|e| {
         eprintln!("argon2_rate: {e}");
         std::process::exit(1);
     });

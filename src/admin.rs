@@ -118,17 +118,6 @@ pub async fn list_accounts(
             ),
         ));
     };
-    // A search whose trigrams every account shares reads their whole lists; a burst
-    // of them waits its turn rather than taking every core from sign-ins.
-    let _turn = match search {
-        AccountSearch::Contains(_) => Some(
-            app.account_searches
-                .acquire()
-                .await
-                .map_err(|error| AppError::internal("admin search", error))?,
-        ),
-        AccountSearch::All => None,
-    };
     // One more than the page: whether there is a next one.
     let mut rows = accounts::search_accounts(
         &app.db,
@@ -462,7 +451,15 @@ pub async fn reset_two_factor(
         &target,
         "only superusers can reset the two-factor authentication of staff",
     )?;
-    if !crate::two_factor::reset(app, id, actor.id(), actor.is_superuser(), client).await? {
+    let reset = crate::feature::hooks::reset_second_factors(
+        app,
+        id,
+        actor.id(),
+        actor.is_superuser(),
+        client,
+    )
+    .await?;
+    if !reset {
         return Err(AppError::Conflict(
             "two-factor authentication is not on for this account",
         ));

@@ -1,5 +1,6 @@
 //! The state every route and guard shares: settings, the database pool, token keys,
-//! the password hasher, the rate limits and the clock. Built once at ignition and managed by Rocket.
+//! the password hasher, the rate limits and the clock, and the parts' own state in a
+//! typed registry. Built once at ignition and managed by Rocket.
 
 use std::sync::Arc;
 
@@ -14,12 +15,9 @@ use crate::metrics::Metrics;
 use crate::password::breach::BreachCheck;
 use crate::password::Hasher;
 use crate::rate_limit::{RateLimiter, Store};
+use crate::registry::Registry;
 use crate::sessions::cache::SessionCache;
 use crate::tokens::TokenKeys;
-use crate::two_factor::crypto::TwoFactorKeys;
-
-/// Account searches one instance runs at once; more wait their turn.
-pub const CONCURRENT_SEARCHES: usize = 2;
 
 pub struct App {
     pub settings: Arc<Settings>,
@@ -28,14 +26,13 @@ pub struct App {
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
     pub session_cache: Arc<SessionCache>,
-    pub two_factor_keys: TwoFactorKeys,
     pub rate_limits: RateLimiter,
     /// Set when `password_breach_check` is on.
     pub breach_check: Option<BreachCheck>,
     pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
-    /// Admin searches running at once (see `admin::list_accounts`).
-    pub account_searches: rocket::tokio::sync::Semaphore,
+    /// What the parts and features keep (see [`crate::feature::Feature::start`]).
+    pub registry: Registry,
 }
 
 impl App {
@@ -45,6 +42,7 @@ impl App {
         db: DbPool,
         hasher: Hasher,
         clock: Arc<dyn Clock>,
+        registry: Registry,
     ) -> Result<App, String> {
         let keys = TokenKeys::new(&settings.tokens);
         let store = match (settings.rate_limits.rate_limit_store, db.backend) {
@@ -92,9 +90,8 @@ impl App {
             breach_check,
             session_cache,
             metrics,
-            two_factor_keys: TwoFactorKeys::derive(&settings.two_factor.two_factor_key),
             rate_limits: RateLimiter::new(&settings.rate_limits, store),
-            account_searches: rocket::tokio::sync::Semaphore::new(CONCURRENT_SEARCHES),
+            registry,
             settings,
             db,
             keys,

@@ -8,20 +8,23 @@
 //!   the page guards (`SignedIn`, `StaffPage`, `CsrfForm`);
 //! - [`api`] and [`web`]: the JSON routes and the pages;
 //! - [`error`]: the one error type, and what each error means to every boundary;
-//! - [`auth`]: the flows (register, login, refresh, password change, profile), free
-//!   of HTTP, with [`lockout`] (the attempt budget login and [`two_factor`] share) and
-//!   [`audit`]; [`admin`]: account administration and its rules, for the admin API
-//!   and the CLI;
+//! - [`auth`]: the flows (register, login and its second step, refresh, password
+//!   change, profile), free of HTTP, with [`lockout`] (the attempt budget passwords
+//!   and second factors share) and [`audit`]; [`admin`]: account administration and
+//!   its rules, for the admin part and the CLI;
 //! - [`accounts`], [`sessions`], [`events`] (the audit trail): the models and the SQL
 //!   of their tables; [`text`] and [`paging`]: rules shared with features;
 //! - [`tokens`] (JWT) and [`password`] (argon2): the cryptography;
 //! - [`cli`]: the command line of the binary;
-//! - [`feature`] and [`features`]: the seam for the app built on Gatehouse, and that
-//!   app's own features (`notes`, the worked example); [`prelude`]: the one import a
-//!   feature needs, and [`fields`]: the rules of a feature's typed fields.
+//! - [`feature`]: the seam (the `Feature` trait and its [`feature::hooks`]);
+//!   [`parts`]: Gatehouse's own parts built on it (two-factor, admin); [`features`]:
+//!   the app's own (`notes`, the worked example); [`registry`]: their shared state;
+//!   [`prelude`]: the one import a feature needs, and [`fields`]: the rules of a
+//!   feature's typed fields.
 //!
-//! [`rocket`] builds the whole app, features included, from a figment; `main`, the CLI
-//! and the tests all go through it.
+//! [`rocket`] builds the whole app, parts and features included, from a figment;
+//! `main`, the CLI and the tests all go through it. This file is the one place that
+//! names both lists ([`installed`]).
 
 #![forbid(unsafe_code)]
 
@@ -51,20 +54,22 @@ pub mod logs;
 pub mod mail;
 pub mod metrics;
 pub mod paging;
+pub mod parts;
 pub mod password;
 pub mod prelude;
 pub mod pruning;
 pub mod random;
 pub mod rate_limit;
 pub mod reauthentication;
+pub mod registry;
 pub mod sealing;
 pub mod sessions;
 pub mod sockets;
 pub mod text;
 pub mod tokens;
-pub mod two_factor;
 pub mod web;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rocket::fairing::AdHoc;
@@ -74,12 +79,32 @@ use rocket_db_pools::Database;
 
 use crate::app::App;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Profile, Settings};
 use crate::db::Db;
+use crate::feature::{hooks::Installed, Feature, Setup};
 use crate::password::Hasher;
 use crate::web::visitor::Navigation;
 
 pub use crate::config::figment;
+
+/// Gatehouse's parts, then the app's features: the one list everything else reads.
+pub fn installed() -> Vec<&'static dyn Feature> {
+    let mut all = parts::all();
+    all.extend(features::all());
+    all
+}
+
+/// Every key of the `gatehouse` table with its default for `profile`: the core's and
+/// the parts' (see [`Feature::gatehouse_settings`]).
+pub fn setting_defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
+    let mut all = config::defaults(profile);
+    for part in installed() {
+        if let serde_json::Value::Object(keys) = part.gatehouse_settings(profile) {
+            all.extend(keys);
+        }
+    }
+    all
+}
 
 /// Builds the app from `figment` with the real clock.
 pub fn rocket(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
@@ -93,15 +118,14 @@ pub fn rocket_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(settings(&figment)?);
-    let two_factor = settings.two_factor.two_factor_enabled;
     let mail = settings.mail.enabled();
     let pages = settings.accepts(config::TokenLocation::Cookie);
     let https = settings.cookies.cookie_secure;
     let metrics = settings.observability.metrics_enabled;
-    let features = features::all();
-    feature::check_names(&features)?;
+    let features = installed();
+    feature::check_names(&parts::all(), &features::all())?;
     feature::check_spa_path(&settings.spa.spa_path, &features)?;
-    let setup = feature::Setup {
+    let setup = Setup {
         figment: &figment,
         settings: &settings,
         pages,
@@ -114,7 +138,7 @@ pub fn rocket_with_clock(
     let api_document = settings
         .service
         .api_docs
-        .then(|| api::docs::document(&settings, &features));
+        .then(|| api::docs::document(&setup, &features));
     let cors = api::cors::CorsHeaders::new(&settings.cors);
     let spa = settings
         .spa
@@ -134,15 +158,6 @@ pub fn rocket_with_clock(
                     log::info!(
                         "development secrets are kept in {} (debug only; git-ignored)",
                         path.display()
-                    );
-                }
-                if settings.two_factor.two_factor_enabled
-                    && settings.two_factor.two_factor_key_is_ephemeral
-                {
-                    log::warn!(
-                        "no two_factor_key configured: using a random one for this run, so 2FA \
-                         enrolments will not survive a restart; set {}TWO_FACTOR_KEY",
-                        config::ENV_PREFIX
                     );
                 }
                 if settings.tokens.access_token_algorithm.is_asymmetric()
@@ -173,7 +188,8 @@ pub fn rocket_with_clock(
                     .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
                     .ok();
                 let listen_url = settings.service.listen_url.clone().or(database_url);
-                match open(settings, db.0.clone(), clock, Schema::from_setting(settings_migrate_on_start)).await {
+                let figment = rocket.figment().clone();
+                match open(settings, &figment, db.0.clone(), clock, Schema::from_setting(settings_migrate_on_start)).await {
                     Ok((state, _)) => {
                         pruning::spawn(
                             db.0.pool.clone(),
@@ -207,8 +223,8 @@ pub fn rocket_with_clock(
                 }
             },
         ))
-        .attach(api::stage(two_factor, mail, metrics, api_document))
-        .attach(web::stage(pages, https, two_factor, mail))
+        .attach(api::stage(mail, metrics, api_document))
+        .attach(web::stage(pages, https, mail))
         .manage(navigation);
     if let Some(cors) = cors {
         rocket = rocket.attach(cors).mount("/api", api::cors::routes());
@@ -225,7 +241,8 @@ pub fn rocket_with_clock(
 /// Reads the settings from `figment` and checks them against the database it names
 /// (and the hasher's parameters), so a bad one stops the start with a sentence.
 pub fn settings(figment: &Figment) -> Result<Settings, ConfigError> {
-    let settings = Settings::from_figment(figment)?;
+    let known = setting_defaults(Profile::of(figment));
+    let settings = Settings::from_figment(figment, &known)?;
     let database_url = figment
         .extract_inner::<String>(&format!("databases.{}.url", config::DATABASE_NAME))
         .unwrap_or_default();
@@ -270,13 +287,14 @@ impl Schema {
 /// migrations that were pending when it opened.
 pub async fn open(
     settings: Arc<Settings>,
+    figment: &Figment,
     db: db::DbPool,
     clock: Arc<dyn Clock>,
     schema: Schema,
 ) -> Result<(App, Vec<i64>), String> {
     let pending = db::pending_migrations(&db).await;
     match schema {
-        Schema::Migrate => feature::migrate(&db, &features::all())
+        Schema::Migrate => feature::migrate(&db, &installed())
             .await
             .map_err(|error| format!("the database migrations failed: {error}"))?,
         Schema::Report => match &pending {
@@ -290,6 +308,26 @@ pub async fn open(
         },
     }
     let hasher = Hasher::new(&settings.passwords).map_err(|error| error.to_string())?;
-    let app = App::new(settings, db, hasher, clock)?;
+    let installed = installed();
+    let setup = Setup {
+        figment,
+        settings: &settings,
+        pages: settings.accepts(config::TokenLocation::Cookie),
+    };
+    let mut registry = start(&setup, &installed).map_err(|error| error.to_string())?;
+    registry.insert(Installed(installed));
+    let app = App::new(settings, db, hasher, clock, registry)?;
     Ok((app, pending.unwrap_or_default()))
+}
+
+/// Starts every part and feature into a new registry (see [`Feature::start`]).
+fn start(
+    setup: &Setup<'_>,
+    installed: &[&'static dyn Feature],
+) -> Result<registry::Registry, ConfigError> {
+    let mut registry = registry::Registry::default();
+    for part in installed {
+        part.start(setup, &mut registry)?;
+    }
+    Ok(registry)
 }

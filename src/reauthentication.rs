@@ -15,7 +15,7 @@ use crate::sessions::{self, ClientInfo};
 /// What the user offers as proof.
 pub enum Proof<'a> {
     Password(&'a str),
-    /// A TOTP or recovery code (accounts with 2FA on).
+    /// A code of the account's second factor (TOTP or recovery code).
     Code(&'a str),
 }
 
@@ -37,10 +37,10 @@ pub async fn reauthenticate(
             recheck_password(app, &row, password, "password", client).await?;
             "password"
         }
-        Proof::Code(_) if !app.settings.two_factor.two_factor_enabled => {
-            return Err(AppError::field("code", "two-factor authentication is off"));
-        }
-        Proof::Code(code) => crate::two_factor::prove_holder(app, &row, code, client).await?,
+        Proof::Code(code) => match crate::feature::hooks::code_factor(app, &row).await? {
+            Some(factor) => factor.prove_holder(app, &row, code, client).await?,
+            None => return Err(AppError::field("code", "two-factor authentication is off")),
+        },
     };
     let now = app.now();
     if !sessions::mark_proved(app.pool(), session_id, by, now).await? {

@@ -244,3 +244,19 @@ mod tests {
         assert!(BODY.clean("a\u{7}b").is_err());
     }
 }
+
+/// User-supplied text as the terminal should see it: control, format and other
+/// invisible characters escaped (`\n`, `\u{202e}`), so a stored value (from before
+/// the rules that refuse them, or written straight into the database) cannot forge a
+/// row of a listing, move the cursor or reorder what follows.
+pub fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || is_hidden(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}

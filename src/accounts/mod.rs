@@ -426,3 +426,37 @@ mod tests {
         assert_eq!(row(Some(50), Some(100)).lock(100), Lock::Open);
     }
 }
+
+/// An account as staff see it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "account": {
+        "id": 42,
+        "username": "alice",
+        "email": "alice@example.com",
+        "display_name": "Alice Liddell",
+        "is_active": true,
+        "is_staff": false,
+        "is_superuser": false,
+        "created_at": 1767225600,
+        "email_verified": true,
+        "email_verified_at": 1767225900,
+        "failed_logins": 0,
+        "locked": false,
+        "locked_until": null,
+        "blocked": true,
+        "block_reason": "Sent spam to other members",
+        "blocked_at": 1767312000,
+        "blocked_by": 1,
+        "two_factor_enabled": false
+    }
+})))]
+pub struct AccountDetailAnswer {
+    account: AccountDetail,
+}
+
+impl AccountDetailAnswer {
+    pub fn new(account: AccountDetail) -> AccountDetailAnswer {
+        AccountDetailAnswer { account }
+    }
+}

@@ -15,8 +15,8 @@ use utoipa::openapi::{OpenApi, RefOr};
 use utoipa::{Modify, OpenApi as _};
 
 use super::error::{error_answer, ErrorBody, ErrorDetail};
-use crate::config::Settings;
 use crate::feature::Feature;
+use crate::feature::Setup;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -41,32 +41,12 @@ use crate::feature::Feature;
         super::sessions::list,
         super::sessions::revoke_one,
         super::sessions::revoke_others,
-        super::admin::list_accounts,
-        super::admin::show_account,
-        super::admin::block_account,
-        super::admin::unblock_account,
-        super::admin::unlock_account,
-        super::admin::update_account,
-        super::admin::delete_account,
-        super::admin::account_events,
         super::ws::socket,
         super::jwks::jwks,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]
 struct CoreApi;
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    super::two_factor::status,
-    super::two_factor::setup,
-    super::two_factor::enable,
-    super::two_factor::recovery_codes,
-    super::two_factor::disable,
-    super::two_factor::verify,
-    super::admin::reset_two_factor,
-))]
-struct TwoFactorApi;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
@@ -79,20 +59,18 @@ struct TwoFactorApi;
 ))]
 struct EmailApi;
 
-/// The document of the routes mounted with these settings: the 2FA and email routes
-/// only when on, and each feature's own part.
-pub fn document(settings: &Settings, features: &[&'static dyn Feature]) -> OpenApi {
+/// The document of the routes mounted with these settings: the email routes only when
+/// mail is on, and each part's and feature's own (which each leaves out when off).
+pub fn document(setup: &Setup<'_>, features: &[&'static dyn Feature]) -> OpenApi {
+    let settings = setup.settings;
     let mut document = CoreApi::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").into();
     document.info.title = format!("{} API", crate::config::brand());
-    if settings.two_factor.two_factor_enabled {
-        document.merge(TwoFactorApi::openapi());
-    }
     if settings.mail.enabled() {
         document.merge(EmailApi::openapi());
     }
     for feature in features {
-        if let Some(part) = feature.openapi() {
+        if let Some(part) = feature.openapi(setup) {
             document.merge(part);
         }
     }

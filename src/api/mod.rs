@@ -1,7 +1,6 @@
 //! The JSON API under `/api`: one file per resource, one error type, and catchers that
 //! keep every answer under `/api` JSON, errors included.
 
-pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod cors;
@@ -11,8 +10,8 @@ pub mod error;
 pub mod health;
 pub mod jwks;
 pub mod metrics;
+pub mod second_step;
 pub mod sessions;
-pub mod two_factor;
 pub mod ws;
 
 use rocket::fairing::AdHoc;
@@ -22,15 +21,10 @@ use rocket::Request;
 use crate::guards::take_stashed;
 use error::Stashed;
 
-/// Mounts the API's routes and catchers; the 2FA routes only when `two_factor` is on,
-/// the email routes only when mail is, `/metrics` only when `metrics` is, the
-/// document and its viewer when given one.
-pub fn stage(
-    two_factor: bool,
-    mail: bool,
-    metrics: bool,
-    document: Option<utoipa::openapi::OpenApi>,
-) -> AdHoc {
+/// Mounts the API's routes and catchers; the email routes only when mail is on,
+/// `/metrics` only when `metrics` is, the document and its viewer when given one. The
+/// parts mount their own (two-factor, admin).
+pub fn stage(mail: bool, metrics: bool, document: Option<utoipa::openapi::OpenApi>) -> AdHoc {
     AdHoc::on_ignite("JSON API", move |rocket| async move {
         let rocket = if metrics {
             rocket.mount("/", routes![metrics::scrape])
@@ -43,23 +37,6 @@ pub fn stage(
         };
         let rocket = if mail {
             rocket.mount("/api/auth", email::routes())
-        } else {
-            rocket
-        };
-        let rocket = if two_factor {
-            rocket
-                .mount(
-                    "/api/auth",
-                    routes![
-                        two_factor::status,
-                        two_factor::setup,
-                        two_factor::enable,
-                        two_factor::recovery_codes,
-                        two_factor::disable,
-                        two_factor::verify,
-                    ],
-                )
-                .mount("/api/admin", routes![admin::reset_two_factor])
         } else {
             rocket
         };
@@ -82,19 +59,6 @@ pub fn stage(
                     sessions::list,
                     sessions::revoke_one,
                     sessions::revoke_others,
-                ],
-            )
-            .mount(
-                "/api/admin",
-                routes![
-                    admin::list_accounts,
-                    admin::show_account,
-                    admin::block_account,
-                    admin::unblock_account,
-                    admin::unlock_account,
-                    admin::update_account,
-                    admin::delete_account,
-                    admin::account_events,
                 ],
             )
             .register("/api", catchers![json_error])

@@ -41,6 +41,7 @@ pub async fn issue_tokens(
             access_token,
             refresh_token: None,
             two_factor_required: true,
+            methods: Vec::new(),
             expires_in: access_ttl,
             refresh_expires_in: (session.expires_at - now).max(0),
             persistent: session.persistent,
@@ -59,6 +60,7 @@ pub async fn issue_tokens(
         access_token,
         refresh_token: Some(app.keys.encode_refresh(&refresh)),
         two_factor_required: false,
+        methods: Vec::new(),
         expires_in: settings.tokens.access_ttl,
         refresh_expires_in: (session.expires_at - now).max(0),
         persistent: session.persistent,
@@ -85,7 +87,7 @@ pub async fn refresh(
     // token one generation behind, which the second pass answers.
     for _ in 0..2 {
         let (session, account) = live_session_of(app, &claims, now).await?;
-        let custom = app_claims(&account);
+        let custom = app_claims(app, &session.id, &account).await?;
         let current = session.refresh_generation;
         if presented == current {
             // Sliding, but never past the session's absolute end.
@@ -240,7 +242,7 @@ pub async fn introspect(app: &App, token: &str) -> Result<Option<Value>, AppErro
     let row = accounts::find_by_id(app.pool(), found.account.id)
         .await?
         .ok_or(AppError::SessionRevoked)?;
-    let mut answer = app_claims(&row);
+    let mut answer = app_claims(app, &claims.sid, &row).await?;
     for (name, value) in [
         ("active", Value::Bool(true)),
         ("token_type", "access_token".into()),

@@ -99,10 +99,13 @@ pub(super) async fn check_login(
         audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
         return Err(AppError::EmailUnverified);
     }
-    let tokens = if app.settings.two_factor.two_factor_enabled && row.totp_enabled_at.is_some() {
+    let due = crate::feature::hooks::second_factors_due(app, &row).await?;
+    let tokens = if !due.is_empty() {
         // Only a completed login resets the count; the password alone is given back.
         attempt.give_back(app).await?;
-        start_second_factor(app, &row, remember, client).await?
+        let mut tokens = start_second_factor(app, &row, remember, client).await?;
+        tokens.methods = due.iter().map(|factor| factor.method()).collect();
+        tokens
     } else {
         attempt.completed_login(app).await?;
         open_session(app, &row, remember, None, client).await?
@@ -144,12 +147,22 @@ pub async fn open_session(
         let detail = Some(format!("session_limit ({})", ended.len()));
         audit_own(app, EventKind::SessionsRevoked, account_id, detail, client).await;
     }
-    issue_tokens(app, &session, &app_claims(row)).await
+    let custom = app_claims(app, &session.id, row).await?;
+    issue_tokens(app, &session, &custom).await
 }
 
-/// The app's own claims for `row`'s access tokens (see `features::claims`), cleaned.
-pub(super) fn app_claims(row: &AccountRow) -> Map<String, Value> {
-    crate::tokens::custom_claims(crate::features::claims::access_token_claims(row), row.id)
+/// The claims the parts and features add to `row`'s access tokens in the session
+/// `session_id` (see [`crate::feature::Feature::claims`]).
+pub(super) async fn app_claims(
+    app: &App,
+    session_id: &str,
+    row: &AccountRow,
+) -> Result<Map<String, Value>, AppError> {
+    let subject = crate::feature::hooks::TokenSubject {
+        session_id,
+        account: row,
+    };
+    crate::feature::hooks::claims(app, &subject).await
 }
 
 /// Tells the account's owner of a sign-in from a device (user agent) none of its
@@ -202,7 +215,7 @@ pub(super) async fn start_second_factor(
         account_id: row.id,
         persistent: remember,
         pending: true,
-        ttl: app.settings.two_factor.two_factor_pending_ttl,
+        ttl: app.settings.second_step.two_factor_pending_ttl,
         proved_by: None,
         password_version: row.password_version,
     };

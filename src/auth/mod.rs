@@ -1,8 +1,8 @@
 //! The authentication flows, written against the domain modules and free of HTTP:
 //! the API and the pages both call these and map `AppError` to their own answers.
-//! One file per flow: `registration.rs`, `login.rs`, `issuing.rs` (tokens, refresh,
-//! checking a token), `revocation.rs` and `profile.rs`. Everything keeps its
-//! `auth::` path.
+//! One file per flow: `registration.rs`, `login.rs`, `second_step.rs` (the pending
+//! login a second factor completes), `issuing.rs` (tokens, refresh, checking a token),
+//! `revocation.rs` and `profile.rs`. Everything keeps its `auth::` path.
 
 use crate::accounts::{self, Account, AccountRow, DisplayName, Email, NewAccount, Username};
 use crate::app::App;
@@ -26,12 +26,14 @@ mod login;
 mod profile;
 mod registration;
 mod revocation;
+mod second_step;
 
 pub use issuing::*;
 pub use login::*;
 pub use profile::*;
 pub use registration::*;
 pub use revocation::*;
+pub use second_step::*;
 
 /// How long a session may go unrecorded before a request writes its `last_used_at`:
 /// most requests then stay pure reads.
@@ -54,6 +56,8 @@ pub struct IssuedTokens {
     pub refresh_token: Option<String>,
     /// True when the session waits for its second factor.
     pub two_factor_required: bool,
+    /// The second factors that may complete it (`totp`, `passkey`); empty otherwise.
+    pub methods: Vec<&'static str>,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     /// "Remember me": the browser may keep the cookies after it closes; otherwise

@@ -18,48 +18,24 @@ pub(super) async fn doctor(database: DatabaseArg) -> CliResult {
     let (app, _, _) = open_app_with(&database, Secrets::AsConfigured).await?;
     let settings = &app.settings;
     // A secret the setup does not need is not checked; one it needs must be given.
-    let check_two_factor = !settings.two_factor.two_factor_key_is_ephemeral;
     let check_keys = !settings.tokens.signing_key_secret_is_ephemeral;
-    for (given, needed, name) in [
-        (
-            check_two_factor,
-            settings.two_factor.two_factor_enabled,
-            "TWO_FACTOR_KEY",
-        ),
-        (
-            check_keys,
-            settings.tokens.access_token_algorithm.is_asymmetric(),
-            "SIGNING_KEY_SECRET",
-        ),
-    ] {
-        if needed && !given {
-            return Err(Failure(format!(
-                "{}{name} is not set, so there is nothing to check against. Give the doctor \
-                 the server's settings.",
-                crate::config::ENV_PREFIX
-            )));
-        }
+    if settings.tokens.access_token_algorithm.is_asymmetric() && !check_keys {
+        return Err(Failure(format!(
+            "{}SIGNING_KEY_SECRET is not set, so there is nothing to check against. Give the \
+             doctor the server's settings.",
+            crate::config::ENV_PREFIX
+        )));
     }
     let now = app.now();
     let mut problems = 0;
-    let accounts = if check_two_factor {
-        crate::two_factor::unopenable_secrets(&app).await?
-    } else {
-        println!("Two-factor: off, and no two_factor_key is set; not checked.");
-        Vec::new()
-    };
-    if check_two_factor && accounts.is_empty() {
-        println!("Two-factor: every enrolled account's TOTP secret opens under two_factor_key.");
-    }
-    for (id, username) in &accounts {
-        problems += 1;
-        println!(
-            "Two-factor: the TOTP secret of {} (id {id}) does not open under two_factor_key; \
-             restore the key it was sealed with, or run `{} accounts disable-2fa {}`.",
-            shown(username),
-            env!("CARGO_PKG_NAME"),
-            shown(username),
-        );
+    // Each part checks what its own keys sealed (two-factor: the TOTP secrets).
+    for part in crate::feature::hooks::installed(&app) {
+        if let Some(checkup) = part.doctor(&app).await? {
+            problems += checkup.problems;
+            for line in checkup.lines {
+                println!("{line}");
+            }
+        }
     }
     if !check_keys {
         println!("Signing keys: tokens are HS256, and no signing_key_secret is set; not checked.");

@@ -24,6 +24,7 @@ use crate::config::DATABASE_NAME;
 use crate::db;
 use crate::error::AppError;
 use crate::sessions::ClientInfo;
+use crate::text::shown;
 
 mod accounts;
 mod keys;
@@ -117,7 +118,7 @@ type CliResult = Result<(), Failure>;
 /// Parses the arguments and runs the chosen command: one of Gatehouse's, or a
 /// feature's (named after the feature, see [`crate::feature::Feature::command`]).
 pub async fn run() -> ExitCode {
-    let features = crate::features::all();
+    let features = crate::installed();
     let mut command = Cli::command();
     for feature in &features {
         if let Some(sub) = feature.command() {
@@ -179,7 +180,7 @@ async fn run_feature(feature: &dyn crate::feature::Feature, matches: &ArgMatches
 async fn serve() -> ExitCode {
     let mut figment = crate::figment();
     // Logging is set up before Rocket starts, or Rocket installs its own logger.
-    if let Ok(settings) = crate::config::Settings::from_figment(&figment) {
+    if let Ok(settings) = crate::settings(&figment) {
         let format = settings.observability.log_format;
         if format == crate::config::LogFormat::Json {
             figment = figment.merge(("cli_colors", false));
@@ -290,6 +291,7 @@ async fn open_app_with(
     })?;
     let (app, pending) = crate::open(
         Arc::new(settings),
+        &figment,
         pool,
         Arc::new(SystemClock),
         crate::Schema::Migrate,
@@ -309,22 +311,6 @@ pub fn cli_client() -> ClientInfo {
         ip: None,
         request_id: None,
     }
-}
-
-/// User-supplied text as the terminal should see it: control, format and other
-/// invisible characters escaped (`\n`, `\u{202e}`), so a stored value (from before
-/// the rules that refuse them, or written straight into the database) cannot forge a
-/// row of a listing, move the cursor or reorder what follows.
-fn shown(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() || crate::text::is_hidden(c) {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// `text` with its first letter in upper case: every failure is printed as a sentence.

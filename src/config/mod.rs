@@ -17,10 +17,10 @@ pub mod mail;
 pub mod observability;
 pub mod passwords;
 pub mod rate_limits;
+pub mod second_step;
 pub mod service;
 pub mod spa;
 pub mod tokens;
-pub mod two_factor;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,10 +37,10 @@ pub use mail::Mail;
 pub use observability::{LogFormat, Observability};
 pub use passwords::Passwords;
 pub use rate_limits::{Rate, RateLimits};
+pub use second_step::SecondStep;
 pub use service::Service;
 pub use spa::Spa;
 pub use tokens::{TokenAlgorithm, TokenLocation, Tokens};
-pub use two_factor::TwoFactor;
 
 /// The environment prefix of every auth setting: `GATEHOUSE_ACCESS_TTL=300` sets
 /// `access_ttl`.
@@ -153,7 +153,7 @@ pub struct Settings {
     pub cookies: Cookies,
     pub passwords: Passwords,
     pub lockout: Lockout,
-    pub two_factor: TwoFactor,
+    pub second_step: SecondStep,
     pub service: Service,
     pub rate_limits: RateLimits,
     pub clients: Clients,
@@ -172,7 +172,7 @@ impl fmt::Debug for Settings {
             .field("cookies", &self.cookies)
             .field("passwords", &self.passwords)
             .field("lockout", &self.lockout)
-            .field("two_factor", &self.two_factor)
+            .field("second_step", &self.second_step)
             .field("service", &self.service)
             .field("rate_limits", &self.rate_limits)
             .field("clients", &self.clients)
@@ -185,15 +185,17 @@ impl fmt::Debug for Settings {
     }
 }
 
-/// Every key of the `gatehouse` table with its default for `profile`, as Rocket.toml
-/// would write it (`null` where there is no default, such as the secrets).
+/// Every key of the `gatehouse` table that Gatehouse's core reads, with its default
+/// for `profile`, as Rocket.toml would write it (`null` where there is no default,
+/// such as the secrets). The parts' keys come from the parts
+/// ([`crate::setting_defaults`] has them all).
 pub fn defaults(profile: Profile) -> BTreeMap<String, serde_json::Value> {
     let sections = [
         serde_json::to_value(tokens::Raw::defaults(profile)),
         serde_json::to_value(cookies::Raw::defaults(profile)),
         serde_json::to_value(passwords::Raw::defaults(profile)),
         serde_json::to_value(lockout::Raw::defaults(profile)),
-        serde_json::to_value(two_factor::Raw::defaults(profile)),
+        serde_json::to_value(second_step::Raw::defaults(profile)),
         serde_json::to_value(service::Raw::defaults(profile)),
         serde_json::to_value(rate_limits::Raw::defaults(profile)),
         serde_json::to_value(clients::Raw::defaults(profile)),
@@ -280,8 +282,13 @@ pub fn env_key(name: &str) -> String {
 }
 
 impl Settings {
-    /// Reads and validates the `gatehouse` table of the selected profile.
-    pub fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
+    /// Reads and validates the `gatehouse` table of the selected profile. `known`
+    /// names every key of the table anyone reads (the core's and the parts', see
+    /// [`crate::setting_defaults`]); any other key is refused as unknown.
+    pub fn from_figment(
+        figment: &Figment,
+        known: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<Settings, ConfigError> {
         let profile = Profile::of(figment);
         refuse_rocket_ip_header(figment)?;
         // The code's defaults for this profile, under what Rocket.toml and the
@@ -291,7 +298,6 @@ impl Settings {
             .select(figment.profile().clone());
         let given: BTreeMap<String, figment::value::Value> =
             table.extract().map_err(describe_figment_error)?;
-        let known = defaults(profile);
         if let Some(unknown) = given.keys().find(|key| !known.contains_key(*key)) {
             return Err(ConfigError::Figment(format!(
                 "`{unknown}` ({ENV_PREFIX}{}): unknown setting; see the configuration reference (docs/src/configuration.md)",
@@ -299,7 +305,6 @@ impl Settings {
             )));
         }
         let tokens = Tokens::from_raw(section(&table)?, profile)?;
-        let two_factor = TwoFactor::from_raw(section(&table)?, profile, &tokens.secret)?;
         let cookies = Cookies::from_raw(section(&table)?)?;
         let cors = Cors::from_raw(section(&table)?)?;
         if cookies.cookie_secure {
@@ -317,8 +322,8 @@ impl Settings {
             bounds: Bounds::from_raw(section(&table)?)?,
             mail: Mail::from_raw(section(&table)?, profile, &listening_url(figment))?,
             observability: Observability::from_raw(section(&table)?)?,
+            second_step: SecondStep::from_raw(section(&table)?)?,
             tokens,
-            two_factor,
         })
     }
 
@@ -361,7 +366,7 @@ fn section<T: serde::de::DeserializeOwned>(table: &Figment) -> Result<T, ConfigE
 }
 
 /// Turns figment's error (which may name a missing or mistyped key) into one line.
-fn describe_figment_error(error: figment::Error) -> ConfigError {
+pub(crate) fn describe_figment_error(error: figment::Error) -> ConfigError {
     let mut lines = Vec::new();
     for e in error {
         let path = e.path.join(".");

@@ -3,9 +3,8 @@
 //! one in the shape of `notes`, the worked example, and registers it here and in
 //! `tests.rs` at the marker comments (keep them). Its module and its place in [`all`],
 //! and its tests' line in `tests.rs`, are all a feature adds outside its folder.
-//! `claims.rs` holds the claims your app adds to access tokens.
+//! Gatehouse's own parts are listed the same way in `src/parts/mod.rs`.
 
-pub mod claims;
 pub mod notes;
 // new-feature: modules
 

@@ -58,14 +58,14 @@ pub struct AuthAccount {
 }
 
 impl AuthSession {
-    /// The app's own claims of the request's access token (see `features::claims`).
+    /// The app's own claims of the request's access token (see `Feature::claims`).
     pub fn custom_claims(&self) -> serde_json::Map<String, serde_json::Value> {
         self.token.custom_claims()
     }
 }
 
 impl AuthAccount {
-    /// The app's own claims of the request's access token (see `features::claims`).
+    /// The app's own claims of the request's access token (see `Feature::claims`).
     pub fn custom_claims(&self) -> serde_json::Map<String, serde_json::Value> {
         self.token.custom_claims()
     }

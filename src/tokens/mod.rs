@@ -49,7 +49,7 @@ pub struct Claims {
     pub gen: Option<i64>,
 }
 
-/// Claims an app's own (see `features::claims`) may not set: the registered ones of
+/// Claims an app's own (see `Feature::claims`) may not set: the registered ones of
 /// RFC 7519, Gatehouse's, and those RFC 9470 and OpenID give meaning to.
 pub const RESERVED_CLAIMS: [&str; 21] = [
     "iss",
@@ -78,15 +78,19 @@ pub const RESERVED_CLAIMS: [&str; 21] = [
 /// The most bytes an app's own claims may take in a token (as JSON).
 pub const MAX_CUSTOM_CLAIMS_BYTES: usize = 1024;
 
-/// An app's own claims, cleaned: reserved names dropped, and none at all beyond
+/// One part's or feature's claims (`source`), cleaned: reserved names dropped, and none at all beyond
 /// [`MAX_CUSTOM_CLAIMS_BYTES`] (logged for the account `account_id`).
-pub fn custom_claims(mut claims: Map<String, Value>, account_id: i64) -> Map<String, Value> {
+pub fn custom_claims(
+    mut claims: Map<String, Value>,
+    account_id: i64,
+    source: &str,
+) -> Map<String, Value> {
     claims.retain(|name, _| !RESERVED_CLAIMS.contains(&name.as_str()));
     let size = serde_json::to_vec(&claims).map_or(usize::MAX, |json| json.len());
     if size > MAX_CUSTOM_CLAIMS_BYTES {
         log::error!(
-            "the custom claims of account {account_id} take {size} bytes, over the cap of \
-             {MAX_CUSTOM_CLAIMS_BYTES}: left out of its token"
+            "the claims `{source}` adds for account {account_id} take {size} bytes, over the \
+             cap of {MAX_CUSTOM_CLAIMS_BYTES}: left out of its token"
         );
         return Map::new();
     }
@@ -125,7 +129,7 @@ impl VerifiedToken {
         VerifiedToken(token.into())
     }
 
-    /// The app's own claims (see `features::claims`).
+    /// The app's own claims (see `Feature::claims`).
     pub fn custom_claims(&self) -> Map<String, Value> {
         custom_claims_of(&self.0)
     }
@@ -451,12 +455,12 @@ mod tests {
         claims.insert("tenant".into(), serde_json::json!("acme"));
         claims.insert("sub".into(), serde_json::json!("someone else"));
         claims.insert("exp".into(), serde_json::json!(i64::MAX));
-        let kept = super::custom_claims(claims, 1);
+        let kept = super::custom_claims(claims, 1, "test");
         assert_eq!(kept.len(), 1);
         assert_eq!(kept["tenant"], "acme");
         let mut big = serde_json::Map::new();
         big.insert("blob".into(), serde_json::json!("x".repeat(2000)));
-        assert!(super::custom_claims(big, 1).is_empty());
+        assert!(super::custom_claims(big, 1, "test").is_empty());
     }
 
     use super::*;

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use rocket::form::FromForm;
-use rocket::response::Redirect;
 use rocket::{Route, State};
 
 use super::feedback::Feedback;
@@ -13,11 +12,12 @@ use crate::app::App;
 use crate::auth;
 use crate::clock::utc_minute as when;
 use crate::error::AppError;
+use crate::feature::hooks::{self, SectionContext, Slot};
 use crate::sessions::{self, ClientInfo};
-use crate::two_factor;
 
-/// The account routes; the 2FA ones only when `two_factor` is on (else 404).
-pub fn routes(two_factor: bool, mail: bool) -> Vec<Route> {
+/// The account routes; the email ones only when mail is on (else 404). The parts
+/// mount their own (two-factor setup, say) and add sections to the page.
+pub fn routes(mail: bool) -> Vec<Route> {
     let mut routes = routes![
         account,
         reauthenticate_page,
@@ -27,15 +27,6 @@ pub fn routes(two_factor: bool, mail: bool) -> Vec<Route> {
         revoke_session,
         revoke_other_sessions
     ];
-    if two_factor {
-        routes.extend(routes![
-            setup_two_factor,
-            setup_two_factor_page,
-            enable_two_factor,
-            regenerate_recovery_codes,
-            disable_two_factor,
-        ]);
-    }
     if mail {
         routes.extend(routes![resend_verification, change_email]);
     }
@@ -107,7 +98,7 @@ struct ReauthenticateTemplate {
     layout: Layout,
     username: String,
     next: String,
-    /// The account has 2FA on: a code will do instead of the password.
+    /// A second factor of the account takes codes: one will do instead of the password.
     code: bool,
 }
 
@@ -118,8 +109,10 @@ pub(crate) async fn reauthenticate_page(
     me: SignedIn,
     next: Option<&str>,
 ) -> Page {
-    let code = app.settings.two_factor.two_factor_enabled
-        && matches!(two_factor::status(app, me.account.id).await, Ok(status) if status.enabled);
+    let code = match crate::accounts::find_by_id(app.pool(), me.account.id).await {
+        Ok(Some(row)) => matches!(hooks::code_factor(app, &row).await, Ok(Some(_))),
+        _ => false,
+    };
     Page::render(&ReauthenticateTemplate {
         layout: me.layout("Confirm it is you"),
         username: me.account.username.clone(),
@@ -184,8 +177,8 @@ struct AccountTemplate {
     display_name: String,
     member_since: String,
     sessions: Vec<SessionLine>,
-    two_factor_enabled: bool,
-    recovery_codes_left: i64,
+    /// The parts' sections (two-factor, say), rendered from their own templates.
+    sections: Vec<String>,
     /// Mail is on: the address can be changed here.
     mail: bool,
 }
@@ -197,14 +190,20 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
         Ok(rows) => rows,
         Err(error) => return Page::failed(&AppError::from(error), "/account"),
     };
-    let status = if app.settings.two_factor.two_factor_enabled {
-        match two_factor::status(app, me.account.id).await {
-            Ok(status) => Some(status),
-            Err(error) => return Page::failed(&error, "/account"),
-        }
-    } else {
-        None
+    let row = match crate::accounts::find_by_id(app.pool(), me.account.id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Page::failed(&AppError::SessionRevoked, "/account"),
+        Err(error) => return Page::failed(&AppError::from(error), "/account"),
     };
+    let layout = me.layout("Your account");
+    let context = SectionContext {
+        account: Some(&row),
+        csrf: &layout.csrf,
+        next: None,
+        session_id: Some(session_id),
+        viewer_is_superuser: false,
+    };
+    let sections = hooks::sections(app, Slot::AccountPage, &context).await;
     let sessions = rows
         .iter()
         .map(|row| SessionLine {
@@ -219,14 +218,13 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
         })
         .collect();
     Page::render(&AccountTemplate {
-        layout: me.layout("Your account"),
+        layout,
         username: account.username.clone(),
         email: account.email.clone(),
         display_name: account.display_name.clone().unwrap_or_default(),
         member_since: when(account.created_at),
         sessions,
-        two_factor_enabled: status.is_some_and(|s| s.enabled),
-        recovery_codes_left: status.map_or(0, |s| s.recovery_codes_left),
+        sections,
         mail: app.settings.mail.enabled(),
     })
 }
@@ -322,155 +320,6 @@ async fn revoke_other_sessions(
                 if count == 1 { "" } else { "s" }
             ))
             .redirect("/account"),
-        ),
-        Err(error) => Page::failed(&error, "/account"),
-    }
-}
-
-#[derive(FromForm)]
-struct PasswordOnly {
-    #[field(default = String::new())]
-    password: String,
-}
-
-#[post("/account/2fa/setup", data = "<form>")]
-async fn setup_two_factor(
-    app: &State<App>,
-    client: ClientInfo,
-    me: SignedIn,
-    form: CsrfForm<PasswordOnly>,
-) -> Page {
-    let form = form.0;
-    match two_factor::setup(
-        app,
-        me.account.id,
-        &me.session_id,
-        Some(&form.password),
-        &client,
-    )
-    .await
-    {
-        Ok(_) => Page::Redirect(Redirect::to(uri!(setup_two_factor_page))),
-        Err(AppError::Validation(_)) => Page::Feedback(
-            Feedback::error("Wrong password: two-factor authentication was not set up.")
-                .redirect("/account"),
-        ),
-        Err(error) => Page::failed(&error, "/account"),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "account_2fa_setup.html")]
-struct SetupTemplate {
-    layout: Layout,
-    qr_svg: String,
-    secret: String,
-}
-
-#[get("/account/2fa/setup")]
-async fn setup_two_factor_page(app: &State<App>, me: SignedIn) -> Page {
-    match two_factor::pending_enrolment(app, me.account.id, &me.session_id).await {
-        Ok(Some(enrolment)) => Page::render(&SetupTemplate {
-            layout: me.layout("Set up two-factor authentication"),
-            qr_svg: enrolment.qr_svg,
-            secret: enrolment.secret_base32,
-        }),
-        Ok(None) => Page::Redirect(Redirect::to(uri!(account))),
-        Err(error) => Page::failed(&error, "/account"),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "account_recovery_codes.html")]
-struct RecoveryCodesTemplate {
-    layout: Layout,
-    codes: Vec<String>,
-}
-
-/// The recovery codes, shown once: rendered straight in answer to the POST, never
-/// stored where a later page could show them again.
-fn recovery_codes_page(me: &SignedIn, codes: Vec<String>, message: &str) -> Page {
-    let mut layout = me.layout("Recovery codes");
-    layout.feedback = Feedback::success(message);
-    Page::render(&RecoveryCodesTemplate { layout, codes })
-}
-
-#[derive(FromForm)]
-struct CodeOnly {
-    #[field(default = String::new())]
-    code: String,
-}
-
-#[post("/account/2fa/enable", data = "<form>")]
-async fn enable_two_factor(
-    app: &State<App>,
-    client: ClientInfo,
-    me: SignedIn,
-    form: CsrfForm<CodeOnly>,
-) -> Page {
-    let form = form.0;
-    match two_factor::enable(app, me.account.id, &me.session_id, &form.code, &client).await {
-        Ok(codes) => recovery_codes_page(&me, codes, "Two-factor authentication is on."),
-        Err(error @ AppError::InvalidOtp { .. }) => Page::Feedback(
-            Feedback::error(format!(
-                "{} Try the code your app shows now.",
-                error.sentence()
-            ))
-            .redirect("/account/2fa/setup"),
-        ),
-        Err(error) => Page::failed(&error, "/account"),
-    }
-}
-
-#[post("/account/2fa/recovery-codes", data = "<form>")]
-async fn regenerate_recovery_codes(
-    app: &State<App>,
-    client: ClientInfo,
-    me: SignedIn,
-    form: CsrfForm<CodeOnly>,
-) -> Page {
-    let form = form.0;
-    match two_factor::regenerate_recovery_codes(app, me.account.id, &form.code, &client).await {
-        Ok(codes) => recovery_codes_page(
-            &me,
-            codes,
-            "New recovery codes: the old ones no longer work.",
-        ),
-        Err(error) => Page::failed(&error, "/account"),
-    }
-}
-
-#[derive(FromForm)]
-struct DisableForm {
-    #[field(default = String::new())]
-    password: String,
-    #[field(default = String::new())]
-    code: String,
-}
-
-#[post("/account/2fa/disable", data = "<form>")]
-async fn disable_two_factor(
-    app: &State<App>,
-    client: ClientInfo,
-    me: SignedIn,
-    form: CsrfForm<DisableForm>,
-) -> Page {
-    let form = form.0;
-    match two_factor::disable(
-        app,
-        me.account.id,
-        Some(&form.password),
-        &form.code,
-        &client,
-    )
-    .await
-    {
-        Ok(()) => Page::Feedback(
-            Feedback::success("Two-factor authentication is off.").redirect("/account"),
-        ),
-        Err(AppError::Validation(_)) => Page::Feedback(
-            Feedback::error("Wrong password: two-factor authentication is still on.")
-                .redirect("/account"),
         ),
         Err(error) => Page::failed(&error, "/account"),
     }

@@ -7,7 +7,6 @@
 //! `token_locations`; without it they are not mounted.
 
 pub mod account;
-pub mod admin;
 pub mod feedback;
 pub mod headers;
 pub mod links;
@@ -165,7 +164,7 @@ fn staff_only_page(layout: Layout) -> Page {
 
 /// Mounts the pages, the stylesheet and the HTML catchers, and adds the security
 /// headers to every response (the API's included).
-pub fn stage(pages: bool, https: bool, two_factor: bool, mail: bool) -> AdHoc {
+pub fn stage(pages: bool, https: bool, mail: bool) -> AdHoc {
     AdHoc::on_ignite("Pages", move |rocket| async move {
         let rocket = rocket
             .attach(requests::RequestLog)
@@ -182,8 +181,7 @@ pub fn stage(pages: bool, https: bool, two_factor: bool, mail: bool) -> AdHoc {
         };
         rocket
             .mount("/", pages::routes())
-            .mount("/", account::routes(two_factor, mail))
-            .mount("/", admin::routes())
+            .mount("/", account::routes(mail))
             .mount("/static", routes![stylesheet])
             .register("/", catchers![html_error])
     })

@@ -14,8 +14,8 @@ use crate::app::App;
 use crate::auth::{self, Registration};
 use crate::cookies;
 use crate::error::AppError;
+use crate::feature::hooks::{self, SectionContext, Slot};
 use crate::sessions::ClientInfo;
-use crate::two_factor;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -59,10 +59,12 @@ struct LoginTemplate {
     next: String,
     /// Mail is on: "Forgot password?" shows.
     mail: bool,
+    /// The parts' sign-in buttons or forms (see `Slot::Login`).
+    slots: Vec<String>,
 }
 
 #[get("/login?<next>")]
-pub(crate) fn login_page(
+pub(crate) async fn login_page(
     app: &State<App>,
     visitor: Visitor,
     incoming: Incoming,
@@ -71,10 +73,14 @@ pub(crate) fn login_page(
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(after_login(next)));
     }
+    let layout = visitor.layout("Log in", incoming);
+    let next = safe_next(next).unwrap_or("").to_string();
+    let slots = page_slots(app, Slot::Login, &layout.csrf, &next).await;
     Page::render(&LoginTemplate {
-        layout: visitor.layout("Log in", incoming),
-        next: safe_next(next).unwrap_or("").to_string(),
+        layout,
+        next,
         mail: app.settings.mail.enabled(),
+        slots,
     })
 }
 
@@ -139,10 +145,24 @@ struct RegisterTemplate {
     next: String,
     /// `registration_open`: when closed the page says so instead of showing the form.
     open: bool,
+    /// The parts' sign-up buttons or forms (see `Slot::Registration`).
+    slots: Vec<String>,
+}
+
+/// The parts' HTML for the login or registration page.
+async fn page_slots(app: &App, slot: Slot, csrf: &str, next: &str) -> Vec<String> {
+    let context = SectionContext {
+        account: None,
+        csrf,
+        session_id: None,
+        next: Some(next),
+        viewer_is_superuser: false,
+    };
+    hooks::sections(app, slot, &context).await
 }
 
 #[get("/register?<next>")]
-fn register_page(
+async fn register_page(
     app: &State<App>,
     visitor: Visitor,
     incoming: Incoming,
@@ -151,10 +171,14 @@ fn register_page(
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(after_login(safe_next(next))));
     }
+    let layout = visitor.layout("Register", incoming);
+    let next = safe_next(next).unwrap_or("").to_string();
+    let slots = page_slots(app, Slot::Registration, &layout.csrf, &next).await;
     Page::render(&RegisterTemplate {
-        layout: visitor.layout("Register", incoming),
-        next: safe_next(next).unwrap_or("").to_string(),
+        layout,
+        next,
         open: app.settings.service.registration_open,
+        slots,
     })
 }
 
@@ -256,7 +280,7 @@ async fn second_factor(
     let (true, Some(session_id)) = (visitor.pending, visitor.session_id.as_deref()) else {
         return Page::Feedback(Feedback::error("Please log in again.").redirect("/login"));
     };
-    match two_factor::complete_login(app, session_id, &form.code, &client).await {
+    match auth::complete_login(app, session_id, &form.code, &client).await {
         Ok(tokens) => {
             cookies::start_session_cookies(jar, &app.settings, &tokens);
             Page::Feedback(Feedback::success("You are signed in.").redirect(after_login(next)))

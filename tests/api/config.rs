@@ -1,6 +1,5 @@
 use std::process::Command;
 
-use gatehouse::config::Settings;
 use rocket::figment::Figment;
 
 use crate::support::{cookie_name, spawn_app, test_figment, SECRET};
@@ -40,7 +39,7 @@ async fn the_release_profile_refuses_to_start_without_a_strong_secret() {
 async fn the_debug_profile_makes_an_ephemeral_secret() {
     let app = spawn_app().await;
     let figment = test_figment(&app.db.url).merge(("gatehouse.secret", ""));
-    let settings = Settings::from_figment(&figment).unwrap();
+    let settings = gatehouse::settings(&figment).unwrap();
     assert!(settings.tokens.secret_is_ephemeral);
     assert!(settings.tokens.secret.len() >= 32);
     assert!(!format!("{settings:?}").contains("test-secret"));
@@ -107,7 +106,7 @@ fn environment_variables_override_rocket_toml() {
         jail.set_env("GATEHOUSE_REGISTRATION_OPEN", "false");
         jail.set_env("DATABASE_URL", "postgres://db.internal/app");
         let figment = gatehouse::figment();
-        let settings = Settings::from_figment(&figment).expect("valid");
+        let settings = gatehouse::settings(&figment).expect("valid");
         assert_eq!(settings.tokens.access_ttl, 300);
         assert!(!settings.service.registration_open);
         let url: String = figment.extract_inner("databases.gatehouse.url").unwrap();
@@ -196,7 +195,8 @@ fn placeholders(value: &serde_json::Value) -> serde_json::Value {
 /// edit there. A feature's table is optional; a key it sets must be the feature's.
 #[test]
 fn rocket_toml_lists_every_setting_with_the_codes_default() {
-    use gatehouse::config::{defaults, Profile};
+    use gatehouse::config::Profile;
+    use gatehouse::setting_defaults as defaults;
     use rocket::figment::providers::{Format, Toml};
     use std::collections::BTreeMap;
 
@@ -332,7 +332,8 @@ fn check_rows(
 /// the keys of the `gatehouse` table.
 #[test]
 fn the_configuration_reference_lists_every_setting_with_the_codes_default() {
-    use gatehouse::config::{defaults, Profile};
+    use gatehouse::config::Profile;
+    use gatehouse::setting_defaults as defaults;
     use std::collections::BTreeMap;
 
     let readme = std::fs::read_to_string(concat!(
@@ -410,13 +411,13 @@ fn without_rocket_toml_release_still_has_secure_host_cookies() {
         ))
         .merge(("gatehouse.mail_transport", "none"))
         .select("release");
-    let settings = Settings::from_figment(&figment).expect("valid");
+    let settings = gatehouse::settings(&figment).expect("valid");
     assert!(settings.cookies.cookie_secure);
     assert_eq!(
         settings.cookies.access_cookie,
         format!("__Host-{}", cookie_name("access"))
     );
-    let debug = Settings::from_figment(&rocket::figment::Figment::new().select("debug")).unwrap();
+    let debug = gatehouse::settings(&rocket::figment::Figment::new().select("debug")).unwrap();
     assert!(!debug.cookies.cookie_secure);
     assert_eq!(debug.cookies.access_cookie, cookie_name("access"));
 }

@@ -491,18 +491,17 @@ async fn concurrent_wrong_logins_from_two_instances_count_exactly() {
 #[test]
 #[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
 fn lockout_settings_come_from_the_environment() {
-    use gatehouse::config::Settings;
     figment::Jail::expect_with(|jail| {
         jail.set_env("GATEHOUSE_LOCKOUT_MAX_ATTEMPTS", "3");
         jail.set_env("GATEHOUSE_LOCKOUT_DURATION", "0");
-        let settings = Settings::from_figment(&gatehouse::figment()).unwrap();
+        let settings = gatehouse::settings(&gatehouse::figment()).unwrap();
         assert_eq!(settings.lockout.lockout_max_attempts, 3);
         assert_eq!(settings.lockout.lockout_duration, None);
         jail.set_env("GATEHOUSE_LOCKOUT_DURATION", "60");
-        let settings = Settings::from_figment(&gatehouse::figment()).unwrap();
+        let settings = gatehouse::settings(&gatehouse::figment()).unwrap();
         assert_eq!(settings.lockout.lockout_duration, Some(60));
         jail.set_env("GATEHOUSE_LOCKOUT_MAX_ATTEMPTS", "5000");
-        let error = match Settings::from_figment(&gatehouse::figment()) {
+        let error = match gatehouse::settings(&gatehouse::figment()) {
             Ok(_) => panic!("5000 attempts were accepted"),
             Err(error) => error.to_string(),
         };

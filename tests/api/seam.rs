@@ -51,8 +51,9 @@ fn probe(name: &'static str) -> &'static dyn Feature {
 
 #[test]
 fn feature_names_must_be_well_formed_free_and_distinct() {
-    assert!(check_names(&gatehouse::features::all()).is_ok());
-    assert!(check_names(&[probe("shop"), probe("blog_2")]).is_ok());
+    let parts = gatehouse::parts::all();
+    assert!(check_names(&parts, &gatehouse::features::all()).is_ok());
+    assert!(check_names(&parts, &[probe("shop"), probe("blog_2")]).is_ok());
     for (features, problem) in [
         (vec![probe("Shop")], "lower-case"),
         (vec![probe("2shop")], "lower-case"),
@@ -60,9 +61,11 @@ fn feature_names_must_be_well_formed_free_and_distinct() {
         (vec![probe("limits")], "taken"),
         (vec![probe("gatehouse")], "taken"),
         (vec![probe("accounts")], "taken"),
+        (vec![probe("two_factor")], "taken"),
+        (vec![probe("admin")], "taken"),
         (vec![probe("shop"), probe("shop")], "twice"),
     ] {
-        let message = check_names(&features).unwrap_err().to_string();
+        let message = check_names(&parts, &features).unwrap_err().to_string();
         assert!(message.contains(problem), "{message}");
     }
 }
@@ -96,7 +99,7 @@ async fn a_features_migrations_run_beside_gatehouses_and_are_numbered_above_them
         .await
         .expect("the feature's table exists");
     // Gatehouse's own migrator ignores the feature's row, and the app still starts.
-    migrate(&db, &gatehouse::features::all())
+    migrate(&db, &gatehouse::installed())
         .await
         .expect("Gatehouse's migrations ignore the feature's");
 

@@ -768,7 +768,7 @@ async fn a_changed_two_factor_key_answers_two_factor_unavailable_not_500() {
     crate::two_factor::enrol(&browser, "alice").await;
     let token = crate::support::csrf(&browser);
     crate::support::submit(&browser, "/logout", &[("csrf_token", &token)]).await;
-    let foreign = gatehouse::two_factor::crypto::TwoFactorKeys::derive(b"an earlier key")
+    let foreign = gatehouse::parts::two_factor::crypto::TwoFactorKeys::derive(b"an earlier key")
         .seal(1, b"twenty bytes of totp");
     sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = 1")
         .bind(foreign)

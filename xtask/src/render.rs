@@ -975,7 +975,7 @@ impl Feature for @@FEATURE@@ {
         }))
     }
 
-    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+    fn openapi(&self, _setup: &Setup<'_>) -> Option<utoipa::openapi::OpenApi> {
         use utoipa::OpenApi;
         Some(api::@@FEATURE@@Api::openapi())
     }

@@ -58,7 +58,7 @@ impl Feature for Notes {
         }))
     }
 
-    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+    fn openapi(&self, _setup: &Setup<'_>) -> Option<utoipa::openapi::OpenApi> {
         use utoipa::OpenApi;
         Some(api::NotesApi::openapi())
     }

@@ -1,34 +1,19 @@
 //! `/admin`: account administration pages for staff, over the same rules as the admin
 //! API ([`crate::admin`]): the list with search and pages, and one account with its
-//! actions and recent security events.
+//! actions, the other parts' sections and recent security events.
 
-use askama::Template;
-use rocket::form::FromForm;
-use rocket::http::Status;
-use rocket::{Route, State};
+use crate::prelude::*;
 
-use super::feedback::Feedback;
-use super::visitor::{CsrfForm, FreshPage, StaffPage};
-use super::{error_page, CsrfOnly, Layout, Page};
 use crate::accounts::AccountDetail;
-use crate::admin::{self, Actor, FlagChange, Paging};
-use crate::app::App;
+use crate::admin::{self, Actor, FlagChange};
 use crate::clock::utc_minute as when;
-use crate::error::AppError;
+use crate::feature::hooks::{self, SectionContext, Slot};
 use crate::guards::DistinctQuery;
 use crate::sessions::ClientInfo;
+use crate::web::error_page;
 
 pub fn routes() -> Vec<Route> {
-    routes![
-        accounts,
-        account,
-        block,
-        unblock,
-        unlock,
-        reset_two_factor,
-        roles,
-        delete
-    ]
+    routes![accounts, account, block, unblock, unlock, roles, delete]
 }
 
 struct Row {
@@ -45,7 +30,7 @@ struct Row {
 }
 
 #[derive(Template)]
-#[template(path = "admin.html")]
+#[template(path = "admin/accounts.html")]
 struct AccountsTemplate {
     layout: Layout,
     query: String,
@@ -80,7 +65,7 @@ async fn accounts(
         page: 1,
         per_page: Paging::DEFAULT_PER_PAGE,
     });
-    let listing = match admin::list_accounts(app, &query, paging, after).await {
+    let listing = match super::list_accounts(app, &query, paging, after).await {
         Ok(listing) => listing,
         Err(error) => return failed(error),
     };
@@ -142,7 +127,7 @@ struct EventLine {
 }
 
 #[derive(Template)]
-#[template(path = "admin_account.html")]
+#[template(path = "admin/account.html")]
 struct AccountTemplate {
     layout: Layout,
     detail: AccountDetail,
@@ -151,6 +136,10 @@ struct AccountTemplate {
     blocked_at: String,
     block_reason: String,
     viewer_is_superuser: bool,
+    /// The ways the account can sign in now (`password`, …).
+    ways: String,
+    /// The other parts' sections (two-factor, say).
+    sections: Vec<String>,
     events: Vec<EventLine>,
 }
 
@@ -172,12 +161,32 @@ async fn account(app: &State<App>, staff: StaffPage, id: &str) -> Page {
         Ok(listing) => listing.items,
         Err(error) => return failed(error),
     };
+    let row = match admin::find_account(app, id).await {
+        Ok(row) => row,
+        Err(error) => return failed(error),
+    };
+    let ways = match hooks::ways_to_sign_in(app, &row).await {
+        Ok(ways) if ways.is_empty() => "nothing (it cannot sign in)".to_string(),
+        Ok(ways) => ways.join(", "),
+        Err(error) => return failed(error),
+    };
+    let layout = me.layout(&detail.account.username);
+    let context = SectionContext {
+        account: Some(&row),
+        csrf: &layout.csrf,
+        next: None,
+        session_id: None,
+        viewer_is_superuser: me.account.is_superuser,
+    };
+    let sections = hooks::sections(app, Slot::AdminAccountView, &context).await;
     let lock_text = match detail.locked_until {
         Some(until) => format!("until {} (UTC)", when(until)),
         None => "until an administrator unlocks it".into(),
     };
     Page::render(&AccountTemplate {
-        layout: me.layout(&detail.account.username),
+        layout,
+        ways,
+        sections,
         created: when(detail.account.created_at),
         lock_text,
         blocked_at: detail.blocked_at.map(when).unwrap_or_default(),
@@ -281,29 +290,6 @@ async fn unlock(
         id,
         "Unlocked; failed logins cleared.",
         |actor| async move { admin::unlock(app, &actor, id, &client).await.map(drop) },
-    )
-    .await
-}
-
-#[post("/admin/accounts/<id>/2fa/disable", data = "<_form>")]
-async fn reset_two_factor(
-    app: &State<App>,
-    client: ClientInfo,
-    me: FreshPage<StaffPage>,
-    id: i64,
-    _form: CsrfForm<CsrfOnly>,
-) -> Page {
-    let me = me.0;
-    act(
-        app,
-        &me,
-        id,
-        "Two-factor authentication is off for this account.",
-        |actor| async move {
-            admin::reset_two_factor(app, &actor, id, &client)
-                .await
-                .map(drop)
-        },
     )
     .await
 }

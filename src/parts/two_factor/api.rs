@@ -1,20 +1,23 @@
 //! `/api/auth/2fa`: the account holder's two-factor authentication (status, setup,
-//! enable, new recovery codes, disable) and the second step of a login (`verify`).
-//! Mounted only when `two_factor_enabled` is on; otherwise these paths answer 404.
+//! enable, new recovery codes, disable), and the admins' reset under `/api/admin`.
+//! Mounted only when `two_factor_enabled` is on; otherwise these paths answer 404
+//! (Gatehouse's `/2fa/verify` too, which the part mounts).
 
-use rocket::http::{CookieJar, Status};
+use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::State;
 use serde::{Deserialize, Serialize};
 
-use super::auth::TokenPair;
-use super::body::JsonBody;
-use super::error::ErrorBody;
+use super::flows as two_factor;
+use crate::accounts::AccountDetailAnswer;
+use crate::admin;
+use crate::api::body::JsonBody;
+use crate::api::error::ErrorBody;
+use crate::api::second_step::CodeRequest;
 use crate::app::App;
 use crate::error::AppError;
-use crate::guards::{AuthAccount, PendingSession};
+use crate::guards::{AuthAccount, Fresh, StaffAccount};
 use crate::sessions::ClientInfo;
-use crate::two_factor;
 
 type ApiResult<T> = Result<T, AppError>;
 
@@ -107,18 +110,6 @@ pub async fn setup(
         otpauth_uri: enrolment.otpauth_uri,
         qr_svg: enrolment.qr_svg,
     }))
-}
-
-/// A code from the authenticator app, or a recovery code where one is accepted.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(examples(json!({ "code": "123456" })))]
-pub struct CodeRequest {
-    /// A TOTP code (6 digits) or, for `/2fa/verify`, an unused recovery code (12
-    /// base32 characters, as `abcd-efgh-2345`, any case). `/2fa/enable` and
-    /// `/2fa/recovery-codes` take a TOTP code only.
-    #[schema(pattern = r"^([0-9]{6}|[A-Za-z2-7]{4}-?[A-Za-z2-7]{4}-?[A-Za-z2-7]{4})$")]
-    code: String,
 }
 
 /// Recovery codes, shown this once.
@@ -257,33 +248,42 @@ pub async fn disable(
     Ok(Status::NoContent)
 }
 
-/// Completes a login that waits for its second factor.
+/// Switches 2FA off for a user who lost their device.
 ///
-/// The second step of a login: the access token of that login, with a TOTP or recovery
-/// code, gives the full pair of a new, complete session.
+/// Needs a recent proof (`Fresh`).
 #[utoipa::path(
-    context_path = "/api/auth",
-    tag = "two-factor",
-    request_body = CodeRequest,
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
-        (status = 200, body = super::auth::TokenPair),
-        (status = 401, description = "`invalid_otp` (with `attempts_left`), `session_revoked`, `missing_token`, `invalid_token`, `token_expired`", body = ErrorBody),
-        (status = 409, description = "`two_factor_unavailable`: the account's TOTP secret no longer opens (`two_factor_key` changed); an admin resets its 2FA", body = ErrorBody),
-        (status = 423, description = "`account_locked`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 200, body = AccountDetailAnswer),
+        (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
+        (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
+        (status = 409, description = "`conflict`: 2FA is off", body = ErrorBody),
     ),
 )]
-#[post("/2fa/verify", data = "<body>")]
-pub async fn verify(
+#[post("/accounts/<id>/2fa/disable")]
+pub async fn reset_two_factor(
     app: &State<App>,
-    pending: PendingSession,
+    staff: Fresh<StaffAccount>,
     client: ClientInfo,
-    cookies: &CookieJar<'_>,
-    body: JsonBody<CodeRequest>,
-) -> ApiResult<Json<TokenPair>> {
-    let tokens =
-        two_factor::complete_login(app, &pending.session_id, &body.0.code, &client).await?;
-    crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
-    Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
+    id: &str,
+) -> ApiResult<Json<AccountDetailAnswer>> {
+    let actor = admin::current_admin(app, staff.0.account.id).await?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let account = admin::reset_two_factor(app, &actor, id, &client).await?;
+    Ok(Json(AccountDetailAnswer::new(account)))
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    status,
+    setup,
+    enable,
+    recovery_codes,
+    disable,
+    crate::api::second_step::verify,
+    reset_two_factor,
+))]
+pub struct TwoFactorApi;

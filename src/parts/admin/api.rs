@@ -5,13 +5,13 @@
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::body::JsonBody;
-use super::error::ErrorBody;
-use crate::accounts::AccountDetail;
+use crate::accounts::{AccountDetail, AccountDetailAnswer};
 use crate::admin::{self, Actor, FlagChange, Paging};
+use crate::api::body::JsonBody;
+use crate::api::error::ErrorBody;
 use crate::app::App;
 use crate::error::AppError;
 use crate::guards::{DistinctQuery, Fresh, StaffAccount};
@@ -20,41 +20,13 @@ use crate::sessions::ClientInfo;
 type ApiResult<T> = Result<T, AppError>;
 
 /// The account id of a path; anything that is not one names no account.
-fn account_id(id: &str) -> Result<i64, AppError> {
+pub fn account_id(id: &str) -> Result<i64, AppError> {
     id.parse().map_err(|_| AppError::NotFound)
 }
 
 /// The acting admin, re-read for actions that change something.
-async fn actor(app: &App, staff: StaffAccount) -> Result<Actor, AppError> {
+pub async fn actor(app: &App, staff: StaffAccount) -> Result<Actor, AppError> {
     admin::current_admin(app, staff.account.id).await
-}
-
-/// An account as staff see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(examples(json!({
-    "account": {
-        "id": 42,
-        "username": "alice",
-        "email": "alice@example.com",
-        "display_name": "Alice Liddell",
-        "is_active": true,
-        "is_staff": false,
-        "is_superuser": false,
-        "created_at": 1767225600,
-        "email_verified": true,
-        "email_verified_at": 1767225900,
-        "failed_logins": 0,
-        "locked": false,
-        "locked_until": null,
-        "blocked": true,
-        "block_reason": "Sent spam to other members",
-        "blocked_at": 1767312000,
-        "blocked_by": 1,
-        "two_factor_enabled": false
-    }
-})))]
-pub struct AccountDetailAnswer {
-    account: AccountDetail,
 }
 
 /// A page of accounts (oldest first).
@@ -166,7 +138,7 @@ pub async fn list_accounts(
                 .ok_or_else(|| AppError::field("after", "must be an account id (next_after)"))
         })
         .transpose()?;
-    let listing = admin::list_accounts(app, q.unwrap_or("").trim(), page, after).await?;
+    let listing = super::list_accounts(app, q.unwrap_or("").trim(), page, after).await?;
     Ok(Json(listing.to_json("accounts")))
 }
 
@@ -188,34 +160,7 @@ pub async fn show_account(
     id: &str,
 ) -> ApiResult<Json<AccountDetailAnswer>> {
     let account = admin::account_detail(app, account_id(id)?).await?;
-    Ok(Json(AccountDetailAnswer { account }))
-}
-
-/// Switches 2FA off for a user who lost their device.
-///
-/// Needs a recent proof (`Fresh`).
-#[utoipa::path(
-    context_path = "/api/admin",
-    tag = "admin",
-    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
-    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses(
-        (status = 200, body = AccountDetailAnswer),
-        (status = 403, description = "`forbidden`: not allowed on this account (staff only; superusers for superusers; never oneself)", body = ErrorBody),
-        (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
-        (status = 409, description = "`conflict`: 2FA is off", body = ErrorBody),
-    ),
-)]
-#[post("/accounts/<id>/2fa/disable")]
-pub async fn reset_two_factor(
-    app: &State<App>,
-    staff: Fresh<StaffAccount>,
-    client: ClientInfo,
-    id: &str,
-) -> ApiResult<Json<AccountDetailAnswer>> {
-    let actor = actor(app, staff.0).await?;
-    let account = admin::reset_two_factor(app, &actor, account_id(id)?, &client).await?;
-    Ok(Json(AccountDetailAnswer { account }))
+    Ok(Json(AccountDetailAnswer::new(account)))
 }
 
 /// Why the account is blocked.
@@ -251,7 +196,7 @@ pub async fn block_account(
 ) -> ApiResult<Json<AccountDetailAnswer>> {
     let id = account_id(id)?;
     let account = admin::block(app, &actor(app, staff).await?, id, &body.0.reason, &client).await?;
-    Ok(Json(AccountDetailAnswer { account }))
+    Ok(Json(AccountDetailAnswer::new(account)))
 }
 
 /// Lifts a block.
@@ -274,7 +219,7 @@ pub async fn unblock_account(
     id: &str,
 ) -> ApiResult<Json<AccountDetailAnswer>> {
     let account = admin::unblock(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
-    Ok(Json(AccountDetailAnswer { account }))
+    Ok(Json(AccountDetailAnswer::new(account)))
 }
 
 /// Clears the failed-login counter and any lock.
@@ -296,7 +241,7 @@ pub async fn unlock_account(
     id: &str,
 ) -> ApiResult<Json<AccountDetailAnswer>> {
     let account = admin::unlock(app, &actor(app, staff).await?, account_id(id)?, &client).await?;
-    Ok(Json(AccountDetailAnswer { account }))
+    Ok(Json(AccountDetailAnswer::new(account)))
 }
 
 /// The fields `PATCH /api/admin/accounts/{id}` may change (at least one); any other is
@@ -348,7 +293,7 @@ pub async fn update_account(
     };
     let actor = actor(app, staff.0).await?;
     let account = admin::update_flags(app, &actor, id, change, &client).await?;
-    Ok(Json(AccountDetailAnswer { account }))
+    Ok(Json(AccountDetailAnswer::new(account)))
 }
 
 /// Deletes an account and its sessions.
@@ -406,3 +351,29 @@ pub async fn account_events(
     let listing = admin::account_events(app, account_id(id)?, page).await?;
     Ok(Json(listing.to_json("events")))
 }
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        list_accounts,
+        show_account,
+        block_account,
+        unblock_account,
+        unlock_account,
+        update_account,
+        delete_account,
+        account_events,
+    ]
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_accounts,
+    show_account,
+    block_account,
+    unblock_account,
+    unlock_account,
+    update_account,
+    delete_account,
+    account_events,
+))]
+pub struct AdminApi;

@@ -1,6 +1,6 @@
-//! Optional TOTP two-factor authentication, free of HTTP like [`crate::auth`]:
-//! enrolment (setup, then enable with a first code), the second step of a login,
-//! recovery codes, and switching it off.
+//! TOTP with recovery codes, free of HTTP like [`crate::auth`]: enrolment (setup,
+//! then enable with a first code), the codes a pending login or a re-authentication
+//! offers, new recovery codes, and switching it off.
 //!
 //! A code is accepted once: a TOTP code's time step is recorded with a guarded update
 //! (`totp_last_step < step`), a recovery code is marked used the same way, so of two
@@ -9,22 +9,18 @@
 //! the session's own limit (`two_factor_max_attempts`), past which the session is
 //! revoked and the login starts again from the password.
 
-pub mod codes;
-pub mod crypto;
-pub mod store;
-
+use super::codes::{self, Presented};
+use super::{state, store};
 use crate::accounts::{self, AccountRow};
 use crate::app::App;
 use crate::audit::{audit, audit_own};
-use crate::auth::{self, IssuedTokens};
 use crate::email::notices::{self, Notice};
 use crate::email::Mailroom;
 use crate::error::AppError;
 use crate::events::EventKind;
 use crate::lockout;
 use crate::rate_limit::Limit;
-use crate::sessions::{self, ClientInfo};
-use codes::Presented;
+use crate::sessions::ClientInfo;
 
 /// What an authenticator app needs to enrol: the secret (base32), the otpauth URI and
 /// that URI as a QR code.
@@ -49,7 +45,7 @@ pub enum Method {
 }
 
 impl Method {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Method::Totp => "totp",
             Method::RecoveryCode => "recovery code",
@@ -85,7 +81,7 @@ async fn reauthenticate(
     password: Option<&str>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    if !app.settings.two_factor.two_factor_reauth {
+    if !state(app)?.settings.two_factor_reauth {
         return Ok(());
     }
     let password = password.ok_or_else(|| AppError::field("password", "is required"))?;
@@ -95,7 +91,7 @@ async fn reauthenticate(
 fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP, AppError> {
     codes::totp(
         secret,
-        &app.settings.two_factor.two_factor_issuer,
+        &state(app)?.settings.two_factor_issuer,
         &row.username,
     )
     .map_err(|e| AppError::internal("building the TOTP", e))
@@ -104,12 +100,12 @@ fn totp_of(app: &App, row: &AccountRow, secret: Vec<u8>) -> Result<totp_rs::TOTP
 /// The account's TOTP secret, opened. One that does not open was sealed under another
 /// `two_factor_key`: the account's codes (recovery codes too, keyed the same way)
 /// cannot be checked until an admin resets its 2FA.
-fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AppError> {
+pub fn secret_of(app: &App, row: &AccountRow) -> Result<Vec<u8>, AppError> {
     let sealed = row
         .totp_secret
         .as_deref()
         .ok_or_else(|| AppError::internal("opening the TOTP secret", "no TOTP secret stored"))?;
-    app.two_factor_keys.open(row.id, sealed).map_err(|_| {
+    state(app)?.keys.open(row.id, sealed).map_err(|_| {
         if row.totp_enabled_at.is_none() {
             // An unconfirmed setup: starting it again is all it takes.
             return AppError::Conflict(
@@ -154,6 +150,7 @@ fn log_unopenable(account_id: i64) {
 /// The accounts with 2FA on whose TOTP secret does not open under the current
 /// `two_factor_key`, as `(id, username)`: what `doctor` reports.
 pub async fn unopenable_secrets(app: &App) -> Result<Vec<(i64, String)>, AppError> {
+    let keys = &state(app)?.keys;
     let mut found = Vec::new();
     let mut after = 0;
     loop {
@@ -165,7 +162,7 @@ pub async fn unopenable_secrets(app: &App) -> Result<Vec<(i64, String)>, AppErro
         found.extend(
             batch
                 .into_iter()
-                .filter(|(id, _, sealed)| app.two_factor_keys.open(*id, sealed).is_err())
+                .filter(|(id, _, sealed)| keys.open(*id, sealed).is_err())
                 .map(|(id, username, _)| (id, username)),
         );
     }
@@ -190,7 +187,7 @@ pub async fn setup(
     }
     reauthenticate(app, &row, password, client).await?;
     let secret = crate::random::bytes(codes::SECRET_BYTES);
-    let sealed = app.two_factor_keys.seal(account_id, &secret);
+    let sealed = state(app)?.keys.seal(account_id, &secret);
     if !store::start_setup(app.pool(), account_id, session_id, &sealed, app.now()).await? {
         return Err(AppError::Conflict(
             "two-factor authentication is already on; disable it first",
@@ -269,7 +266,7 @@ pub async fn enable(
         attempts_left: None,
     })?;
     let recovery_codes = codes::new_recovery_codes();
-    let hashes = hashes_of(app, &recovery_codes);
+    let hashes = hashes_of(app, &recovery_codes)?;
     if !store::enable(
         app.pool(),
         account_id,
@@ -289,21 +286,19 @@ pub async fn enable(
     Ok(recovery_codes)
 }
 
-fn hashes_of(app: &App, recovery_codes: &[String]) -> Vec<String> {
-    recovery_codes
+fn hashes_of(app: &App, recovery_codes: &[String]) -> Result<Vec<String>, AppError> {
+    let keys = &state(app)?.keys;
+    Ok(recovery_codes
         .iter()
-        .map(|code| {
-            app.two_factor_keys
-                .recovery_hash(&codes::normalise_recovery_code(code))
-        })
-        .collect()
+        .map(|code| keys.recovery_hash(&codes::normalise_recovery_code(code)))
+        .collect())
 }
 
 /// Checks and spends a code of an account with 2FA on: a TOTP code whose step is
 /// newer than the last accepted one, or (if `allow_recovery`) an unused recovery code.
 /// `None` when the code is wrong, malformed, or already used.
 /// `secret` is the account's, opened before anything was counted.
-async fn spend_code(
+pub async fn spend_code(
     app: &App,
     row: &AccountRow,
     secret: Vec<u8>,
@@ -321,7 +316,7 @@ async fn spend_code(
             }
         }
         Presented::Recovery(code) if allow_recovery => {
-            let hash = app.two_factor_keys.recovery_hash(&code);
+            let hash = state(app)?.keys.recovery_hash(&code);
             if store::use_recovery_code(app.pool(), row.id, &hash, app.now()).await? {
                 Ok(Some(Method::RecoveryCode))
             } else {
@@ -384,7 +379,7 @@ pub async fn regenerate_recovery_codes(
     store::replace_recovery_codes(
         app.pool(),
         account_id,
-        &hashes_of(app, &recovery_codes),
+        &hashes_of(app, &recovery_codes)?,
         app.now(),
     )
     .await?;
@@ -464,124 +459,4 @@ pub async fn reset(
         }
     }
     Ok(reset)
-}
-
-/// The second step of a login: the pending session `session_id` and a code. Success
-/// spends the pending session and opens a complete one under a new id; it is the only
-/// place a 2FA login resets the failed-login counter.
-pub async fn complete_login(
-    app: &App,
-    session_id: &str,
-    code: &str,
-    client: &ClientInfo,
-) -> Result<IssuedTokens, AppError> {
-    app.rate_limits.by_address(Limit::Login, client).await?;
-    let now = app.now();
-    let session = sessions::find_session(app.pool(), session_id)
-        .await?
-        .filter(|s| s.two_factor_pending && s.revoked_at.is_none() && s.expires_at > now)
-        .ok_or(AppError::SessionRevoked)?;
-    let row = accounts::find_by_id(app.pool(), session.account_id)
-        .await?
-        .ok_or(AppError::SessionRevoked)?;
-    let refusal = if row.is_blocked() {
-        Some(AppError::AccountBlocked)
-    } else if !row.is_active {
-        Some(AppError::AccountInactive)
-    } else if row.totp_enabled_at.is_none() {
-        // Reset by an admin meanwhile: start again, now with the password alone.
-        Some(AppError::SessionRevoked)
-    } else {
-        None
-    };
-    if let Some(refusal) = refusal {
-        end_pending(app, &session.id, row.id, "login_refused", client).await?;
-        return Err(refusal);
-    }
-    app.rate_limits
-        .by_account(Limit::LoginAccount, row.id)
-        .await?;
-    // A secret that no longer opens takes no attempt, whatever was presented: a key
-    // that changed breaks the recovery codes too, and the holder is not at fault.
-    let secret = secret_of(app, &row)?;
-    // The code is counted on the account and on the session before it is checked.
-    let attempt = match lockout::begin_attempt(app, &row, client).await {
-        Ok(attempt) => attempt,
-        // The account's budget is in flight: try again in a second, same login.
-        Err(busy @ AppError::RateLimited { .. }) => return Err(busy),
-        Err(refusal) => {
-            end_pending(app, &session.id, row.id, "login_refused", client).await?;
-            return Err(refusal);
-        }
-    };
-    let max = app.settings.two_factor.two_factor_max_attempts;
-    let Some(number) = sessions::reserve_otp_attempt(app.pool(), &session.id, max).await? else {
-        attempt.give_back(app).await?;
-        return Err(AppError::SessionRevoked);
-    };
-    let Some(method) = spend_code(app, &row, secret, code, true).await? else {
-        return Err(wrong_login_code(app, attempt, &session.id, number, &row, client).await?);
-    };
-    let Some(checked_version) =
-        sessions::spend_pending_session(app.pool(), &session.id, now).await?
-    else {
-        // A parallel request completed (or ended) this login first, or the password
-        // changed since its password step.
-        attempt.give_back(app).await?;
-        return Err(AppError::SessionRevoked);
-    };
-    app.session_cache.forget_session(&session.id);
-    attempt.completed_login(app).await?;
-    if method == Method::RecoveryCode {
-        let left = store::recovery_codes_left(app.pool(), row.id).await?;
-        let detail = Some(format!("{left} left"));
-        audit_own(app, EventKind::RecoveryCodeUsed, row.id, detail, client).await;
-    }
-    let tokens =
-        auth::open_session(app, &row, session.persistent, Some(method.name()), client).await?;
-    auth::password_unchanged_since(app, row.id, checked_version, &tokens.session_id, client)
-        .await?;
-    Ok(tokens)
-}
-
-/// Settles a wrong code on a pending login (attempt `number` on the session) and gives
-/// the answer: how many tries are left, or the revoked session, or the lock.
-async fn wrong_login_code(
-    app: &App,
-    attempt: lockout::Attempt,
-    session_id: &str,
-    number: i64,
-    row: &AccountRow,
-    client: &ClientInfo,
-) -> Result<AppError, AppError> {
-    let account_answer = attempt
-        .failed(app, lockout::SECOND_FACTOR_FAILURE, client)
-        .await;
-    match account_answer {
-        AppError::AccountLocked { .. } => {
-            end_pending(app, session_id, row.id, "account_locked", client).await?;
-            return Ok(account_answer);
-        }
-        ref error if error.is_internal() => return Err(account_answer),
-        _ => {}
-    }
-    let left = app.settings.two_factor.two_factor_max_attempts - number;
-    if left <= 0 {
-        end_pending(app, session_id, row.id, "too_many_wrong_codes", client).await?;
-        return Ok(AppError::SessionRevoked);
-    }
-    Ok(AppError::InvalidOtp {
-        attempts_left: Some(left),
-    })
-}
-
-async fn end_pending(
-    app: &App,
-    session_id: &str,
-    account_id: i64,
-    reason: &str,
-    client: &ClientInfo,
-) -> Result<(), AppError> {
-    auth::revoke_session(app, account_id, session_id, reason, None, client).await?;
-    Ok(())
 }

@@ -1,9 +1,10 @@
 //! Gatehouse's half of the seam between it and the app built on it. Your features
-//! live in `src/features/` and implement [`Feature`]; `src/features/mod.rs` lists
-//! them, and everything here reads that one list: [`crate::rocket`] mounts each
-//! feature's stage and manages its navigation link, [`migrate`] runs its migrations,
-//! the CLI adds its subcommand, and the test helper goes through [`crate::rocket`]
-//! like everyone else.
+//! live in `src/features/` and implement [`Feature`]; Gatehouse's own parts (two-factor,
+//! admin) live in `src/parts/` and implement it too. `src/parts/mod.rs` and
+//! `src/features/mod.rs` list them, and [`crate::installed`] joins the two lists:
+//! [`crate::rocket`] mounts each stage and manages the navigation links, [`migrate`]
+//! runs the migrations, the CLI adds the subcommands, and the flows call the
+//! [`hooks`] through the app state.
 //!
 //! - Settings: a table of its own, `[default.<name>]` in Rocket.toml, each key
 //!   overridable as `GATEHOUSE_<NAME>__<KEY>` (two underscores), read with
@@ -12,16 +13,23 @@
 //!   [`FIRST_FEATURE_MIGRATION`] on (the timestamps `sqlx migrate add` writes);
 //!   Gatehouse's own stay below it, so a later Gatehouse migration never clashes.
 
+pub mod hooks;
+
+use figment::providers::Serialized;
 use figment::Figment;
 use rocket::fairing::AdHoc;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 use sqlx::migrate::{MigrateError, Migrator};
 
+use crate::accounts::AccountRow;
 use crate::app::App;
-use crate::config::{ConfigError, Settings, ENV_PREFIX};
+use crate::config::{ConfigError, Profile, Settings, ENV_PREFIX};
 use crate::db::{Backend, DbPool};
 use crate::error::AppError;
+use crate::registry::Registry;
 use crate::web::visitor::NavLink;
+use hooks::{Checkup, SecondFactor, SectionContext, Slot, TokenSubject};
 
 /// The lowest migration version a feature may use; Gatehouse's own are below it.
 pub const FIRST_FEATURE_MIGRATION: i64 = 10_000;
@@ -61,6 +69,10 @@ const RESERVED_NAMES: &[&str] = &[
     "help",
     // Gatehouse's own parts.
     "two_factor",
+    "passkeys",
+    "identity_providers",
+    "organizations",
+    "api_keys",
     // Page roots and /api paths.
     "api",
     "static",
@@ -83,8 +95,9 @@ const RESERVED_NAMES: &[&str] = &[
     "openapi",
 ];
 
-/// One feature of the app built on Gatehouse: its routes and pages, settings,
-/// migrations, navigation link and CLI subcommand. Only `name` and `stage` are needed.
+/// One feature of the app built on Gatehouse, or one of Gatehouse's own parts: its
+/// routes and pages, settings, migrations, navigation link and CLI subcommand, and the
+/// hooks the flows call (see [`hooks`]). Only `name` and `stage` are needed.
 #[rocket::async_trait]
 pub trait Feature: Send + Sync + 'static {
     /// A short lower-case name (letters, digits, `_`): its settings table, its
@@ -115,7 +128,7 @@ pub trait Feature: Send + Sync + 'static {
     /// routes' `#[utoipa::path]` annotations gathered by `#[derive(utoipa::OpenApi)]`.
     /// A test holds the document to the mounted `/api` routes, so every API route of a
     /// feature must be in it.
-    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+    fn openapi(&self, _setup: &Setup<'_>) -> Option<utoipa::openapi::OpenApi> {
         None
     }
 
@@ -134,6 +147,70 @@ pub trait Feature: Send + Sync + 'static {
     ) -> Result<(), AppError> {
         Ok(())
     }
+
+    /// The keys it reads from the `gatehouse` table (a part's, whose settings keep
+    /// Gatehouse's names), with their defaults for `profile`, as a JSON object: the
+    /// unknown-key check and the configuration reference's check learn them here.
+    fn gatehouse_settings(&self, _profile: Profile) -> Value {
+        Value::Null
+    }
+
+    /// Puts its shared state in the registry when the app state opens (the server's
+    /// and every CLI command's), read back with `app.registry.get::<T>()`.
+    fn start(&self, _setup: &Setup<'_>, _registry: &mut Registry) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// Claims it adds to the access tokens of `subject` (at login, after a second
+    /// factor, at each refresh, and in introspection). Registered and Gatehouse's own
+    /// claims are dropped; over [`crate::tokens::MAX_CUSTOM_CLAIMS_BYTES`], all of its
+    /// own are (and logged), never another's.
+    async fn claims(
+        &self,
+        _app: &App,
+        _subject: &TokenSubject<'_>,
+    ) -> Result<Map<String, Value>, AppError> {
+        Ok(Map::new())
+    }
+
+    /// The second factor it offers, if any.
+    fn second_factor(&self) -> Option<&'static dyn SecondFactor> {
+        None
+    }
+
+    /// Its HTML for a page `slot` (sign-in buttons on the login page, a section of
+    /// the account page or of the admin account view), rendered from its own askama
+    /// template. `None` shows nothing.
+    async fn section(
+        &self,
+        _app: &App,
+        _slot: Slot,
+        _context: &SectionContext<'_>,
+    ) -> Result<Option<String>, AppError> {
+        Ok(None)
+    }
+
+    /// Whether `account` can sign in through it (a passkey, an identity provider),
+    /// so no part removes the last way in (see [`hooks::keeps_a_way_in`]).
+    async fn signs_in(&self, _app: &App, _account: &AccountRow) -> Result<bool, AppError> {
+        Ok(false)
+    }
+
+    /// Side effects after an account was deleted (files, caches, outside services).
+    /// Its rows are gone already: every foreign key to `accounts` cascades.
+    async fn account_deleted(&self, _app: &App, _account_id: i64) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    /// The account's data it holds, for the account's export (`GET /api/auth/me/export`).
+    async fn export(&self, _app: &App, _account: &AccountRow) -> Result<Option<Value>, AppError> {
+        Ok(None)
+    }
+
+    /// What `doctor` should report about it (a key that no longer opens what it sealed).
+    async fn doctor(&self, _app: &App) -> Result<Option<Checkup>, AppError> {
+        Ok(None)
+    }
 }
 
 /// What a feature is set up with.
@@ -146,6 +223,24 @@ pub struct Setup<'a> {
 }
 
 impl Setup<'_> {
+    /// The settings profile (debug or release).
+    pub fn profile(&self) -> Profile {
+        Profile::of(self.figment)
+    }
+
+    /// A part's keys out of the `gatehouse` table, over `defaults` (what
+    /// [`Feature::gatehouse_settings`] gives); other keys of the table are ignored.
+    pub fn gatehouse<T: DeserializeOwned + serde::Serialize>(
+        &self,
+        defaults: T,
+    ) -> Result<T, ConfigError> {
+        Figment::from(Serialized::defaults(defaults))
+            .merge(self.figment.focus("gatehouse"))
+            .select(self.figment.profile().clone())
+            .extract()
+            .map_err(crate::config::describe_figment_error)
+    }
+
     /// The feature's settings table `[<profile>.<name>]`, over the type's defaults.
     /// Unknown keys are refused if `T` says `#[serde(deny_unknown_fields)]`.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
@@ -191,11 +286,18 @@ pub fn env_name(feature: &str, key: &str) -> String {
     )
 }
 
-/// Checks the registered features: well-formed, distinct names that clash with
-/// nothing of Rocket's or Gatehouse's.
-pub fn check_names(features: &[&'static dyn Feature]) -> Result<(), ConfigError> {
-    let mut seen = Vec::new();
-    for feature in features {
+/// Checks the registered parts and features: well-formed, distinct names; a
+/// feature's may not clash with anything of Rocket's or Gatehouse's, parts included.
+pub fn check_names(
+    parts: &[&'static dyn Feature],
+    features: &[&'static dyn Feature],
+) -> Result<(), ConfigError> {
+    let mut seen: Vec<&str> = Vec::new();
+    let all = parts
+        .iter()
+        .map(|p| (true, p))
+        .chain(features.iter().map(|f| (false, f)));
+    for (is_part, feature) in all {
         let name = feature.name();
         let well_formed = !name.is_empty()
             && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -204,16 +306,22 @@ pub fn check_names(features: &[&'static dyn Feature]) -> Result<(), ConfigError>
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         let problem = if !well_formed {
             "must be lower-case letters, digits and '_', starting with a letter"
-        } else if RESERVED_NAMES.contains(&name) {
-            "is taken by Rocket's or Gatehouse's own settings or commands"
+        } else if !is_part && RESERVED_NAMES.contains(&name) {
+            "is taken by Rocket's or Gatehouse's own settings, commands or parts"
         } else if seen.contains(&name) {
             "is registered twice"
         } else {
             seen.push(name);
             continue;
         };
+        let list = if is_part {
+            "src/parts/mod.rs"
+        } else {
+            "src/features/mod.rs"
+        };
         return Err(ConfigError::Feature(format!(
-            "the feature name `{name}` {problem} (src/features/mod.rs)"
+            "the {} name `{name}` {problem} ({list})",
+            if is_part { "part" } else { "feature" }
         )));
     }
     Ok(())

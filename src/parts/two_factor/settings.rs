@@ -1,17 +1,19 @@
-//! Two-factor authentication: whether it is offered, what authenticator apps show,
-//! its attempt limit and pending-login lifetime, and the key that seals TOTP secrets.
+//! The part's settings, read from the `gatehouse` table under their old names:
+//! whether TOTP is offered, what authenticator apps show, whether setup asks for the
+//! password again, and the key that seals TOTP secrets. The pending step's keys
+//! (`two_factor_pending_ttl`, `two_factor_max_attempts`) are Gatehouse's own.
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_key_material, invalid, ConfigError, Profile, ENV_PREFIX, MIN_SECRET_BYTES};
+use crate::config::{
+    check_key_material, invalid, ConfigError, Profile, ENV_PREFIX, MIN_SECRET_BYTES,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Raw {
     pub two_factor_enabled: bool,
     pub two_factor_issuer: String,
-    pub two_factor_max_attempts: u32,
-    pub two_factor_pending_ttl: u64,
     pub two_factor_key: Option<String>,
     pub two_factor_reauth: bool,
 }
@@ -20,9 +22,7 @@ impl Raw {
     pub fn defaults(_profile: Profile) -> Raw {
         Raw {
             two_factor_enabled: true,
-            two_factor_issuer: super::brand(),
-            two_factor_max_attempts: 3,
-            two_factor_pending_ttl: 5 * 60,
+            two_factor_issuer: crate::config::brand(),
             two_factor_key: None,
             two_factor_reauth: true,
         }
@@ -36,15 +36,11 @@ impl Default for Raw {
 }
 
 #[derive(Clone)]
-pub struct TwoFactor {
+pub struct TwoFactorSettings {
     /// False: no 2FA routes (404) and every login is one step.
     pub two_factor_enabled: bool,
     /// The issuer authenticator apps show next to the account name.
     pub two_factor_issuer: String,
-    /// Wrong codes a pending session may receive before it is revoked.
-    pub two_factor_max_attempts: i64,
-    /// Seconds a pending (password-only) session lives.
-    pub two_factor_pending_ttl: i64,
     /// The key material TOTP secrets are sealed with (distinct from the token
     /// secret). Never printed.
     pub two_factor_key: Vec<u8>,
@@ -54,14 +50,12 @@ pub struct TwoFactor {
     pub two_factor_reauth: bool,
 }
 
-impl std::fmt::Debug for TwoFactor {
+impl std::fmt::Debug for TwoFactorSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The sealing key is never printed.
-        f.debug_struct("TwoFactor")
+        f.debug_struct("TwoFactorSettings")
             .field("two_factor_enabled", &self.two_factor_enabled)
             .field("two_factor_issuer", &self.two_factor_issuer)
-            .field("two_factor_max_attempts", &self.two_factor_max_attempts)
-            .field("two_factor_pending_ttl", &self.two_factor_pending_ttl)
             .field(
                 "two_factor_key_is_ephemeral",
                 &self.two_factor_key_is_ephemeral,
@@ -71,30 +65,18 @@ impl std::fmt::Debug for TwoFactor {
     }
 }
 
-impl TwoFactor {
+impl TwoFactorSettings {
     /// `token_secret` is the signing secret, which the sealing key must differ from.
     pub fn from_raw(
         raw: Raw,
         profile: Profile,
         token_secret: &[u8],
-    ) -> Result<TwoFactor, ConfigError> {
+    ) -> Result<TwoFactorSettings, ConfigError> {
         let issuer = raw.two_factor_issuer.trim().to_string();
         if issuer.is_empty() || issuer.contains(':') || issuer.chars().count() > 64 {
             return Err(invalid(
                 "two_factor_issuer",
                 "must be 1 to 64 characters without ':' (authenticator apps split on it)",
-            ));
-        }
-        if !(1..=10).contains(&raw.two_factor_max_attempts) {
-            return Err(invalid(
-                "two_factor_max_attempts",
-                "must be between 1 and 10",
-            ));
-        }
-        if !(30..=3600).contains(&raw.two_factor_pending_ttl) {
-            return Err(invalid(
-                "two_factor_pending_ttl",
-                "must be between 30 and 3600 seconds",
             ));
         }
         let (key, ephemeral) = match raw.two_factor_key.as_deref() {
@@ -119,11 +101,9 @@ impl TwoFactor {
             }
             _ => (crate::random::bytes(MIN_SECRET_BYTES), true),
         };
-        Ok(TwoFactor {
+        Ok(TwoFactorSettings {
             two_factor_enabled: raw.two_factor_enabled,
             two_factor_issuer: issuer,
-            two_factor_max_attempts: i64::from(raw.two_factor_max_attempts),
-            two_factor_pending_ttl: raw.two_factor_pending_ttl as i64,
             two_factor_key: key,
             two_factor_key_is_ephemeral: ephemeral,
             two_factor_reauth: raw.two_factor_reauth,
@@ -139,7 +119,8 @@ mod tests {
 
     #[test]
     fn the_sealing_key_is_required_in_release_and_must_differ_from_the_secret() {
-        let error = TwoFactor::from_raw(Raw::default(), Profile::Release, SECRET).unwrap_err();
+        let error =
+            TwoFactorSettings::from_raw(Raw::default(), Profile::Release, SECRET).unwrap_err();
         assert!(
             error.to_string().contains("GATEHOUSE_TWO_FACTOR_KEY"),
             "{error}"
@@ -148,12 +129,12 @@ mod tests {
             two_factor_enabled: false,
             ..Raw::default()
         };
-        assert!(TwoFactor::from_raw(off, Profile::Release, SECRET).is_ok());
+        assert!(TwoFactorSettings::from_raw(off, Profile::Release, SECRET).is_ok());
         let same = Raw {
             two_factor_key: Some(String::from_utf8(SECRET.to_vec()).unwrap()),
             ..Raw::default()
         };
-        let error = TwoFactor::from_raw(same, Profile::Debug, SECRET).unwrap_err();
+        let error = TwoFactorSettings::from_raw(same, Profile::Debug, SECRET).unwrap_err();
         assert!(error.to_string().contains("must differ"), "{error}");
     }
 
@@ -163,6 +144,6 @@ mod tests {
             two_factor_issuer: "Acme:Prod".into(),
             ..Raw::default()
         };
-        assert!(TwoFactor::from_raw(colon, Profile::Debug, SECRET).is_err());
+        assert!(TwoFactorSettings::from_raw(colon, Profile::Debug, SECRET).is_err());
     }
 }
