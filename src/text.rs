@@ -160,6 +160,22 @@ fn is_visible(c: char) -> bool {
         )
 }
 
+/// User-supplied text as the terminal should see it: control, format and other
+/// invisible characters escaped (`\n`, `\u{202e}`), so a stored value (from before
+/// the rules that refuse them, or written straight into the database) cannot forge a
+/// row of a listing, move the cursor or reorder what follows.
+pub fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || is_hidden(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,20 +259,4 @@ mod tests {
         assert_eq!(TITLE.clean("a\nb").unwrap_err(), "must be a single line");
         assert!(BODY.clean("a\u{7}b").is_err());
     }
-}
-
-/// User-supplied text as the terminal should see it: control, format and other
-/// invisible characters escaped (`\n`, `\u{202e}`), so a stored value (from before
-/// the rules that refuse them, or written straight into the database) cannot forge a
-/// row of a listing, move the cursor or reorder what follows.
-pub fn shown(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() || is_hidden(c) {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
