@@ -420,6 +420,7 @@ pub async fn delete(
         .await);
     }
     app.session_cache.forget_account(id);
+    crate::feature::hooks::account_deleted(app, id).await;
     let detail = Some(format!("{} <{}>", target.username, target.email));
     audit(
         app,

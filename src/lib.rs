@@ -117,13 +117,26 @@ pub fn rocket_with_clock(
     figment: Figment,
     clock: Arc<dyn Clock>,
 ) -> Result<Rocket<Build>, ConfigError> {
+    rocket_with(figment, clock, Vec::new())
+}
+
+/// Builds the app with `extra` features after the listed ones: how the seam's tests
+/// install a probe that records every hook call.
+pub fn rocket_with(
+    figment: Figment,
+    clock: Arc<dyn Clock>,
+    extra: Vec<&'static dyn Feature>,
+) -> Result<Rocket<Build>, ConfigError> {
     let settings = Arc::new(settings(&figment)?);
     let mail = settings.mail.enabled();
     let pages = settings.accepts(config::TokenLocation::Cookie);
     let https = settings.cookies.cookie_secure;
     let metrics = settings.observability.metrics_enabled;
-    let features = installed();
-    feature::check_names(&parts::all(), &features::all())?;
+    let mut features = installed();
+    let mut own = features::all();
+    own.extend(extra.iter().copied());
+    features.extend(extra);
+    feature::check_names(&parts::all(), &own)?;
     feature::check_spa_path(&settings.spa.spa_path, &features)?;
     let setup = Setup {
         figment: &figment,
@@ -135,6 +148,7 @@ pub fn rocket_with_clock(
         .map(|feature| feature.stage(&setup))
         .collect::<Result<Vec<_>, _>>()?;
     let navigation = Navigation(features.iter().filter_map(|f| f.nav_link()).collect());
+    let listed = features.clone();
     let api_document = settings
         .service
         .api_docs
@@ -189,7 +203,8 @@ pub fn rocket_with_clock(
                     .ok();
                 let listen_url = settings.service.listen_url.clone().or(database_url);
                 let figment = rocket.figment().clone();
-                match open(settings, &figment, db.0.clone(), clock, Schema::from_setting(settings_migrate_on_start)).await {
+                let schema = Schema::from_setting(settings_migrate_on_start);
+                match open_with(settings, &figment, db.0.clone(), clock, schema, listed).await {
                     Ok((state, _)) => {
                         pruning::spawn(
                             db.0.pool.clone(),
@@ -292,9 +307,21 @@ pub async fn open(
     clock: Arc<dyn Clock>,
     schema: Schema,
 ) -> Result<(App, Vec<i64>), String> {
+    open_with(settings, figment, db, clock, schema, installed()).await
+}
+
+/// [`open`] with the given parts and features.
+async fn open_with(
+    settings: Arc<Settings>,
+    figment: &Figment,
+    db: db::DbPool,
+    clock: Arc<dyn Clock>,
+    schema: Schema,
+    installed: Vec<&'static dyn Feature>,
+) -> Result<(App, Vec<i64>), String> {
     let pending = db::pending_migrations(&db).await;
     match schema {
-        Schema::Migrate => feature::migrate(&db, &installed())
+        Schema::Migrate => feature::migrate(&db, &installed)
             .await
             .map_err(|error| format!("the database migrations failed: {error}"))?,
         Schema::Report => match &pending {
@@ -308,7 +335,6 @@ pub async fn open(
         },
     }
     let hasher = Hasher::new(&settings.passwords).map_err(|error| error.to_string())?;
-    let installed = installed();
     let setup = Setup {
         figment,
         settings: &settings,

@@ -14,7 +14,7 @@ use crate::auth::{self, IssuedTokens, Registration};
 use crate::config::TokenLocation;
 pub use crate::cookies::{clear_auth_cookies, set_auth_cookies};
 use crate::error::AppError;
-use crate::guards::{bearer, check_csrf_header, AuthAccount};
+use crate::guards::{bearer, check_csrf_header, AuthAccount, Fresh};
 use crate::sessions::ClientInfo;
 use crate::tokens::TokenKind;
 
@@ -150,6 +150,11 @@ pub struct TokenPair {
     /// True when the login waits for its second factor: the access token then only
     /// serves `/api/auth/2fa/verify`.
     two_factor_required: bool,
+    /// While `two_factor_required`: the second factors that may complete the login,
+    /// such as `totp` (a code at `/api/auth/2fa/verify`). Absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, example = json!(["totp"]))]
+    methods: Vec<&'static str>,
     /// The session's CSRF token, when the answer also set the sign-in cookies: an app
     /// on another host cannot read the CSRF cookie, and sends this as `X-CSRF-Token`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,6 +169,7 @@ impl From<&IssuedTokens> for TokenPair {
             token_type: "Bearer",
             expires_in: tokens.expires_in,
             two_factor_required: tokens.two_factor_required,
+            methods: tokens.methods.clone(),
             csrf_token: None,
         }
     }
@@ -620,6 +626,56 @@ impl<'r> FromRequest<'r> for ServiceCredential {
 #[get("/me")]
 pub fn me(account: AuthAccount) -> Json<Account> {
     Json(account.account)
+}
+
+/// An account's data, for its owner.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(examples(json!({
+    "exported_at": 1767225600,
+    "account": {
+        "id": 42,
+        "username": "alice",
+        "email": "alice@example.com",
+        "display_name": "Alice Liddell",
+        "is_active": true,
+        "is_staff": false,
+        "is_superuser": false,
+        "created_at": 1767225600,
+        "email_verified": true,
+        "email_verified_at": 1767225900
+    },
+    "parts": {
+        "two_factor": { "enabled": true, "enabled_at": 1767226000, "recovery_codes_left": 9 },
+        "notes": [{ "id": 7, "title": "Groceries", "body": "Eggs, flour", "created_at": 1767226100, "updated_at": 1767226100 }]
+    }
+})))]
+pub struct AccountExport {
+    /// When it was made (unix seconds).
+    exported_at: i64,
+    account: Account,
+    /// Each part's and feature's data about the account, under its name.
+    #[schema(value_type = Object)]
+    parts: Value,
+}
+
+/// Exports everything held about the signed-in account.
+///
+/// The account, and what each part and feature holds about it (its notes, whether
+/// 2FA is on), as one JSON document. Secrets are never in it. Needs a recent proof
+/// (`Fresh`).
+#[utoipa::path(
+    context_path = "/api/auth",
+    tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = AccountExport),
+        (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = super::error::ErrorBody),
+    ),
+)]
+#[get("/me/export")]
+pub async fn export(app: &State<App>, caller: Fresh<AuthAccount>) -> ApiResult<Json<Value>> {
+    Ok(Json(auth::export(app, caller.0.account.id).await?))
 }
 
 /// The fields of the account its owner may change (one for now, required: a body

@@ -34,6 +34,7 @@ use crate::feature::Setup;
         super::auth::csrf,
         super::auth::logout,
         super::auth::me,
+        super::auth::export,
         super::auth::update_me,
         super::auth::change_password,
         super::auth::reauthenticate,

@@ -51,6 +51,7 @@ pub fn stage(mail: bool, metrics: bool, document: Option<utoipa::openapi::OpenAp
                     auth::refresh,
                     auth::logout,
                     auth::me,
+                    auth::export,
                     auth::update_me,
                     auth::change_password,
                     auth::reauthenticate,

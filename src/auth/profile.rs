@@ -92,3 +92,18 @@ pub async fn reset_password(
     revoke_other_sessions(app, account_id, None, "password_reset", actor_id, client).await?;
     Ok(())
 }
+
+/// Everything Gatehouse and its parts and features hold about an account, for its
+/// owner (GDPR's right of access): the account, and each part's data under its name.
+/// Secrets (password hash, TOTP secret, recovery codes) are never in it.
+pub async fn export(app: &App, account_id: i64) -> Result<Value, AppError> {
+    let row = accounts::find_by_id(app.pool(), account_id)
+        .await?
+        .ok_or(AppError::SessionRevoked)?;
+    let parts = crate::feature::hooks::export(app, &row).await?;
+    Ok(serde_json::json!({
+        "exported_at": app.now(),
+        "account": Account::from(row),
+        "parts": parts,
+    }))
+}

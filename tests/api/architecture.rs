@@ -211,3 +211,48 @@ fn the_cycle_finder_finds_a_cycle() {
     graph.insert("d".into(), ["a".to_string()].into());
     assert_eq!(cycles(&graph), vec![vec!["a", "b", "c"]]);
 }
+
+/// The part or feature a module belongs to (`parts::admin::api` → `parts::admin`).
+fn owner(module: &str) -> Option<String> {
+    let segments: Vec<&str> = module.split("::").collect();
+    match segments.as_slice() {
+        ["parts" | "features", name, ..] => Some(format!("{}::{name}", segments[0])),
+        _ => None,
+    }
+}
+
+/// The core never names a part or a feature: it reaches them through the seam's
+/// hooks, so a part can be switched off or removed without touching the core. Only
+/// the lists (`lib.rs`, `parts/mod.rs`, `features/mod.rs`) name them. A part leans on
+/// the core only, never on another part or on the app's features.
+#[test]
+fn only_the_lists_name_the_parts_and_the_features() {
+    let graph = dependencies();
+    assert!(
+        graph["parts::two_factor::pages"].contains("parts::two_factor::flows"),
+        "{:?}",
+        graph["parts::two_factor::pages"]
+    );
+    let lists = ["", "parts", "features"];
+    let mut wrong = Vec::new();
+    for (module, depends) in &graph {
+        if lists.contains(&module.as_str()) {
+            continue;
+        }
+        let own = owner(module);
+        for dependency in depends {
+            let Some(target) = owner(dependency) else {
+                continue;
+            };
+            let allowed = match &own {
+                // Within one part or feature, anything goes.
+                Some(own) => *own == target,
+                None => false,
+            };
+            if !allowed {
+                wrong.push(format!("{module} names {dependency}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -42,6 +42,7 @@ mod openapi;
 mod outage;
 mod page_guards;
 mod pages;
+mod parts;
 mod password_change;
 mod password_policy;
 mod password_reset;

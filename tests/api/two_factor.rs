@@ -89,6 +89,7 @@ async fn password_step(app: &TestApp, username: &str) -> String {
     assert_eq!(response.status(), Status::Ok);
     let body = json_of(response).await;
     assert_eq!(body["two_factor_required"], true, "{body}");
+    assert_eq!(body["methods"], json!(["totp"]), "{body}");
     assert!(body.get("refresh_token").is_none(), "{body}");
     body["access_token"].as_str().unwrap().to_string()
 }
@@ -634,6 +635,7 @@ async fn switched_off_the_routes_are_gone_and_logins_take_one_step() {
     assert_eq!(response.status(), Status::Ok);
     let body: Value = response.into_json().await.unwrap();
     assert_eq!(body["two_factor_required"], false);
+    assert!(body.get("methods").is_none(), "{body}");
     let off_only = spawn_app_with(|f| f.merge(("gatehouse.two_factor_enabled", false))).await;
     let session = off_only.signed_in("bob").await;
     assert_error(

@@ -104,6 +104,16 @@ impl Feature for Notes {
         )
     }
 
+    /// The account's notes, newest first, for its export.
+    async fn export(
+        &self,
+        app: &App,
+        account: &crate::accounts::AccountRow,
+    ) -> Result<Option<Value>, AppError> {
+        let notes = flows::all(app, account.id).await?;
+        Ok(Some(serde_json::json!(notes)))
+    }
+
     async fn run_command(
         &self,
         app: &App,
