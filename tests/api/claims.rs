@@ -1,4 +1,4 @@
-//! The app's own access-token claims (`src/features/claims.rs`, the example adds the
+//! The parts' and features' access-token claims (the `claims` hook; the admin part adds the
 //! account's roles): in the token at login and at each refresh, readable in a guard.
 
 use std::sync::Arc;

@@ -488,28 +488,6 @@ async fn concurrent_wrong_logins_from_two_instances_count_exactly() {
     .await;
 }
 
-#[test]
-#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
-fn lockout_settings_come_from_the_environment() {
-    figment::Jail::expect_with(|jail| {
-        jail.set_env("GATEHOUSE_LOCKOUT_MAX_ATTEMPTS", "3");
-        jail.set_env("GATEHOUSE_LOCKOUT_DURATION", "0");
-        let settings = gatehouse::settings(&gatehouse::figment()).unwrap();
-        assert_eq!(settings.lockout.lockout_max_attempts, 3);
-        assert_eq!(settings.lockout.lockout_duration, None);
-        jail.set_env("GATEHOUSE_LOCKOUT_DURATION", "60");
-        let settings = gatehouse::settings(&gatehouse::figment()).unwrap();
-        assert_eq!(settings.lockout.lockout_duration, Some(60));
-        jail.set_env("GATEHOUSE_LOCKOUT_MAX_ATTEMPTS", "5000");
-        let error = match gatehouse::settings(&gatehouse::figment()) {
-            Ok(_) => panic!("5000 attempts were accepted"),
-            Err(error) => error.to_string(),
-        };
-        assert!(error.contains("GATEHOUSE_LOCKOUT_MAX_ATTEMPTS"), "{error}");
-        Ok(())
-    });
-}
-
 #[rocket::async_test]
 async fn right_passwords_sent_together_never_lock_the_account() {
     let app = burst_app().await;

@@ -6,11 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use gatehouse::accounts::AccountRow;
 use gatehouse::clock::ManualClock;
-use gatehouse::feature::hooks::{SectionContext, Slot, TokenSubject};
 use gatehouse::prelude::*;
-use gatehouse::registry::Registry;
 use rocket::local::asynchronous::Client;
 use serde_json::{json, Map};
 
@@ -233,13 +230,22 @@ async fn parts_render_into_the_login_registration_account_and_admin_pages() {
 async fn the_export_holds_each_parts_data_and_no_secret() {
     let app = app_with_probes().await;
     let session = app.signed_in("carol").await;
+    let note = json!({ "title": "Groceries", "body": "Eggs" });
+    let created = app
+        .post_bearer("/api/notes", &session.access, Some(note))
+        .await;
+    assert_eq!(created.status(), Status::Created);
     let response = app.get_bearer("/api/auth/me/export", &session.access).await;
     assert_eq!(response.status(), Status::Ok);
     let body: Value = response.into_json().await.unwrap();
     assert_eq!(body["account"]["username"], "carol", "{body}");
     assert_eq!(body["parts"]["probe"], json!({ "seen": "carol" }));
     assert_eq!(body["parts"]["two_factor"]["enabled"], false);
-    assert_eq!(body["parts"]["notes"], json!([]));
+    assert_eq!(body["parts"]["notes"][0]["title"], "Groceries", "{body}");
+    // Without a recent proof, no export.
+    app.clock.advance(3600);
+    let stale = app.get_bearer("/api/auth/me/export", &session.access).await;
+    assert_ne!(stale.status(), Status::Ok);
     let text = body.to_string();
     assert!(
         !text.contains("argon2") && !text.contains("password_hash"),

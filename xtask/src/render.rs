@@ -997,6 +997,12 @@ impl Feature for @@FEATURE@@ {
             href: "/@@NAME@@",
         })
     }
+
+    /// The account's rows, newest first, for its export (`GET /api/auth/me/export`).
+    async fn export(&self, app: &App, account: &AccountRow) -> Result<Option<Value>, AppError> {
+        let rows = model::list(app.pool(), account.id, i64::MAX, 0).await?;
+        Ok(Some(serde_json::json!(rows)))
+    }
 }
 "#;
 
@@ -1652,6 +1658,9 @@ async fn @@NAME@@_are_created_read_changed_listed_and_deleted() {
 @@CLEAR@@    let listed = json_of(app.get_bearer("/api/@@NAME@@", &alice.access).await).await;
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["@@NAME@@"][0]["id"], id);
+
+    let exported = json_of(app.get_bearer("/api/auth/me/export", &alice.access).await).await;
+    assert_eq!(exported["parts"]["@@NAME@@"][0]["id"], id, "{exported}");
 
     let response = app.delete_bearer(&uri, &alice.access).await;
     assert_eq!(response.status(), Status::NoContent);

@@ -105,11 +105,7 @@ impl Feature for Notes {
     }
 
     /// The account's notes, newest first, for its export.
-    async fn export(
-        &self,
-        app: &App,
-        account: &crate::accounts::AccountRow,
-    ) -> Result<Option<Value>, AppError> {
+    async fn export(&self, app: &App, account: &AccountRow) -> Result<Option<Value>, AppError> {
         let notes = flows::all(app, account.id).await?;
         Ok(Some(serde_json::json!(notes)))
     }

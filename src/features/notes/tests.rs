@@ -378,18 +378,6 @@ async fn the_notes_settings_are_checked_at_start_up() {
     assert!(error.to_string().contains("max_per_acount"), "{error}");
 }
 
-#[test]
-#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
-fn the_notes_section_is_read_from_the_environment() {
-    rocket::figment::Jail::expect_with(|jail| {
-        jail.set_env("GATEHOUSE_NOTES__MAX_PER_ACCOUNT", "7");
-        let figment = gatehouse::figment();
-        let max: u32 = figment.extract_inner("notes.max_per_account").unwrap();
-        assert_eq!(max, 7);
-        Ok(())
-    });
-}
-
 #[rocket::async_test]
 async fn the_notes_page_lists_adds_and_deletes() {
     let app = spawn_browser().await;

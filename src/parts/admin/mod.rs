@@ -9,7 +9,6 @@ pub mod pages;
 use rocket::tokio::sync::Semaphore;
 
 use crate::accounts::{AccountDetail, AccountSearch};
-use crate::feature::hooks::TokenSubject;
 use crate::prelude::*;
 
 pub struct Admin;
@@ -43,11 +42,7 @@ impl Feature for Admin {
         Some(api::AdminApi::openapi())
     }
 
-    fn start(
-        &self,
-        _setup: &Setup<'_>,
-        registry: &mut crate::registry::Registry,
-    ) -> Result<(), ConfigError> {
+    fn start(&self, _setup: &Setup<'_>, registry: &mut Registry) -> Result<(), ConfigError> {
         registry.insert(SearchTurns(Semaphore::new(CONCURRENT_SEARCHES)));
         Ok(())
     }

@@ -15,11 +15,9 @@ pub mod store;
 
 use serde_json::json;
 
-use crate::accounts::AccountRow;
 use crate::config::Profile;
-use crate::feature::hooks::{Checkup, SecondFactor, SectionContext, Slot};
+use crate::feature::hooks::{Checkup, SecondFactor};
 use crate::prelude::*;
-use crate::registry::Registry;
 use crate::sessions::ClientInfo;
 use crypto::TwoFactorKeys;
 use settings::TwoFactorSettings;
