@@ -671,11 +671,16 @@ pub struct AccountExport {
     responses(
         (status = 200, body = AccountExport),
         (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = super::error::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::error::ErrorBody),
     ),
 )]
 #[get("/me/export")]
-pub async fn export(app: &State<App>, caller: Fresh<AuthAccount>) -> ApiResult<Json<Value>> {
-    Ok(Json(auth::export(app, caller.0.account.id).await?))
+pub async fn export(
+    app: &State<App>,
+    caller: Fresh<AuthAccount>,
+    client: ClientInfo,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(auth::export(app, caller.0.account.id, &client).await?))
 }
 
 /// The fields of the account its owner may change (one for now, required: a body

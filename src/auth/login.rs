@@ -135,6 +135,19 @@ pub async fn open_session(
     };
     let now = app.now();
     let session = sessions::create_session(app.pool(), new, client, now).await?;
+    // The claims before anything is announced: a hook that fails leaves no live
+    // session, no audit of a login and no mail behind.
+    let custom = match app_claims(app, &session.id, row).await {
+        Ok(custom) => custom,
+        Err(error) => {
+            if let Err(revoking) =
+                revoke_session(app, account_id, &session.id, "claims_failed", None, client).await
+            {
+                log::error!("a session left without tokens: {}", revoking.with_causes());
+            }
+            return Err(error);
+        }
+    };
     let detail = method.map(|m| format!("second factor: {m}"));
     audit_own(app, EventKind::LoginSucceeded, account_id, detail, client).await;
     notice_if_new_device(app, account_id, &session.id, client).await;
@@ -147,7 +160,6 @@ pub async fn open_session(
         let detail = Some(format!("session_limit ({})", ended.len()));
         audit_own(app, EventKind::SessionsRevoked, account_id, detail, client).await;
     }
-    let custom = app_claims(app, &session.id, row).await?;
     issue_tokens(app, &session, &custom).await
 }
 

@@ -96,7 +96,9 @@ pub async fn reset_password(
 /// Everything Gatehouse and its parts and features hold about an account, for its
 /// owner (GDPR's right of access): the account, and each part's data under its name.
 /// Secrets (password hash, TOTP secret, recovery codes) are never in it.
-pub async fn export(app: &App, account_id: i64) -> Result<Value, AppError> {
+pub async fn export(app: &App, account_id: i64, client: &ClientInfo) -> Result<Value, AppError> {
+    // Each export reads every part's rows: a burst of them waits its turn.
+    app.rate_limits.by_address(Limit::Password, client).await?;
     let row = accounts::find_by_id(app.pool(), account_id)
         .await?
         .ok_or(AppError::SessionRevoked)?;

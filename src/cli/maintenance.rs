@@ -29,7 +29,7 @@ pub(super) async fn doctor(database: DatabaseArg) -> CliResult {
     let now = app.now();
     let mut problems = 0;
     // Each part checks what its own keys sealed (two-factor: the TOTP secrets).
-    for part in crate::feature::hooks::installed(&app) {
+    for part in crate::feature::hooks::installed(&app)? {
         if let Some(checkup) = part.doctor(&app).await? {
             problems += checkup.problems;
             for line in checkup.lines {

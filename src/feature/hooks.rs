@@ -13,11 +13,13 @@ use crate::sessions::ClientInfo;
 /// The parts and features in the order of their lists, as the app state keeps them.
 pub struct Installed(pub Vec<&'static dyn Feature>);
 
-/// Every installed part and feature; none in a state opened without them.
-pub fn installed(app: &App) -> &[&'static dyn Feature] {
+/// Every installed part and feature. A state opened without the list is an error,
+/// never an empty list: no second factor would be due, so logins would skip them.
+pub fn installed(app: &App) -> Result<&[&'static dyn Feature], AppError> {
     app.registry
         .get::<Installed>()
-        .map_or(&[], |installed| installed.0.as_slice())
+        .map(|installed| installed.0.as_slice())
+        .ok_or_else(|| AppError::internal("the parts", "the app state was opened without them"))
 }
 
 /// A second factor a part offers: due after the password for some accounts, checked
@@ -87,7 +89,7 @@ pub async fn second_factors_due(
     account: &AccountRow,
 ) -> Result<Vec<&'static dyn SecondFactor>, AppError> {
     let mut due = Vec::new();
-    for factor in installed(app)
+    for factor in installed(app)?
         .iter()
         .filter_map(|part| part.second_factor())
     {
@@ -119,7 +121,7 @@ pub async fn reset_second_factors(
     client: &ClientInfo,
 ) -> Result<bool, AppError> {
     let mut any = false;
-    for factor in installed(app)
+    for factor in installed(app)?
         .iter()
         .filter_map(|part| part.second_factor())
     {
@@ -141,7 +143,7 @@ pub struct TokenSubject<'a> {
 /// over-large set drops its owner's claims and never another's.
 pub async fn claims(app: &App, subject: &TokenSubject<'_>) -> Result<Map<String, Value>, AppError> {
     let mut all = Map::new();
-    for part in installed(app) {
+    for part in installed(app)? {
         let own = part.claims(app, subject).await?;
         if own.is_empty() {
             continue;
@@ -180,20 +182,35 @@ pub enum Slot {
     AdminAccountView,
 }
 
+/// Shown in place of a section that failed: its controls are missing, and the
+/// visitor should know rather than think the feature off.
+const UNAVAILABLE: &str = "<section class=\"card\"><p class=\"field-error\">A part of this \
+    page is unavailable. Reload it in a moment.</p></section>";
+
 /// The sections every part renders for `slot`, in list order (HTML from their own
-/// templates, escaped there). A section that fails to render is left out and logged.
+/// templates, escaped there). A section that fails is logged and replaced by a notice.
 pub async fn sections(app: &App, slot: Slot, context: &SectionContext<'_>) -> Vec<String> {
+    let parts = match installed(app) {
+        Ok(parts) => parts,
+        Err(error) => {
+            log::error!("{}", error.with_causes());
+            return vec![UNAVAILABLE.to_string()];
+        }
+    };
     let mut html = Vec::new();
-    for part in installed(app) {
+    for part in parts {
         match part.section(app, slot, context).await {
             Ok(Some(section)) => html.push(section),
             Ok(None) => {}
-            Err(error) => log::error!(
-                "the {} section of `{}` failed: {}",
-                slot_name(slot),
-                part.name(),
-                error.with_causes()
-            ),
+            Err(error) => {
+                log::error!(
+                    "the {} section of `{}` failed: {}",
+                    slot_name(slot),
+                    part.name(),
+                    error.with_causes()
+                );
+                html.push(UNAVAILABLE.to_string());
+            }
         }
     }
     html
@@ -218,7 +235,7 @@ pub async fn ways_to_sign_in(
     if !account.password_hash.is_empty() {
         ways.push("password");
     }
-    for part in installed(app) {
+    for part in installed(app)? {
         if part.signs_in(app, account).await? {
             ways.push(part.name());
         }
@@ -242,7 +259,11 @@ pub async fn keeps_a_way_in(
 /// Tells every part and feature that an account is gone (after the commit; its rows
 /// went by cascade). Best effort: a failure is logged.
 pub async fn account_deleted(app: &App, account_id: i64) {
-    for part in installed(app) {
+    let parts = match installed(app) {
+        Ok(parts) => parts,
+        Err(error) => return log::error!("after deleting account {account_id}: {error}"),
+    };
+    for part in parts {
         if let Err(error) = part.account_deleted(app, account_id).await {
             log::error!(
                 "`{}` after deleting account {account_id}: {}",
@@ -256,7 +277,7 @@ pub async fn account_deleted(app: &App, account_id: i64) {
 /// The account's data each part and feature holds, keyed by its name.
 pub async fn export(app: &App, account: &AccountRow) -> Result<Map<String, Value>, AppError> {
     let mut all = Map::new();
-    for part in installed(app) {
+    for part in installed(app)? {
         if let Some(data) = part.export(app, account).await? {
             all.insert(part.name().to_string(), data);
         }

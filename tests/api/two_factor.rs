@@ -636,6 +636,30 @@ async fn switched_off_the_routes_are_gone_and_logins_take_one_step() {
     let body: Value = response.into_json().await.unwrap();
     assert_eq!(body["two_factor_required"], false);
     assert!(body.get("methods").is_none(), "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    // Off means off: no second step to complete, no code as proof, no admin reset.
+    let response = off
+        .post("/api/auth/2fa/verify")
+        .header(bearer(&access))
+        .header(ContentType::JSON)
+        .body(json!({"code": "123456"}).to_string())
+        .dispatch()
+        .await;
+    assert_error(response, Status::NotFound, "not_found").await;
+    let response = off
+        .post("/api/auth/reauthenticate")
+        .header(bearer(&access))
+        .header(ContentType::JSON)
+        .body(json!({"code": "123456"}).to_string())
+        .dispatch()
+        .await;
+    assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
+    let response = off
+        .post("/api/admin/accounts/1/2fa/disable")
+        .header(bearer(&access))
+        .dispatch()
+        .await;
+    assert_error(response, Status::NotFound, "not_found").await;
     let off_only = spawn_app_with(|f| f.merge(("gatehouse.two_factor_enabled", false))).await;
     let session = off_only.signed_in("bob").await;
     assert_error(

@@ -77,16 +77,23 @@ pub async fn list_accounts(
     page: Paging,
     after: Option<i64>,
 ) -> Result<Listing<AccountDetail>, AppError> {
-    let searching = matches!(AccountSearch::of(search), Some(AccountSearch::Contains(_)));
-    let _turn = match app.registry.get::<SearchTurns>() {
-        Some(turns) if searching => Some(
+    // Over-long queries are refused by the core before anything normalises them.
+    let searching = search.len() <= crate::admin::MAX_SEARCH_BYTES
+        && matches!(AccountSearch::of(search), Some(AccountSearch::Contains(_)));
+    let _turn = if searching {
+        let turns = app
+            .registry
+            .get::<SearchTurns>()
+            .ok_or_else(|| AppError::internal("admin search", "the part was not started"))?;
+        Some(
             turns
                 .0
                 .acquire()
                 .await
                 .map_err(|error| AppError::internal("admin search", error))?,
-        ),
-        _ => None,
+        )
+    } else {
+        None
     };
     crate::admin::list_accounts(app, search, page, after).await
 }

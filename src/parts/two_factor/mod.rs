@@ -24,10 +24,10 @@ use settings::TwoFactorSettings;
 
 pub struct TwoFactor;
 
-/// What the part keeps in the app's registry.
+/// What the part keeps in the app's registry; the keys stay inside the part.
 pub struct TwoFactorState {
-    pub settings: TwoFactorSettings,
-    pub keys: TwoFactorKeys,
+    pub(crate) settings: TwoFactorSettings,
+    pub(crate) keys: TwoFactorKeys,
 }
 
 /// The part's state; an error only in an app state opened without its parts.
@@ -42,8 +42,10 @@ fn read_settings(setup: &Setup<'_>) -> Result<TwoFactorSettings, ConfigError> {
     TwoFactorSettings::from_raw(raw, setup.profile(), &setup.settings.tokens.secret)
 }
 
-fn enabled(app: &App) -> bool {
-    state(app).is_ok_and(|state| state.settings.two_factor_enabled)
+/// Whether the part is on; an error (never "off") when its state is missing, so a
+/// state opened without it fails closed rather than skipping enrolled accounts' codes.
+fn enabled(app: &App) -> Result<bool, AppError> {
+    Ok(state(app)?.settings.two_factor_enabled)
 }
 
 #[rocket::async_trait]
@@ -114,7 +116,7 @@ impl Feature for TwoFactor {
         slot: Slot,
         context: &SectionContext<'_>,
     ) -> Result<Option<String>, AppError> {
-        if !enabled(app) {
+        if !enabled(app)? {
             return Ok(None);
         }
         match (slot, context.account) {
@@ -130,7 +132,7 @@ impl Feature for TwoFactor {
 
     /// Whether it is on, and how many recovery codes are left; never the secret.
     async fn export(&self, app: &App, account: &AccountRow) -> Result<Option<Value>, AppError> {
-        if !enabled(app) {
+        if !enabled(app)? {
             return Ok(None);
         }
         let status = flows::status(app, account.id).await?;
@@ -195,7 +197,7 @@ impl SecondFactor for Totp {
     }
 
     async fn is_due(&self, app: &App, account: &AccountRow) -> Result<bool, AppError> {
-        Ok(enabled(app) && account.totp_enabled_at.is_some())
+        Ok(enabled(app)? && account.totp_enabled_at.is_some())
     }
 
     fn takes_codes(&self) -> bool {

@@ -53,6 +53,8 @@ struct AdminSection<'a> {
     csrf: &'a str,
     id: i64,
     enabled: bool,
+    /// The viewer may reset it: staff accounts' only by a superuser.
+    may_reset: bool,
 }
 
 /// The admin account view's section: the state, and the reset for a lost device.
@@ -64,6 +66,7 @@ pub fn admin_section(
         csrf: context.csrf,
         id: account.id,
         enabled: account.totp_enabled_at.is_some(),
+        may_reset: context.viewer_is_superuser || !(account.is_staff || account.is_superuser),
     }
     .render()
     .map_err(|error| AppError::internal("rendering the two-factor admin section", error))
