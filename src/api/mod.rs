@@ -1,6 +1,7 @@
 //! The JSON API under `/api`: one file per resource, one error type, and catchers that
 //! keep every answer under `/api` JSON, errors included.
 
+pub mod account;
 pub mod auth;
 pub mod body;
 pub mod cors;
@@ -8,6 +9,7 @@ pub mod docs;
 pub mod email;
 pub mod error;
 pub mod health;
+pub mod introspection;
 pub mod jwks;
 pub mod metrics;
 pub mod second_step;
@@ -50,12 +52,12 @@ pub fn stage(mail: bool, metrics: bool, document: Option<utoipa::openapi::OpenAp
                     auth::login,
                     auth::refresh,
                     auth::logout,
-                    auth::me,
-                    auth::export,
-                    auth::update_me,
-                    auth::change_password,
+                    account::me,
+                    account::export,
+                    account::update_me,
+                    account::change_password,
                     auth::reauthenticate,
-                    auth::introspect,
+                    introspection::introspect,
                     auth::csrf,
                     sessions::list,
                     sessions::revoke_one,

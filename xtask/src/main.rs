@@ -170,8 +170,9 @@ mod tests {
             std::env::temp_dir().join(format!("xtask-project-{}-{markers}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("src/features/notes")).unwrap();
+        std::fs::create_dir_all(root.join("src/feature")).unwrap();
         std::fs::write(
-            root.join("src/feature.rs"),
+            root.join("src/feature/mod.rs"),
             "const RESERVED_NAMES: &[&str] = &[\n    \"accounts\",\n];\n",
         )
         .unwrap();

@@ -279,13 +279,13 @@ pub struct Known {
 
 impl Known {
     pub fn read(root: &Path) -> Result<Known, String> {
-        let seam = std::fs::read_to_string(root.join("src/feature.rs"))
-            .map_err(|e| format!("Cannot read src/feature.rs (run it in the project): {e}."))?;
+        let seam = std::fs::read_to_string(root.join("src/feature/mod.rs"))
+            .map_err(|e| format!("Cannot read src/feature/mod.rs (run it in the project): {e}."))?;
         let list = seam
             .split_once("const RESERVED_NAMES")
             .and_then(|(_, rest)| rest.split_once("];"))
             .map(|(list, _)| list)
-            .ok_or("src/feature.rs has no RESERVED_NAMES list.")?;
+            .ok_or("src/feature/mod.rs has no RESERVED_NAMES list.")?;
         let reserved = list
             .lines()
             .filter_map(|line| line.trim().strip_prefix('"')?.strip_suffix("\","))
