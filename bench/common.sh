@@ -82,6 +82,12 @@ login_token() {
 
 rss_kib() { awk -v key="$2" '$1 == key":" {print $2}' "/proc/$1/status"; }
 rps() { awk '/^Requests\/sec:/ {print $2}'; }
+# wrk's count of completed requests.
+requests() { awk '/requests in/ {print $1}'; }
+# The CPU time (user + system, in clock ticks) process $1 has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Microseconds of CPU per request: $1 ticks over $2 requests.
+per_request_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }'; }
 # wrk's latency column ($2 of the line whose $1 is given) in milliseconds.
 latency_ms() {
   awk -v key="$1" '$1 == key { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'

@@ -37,14 +37,24 @@ token=$(bench_token "$BASE")
 wrk -t2 -c64 -d3s "$BASE/api/health/live" >/dev/null # warm-up
 # Shared machines drift: figures that are compared are measured in alternating rounds
 # and averaged, so a slow spell weighs on both sides of a ratio.
+# The server's own CPU time per request is measured beside: on 2 cores wrk competes
+# with the server, so throughput moves with the client, and CPU time tells them apart.
 half_round=$(( (DURATION + 1) / 2 ))
-live=0; me=0
+live=0; me=0; live_ticks=0; me_ticks=0; live_n=0; me_n=0
 for _ in 1 2; do
-  l=$(wrk -t2 -c64 -d"${half_round}s" "$BASE/api/health/live" | rps)
-  m=$(wrk -t2 -c64 -d"${half_round}s" -H "Authorization: Bearer $token" "$BASE/api/auth/me" | rps)
+  t0=$(cpu_ticks "$server_pid")
+  out=$(wrk -t2 -c64 -d"${half_round}s" "$BASE/api/health/live")
+  t1=$(cpu_ticks "$server_pid")
+  l=$(echo "$out" | rps); live_n=$(( live_n + $(echo "$out" | requests) ))
+  out=$(wrk -t2 -c64 -d"${half_round}s" -H "Authorization: Bearer $token" "$BASE/api/auth/me")
+  t2=$(cpu_ticks "$server_pid")
+  m=$(echo "$out" | rps); me_n=$(( me_n + $(echo "$out" | requests) ))
+  live_ticks=$(( live_ticks + t1 - t0 )); me_ticks=$(( me_ticks + t2 - t1 ))
   live=$(awk -v a="$live" -v b="$l" 'BEGIN { printf "%.2f", a + b / 2 }')
   me=$(awk -v a="$me" -v b="$m" 'BEGIN { printf "%.2f", a + b / 2 }')
 done
+live_us=$(per_request_us "$live_ticks" "$live_n")
+me_us=$(per_request_us "$me_ticks" "$me_n")
 # The raw argon2 rate just before and just after the login storm (the server idle).
 raw_rate() { ./target/release/examples/argon2_rate "$1" | sed -n 's/.*: \([0-9.]*\) hashes\/s/\1/p'; }
 raw_before=$(raw_rate "$half_round")
@@ -102,6 +112,8 @@ cat <<REPORT
 Gatehouse benchmark ($(nproc) cores, ${DURATION}s per figure, release build, SQLite)
   GET  /api/health/live             $live req/s
   GET  /api/auth/me                 $me req/s
+  server CPU per live request       $live_us µs
+  server CPU per me request         $me_us µs
   POST /api/auth/login              $logins logins/s
   raw argon2                        $raw_rate hashes/s ($raw; before $raw_before, after $raw_after)
   /api/auth/me p99 during logins    $me_p99 ms
@@ -114,6 +126,7 @@ Gatehouse benchmark ($(nproc) cores, ${DURATION}s per figure, release build, SQL
   RSS peak (256 logins in flight)   $(mib "$peak_kib") MiB
 Ratios and targets
   me / live        $(ratio "$me" "$live")  (>= 0.85: $(verdict "$(ratio "$me" "$live")" 0.85 ">="))
+  live / me CPU    $(ratio "$live_us" "$me_us")  (the same ratio from the server's CPU time alone)
   logins / argon2  $(ratio "$logins" "$raw_rate")  (>= 0.95: $(verdict "$(ratio "$logins" "$raw_rate")" 0.95 ">="))
   me p99           $me_p99 ms  (< 5: $(verdict "$me_p99" 5 "<"))
   wrong / unknown  $(ratio "$wrong_ms" "$unknown_ms")  (the closer to 1.00, the less a login's timing tells)
