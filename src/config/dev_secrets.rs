@@ -45,8 +45,8 @@ pub fn beneath(figment: Figment) -> Figment {
         Err(error) => {
             // Said on stderr too: this runs before any logger is installed.
             let sentence = format!(
-                "development secrets could not be kept in {}: {error}; this run uses random \
-                 ones (fix or delete the file)",
+                "Development secrets could not be kept in {}: {error}. This run uses random \
+                 ones (fix or delete the file).",
                 path.display()
             );
             eprintln!("{}: {sentence}", env!("CARGO_PKG_NAME"));

@@ -105,3 +105,37 @@ async fn a_debug_restart_keeps_the_secrets_it_made_and_the_sessions_they_signed(
     assert_eq!(answer.status, 200, "the session survives the restart");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), kept, "made once");
 }
+
+/// A development-secrets file that cannot be read is said on stderr as a sentence
+/// (no logger is installed yet), and the run goes on with random secrets.
+#[test]
+fn an_unreadable_secrets_file_is_said_as_a_sentence_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".gatehouse")).unwrap();
+    std::fs::write(
+        dir.path()
+            .join(gatehouse::config::dev_secrets::DEV_SECRETS_FILE),
+        "this is = not [toml",
+    )
+    .unwrap();
+    let output = Command::new(crate::support::binary())
+        .current_dir(dir.path())
+        .args(["migrate", "--database-url"])
+        .arg(format!("sqlite://{}/dev.db?mode=rwc", dir.path().display()))
+        .env("ROCKET_PROFILE", "debug")
+        .env("GATEHOUSE_MAIL_TRANSPORT", "none")
+        .env_remove("DATABASE_URL")
+        .env_remove("GATEHOUSE_SECRET")
+        .env_remove("GATEHOUSE_TWO_FACTOR_KEY")
+        .env_remove("GATEHOUSE_SIGNING_KEY_SECRET")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let sentence = format!(
+        "{}: Development secrets could not be kept in .gatehouse/dev-secrets.toml",
+        env!("CARGO_PKG_NAME")
+    );
+    assert!(stderr.contains(&sentence), "{stderr}");
+    assert!(stderr.contains("This run uses random ones"), "{stderr}");
+    assert!(output.status.success(), "{stderr}");
+}
