@@ -149,20 +149,18 @@ async fn account(app: &State<App>, staff: StaffPage, id: &str) -> Page {
     let Ok(id) = id.parse::<i64>() else {
         return error_page(Status::NotFound);
     };
-    let detail = match admin::account_detail(app, id).await {
-        Ok(detail) => detail,
+    // One read of the row serves the detail, the ways in and the sections.
+    let row = match admin::find_account(app, id).await {
+        Ok(row) => row,
         Err(error) => return failed(error),
     };
+    let detail = AccountDetail::new(row.clone(), app.now());
     let recent = Paging {
         page: 1,
         per_page: 20,
     };
     let events = match admin::account_events(app, id, recent).await {
         Ok(listing) => listing.items,
-        Err(error) => return failed(error),
-    };
-    let row = match admin::find_account(app, id).await {
-        Ok(row) => row,
         Err(error) => return failed(error),
     };
     let ways = match hooks::ways_to_sign_in(app, &row).await {
