@@ -53,11 +53,14 @@ pub enum EventKind {
     EmailChanged,
     /// A session's holder proved themselves again; the detail says how.
     Reauthenticated,
+    /// A part's or feature's own event, by its snake_case name (`passkey_added`).
+    Part(&'static str),
 }
 
 impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            EventKind::Part(name) => name,
             EventKind::AccountCreated => "account_created",
             EventKind::LoginSucceeded => "login_succeeded",
             EventKind::LoginFailed => "login_failed",

@@ -17,6 +17,11 @@ pub enum Proof<'a> {
     Password(&'a str),
     /// A code of the account's second factor (TOTP or recovery code).
     Code(&'a str),
+    /// The answer to a ceremony this session started (a passkey assertion).
+    Ceremony {
+        challenge_id: &'a str,
+        response: &'a serde_json::Value,
+    },
 }
 
 /// Checks `proof` for the account of `session_id` and records it on the session;
@@ -41,6 +46,24 @@ pub async fn reauthenticate(
             Some(factor) => factor.prove_holder(app, &row, code, client).await?,
             None => return Err(AppError::field("code", "two-factor authentication is off")),
         },
+        Proof::Ceremony {
+            challenge_id,
+            response,
+        } => crate::feature::hooks::prove_holder_by_ceremony(
+            app,
+            &row,
+            session_id,
+            challenge_id,
+            response,
+            client,
+        )
+        .await?
+        .ok_or_else(|| {
+            AppError::field(
+                "challenge_id",
+                "no such ceremony for this session: it expired or was used; start again",
+            )
+        })?,
     };
     let now = app.now();
     if !sessions::mark_proved(app.pool(), session_id, by, now).await? {

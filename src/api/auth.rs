@@ -445,7 +445,8 @@ pub async fn logout(
     Ok(Status::NoContent)
 }
 
-/// A proof of the user: the password, or (with 2FA on) a code; exactly one of them.
+/// A proof of the user: the password, a code (with 2FA on), or a passkey's answer to
+/// a ceremony (`challenge_id` with `credential`); exactly one of them.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(
@@ -462,12 +463,22 @@ pub struct Reauthentication {
     #[serde(default)]
     #[schema(pattern = r"^([0-9]{6}|[A-Za-z2-7]{4}-?[A-Za-z2-7]{4}-?[A-Za-z2-7]{4})$")]
     code: Option<String>,
+    /// A ceremony this session started for re-authentication
+    /// (`/reauthenticate/passkey/start`); give it with `credential`.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    challenge_id: Option<String>,
+    /// The browser's answer to that ceremony (`navigator.credentials.get()`, as JSON).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    credential: Option<serde_json::Value>,
 }
 
 /// Proves the user again, for the routes behind `Fresh`.
 ///
-/// Takes `{password}` or `{code}` (TOTP or recovery code); answers when the proof was
-/// made and how long `Fresh` routes accept it.
+/// Takes `{password}`, `{code}` (TOTP or recovery code) or a passkey's
+/// `{challenge_id, credential}` (from `/reauthenticate/passkey/start`); answers when
+/// the proof was made and how long `Fresh` routes accept it.
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "auth",
@@ -475,7 +486,7 @@ pub struct Reauthentication {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, body = Reauthenticated),
-        (status = 401, description = "`invalid_credentials` (a wrong password), `invalid_otp` (a wrong code), or a token error", body = super::error::ErrorBody),
+        (status = 401, description = "`invalid_credentials` (a wrong password), `invalid_otp` (a wrong code), `passkey_refused`, or a token error", body = super::error::ErrorBody),
         (status = 409, description = "`conflict`: a code, but 2FA is off", body = super::error::ErrorBody),
         (status = 423, description = "`account_locked`", body = super::error::ErrorBody),
         (status = 429, description = "`rate_limited`", body = super::error::ErrorBody),
@@ -490,10 +501,21 @@ pub async fn reauthenticate(
     body: JsonBody<Reauthentication>,
 ) -> ApiResult<Json<Reauthenticated>> {
     use crate::reauthentication::Proof;
-    let proof = match (&body.0.password, &body.0.code) {
-        (Some(password), None) => Proof::Password(password),
-        (None, Some(code)) => Proof::Code(code),
-        _ => return Err(AppError::field("password", "give the password, or a code")),
+    let body = &body.0;
+    let ceremony = (&body.challenge_id, &body.credential);
+    let proof = match (&body.password, &body.code, ceremony) {
+        (Some(password), None, (None, None)) => Proof::Password(password),
+        (None, Some(code), (None, None)) => Proof::Code(code),
+        (None, None, (Some(challenge_id), Some(response))) => Proof::Ceremony {
+            challenge_id,
+            response,
+        },
+        _ => {
+            return Err(AppError::field(
+                "password",
+                "give the password, a code, or a challenge_id with its credential",
+            ))
+        }
     };
     let proved_at = crate::reauthentication::reauthenticate(
         app,

@@ -104,24 +104,93 @@ pub(super) async fn check_login(
         // Only a completed login resets the count; the password alone is given back.
         attempt.give_back(app).await?;
         let mut tokens = start_second_factor(app, &row, remember, client).await?;
-        tokens.methods = due.iter().map(|factor| factor.method()).collect();
+        tokens.methods = crate::feature::hooks::pending_methods(app, &row).await?;
         tokens
     } else {
         attempt.completed_login(app).await?;
-        open_session(app, &row, remember, None, client).await?
+        open_session(app, &row, remember, Proved::Password, client).await?
     };
     let version = row.password_version;
     password_unchanged_since(app, row.id, version, &tokens.session_id, client).await?;
     Ok(tokens)
 }
 
-/// Opens a complete session after a successful login (`method` names the second
-/// factor, if one was used) and records it.
+/// How the holder of a new session proved themselves.
+#[derive(Debug, Clone, Copy)]
+pub enum Proved {
+    Password,
+    /// The password, then this second factor (`totp`, `recovery code`, `passkey`).
+    SecondFactor(&'static str),
+    /// A way that is both factors at once (a passkey with user verification).
+    Alone(&'static str),
+}
+
+impl Proved {
+    fn name(self) -> &'static str {
+        match self {
+            Proved::Password => "password",
+            Proved::SecondFactor(method) | Proved::Alone(method) => method,
+        }
+    }
+
+    fn detail(self) -> Option<String> {
+        match self {
+            Proved::Password => None,
+            Proved::SecondFactor(method) => Some(format!("second factor: {method}")),
+            Proved::Alone(way) => Some(format!("signed in with: {way}")),
+        }
+    }
+}
+
+/// Signs in an account that proved itself without its password (a passkey with user
+/// verification is both factors): no second step follows. Blocked, inactive and
+/// unverified accounts are refused as at a password login; the lockout guards
+/// passwords and codes only, so a locked password does not lock this way in.
+pub async fn sign_in_without_password(
+    app: &App,
+    row: &AccountRow,
+    way: &'static str,
+    remember: bool,
+    client: &ClientInfo,
+) -> Result<IssuedTokens, AppError> {
+    let refusal = if row.is_blocked() {
+        Some((
+            AppError::AccountBlocked,
+            "account_blocked",
+            LoginOutcome::blocked,
+        ))
+    } else if !row.is_active {
+        Some((
+            AppError::AccountInactive,
+            "account_inactive",
+            LoginOutcome::refused,
+        ))
+    } else if app.settings.mail.email_verification_required && row.email_verified_at.is_none() {
+        Some((
+            AppError::EmailUnverified,
+            "email_unverified",
+            LoginOutcome::refused,
+        ))
+    } else {
+        None
+    };
+    if let Some((error, reason, outcome)) = refusal {
+        let detail = Some(format!("{reason} ({way})"));
+        audit_own(app, EventKind::LoginFailed, row.id, detail, client).await;
+        app.metrics.login(outcome);
+        return Err(error);
+    }
+    let tokens = open_session(app, row, remember, Proved::Alone(way), client).await?;
+    app.metrics.login(LoginOutcome::success);
+    Ok(tokens)
+}
+
+/// Opens a complete session after a successful login and records it.
 pub async fn open_session(
     app: &App,
     row: &AccountRow,
     remember: bool,
-    method: Option<&'static str>,
+    proved: Proved,
     client: &ClientInfo,
 ) -> Result<IssuedTokens, AppError> {
     let account_id = row.id;
@@ -130,7 +199,7 @@ pub async fn open_session(
         persistent: remember,
         pending: false,
         ttl: session_ttl(app, remember),
-        proved_by: Some(method.unwrap_or("password")),
+        proved_by: Some(proved.name()),
         password_version: row.password_version,
     };
     let now = app.now();
@@ -148,7 +217,7 @@ pub async fn open_session(
             return Err(error);
         }
     };
-    let detail = method.map(|m| format!("second factor: {m}"));
+    let detail = proved.detail();
     audit_own(app, EventKind::LoginSucceeded, account_id, detail, client).await;
     notice_if_new_device(app, account_id, &session.id, client).await;
     let keep = app.settings.bounds.max_sessions_per_account;

@@ -169,6 +169,6 @@ pub async fn register_and_sign_in(
     let row = accounts::find_by_id(app.pool(), account.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let tokens = open_session(app, &row, false, None, client).await?;
+    let tokens = open_session(app, &row, false, Proved::Password, client).await?;
     Ok((account, Some(tokens)))
 }

@@ -74,7 +74,48 @@ pub async fn complete_login(
     };
     app.session_cache.forget_session(&session.id);
     attempt.completed_login(app).await?;
-    let tokens = open_session(app, &row, session.persistent, Some(method), client).await?;
+    let proved = Proved::SecondFactor(method);
+    let tokens = open_session(app, &row, session.persistent, proved, client).await?;
+    password_unchanged_since(app, row.id, checked_version, &tokens.session_id, client).await?;
+    Ok(tokens)
+}
+
+/// Completes the pending login `session_id` with a second factor its part checked
+/// itself (`method`: a passkey's assertion, made for this pending session). Nothing
+/// is counted: an assertion cannot be guessed.
+pub async fn complete_login_proved(
+    app: &App,
+    session_id: &str,
+    method: &'static str,
+    client: &ClientInfo,
+) -> Result<IssuedTokens, AppError> {
+    let now = app.now();
+    let session = sessions::find_session(app.pool(), session_id)
+        .await?
+        .filter(|s| s.two_factor_pending && s.revoked_at.is_none() && s.expires_at > now)
+        .ok_or(AppError::SessionRevoked)?;
+    let row = accounts::find_by_id(app.pool(), session.account_id)
+        .await?
+        .ok_or(AppError::SessionRevoked)?;
+    let refusal = if row.is_blocked() {
+        Some(AppError::AccountBlocked)
+    } else if !row.is_active {
+        Some(AppError::AccountInactive)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        end_pending(app, &session.id, row.id, "login_refused", client).await?;
+        return Err(refusal);
+    }
+    let Some(checked_version) =
+        sessions::spend_pending_session(app.pool(), &session.id, now).await?
+    else {
+        return Err(AppError::SessionRevoked);
+    };
+    app.session_cache.forget_session(&session.id);
+    let proved = Proved::SecondFactor(method);
+    let tokens = open_session(app, &row, session.persistent, proved, client).await?;
     password_unchanged_since(app, row.id, checked_version, &tokens.session_id, client).await?;
     Ok(tokens)
 }

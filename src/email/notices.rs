@@ -28,6 +28,13 @@ pub enum Notice {
     RecoveryCodesRegenerated,
     /// A complete sign-in from a browser or device none of the account's sessions used.
     NewDevice,
+    /// A part's or feature's own notice (a passkey added); its owner checks its own
+    /// `notify_*` setting before sending. The texts are its own, never a client's.
+    Part {
+        purpose: &'static str,
+        subject: String,
+        headline: String,
+    },
 }
 
 impl Notice {
@@ -40,6 +47,7 @@ impl Notice {
             Notice::TwoFactorDisabled => "notice_two_factor_disabled",
             Notice::RecoveryCodesRegenerated => "notice_recovery_codes_regenerated",
             Notice::NewDevice => "notice_new_device",
+            Notice::Part { purpose, .. } => purpose,
         }
     }
 
@@ -52,6 +60,7 @@ impl Notice {
                 Notice::TwoFactorDisabled => on.two_factor_disabled,
                 Notice::RecoveryCodesRegenerated => on.recovery_codes_regenerated,
                 Notice::NewDevice => on.new_device,
+                Notice::Part { .. } => true,
             }
     }
 
@@ -89,6 +98,9 @@ impl Notice {
                      the earlier ones no longer work."
                 ),
             ),
+            Notice::Part {
+                subject, headline, ..
+            } => (subject.clone(), headline.clone()),
             Notice::NewDevice => (
                 format!("A new sign-in to your {brand} account"),
                 format!(

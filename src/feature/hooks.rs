@@ -33,6 +33,13 @@ pub trait SecondFactor: Send + Sync {
     /// Whether `account` must pass this factor after its password.
     async fn is_due(&self, app: &App, account: &AccountRow) -> Result<bool, AppError>;
 
+    /// Whether it may complete `account`'s pending login (listed in the login answer's
+    /// `methods`) when another factor made the login two-step. A passkey is never due
+    /// by itself, but completes a TOTP account's login.
+    async fn completes_pending(&self, app: &App, account: &AccountRow) -> Result<bool, AppError> {
+        self.is_due(app, account).await
+    }
+
     /// Whether it takes typed codes (at `/2fa/verify` and at re-authentication).
     fn takes_codes(&self) -> bool {
         false
@@ -69,6 +76,21 @@ pub trait SecondFactor: Send + Sync {
         Err(AppError::field("code", "this account has no code to give"))
     }
 
+    /// Checks the answer to a ceremony the holder of `session_id` started for
+    /// re-authentication (a passkey assertion): what kind of proof it was, or `None`
+    /// when `challenge_id` is none of this factor's.
+    async fn prove_holder_by_ceremony(
+        &self,
+        _app: &App,
+        _account: &AccountRow,
+        _session_id: &str,
+        _challenge_id: &str,
+        _response: &Value,
+        _client: &ClientInfo,
+    ) -> Result<Option<&'static str>, AppError> {
+        Ok(None)
+    }
+
     /// Takes the factor off `account_id` for someone else (an admin, the CLI): only
     /// a regular account unless `may_touch_staff`. True when there was one.
     async fn reset(
@@ -98,6 +120,47 @@ pub async fn second_factors_due(
         }
     }
     Ok(due)
+}
+
+/// The names of the factors that may complete `account`'s pending login.
+pub async fn pending_methods(
+    app: &App,
+    account: &AccountRow,
+) -> Result<Vec<&'static str>, AppError> {
+    let mut methods = Vec::new();
+    for factor in installed(app)?
+        .iter()
+        .filter_map(|part| part.second_factor())
+    {
+        if factor.completes_pending(app, account).await? {
+            methods.push(factor.method());
+        }
+    }
+    Ok(methods)
+}
+
+/// Checks a ceremony's answer for re-authentication with whichever factor started
+/// it; `None` when none did.
+pub async fn prove_holder_by_ceremony(
+    app: &App,
+    account: &AccountRow,
+    session_id: &str,
+    challenge_id: &str,
+    response: &Value,
+    client: &ClientInfo,
+) -> Result<Option<&'static str>, AppError> {
+    for factor in installed(app)?
+        .iter()
+        .filter_map(|part| part.second_factor())
+    {
+        let proved = factor
+            .prove_holder_by_ceremony(app, account, session_id, challenge_id, response, client)
+            .await?;
+        if proved.is_some() {
+            return Ok(proved);
+        }
+    }
+    Ok(None)
 }
 
 /// The due factor that takes typed codes, if any.

@@ -4,11 +4,12 @@
 //! in Gatehouse's own migrations, stay.
 
 pub mod admin;
+pub mod passkeys;
 pub mod two_factor;
 
 use crate::feature::Feature;
 
 /// Every part, in the order they are set up and their hooks are called.
 pub fn all() -> Vec<&'static dyn Feature> {
-    vec![&two_factor::TwoFactor, &admin::Admin]
+    vec![&two_factor::TwoFactor, &passkeys::Passkeys, &admin::Admin]
 }

@@ -179,7 +179,7 @@ async fn an_account_deleted_while_it_logs_in_is_a_conflict_not_a_500() {
         state,
         &gone,
         false,
-        None,
+        gatehouse::auth::Proved::Password,
         &gatehouse::sessions::ClientInfo::default(),
     )
     .await

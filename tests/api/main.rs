@@ -43,6 +43,7 @@ mod outage;
 mod page_guards;
 mod pages;
 mod parts;
+mod passkeys;
 mod password_change;
 mod password_policy;
 mod password_reset;
