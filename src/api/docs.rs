@@ -154,6 +154,10 @@ const TAGS: &[(&str, &str)] = &[
         "TOTP as a second factor, with recovery codes.",
     ),
     (
+        "passkeys",
+        "Passkeys (WebAuthn): sign in without a password, complete a login, re-authenticate.",
+    ),
+    (
         "email",
         "Address verification, password reset and address change.",
     ),

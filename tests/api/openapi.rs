@@ -71,7 +71,11 @@ async fn with_mail(two_factor: bool) -> (TestApp, tempfile::TempDir) {
 #[rocket::async_test]
 async fn every_mounted_api_route_is_documented_and_every_documented_route_is_mounted() {
     let (everything, _mail) = with_mail(true).await;
-    let without = spawn_app_with(|f| f.merge(("gatehouse.two_factor_enabled", false))).await;
+    let without = spawn_app_with(|f| {
+        f.merge(("gatehouse.two_factor_enabled", false))
+            .merge(("gatehouse.passkeys_enabled", false))
+    })
+    .await;
     for (name, app) in [("mail and 2FA on", &everything), ("both off", &without)] {
         let document = document(app).await;
         let mounted = mounted(app);
@@ -109,7 +113,7 @@ async fn every_mounted_api_route_is_documented_and_every_documented_route_is_mou
     let fewer = documented(&document(&without).await);
     assert!(!fewer
         .iter()
-        .any(|op| op.contains("/2fa") || op.contains("/email")));
+        .any(|op| op.contains("/2fa") || op.contains("/email") || op.contains("passkey")));
 }
 
 #[rocket::async_test]
@@ -332,6 +336,7 @@ async fn operation_ids_are_tag_and_function_and_tags_come_in_the_readers_order()
         "account",
         "sessions",
         "two-factor",
+        "passkeys",
         "email",
         "admin",
         "services",

@@ -33,21 +33,18 @@ pub fn routes() -> Vec<Route> {
 
 /// The part's piece of the API document.
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        register_start,
-        register_finish,
-        list,
-        rename,
-        remove,
-        login_start,
-        login_finish,
-        second_factor_start,
-        second_factor_finish,
-        reauthenticate_start
-    ),
-    tags((name = "passkeys", description = "Passkeys (WebAuthn): sign in without a password, complete a login, re-authenticate."))
-)]
+#[openapi(paths(
+    register_start,
+    register_finish,
+    list,
+    rename,
+    remove,
+    login_start,
+    login_finish,
+    second_factor_start,
+    second_factor_finish,
+    reauthenticate_start
+))]
 pub struct PasskeysApi;
 
 /// A ceremony's start: its id for the finish, and the options for the browser's
@@ -132,6 +129,7 @@ pub struct PasskeyList {
     "credential": { "id": "…", "rawId": "…", "type": "public-key", "response": { "attestationObject": "…", "clientDataJSON": "…" } }
 })))]
 pub struct RegisterFinish {
+    /// The start's `challenge_id`.
     #[schema(max_length = 64)]
     challenge_id: String,
     /// 1 to 64 characters, one line: which device this is.
@@ -151,6 +149,7 @@ pub struct RegisterFinish {
     "credential": { "id": "…", "rawId": "…", "type": "public-key", "response": { "authenticatorData": "…", "clientDataJSON": "…", "signature": "…", "userHandle": "…" } }
 })))]
 pub struct AssertionFinish {
+    /// The start's `challenge_id`.
     #[schema(max_length = 64)]
     challenge_id: String,
     /// `navigator.credentials.get()`'s answer as JSON (binary fields base64url).
@@ -166,6 +165,7 @@ pub struct AssertionFinish {
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({ "name": "Work laptop" })))]
 pub struct RenameRequest {
+    /// 1 to 64 characters, one line.
     #[schema(max_length = 64)]
     name: String,
 }
