@@ -56,20 +56,24 @@ impl Actor {
         }
     }
 
-    fn is_superuser(&self) -> bool {
+    pub fn is_superuser(&self) -> bool {
         match self {
             Actor::Admin(account) => account.is_superuser,
             Actor::Operator => true,
         }
     }
 
-    fn is(&self, row: &AccountRow) -> bool {
+    pub fn is(&self, row: &AccountRow) -> bool {
         self.id() == Some(row.id)
     }
 
     /// Refuses a staff member's action on another staff member or a superuser (the
     /// statement that acts checks it again).
-    fn check_may_touch(&self, target: &AccountRow, action: &'static str) -> Result<(), AppError> {
+    pub fn check_may_touch(
+        &self,
+        target: &AccountRow,
+        action: &'static str,
+    ) -> Result<(), AppError> {
         if (target.is_staff || target.is_superuser) && !self.is_superuser() {
             return Err(AppError::Forbidden(action));
         }

@@ -31,6 +31,11 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// The staff's routes, under `/api/admin`.
+pub fn admin_routes() -> Vec<Route> {
+    routes![admin_remove_all]
+}
+
 /// The part's piece of the API document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
@@ -314,6 +319,12 @@ pub async fn remove(
     Ok(Status::NoContent)
 }
 
+/// An empty JSON object: a JSON body keeps other sites' plain form posts out.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({})))]
+pub struct EmptyRequest {}
+
 /// Starts a sign-in with a passkey, with no username.
 ///
 /// The options allow any of the site's discoverable passkeys; `mediation` is
@@ -321,13 +332,19 @@ pub async fn remove(
 #[utoipa::path(
     context_path = "/api/auth",
     tag = "passkeys",
+    request_body = EmptyRequest,
     responses(
         (status = 200, body = Ceremony),
         (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 503, description = "`server_busy`: too many sign-ins wait for their finish", body = ErrorBody),
     ),
 )]
-#[post("/passkeys/login/start")]
-pub async fn login_start(app: &State<App>, client: ClientInfo) -> ApiResult<Json<Ceremony>> {
+#[post("/passkeys/login/start", data = "<_body>")]
+pub async fn login_start(
+    app: &State<App>,
+    client: ClientInfo,
+    _body: JsonBody<EmptyRequest>,
+) -> ApiResult<Json<Ceremony>> {
     Ok(Json(flows::start_sign_in(app, &client).await?.into()))
 }
 
@@ -357,8 +374,7 @@ pub async fn login_finish(
     let body = body.0;
     let row = flows::finish_sign_in(app, &body.challenge_id, &body.credential, &client).await?;
     let tokens =
-        crate::auth::sign_in_without_password(app, &row, super::NAME, body.remember, &client)
-            .await?;
+        crate::auth::sign_in_without_password(app, &row, "passkey", body.remember, &client).await?;
     crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
     Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
 }
@@ -455,4 +471,41 @@ pub async fn reauthenticate_start(
     let purpose = Purpose::Reauthenticate;
     let started = flows::start_for_account(app, &row, &caller.session_id, purpose, &client).await?;
     Ok(Json(started.into()))
+}
+
+/// How many passkeys an admin removed.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "removed": 2 })))]
+pub struct Removed {
+    removed: u64,
+}
+
+/// Removes every passkey of an account, for a user who lost them.
+///
+/// Needs a recent proof (`Fresh`). Staff act on regular accounts, superusers on any;
+/// never on oneself. Refused when the passkeys are the account's only way in.
+#[utoipa::path(
+    context_path = "/api/admin",
+    tag = "admin",
+    params(("id" = String, Path, pattern = r"^[0-9]{1,18}$", description = "The account id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, body = Removed),
+        (status = 401, description = "`reauthentication_required` (with WWW-Authenticate, RFC 9470), or a token error", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed on this account", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: the passkeys are the account's only way in", body = ErrorBody),
+    ),
+)]
+#[delete("/accounts/<id>/passkeys")]
+pub async fn admin_remove_all(
+    app: &State<App>,
+    staff: Fresh<StaffAccount>,
+    client: ClientInfo,
+    id: &str,
+) -> ApiResult<Json<Removed>> {
+    let actor = crate::admin::current_admin(app, staff.0.account.id).await?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let removed = flows::remove_all_for(app, &actor, id, &client).await?;
+    Ok(Json(Removed { removed }))
 }

@@ -23,6 +23,14 @@ use crate::text::TextRule;
 /// How long a ceremony waits for its finish: webauthn-rs's authenticator timeout.
 const CEREMONY_TTL: i64 = 300;
 
+/// A challenge id: 24 random bytes, 32 base64url characters.
+const CHALLENGE_ID_BYTES: usize = 24;
+const CHALLENGE_ID_CHARS: usize = 32;
+
+/// Ceremonies started by no session (passwordless sign-ins) that may wait at once:
+/// a flood from many addresses fills this, never the disk.
+const MAX_ANONYMOUS_CEREMONIES: i64 = 10_000;
+
 /// A passkey's name: one line a person chose ("Laptop", "Phone").
 pub const NAME_RULE: TextRule = TextRule {
     max_chars: 64,
@@ -81,7 +89,7 @@ async fn keep(
     state: String,
     options: Value,
 ) -> Result<Started, AppError> {
-    let challenge_id = crate::random::token(24);
+    let challenge_id = crate::random::token(CHALLENGE_ID_BYTES);
     let now = app.now();
     let ceremony = NewCeremony {
         id: &challenge_id,
@@ -91,7 +99,9 @@ async fn keep(
         state: &state,
         expires_at: now + CEREMONY_TTL,
     };
-    store::keep_ceremony(app.pool(), ceremony, now).await?;
+    if !store::keep_ceremony(app.pool(), ceremony, MAX_ANONYMOUS_CEREMONIES, now).await? {
+        return Err(AppError::ServerBusy { retry_after: 5 });
+    }
     Ok(Started {
         challenge_id,
         options,
@@ -106,7 +116,12 @@ async fn take(
     purpose: Purpose,
     session_id: Option<&str>,
 ) -> Result<store::TakenCeremony, AppError> {
-    if challenge_id.len() > 64 {
+    // Only the shape `keep` makes reaches the database (no NUL for PostgreSQL).
+    let shaped = challenge_id.len() == CHALLENGE_ID_CHARS
+        && challenge_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !shaped {
         return Err(PasskeyError::UnknownChallenge.into());
     }
     store::take_ceremony(
@@ -332,7 +347,7 @@ pub async fn finish_sign_in(
     response: &Value,
     client: &ClientInfo,
 ) -> Result<AccountRow, AppError> {
-    app.rate_limits.by_address(Limit::Login, client).await?;
+    // Not counted again: each finish spends a ceremony whose start was counted.
     let credential = assertion(response)?;
     let ceremony = take(app, challenge_id, Purpose::SignIn, None).await?;
     let authentication: DiscoverableAuthentication = deserialised(&ceremony.state)?;
@@ -404,11 +419,7 @@ pub async fn finish_for_account(
     response: &Value,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    let limit = match purpose {
-        Purpose::SecondFactor => Limit::Login,
-        _ => Limit::Password,
-    };
-    app.rate_limits.by_address(limit, client).await?;
+    // Not counted again: each finish spends a ceremony whose start was counted.
     let credential = assertion(response)?;
     let ceremony = take(app, challenge_id, purpose, Some(session_id)).await?;
     if ceremony.account_id != Some(account_id) {
@@ -475,24 +486,18 @@ async fn settle(
     let (counter, backed_up) = counter_and_backup(&passkey)?;
     let stored = serialised(&passkey)?;
     let now = app.now();
-    if !store::record_use(
-        app.pool(),
-        row.id,
-        row.sign_count,
-        counter,
-        backed_up,
-        &stored,
-        now,
-    )
-    .await?
-    {
-        let reason = "signature counter went backwards";
+    if !store::record_use(app.pool(), row.id, counter, backed_up, &stored, now).await? {
+        let reason = match store::find(app.pool(), row.account_id, row.id).await? {
+            Some(_) => "signature counter went backwards",
+            None => "passkey removed meanwhile",
+        };
         return Err(refused(app, Some(row.account_id), reason, client).await);
     }
     Ok(())
 }
 
-/// Audits a refused assertion and gives the one answer every refusal gets. Nothing
+/// Audits a refused assertion and gives the one answer every refusal gets. Refusals
+/// are bounded by the rate limit on ceremony starts (each finish spends one); nothing
 /// is counted against the account: a signature cannot be guessed, and counting would
 /// let anyone lock an account out.
 async fn refused(
@@ -523,8 +528,26 @@ pub async fn has_passkeys(app: &App, account_id: i64) -> Result<bool, AppError> 
     Ok(store::count(app.pool(), account_id).await? > 0)
 }
 
+/// Removes every passkey of account `id` for an admin (staff on regular accounts,
+/// superusers on any) or the CLI: how many there were.
+pub async fn remove_all_for(
+    app: &App,
+    actor: &crate::admin::Actor,
+    id: i64,
+    client: &ClientInfo,
+) -> Result<u64, AppError> {
+    let target = crate::admin::find_account(app, id).await?;
+    if actor.is(&target) {
+        return Err(AppError::Forbidden(
+            "remove your own passkeys from your account page",
+        ));
+    }
+    actor.check_may_touch(&target, "only superusers can remove the passkeys of staff")?;
+    remove_all(app, &target, actor.id(), client).await
+}
+
 /// Removes every passkey of the account for someone else (an admin, the CLI).
-pub async fn remove_all(
+async fn remove_all(
     app: &App,
     account: &AccountRow,
     actor_id: Option<i64>,
@@ -537,7 +560,12 @@ pub async fn remove_all(
     }
     let removed = store::remove_all(app.pool(), account.id).await?;
     if removed > 0 {
-        let detail = Some(format!("{removed} passkeys, by an administrator"));
+        let by = if actor_id.is_some() {
+            "an administrator"
+        } else {
+            "the CLI"
+        };
+        let detail = Some(format!("{removed} passkeys, by {by}"));
         let kind = EventKind::Part("passkey_removed");
         audit(app, kind, account.id, actor_id, detail, client).await;
         super::notices::send(app, account, super::notices::Change::Removed, client);

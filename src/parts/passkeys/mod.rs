@@ -114,7 +114,9 @@ impl Feature for Passkeys {
             if !settings.enabled {
                 return rocket;
             }
-            rocket.mount("/api/auth", api::routes())
+            rocket
+                .mount("/api/auth", api::routes())
+                .mount("/api/admin", api::admin_routes())
         }))
     }
 
@@ -139,6 +141,85 @@ impl Feature for Passkeys {
             None
         };
         registry.insert(PasskeysState { settings, webauthn });
+        Ok(())
+    }
+
+    fn command(&self) -> Option<clap::Command> {
+        let login = || {
+            clap::Arg::new("login")
+                .required(true)
+                .help("A username or an email, as at login")
+        };
+        Some(
+            clap::Command::new(NAME)
+                .about("The passkeys of accounts")
+                .subcommand_required(true)
+                .arg(
+                    clap::Arg::new("database_url")
+                        .long("database-url")
+                        .global(true)
+                        .value_name("URL")
+                        .help("The database URL (default: DATABASE_URL, else Rocket.toml's)"),
+                )
+                .subcommand(
+                    clap::Command::new("list")
+                        .about("List an account's passkeys: id, name, created, last used")
+                        .arg(login()),
+                )
+                .subcommand(
+                    clap::Command::new("remove-all")
+                        .about("Remove every passkey of an account (audited; it gets a notice)")
+                        .arg(login()),
+                ),
+        )
+    }
+
+    async fn run_command(
+        &self,
+        app: &App,
+        _setup: &Setup<'_>,
+        matches: &clap::ArgMatches,
+    ) -> Result<(), AppError> {
+        let Some((command, args)) = matches.subcommand() else {
+            return Ok(());
+        };
+        let login = args.get_one::<String>("login").map_or("", String::as_str);
+        let account = crate::admin::find_account_by_login(app, login)
+            .await
+            .map_err(|error| match error {
+                AppError::NotFound => AppError::Bare {
+                    status: Status::NotFound,
+                    message: format!(
+                        "No account has the username or email {}.",
+                        crate::text::shown(login)
+                    ),
+                },
+                other => other,
+            })?;
+        let client = ClientInfo::default();
+        match command {
+            "list" => {
+                for row in flows::list(app, account.id).await? {
+                    let used = row.last_used_at.map_or_else(
+                        || "never".to_string(),
+                        |at| format!("{} UTC", utc_minute(at)),
+                    );
+                    println!(
+                        "{}\t{}\tcreated {} UTC\tlast used {}",
+                        row.id,
+                        crate::text::shown(&row.name),
+                        utc_minute(row.created_at),
+                        used
+                    );
+                }
+            }
+            "remove-all" => {
+                let actor = crate::admin::Actor::Operator;
+                let removed = flows::remove_all_for(app, &actor, account.id, &client).await?;
+                println!("Removed {removed} passkeys.");
+            }
+            _ => {}
+        }
         Ok(())
     }
 

@@ -70,6 +70,7 @@ impl PasskeySettings {
             return Err(invalid("max_passkeys_per_account", "must be from 1 to 100"));
         }
         let max_per_account = raw.max_passkeys_per_account;
+        let derived = non_empty(&raw.webauthn_origin).is_none();
         let origin = match non_empty(&raw.webauthn_origin) {
             Some(origin) => Some(origin.trim_end_matches('/').to_string()),
             None => match (profile, fallback.public_url) {
@@ -82,22 +83,36 @@ impl PasskeySettings {
                 (Profile::Release, _) => None,
             },
         };
-        let Some(origin) = origin else {
-            let off_because = raw.passkeys_enabled.then(|| {
-                format!(
-                    "passkeys are off: the release profile needs public_url (or \
-                     {ENV_PREFIX}WEBAUTHN_ORIGIN) to bind them to"
-                )
-            });
-            return Ok(PasskeySettings {
-                enabled: false,
-                rp_id: String::new(),
-                origin: String::new(),
-                max_per_account,
-                notify_changes: raw.notify_passkey_changes,
-                off_because,
-            });
+        let off = |reason: String| PasskeySettings {
+            enabled: false,
+            rp_id: String::new(),
+            origin: String::new(),
+            max_per_account,
+            notify_changes: raw.notify_passkey_changes,
+            off_because: raw.passkeys_enabled.then_some(reason),
         };
+        let Some(origin) = origin else {
+            return Ok(off(format!(
+                "passkeys are off: the release profile needs public_url (or \
+                 {ENV_PREFIX}WEBAUTHN_ORIGIN) to bind them to"
+            )));
+        };
+        match Self::bound_to(&raw, origin, max_per_account) {
+            // A public_url that suits mail but not passkeys (http, an IP address)
+            // keeps an existing deployment starting, with passkeys off.
+            Err(error) if derived => Ok(off(format!(
+                "passkeys are off: public_url cannot be their origin ({error}); set \
+                 {ENV_PREFIX}WEBAUTHN_ORIGIN"
+            ))),
+            other => other,
+        }
+    }
+
+    fn bound_to(
+        raw: &Raw,
+        origin: String,
+        max_per_account: u32,
+    ) -> Result<PasskeySettings, ConfigError> {
         let url = Url::parse(&origin).map_err(|_| {
             invalid(
                 "webauthn_origin",
@@ -202,6 +217,18 @@ mod tests {
         let off = settings(Raw::default(), Profile::Release, None);
         assert!(!off.enabled);
         assert!(off.off_because.unwrap().contains("public_url"));
+    }
+
+    #[test]
+    fn a_public_url_unfit_for_passkeys_switches_them_off_rather_than_stopping_start_up() {
+        for url in ["http://app.example.com", "https://10.0.0.1"] {
+            let off = settings(Raw::default(), Profile::Release, Some(url));
+            assert!(!off.enabled, "{url}");
+            assert!(
+                off.off_because.unwrap().contains("WEBAUTHN_ORIGIN"),
+                "{url}"
+            );
+        }
     }
 
     #[test]

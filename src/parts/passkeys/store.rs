@@ -246,11 +246,12 @@ pub async fn remove(
 /// Removes every passkey of the account (an admin's reset). How many there were.
 pub async fn remove_all(pool: &AnyPool, account_id: i64) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query("DELETE FROM passkeys WHERE account_id = $1")
+    // The count's row first, as `add` and `remove` lock it: the same order, no deadlock.
+    sqlx::query("UPDATE passkey_users SET passkeys = 0 WHERE account_id = $1")
         .bind(account_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE passkey_users SET passkeys = 0 WHERE account_id = $1")
+    let done = sqlx::query("DELETE FROM passkeys WHERE account_id = $1")
         .bind(account_id)
         .execute(&mut *tx)
         .await?;
@@ -259,24 +260,21 @@ pub async fn remove_all(pool: &AnyPool, account_id: i64) -> Result<u64, sqlx::Er
 }
 
 /// Records a successful use: the new counter, backup state and serialised passkey,
-/// only if the counter moved forward from `seen` (or both are 0, as synced passkeys
-/// report). False when another use got there first: the counter went backwards.
+/// only if the counter moves forward from what is stored (or both are 0, as synced
+/// passkeys report). False when it does not: a clone, or a passkey removed meanwhile.
 pub async fn record_use(
     pool: &AnyPool,
     id: i64,
-    seen: i64,
     counter: i64,
     backed_up: bool,
     credential: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE passkeys SET sign_count = $3, backed_up = $4, credential = $5, \
-         last_used_at = $6 WHERE id = $1 AND sign_count = $2 \
-         AND ($3 > $2 OR ($3 = 0 AND $2 = 0))",
+        "UPDATE passkeys SET sign_count = $2, backed_up = $3, credential = $4, \
+         last_used_at = $5 WHERE id = $1 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))",
     )
     .bind(id)
-    .bind(seen)
     .bind(counter)
     .bind(i64::from(backed_up))
     .bind(credential)
@@ -297,18 +295,22 @@ pub struct NewCeremony<'a> {
 }
 
 /// Keeps a ceremony's state, and drops expired ones (an index keeps that cheap).
+/// False when `max_anonymous` ceremonies of no session wait already and this is one.
 pub async fn keep_ceremony(
     pool: &AnyPool,
     ceremony: NewCeremony<'_>,
+    max_anonymous: i64,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
         .bind(now)
         .execute(pool)
         .await?;
-    sqlx::query(
+    // A bound on storage, not security state: a race may pass it by a few rows.
+    let done = sqlx::query(
         "INSERT INTO passkey_ceremonies (id, purpose, account_id, session_id, state, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         SELECT $1, $2, $3, $4, $5, $6 WHERE $4 IS NOT NULL OR \
+         (SELECT COUNT(*) FROM passkey_ceremonies WHERE session_id IS NULL) < $7",
     )
     .bind(ceremony.id)
     .bind(ceremony.purpose)
@@ -316,9 +318,10 @@ pub async fn keep_ceremony(
     .bind(ceremony.session_id)
     .bind(ceremony.state)
     .bind(ceremony.expires_at)
+    .bind(max_anonymous)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// A ceremony that was taken: its state and whom it was started for.

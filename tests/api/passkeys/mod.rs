@@ -144,7 +144,7 @@ async fn a_registered_passkey_signs_in_with_no_username() {
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(me(&app, access).await["username"], "alice");
     assert_eq!(
-        events(&app, "login_succeeded", "signed in with: passkeys").await,
+        events(&app, "login_succeeded", "signed in with: passkey").await,
         1
     );
 
@@ -281,7 +281,7 @@ async fn twenty_concurrent_finishes_of_one_challenge_sign_in_once() {
         .iter()
         .all(|s| *s == Status::Ok || *s == Status::BadRequest));
     let sessions: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE proved_by = 'passkeys'")
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE proved_by = 'passkey'")
             .fetch_one(&app.pool())
             .await
             .unwrap();
@@ -609,6 +609,24 @@ async fn an_unknown_passkey_and_garbage_get_clear_answers() {
         )
         .await;
     assert_eq!(response.status(), Status::UnprocessableEntity);
+
+    // Challenge ids of any other shape never reach the database (a NUL would be a
+    // PostgreSQL error).
+    let (_, options) = start(&app, "/api/auth/passkeys/login/start", None).await;
+    let credential = stranger.assert(&options);
+    for bad in ["\u{0}", "short", &"é".repeat(16), &"a".repeat(33)] {
+        let body = json!({"challenge_id": bad, "credential": credential});
+        let response = app.post("/api/auth/passkeys/login/finish", body).await;
+        assert_error(response, Status::BadRequest, "invalid_challenge").await;
+    }
+    // Starting needs a JSON body: other sites' plain form posts cannot start one.
+    let response = app
+        .client
+        .post("/api/auth/passkeys/login/start")
+        .dispatch()
+        .await;
+    assert_ne!(response.status(), Status::Ok);
+    assert!(response.status().code < 500);
 }
 
 #[rocket::async_test]
@@ -691,4 +709,68 @@ async fn a_second_implementation_registers_and_proves_the_holder() {
         .post_bearer("/api/auth/reauthenticate", &session.access, Some(body))
         .await;
     assert_eq!(response.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn an_admin_removes_an_accounts_passkeys_and_the_cli_lists_and_removes_them() {
+    use crate::cli::{assert_fails, gatehouse, run, stdout};
+
+    let app = spawn_app().await;
+    let (alice, _) = with_passkey(&app, "alice").await;
+    let id = app.account_id("alice").await;
+    let staff = app.signed_in_admin("staff", false).await;
+    let uri = format!("/api/admin/accounts/{id}/passkeys");
+    let response = app.delete_bearer(&uri, &staff.access).await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(json_of(response).await, json!({"removed": 1}));
+    assert_eq!(
+        events(&app, "passkey_removed", "1 passkeys, by an administrator").await,
+        1
+    );
+    let response = app.delete_bearer(&uri, &alice.access).await;
+    assert_error(response, Status::Forbidden, "forbidden").await;
+    let own = format!(
+        "/api/admin/accounts/{}/passkeys",
+        app.account_id("staff").await
+    );
+    let response = app.delete_bearer(&own, &staff.access).await;
+    assert_error(response, Status::Forbidden, "forbidden").await;
+
+    let mut key = SoftKey::new(&origin_of(&app));
+    register(&app, &alice, &mut key, "Desk key").await;
+    let output = run(gatehouse(&app.db, &["passkeys", "list", "alice"]), "");
+    assert!(output.status.success(), "{output:?}");
+    let listed = stdout(&output);
+    assert!(
+        listed.contains("Desk key") && listed.contains("last used never"),
+        "{listed}"
+    );
+    let output = run(
+        gatehouse(&app.db, &["passkeys", "remove-all", "ALICE@example.com"]),
+        "",
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("Removed 1 passkeys."));
+    assert_eq!(
+        events(&app, "passkey_removed", "1 passkeys, by the CLI").await,
+        1
+    );
+    let output = run(gatehouse(&app.db, &["passkeys", "list", "nobody"]), "");
+    assert_fails(&output, "username or email nobody");
+}
+
+#[rocket::async_test]
+async fn the_export_lists_passkeys_without_key_material() {
+    let app = spawn_app().await;
+    let (session, _) = with_passkey(&app, "alice").await;
+    let response = app.get_bearer("/api/auth/me/export", &session.access).await;
+    assert_eq!(response.status(), Status::Ok);
+    let export = json_of(response).await;
+    let passkeys = &export["parts"]["passkeys"];
+    assert_eq!(passkeys[0]["name"], "Laptop", "{export}");
+    let text = export.to_string();
+    assert!(
+        !text.contains("credential") && !text.contains("public_key"),
+        "{text}"
+    );
 }
