@@ -11,7 +11,7 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release --quiet --bin gatehouse --example argon2_rate
+cargo build --release --quiet --bin gatehouse --example argon2_rate --example passkey_ceremonies
 
 work=$(mktemp -d)
 server_pids=()
@@ -47,7 +47,9 @@ export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:${BENCH_PORT:-8099}"
 start_server() {
   local port=$1 start
   start=$(date +%s%N)
+  # Passkeys need a name, not an address: the ceremonies' origin is localhost.
   ROCKET_PORT=$port GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$port" \
+    GATEHOUSE_WEBAUTHN_ORIGIN="http://localhost:$port" \
     ./target/release/gatehouse serve >"$work/server-$port.log" 2>&1 &
   server_pid=$!
   server_pids+=("$server_pid")

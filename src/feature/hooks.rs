@@ -250,20 +250,40 @@ pub enum Slot {
 const UNAVAILABLE: &str = "<section class=\"card\"><p class=\"field-error\">A part of this \
     page is unavailable. Reload it in a moment.</p></section>";
 
+/// What the parts render for one slot of a page: their HTML, and the scripts it
+/// needs (each once). A page with scripts loads them and allows scripts from its own
+/// origin ([`crate::web::headers::SCRIPTED_POLICY`]); every other page runs none.
+#[derive(Debug, Default)]
+pub struct Sections {
+    pub html: Vec<String>,
+    pub scripts: Vec<&'static str>,
+}
+
 /// The sections every part renders for `slot`, in list order (HTML from their own
 /// templates, escaped there). A section that fails is logged and replaced by a notice.
-pub async fn sections(app: &App, slot: Slot, context: &SectionContext<'_>) -> Vec<String> {
+pub async fn sections(app: &App, slot: Slot, context: &SectionContext<'_>) -> Sections {
     let parts = match installed(app) {
         Ok(parts) => parts,
         Err(error) => {
             log::error!("{}", error.with_causes());
-            return vec![UNAVAILABLE.to_string()];
+            return Sections {
+                html: vec![UNAVAILABLE.to_string()],
+                scripts: Vec::new(),
+            };
         }
     };
     let mut html = Vec::new();
+    let mut scripts = Vec::new();
     for part in parts {
         match part.section(app, slot, context).await {
-            Ok(Some(section)) => html.push(section),
+            Ok(Some(section)) => {
+                html.push(section);
+                if let Some(script) = part.page_script() {
+                    if !scripts.contains(&script) {
+                        scripts.push(script);
+                    }
+                }
+            }
             Ok(None) => {}
             Err(error) => {
                 log::error!(
@@ -276,7 +296,7 @@ pub async fn sections(app: &App, slot: Slot, context: &SectionContext<'_>) -> Ve
             }
         }
     }
-    html
+    Sections { html, scripts }
 }
 
 fn slot_name(slot: Slot) -> &'static str {

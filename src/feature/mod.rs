@@ -190,6 +190,13 @@ pub trait Feature: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The path of the one script its sections use (served by its own route, under a
+    /// version-stamped path). A page showing one of its sections loads it (`defer`)
+    /// and allows scripts from this origin; the sections must work without it.
+    fn page_script(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Whether `account` can sign in through it (a passkey, an identity provider),
     /// so no part removes the last way in (see [`hooks::keeps_a_way_in`]).
     async fn signs_in(&self, _app: &App, _account: &AccountRow) -> Result<bool, AppError> {

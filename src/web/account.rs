@@ -195,7 +195,7 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
         Ok(None) => return Page::failed(&AppError::SessionRevoked, "/account"),
         Err(error) => return Page::failed(&AppError::from(error), "/account"),
     };
-    let layout = me.layout("Your account");
+    let mut layout = me.layout("Your account");
     let context = SectionContext {
         account: Some(&row),
         csrf: &layout.csrf,
@@ -204,6 +204,7 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
         viewer_is_superuser: false,
     };
     let sections = hooks::sections(app, Slot::AccountPage, &context).await;
+    layout.scripts = sections.scripts.clone();
     let sessions = rows
         .iter()
         .map(|row| SessionLine {
@@ -217,16 +218,19 @@ async fn account(app: &State<App>, me: SignedIn) -> Page {
             current: &row.id == session_id,
         })
         .collect();
-    Page::render(&AccountTemplate {
-        layout,
-        username: account.username.clone(),
-        email: account.email.clone(),
-        display_name: account.display_name.clone().unwrap_or_default(),
-        member_since: when(account.created_at),
-        sessions,
-        sections,
-        mail: app.settings.mail.enabled(),
-    })
+    Page::render_with(
+        &AccountTemplate {
+            layout,
+            username: account.username.clone(),
+            email: account.email.clone(),
+            display_name: account.display_name.clone().unwrap_or_default(),
+            member_since: when(account.created_at),
+            sessions,
+            sections: sections.html,
+            mail: app.settings.mail.enabled(),
+        },
+        &sections.scripts,
+    )
 }
 
 #[derive(FromForm)]

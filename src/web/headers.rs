@@ -15,6 +15,12 @@ use rocket::{Data, Request, Response, Route};
 pub const DEFAULT_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// A page that shows a part's section with a script (the passkey buttons): scripts
+/// and requests to this origin only, never inline; otherwise as [`DEFAULT_POLICY`].
+pub const SCRIPTED_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
 /// Swagger UI's page (`/api/docs`, only while `api_docs` is on): its own scripts and
 /// styles (some inline), images inline, requests to this origin only.
 pub const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; \

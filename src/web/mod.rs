@@ -44,6 +44,8 @@ pub struct Layout {
     pub unverified_email: bool,
     /// The password rule new-password fields show (`password_min_length`).
     pub password_min_length: usize,
+    /// The parts' scripts this page loads (see [`crate::feature::hooks::Sections`]).
+    pub scripts: Vec<&'static str>,
 }
 
 impl Layout {
@@ -63,6 +65,7 @@ impl Layout {
             nav: Vec::new(),
             unverified_email: false,
             password_min_length: 0,
+            scripts: Vec::new(),
         }
     }
 }
@@ -79,6 +82,8 @@ pub struct CsrfOnly {
 #[derive(Responder)]
 pub enum Page {
     Html(RawHtml<String>),
+    /// A page that loads the parts' scripts, under [`headers::SCRIPTED_POLICY`].
+    Scripted(headers::WithPolicy<RawHtml<String>>),
     Redirect(Redirect),
     Feedback(feedback::FeedbackRedirect),
     Error((Status, RawHtml<String>)),
@@ -97,6 +102,17 @@ impl Page {
             return error_page(Status::NotFound);
         }
         Page::Feedback(Feedback::of(error).redirect(back))
+    }
+
+    /// The page of a template whose layout lists the parts' `scripts`: it answers
+    /// with the policy that lets them run, and a page without any, with none.
+    pub fn render_with(template: &impl Template, scripts: &[&'static str]) -> Page {
+        match Page::render(template) {
+            Page::Html(html) if !scripts.is_empty() => {
+                Page::Scripted(headers::WithPolicy(headers::SCRIPTED_POLICY, html))
+            }
+            other => other,
+        }
     }
 
     pub fn render(template: &impl Template) -> Page {

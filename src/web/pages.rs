@@ -73,15 +73,19 @@ pub(crate) async fn login_page(
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(after_login(next)));
     }
-    let layout = visitor.layout("Log in", incoming);
+    let mut layout = visitor.layout("Log in", incoming);
     let next = safe_next(next).unwrap_or("").to_string();
     let slots = page_slots(app, Slot::Login, &layout.csrf, &next).await;
-    Page::render(&LoginTemplate {
-        layout,
-        next,
-        mail: app.settings.mail.enabled(),
-        slots,
-    })
+    layout.scripts = slots.scripts.clone();
+    Page::render_with(
+        &LoginTemplate {
+            layout,
+            next,
+            mail: app.settings.mail.enabled(),
+            slots: slots.html,
+        },
+        &slots.scripts,
+    )
 }
 
 #[derive(FromForm)]
@@ -150,7 +154,7 @@ struct RegisterTemplate {
 }
 
 /// The parts' HTML for the login or registration page.
-async fn page_slots(app: &App, slot: Slot, csrf: &str, next: &str) -> Vec<String> {
+async fn page_slots(app: &App, slot: Slot, csrf: &str, next: &str) -> hooks::Sections {
     let context = SectionContext {
         account: None,
         csrf,
@@ -171,15 +175,19 @@ async fn register_page(
     if visitor.signed_in().is_some() {
         return Page::Redirect(Redirect::to(after_login(safe_next(next))));
     }
-    let layout = visitor.layout("Register", incoming);
+    let mut layout = visitor.layout("Register", incoming);
     let next = safe_next(next).unwrap_or("").to_string();
     let slots = page_slots(app, Slot::Registration, &layout.csrf, &next).await;
-    Page::render(&RegisterTemplate {
-        layout,
-        next,
-        open: app.settings.service.registration_open,
-        slots,
-    })
+    layout.scripts = slots.scripts.clone();
+    Page::render_with(
+        &RegisterTemplate {
+            layout,
+            next,
+            open: app.settings.service.registration_open,
+            slots: slots.html,
+        },
+        &slots.scripts,
+    )
 }
 
 #[derive(FromForm)]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[path = "../shared/binary.rs"]
 mod binary;
 mod cross_origin;
+mod passkeys;
 mod proxy;
 use binary::binary;
 

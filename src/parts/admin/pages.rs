@@ -168,7 +168,7 @@ async fn account(app: &State<App>, staff: StaffPage, id: &str) -> Page {
         Ok(ways) => ways.join(", "),
         Err(error) => return failed(error),
     };
-    let layout = me.layout(&detail.account.username);
+    let mut layout = me.layout(&detail.account.username);
     let context = SectionContext {
         account: Some(&row),
         csrf: &layout.csrf,
@@ -177,11 +177,14 @@ async fn account(app: &State<App>, staff: StaffPage, id: &str) -> Page {
         viewer_is_superuser: me.account.is_superuser,
     };
     let sections = hooks::sections(app, Slot::AdminAccountView, &context).await;
+    layout.scripts = sections.scripts.clone();
+    let scripts = sections.scripts;
+    let sections = sections.html;
     let lock_text = match detail.locked_until {
         Some(until) => format!("until {} (UTC)", when(until)),
         None => "until an administrator unlocks it".into(),
     };
-    Page::render(&AccountTemplate {
+    let page = AccountTemplate {
         layout,
         ways,
         sections,
@@ -200,7 +203,8 @@ async fn account(app: &State<App>, staff: StaffPage, id: &str) -> Page {
             })
             .collect(),
         detail,
-    })
+    };
+    Page::render_with(&page, &scripts)
 }
 
 /// Runs an admin action for the staff member of the page and redirects back to the

@@ -33,7 +33,7 @@ pub fn routes() -> Vec<Route> {
 
 /// The staff's routes, under `/api/admin`.
 pub fn admin_routes() -> Vec<Route> {
-    routes![admin_remove_all]
+    routes![remove_passkeys]
 }
 
 /// The part's piece of the API document.
@@ -48,7 +48,8 @@ pub fn admin_routes() -> Vec<Route> {
     login_finish,
     second_factor_start,
     second_factor_finish,
-    reauthenticate_start
+    reauthenticate_start,
+    remove_passkeys
 ))]
 pub struct PasskeysApi;
 
@@ -498,7 +499,7 @@ pub struct Removed {
     ),
 )]
 #[delete("/accounts/<id>/passkeys")]
-pub async fn admin_remove_all(
+pub async fn remove_passkeys(
     app: &State<App>,
     staff: Fresh<StaffAccount>,
     client: ClientInfo,

@@ -1,11 +1,14 @@
 //! The passkeys part (WebAuthn, through webauthn-rs): passwordless sign-in, a second
 //! factor that completes a pending login, and re-authentication. Its routes are under
 //! `/api/auth/passkeys`, `/api/auth/2fa/passkey` and `/api/auth/reauthenticate/passkey`;
-//! its own tables are in `migrations/`, numbered like a feature's.
+//! it adds a button to the login page and a section to the account page and the admin
+//! account view (`pages.rs`, with `passkeys.js`); its own tables are in `migrations/`,
+//! numbered like a feature's.
 
 pub mod api;
 pub mod flows;
 pub mod notices;
+pub mod pages;
 pub mod settings;
 pub mod store;
 
@@ -107,6 +110,7 @@ impl Feature for Passkeys {
 
     fn stage(&self, setup: &Setup<'_>) -> Result<AdHoc, ConfigError> {
         let settings = read_settings(setup)?;
+        let pages = setup.pages;
         Ok(AdHoc::on_ignite("Passkeys", move |rocket| async move {
             if let Some(reason) = &settings.off_because {
                 log::warn!("{reason}");
@@ -114,9 +118,14 @@ impl Feature for Passkeys {
             if !settings.enabled {
                 return rocket;
             }
-            rocket
+            let rocket = rocket
                 .mount("/api/auth", api::routes())
-                .mount("/api/admin", api::admin_routes())
+                .mount("/api/admin", api::admin_routes());
+            if pages {
+                rocket.mount("/", pages::routes())
+            } else {
+                rocket
+            }
         }))
     }
 
@@ -225,6 +234,22 @@ impl Feature for Passkeys {
 
     fn second_factor(&self) -> Option<&'static dyn SecondFactor> {
         Some(&PasskeyFactor)
+    }
+
+    fn page_script(&self) -> Option<&'static str> {
+        Some(pages::script_path())
+    }
+
+    async fn section(
+        &self,
+        app: &App,
+        slot: Slot,
+        context: &SectionContext<'_>,
+    ) -> Result<Option<String>, AppError> {
+        if !enabled(app)? {
+            return Ok(None);
+        }
+        pages::section(app, slot, context).await
     }
 
     async fn signs_in(&self, app: &App, account: &AccountRow) -> Result<bool, AppError> {

@@ -5,6 +5,7 @@
 //! concurrent finishes of one ceremony.
 
 mod authenticator;
+mod pages;
 
 use authenticator::SoftKey;
 use gatehouse::clock::Clock;
