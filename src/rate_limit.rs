@@ -34,6 +34,8 @@ pub enum Limit {
     Password,
     /// Requests to change an account's address, per account.
     EmailChangeAccount,
+    /// Ceremonies started by no session (passkey sign-ins), per client address.
+    Ceremony,
 }
 
 impl Limit {
@@ -45,11 +47,12 @@ impl Limit {
             Limit::Refresh => "refresh",
             Limit::Password => "password",
             Limit::EmailChangeAccount => "email_change_account",
+            Limit::Ceremony => "ceremony",
         }
     }
 }
 
-const LIMITS: usize = 6;
+const LIMITS: usize = 7;
 
 /// Past this many keys in one limiter, forgotten buckets are swept (at most every
 /// `SWEEP_INTERVAL`), so a flood of distinct addresses cannot grow memory without end.
@@ -130,6 +133,7 @@ impl RateLimiter {
                     Limit::EmailChangeAccount,
                     settings.rate_limit_email_change_account,
                 ),
+                bucket(Limit::Ceremony, settings.rate_limit_ceremony),
             ],
         }
     }
@@ -366,6 +370,7 @@ mod tests {
             rate_limit_register: rate(1),
             rate_limit_refresh: rate(1),
             rate_limit_password: rate(1),
+            rate_limit_ceremony: rate(1),
             rate_limit_email_change_account: rate(1),
             rate_limit_store: crate::config::rate_limits::StoreChoice::Memory,
         }

@@ -17,6 +17,7 @@ pub struct Raw {
     pub rate_limit_register: String,
     pub rate_limit_refresh: String,
     pub rate_limit_password: String,
+    pub rate_limit_ceremony: String,
     pub rate_limit_email_change_account: String,
     pub rate_limit_store: String,
 }
@@ -32,6 +33,8 @@ impl Raw {
             rate_limit_register: "30/5 minutes".into(),
             rate_limit_refresh: "150/5 minutes".into(),
             rate_limit_password: "10/minute".into(),
+            // A login page view starts one (the autofill's passkey request).
+            rate_limit_ceremony: "20/minute".into(),
             // Each request mails two inboxes; the owner rarely needs more.
             rate_limit_email_change_account: "3/hour".into(),
             rate_limit_store: "auto".into(),
@@ -99,6 +102,8 @@ pub struct RateLimits {
     pub rate_limit_refresh: Rate,
     /// Per client address: the password and two-factor management endpoints.
     pub rate_limit_password: Rate,
+    /// Per client address: ceremonies started by no session (passkey sign-ins).
+    pub rate_limit_ceremony: Rate,
     /// Per account: requests to change its address.
     pub rate_limit_email_change_account: Rate,
     /// Where the buckets live (the mail budget's too).
@@ -128,6 +133,7 @@ impl RateLimits {
             rate_limit_register: rate("rate_limit_register", &raw.rate_limit_register)?,
             rate_limit_refresh: rate("rate_limit_refresh", &raw.rate_limit_refresh)?,
             rate_limit_password: rate("rate_limit_password", &raw.rate_limit_password)?,
+            rate_limit_ceremony: rate("rate_limit_ceremony", &raw.rate_limit_ceremony)?,
             rate_limit_email_change_account: rate(
                 "rate_limit_email_change_account",
                 &raw.rate_limit_email_change_account,

@@ -243,6 +243,11 @@ pub enum Slot {
     AccountPage,
     /// An account's page in the admin pages.
     AdminAccountView,
+    /// The second step of a login (`/login/2fa`), for the pending account: other ways
+    /// to finish it than a code.
+    SecondStep,
+    /// The re-authentication page (`/reauthenticate`): other proofs than the password.
+    Reauthentication,
 }
 
 /// Shown in place of a section that failed: its controls are missing, and the
@@ -278,7 +283,7 @@ pub async fn sections(app: &App, slot: Slot, context: &SectionContext<'_>) -> Se
         match part.section(app, slot, context).await {
             Ok(Some(section)) => {
                 html.push(section);
-                if let Some(script) = part.page_script() {
+                if let Some(script) = part.page_script(slot) {
                     if !scripts.contains(&script) {
                         scripts.push(script);
                     }
@@ -305,6 +310,8 @@ fn slot_name(slot: Slot) -> &'static str {
         Slot::Registration => "registration-page",
         Slot::AccountPage => "account-page",
         Slot::AdminAccountView => "admin account-view",
+        Slot::SecondStep => "second-step",
+        Slot::Reauthentication => "re-authentication",
     }
 }
 

@@ -190,10 +190,11 @@ pub trait Feature: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// The path of the one script its sections use (served by its own route, under a
-    /// version-stamped path). A page showing one of its sections loads it (`defer`)
-    /// and allows scripts from this origin; the sections must work without it.
-    fn page_script(&self) -> Option<&'static str> {
+    /// The path of the one script its sections of `slot` use (served by its own route,
+    /// under a version-stamped path). A page showing such a section loads it (`defer`)
+    /// and allows scripts from this origin; pages without stay script-free, and the
+    /// sections must work without it.
+    fn page_script(&self, _slot: Slot) -> Option<&'static str> {
         None
     }
 

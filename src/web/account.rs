@@ -100,6 +100,8 @@ struct ReauthenticateTemplate {
     next: String,
     /// A second factor of the account takes codes: one will do instead of the password.
     code: bool,
+    /// The parts' other proofs (see `Slot::Reauthentication`).
+    sections: Vec<String>,
 }
 
 /// Asks for the password again before a sensitive action (see `FreshPage`).
@@ -109,16 +111,33 @@ pub(crate) async fn reauthenticate_page(
     me: SignedIn,
     next: Option<&str>,
 ) -> Page {
-    let code = match crate::accounts::find_by_id(app.pool(), me.account.id).await {
-        Ok(Some(row)) => matches!(hooks::code_factor(app, &row).await, Ok(Some(_))),
-        _ => false,
+    let row = match crate::accounts::find_by_id(app.pool(), me.account.id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Page::failed(&AppError::SessionRevoked, "/login"),
+        Err(error) => return Page::failed(&AppError::from(error), "/account"),
     };
-    Page::render(&ReauthenticateTemplate {
-        layout: me.layout("Confirm it is you"),
-        username: me.account.username.clone(),
-        next: super::visitor::safe_next(next).unwrap_or("").to_string(),
-        code,
-    })
+    let code = matches!(hooks::code_factor(app, &row).await, Ok(Some(_)));
+    let mut layout = me.layout("Confirm it is you");
+    let next = super::visitor::safe_next(next).unwrap_or("").to_string();
+    let context = SectionContext {
+        account: Some(&row),
+        csrf: &layout.csrf,
+        session_id: Some(&me.session_id),
+        next: Some(&next),
+        viewer_is_superuser: false,
+    };
+    let sections = hooks::sections(app, Slot::Reauthentication, &context).await;
+    layout.scripts = sections.scripts.clone();
+    Page::render_with(
+        &ReauthenticateTemplate {
+            layout,
+            username: me.account.username.clone(),
+            next,
+            code,
+            sections: sections.html,
+        },
+        &sections.scripts,
+    )
 }
 
 #[derive(FromForm)]

@@ -254,17 +254,44 @@ async fn register(
 struct SecondFactorTemplate {
     layout: Layout,
     next: String,
+    /// The parts' other ways to finish the login (see `Slot::SecondStep`).
+    sections: Vec<String>,
 }
 
 #[get("/login/2fa?<next>")]
-pub(crate) fn second_factor_page(visitor: Visitor, incoming: Incoming, next: Option<&str>) -> Page {
-    if !visitor.pending {
+pub(crate) async fn second_factor_page(
+    app: &State<App>,
+    visitor: Visitor,
+    incoming: Incoming,
+    next: Option<&str>,
+) -> Page {
+    let (true, Some(account)) = (visitor.pending, &visitor.account) else {
         return Page::Redirect(Redirect::to(uri!(login_page(next = safe_next(next)))));
-    }
-    Page::render(&SecondFactorTemplate {
-        layout: visitor.layout("Two-factor authentication", incoming),
-        next: safe_next(next).unwrap_or("").to_string(),
-    })
+    };
+    let row = match crate::accounts::find_by_id(app.pool(), account.id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Page::Redirect(Redirect::to(uri!(login_page(next = safe_next(next))))),
+        Err(error) => return Page::failed(&AppError::from(error), "/login"),
+    };
+    let mut layout = visitor.layout("Two-factor authentication", incoming);
+    let next = safe_next(next).unwrap_or("").to_string();
+    let context = SectionContext {
+        account: Some(&row),
+        csrf: &layout.csrf,
+        session_id: visitor.session_id.as_deref(),
+        next: Some(&next),
+        viewer_is_superuser: false,
+    };
+    let sections = hooks::sections(app, Slot::SecondStep, &context).await;
+    layout.scripts = sections.scripts.clone();
+    Page::render_with(
+        &SecondFactorTemplate {
+            layout,
+            next,
+            sections: sections.html,
+        },
+        &sections.scripts,
+    )
 }
 
 #[derive(FromForm)]

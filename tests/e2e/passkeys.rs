@@ -170,6 +170,25 @@ async fn a_passkey_added_on_the_account_page_signs_in_with_no_username() {
         !login.contains("last used never"),
         "the passkey's use is recorded"
     );
+
+    // Re-authenticate with it instead of the password.
+    alice
+        .goto(&local("/reauthenticate?next=/account"))
+        .await
+        .unwrap();
+    shown(&alice, "[data-passkey-reauth] [data-passkey-button]")
+        .await
+        .click()
+        .await
+        .expect("a click");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while path(&alice).await != "/account" {
+        assert!(
+            Instant::now() < deadline,
+            "not re-authenticated by the passkey"
+        );
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     alice.close().await.ok();
 
     // The login page's button, in a browser with no passkey for the site.

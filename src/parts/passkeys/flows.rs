@@ -29,7 +29,7 @@ const CHALLENGE_ID_CHARS: usize = 32;
 
 /// Ceremonies started by no session (passwordless sign-ins) that may wait at once:
 /// a flood from many addresses fills this, never the disk.
-const MAX_ANONYMOUS_CEREMONIES: i64 = 10_000;
+const MAX_ANONYMOUS_CEREMONIES: i64 = 50_000;
 
 /// A passkey's name: one line a person chose ("Laptop", "Phone").
 pub const NAME_RULE: TextRule = TextRule {
@@ -330,7 +330,9 @@ pub async fn remove(
 /// Starts a sign-in with a passkey and no username: the browser offers the
 /// discoverable passkeys it holds for this site.
 pub async fn start_sign_in(app: &App, client: &ClientInfo) -> Result<Started, AppError> {
-    app.rate_limits.by_address(Limit::Login, client).await?;
+    // Every login page view starts one (the autofill's request): a budget of its own,
+    // so page views never spend the logins'.
+    app.rate_limits.by_address(Limit::Ceremony, client).await?;
     let (options, authentication) = relying_party(app)?
         .start_discoverable_authentication()
         .map_err(internal("starting a passkey sign-in"))?;
@@ -347,7 +349,8 @@ pub async fn finish_sign_in(
     response: &Value,
     client: &ClientInfo,
 ) -> Result<AccountRow, AppError> {
-    // Not counted again: each finish spends a ceremony whose start was counted.
+    // Each finish is a login attempt (per address, never per account).
+    app.rate_limits.by_address(Limit::Login, client).await?;
     let credential = assertion(response)?;
     let ceremony = take(app, challenge_id, Purpose::SignIn, None).await?;
     let authentication: DiscoverableAuthentication = deserialised(&ceremony.state)?;

@@ -236,8 +236,10 @@ impl Feature for Passkeys {
         Some(&PasskeyFactor)
     }
 
-    fn page_script(&self) -> Option<&'static str> {
-        Some(pages::script_path())
+    /// Not on the admin view: its section has no button, and that page shows text
+    /// other people chose.
+    fn page_script(&self, slot: Slot) -> Option<&'static str> {
+        (slot != Slot::AdminAccountView).then(pages::script_path)
     }
 
     async fn section(

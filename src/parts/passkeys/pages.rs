@@ -51,6 +51,15 @@ fn script(stamp: &str) -> Option<Script> {
     })
 }
 
+/// A passkey as the other proof: `second-step` or `reauth`.
+#[derive(Template)]
+#[template(path = "passkeys/step_section.html")]
+struct StepSection<'a> {
+    kind: &'a str,
+    csrf: &'a str,
+    next: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "passkeys/login_section.html")]
 struct LoginSection<'a> {
@@ -92,7 +101,7 @@ struct AccountSection<'a> {
 struct AdminSection<'a> {
     csrf: &'a str,
     id: i64,
-    count: usize,
+    count: i64,
     /// Staff accounts' passkeys only by a superuser.
     may_remove: bool,
 }
@@ -128,7 +137,7 @@ pub async fn section(
             rendered(&section, "rendering the passkeys section")
         }
         (Slot::AdminAccountView, Some(account)) => {
-            let count = flows::list(app, account.id).await?.len();
+            let count = super::store::count(app.pool(), account.id).await?;
             let section = AdminSection {
                 csrf: context.csrf,
                 id: account.id,
@@ -137,6 +146,22 @@ pub async fn section(
                     || !(account.is_staff || account.is_superuser),
             };
             rendered(&section, "rendering the admin passkeys section")
+        }
+        (Slot::SecondStep | Slot::Reauthentication, Some(account)) => {
+            if !flows::has_passkeys(app, account.id).await? {
+                return Ok(None);
+            }
+            let kind = if slot == Slot::SecondStep {
+                "second-step"
+            } else {
+                "reauth"
+            };
+            let section = StepSection {
+                kind,
+                csrf: context.csrf,
+                next: context.next.unwrap_or(""),
+            };
+            rendered(&section, "rendering the passkey step")
         }
         _ => Ok(None),
     }

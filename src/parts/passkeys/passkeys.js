@@ -1,5 +1,6 @@
 // The passkey buttons of Gatehouse's pages: sign in on the login page (a button, and
-// the browser's autofill where it offers passkeys), and add one on the account page.
+// the browser's autofill where it offers passkeys), finish a two-step login or
+// re-authenticate with one, and add one on the account page.
 // Served from the binary under a version-stamped path; the pages work without it,
 // and the buttons stay hidden in a browser without WebAuthn.
 "use strict";
@@ -108,11 +109,15 @@
     return (answer.body.error && answer.body.error.message) || "That did not work. Try again.";
   }
 
-  // Only the page's own paths, as the server's `next` rules allow.
+  // Only this site's own paths (the server checked `next` already; this holds even
+  // if it did not): no scheme, no other host, nothing a URL parser would drop.
   function safeNext(next) {
-    return next && next.charAt(0) === "/" && next.charAt(1) !== "/" && next.charAt(1) !== "\\"
-      ? next
-      : "/account";
+    if (!next || next.charAt(0) !== "/" || /[\u0000-\u0020\\]/.test(next) ||
+        next.charAt(1) === "/") {
+      return "/";
+    }
+    const url = new URL(next, window.location.origin);
+    return url.origin === window.location.origin ? url.pathname + url.search + url.hash : "/";
   }
 
   // Sign in: the button, and the autofill's conditional request.
@@ -122,18 +127,23 @@
     let pending = null;
 
     async function signIn(conditional) {
+      // One request at a time: a click replaces the autofill's, even one still starting.
+      if (pending) {
+        pending.abort();
+      }
+      const mine = new AbortController();
+      pending = mine;
       const started = await post("/api/auth/passkeys/login/start", {});
+      if (mine.signal.aborted) {
+        return;
+      }
       if (started.status !== 200) {
         if (!conditional) {
           say(login, messageOf(started));
         }
         return;
       }
-      if (pending) {
-        pending.abort();
-      }
-      pending = new AbortController();
-      const request = { publicKey: requestOptions(started.body.publicKey), signal: pending.signal };
+      const request = { publicKey: requestOptions(started.body.publicKey), signal: mine.signal };
       if (conditional) {
         request.mediation = "conditional";
       }
@@ -173,6 +183,56 @@
     }
   }
 
+  // A passkey instead of a code (the second step of a login), or instead of the
+  // password (re-authentication): the account's own passkeys, bound to this session.
+  function proveWith(box, start, finish, done) {
+    const csrf = box.dataset.csrf;
+    box.querySelector("[data-passkey-button]").addEventListener("click", async function () {
+      say(box, "");
+      const started = await post(start, {}, csrf);
+      if (started.status === 401) {
+        // The session's access token expired: loading the page renews it (or asks
+        // to sign in again).
+        window.location.reload();
+        return;
+      }
+      if (started.status !== 200) {
+        say(box, messageOf(started));
+        return;
+      }
+      let credential;
+      try {
+        credential = await navigator.credentials.get({
+          publicKey: requestOptions(started.body.publicKey),
+        });
+      } catch (error) {
+        say(box, "No passkey was used.");
+        return;
+      }
+      const finished = await post(finish, {
+        challenge_id: started.body.challenge_id,
+        credential: assertionJson(credential),
+      }, csrf);
+      if (finished.status === 200) {
+        window.location.assign(done);
+      } else {
+        say(box, messageOf(finished));
+      }
+    });
+    box.hidden = false;
+  }
+
+  const secondStep = document.querySelector("[data-passkey-second-step]");
+  if (secondStep) {
+    proveWith(secondStep, "/api/auth/2fa/passkey/start", "/api/auth/2fa/passkey/finish",
+      safeNext(secondStep.dataset.next));
+  }
+  const reauth = document.querySelector("[data-passkey-reauth]");
+  if (reauth) {
+    proveWith(reauth, "/api/auth/reauthenticate/passkey/start", "/api/auth/reauthenticate",
+      safeNext(reauth.dataset.next));
+  }
+
   // Add a passkey to the signed-in account.
   const register = document.querySelector("[data-passkey-register]");
   if (register) {
@@ -181,9 +241,15 @@
     register.querySelector("[data-passkey-button]").addEventListener("click", async function () {
       say(register, "");
       const started = await post("/api/auth/passkeys/register/start", {}, csrf);
-      if (started.status === 401 && started.body.error &&
-          started.body.error.code === "reauthentication_required") {
-        window.location.assign("/reauthenticate?next=%2Faccount");
+      if (started.status === 401) {
+        // A stale proof asks for a new one; an expired access token is renewed by
+        // loading the page again.
+        const code = started.body.error && started.body.error.code;
+        if (code === "reauthentication_required") {
+          window.location.assign("/reauthenticate?next=%2Faccount");
+        } else {
+          window.location.reload();
+        }
         return;
       }
       if (started.status !== 200) {

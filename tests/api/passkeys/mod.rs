@@ -775,3 +775,43 @@ async fn the_export_lists_passkeys_without_key_material() {
         "{text}"
     );
 }
+
+#[rocket::async_test]
+async fn adding_and_removing_a_passkey_sends_a_notice_unless_switched_off() {
+    use crate::smtp_sink::{mailing_app_with, readable, verify_address, SmtpSink};
+
+    let sink = SmtpSink::start().await;
+    let app = mailing_app_with(&sink, |f| f).await;
+    app.register("alice", "alice@example.com").await;
+    verify_address(&app, &sink, "alice@example.com").await;
+    let (session, _) = with_passkey(&app, "alice").await;
+    let added = sink
+        .wait_for_one("alice@example.com", "A passkey was added")
+        .await;
+    assert!(readable(&added).contains("Browser or device"), "{added}");
+    let list = json_of(app.get_bearer("/api/auth/passkeys", &session.access).await).await;
+    let id = list["passkeys"][0]["id"].as_i64().unwrap();
+    let uri = format!("/api/auth/passkeys/{id}");
+    assert_eq!(
+        app.delete_bearer(&uri, &session.access).await.status(),
+        Status::NoContent
+    );
+    sink.wait_for_one("alice@example.com", "A passkey was removed")
+        .await;
+
+    let quiet_sink = SmtpSink::start().await;
+    let quiet = mailing_app_with(&quiet_sink, |f| {
+        f.merge(("gatehouse.notify_passkey_changes", false))
+    })
+    .await;
+    quiet.register("bob", "bob@example.com").await;
+    verify_address(&quiet, &quiet_sink, "bob@example.com").await;
+    with_passkey(&quiet, "bob").await;
+    rocket::tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let told = quiet_sink
+        .to("bob@example.com")
+        .iter()
+        .filter(|m| readable(m).contains("passkey"))
+        .count();
+    assert_eq!(told, 0);
+}

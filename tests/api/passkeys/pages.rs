@@ -150,3 +150,53 @@ async fn the_admin_view_counts_an_accounts_passkeys_and_removes_them() {
         "{html}"
     );
 }
+
+#[rocket::async_test]
+async fn the_second_step_and_reauthentication_pages_offer_a_passkey_only_to_accounts_with_one() {
+    // Two TOTP accounts, one with a passkey.
+    let app = spawn_browser().await;
+    crate::two_factor::enrol(&app, "carol").await;
+    let enrolled = crate::two_factor::enrol(&app, "alice").await;
+    let session = Session {
+        access: enrolled.access.clone(),
+        refresh: String::new(),
+    };
+    let mut key = SoftKey::new(&super::origin_of(&app));
+    register(&app, &session, &mut key, "Laptop").await;
+    for (username, offered) in [("carol", false), ("alice", true)] {
+        page(&app, "/login").await;
+        let token = csrf(&app);
+        let login = [
+            ("login", username),
+            ("password", crate::support::PASSWORD),
+            ("csrf_token", &token),
+        ];
+        submit(&app, "/login", &login).await;
+        let (status, html) = page(&app, "/login/2fa").await;
+        assert_eq!(status, Status::Ok);
+        assert_eq!(
+            html.contains("data-passkey-second-step"),
+            offered,
+            "{username}: {html}"
+        );
+        assert_eq!(script_of(&html).is_some(), offered, "{username}");
+        let token = csrf(&app);
+        submit(&app, "/logout", &[("csrf_token", &token)]).await;
+    }
+
+    // Signed in, the re-authentication page offers it as well.
+    let bob = spawn_browser().await;
+    browser_login(&bob, "bob").await;
+    let (_, html) = page(&bob, "/reauthenticate?next=/account").await;
+    assert!(!html.contains("data-passkey-reauth"));
+    let dave = spawn_browser().await;
+    let dave_session = dave.signed_in("dave").await;
+    let mut key = SoftKey::new(&super::origin_of(&dave));
+    register(&dave, &dave_session, &mut key, "Phone").await;
+    browser_login(&dave, "dave").await;
+    let (_, html) = page(&dave, "/reauthenticate?next=/account").await;
+    assert!(
+        html.contains("data-passkey-reauth") && html.contains("data-next=\"/account\""),
+        "{html}"
+    );
+}
