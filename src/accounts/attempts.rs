@@ -80,6 +80,17 @@ pub async fn record_failure(
         .await
 }
 
+/// A login completed by a proof outside the attempt budget (a passkey finishing a
+/// pending login): the verified failures start again, as after a code. A lock in
+/// force stays, and attempts in flight are left to settle themselves.
+pub async fn forget_failures(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET failed_logins = 0 WHERE id = $1 AND locked_at IS NULL")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Settles an in-flight attempt whose secret proved right but which ends no login
 /// (the password step of a 2FA login, a re-entered password or code).
 pub async fn give_back_attempt(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {

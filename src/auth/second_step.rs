@@ -114,6 +114,7 @@ pub async fn complete_login_proved(
         return Err(AppError::SessionRevoked);
     };
     app.session_cache.forget_session(&session.id);
+    accounts::forget_failures(app.pool(), row.id).await?;
     let proved = Proved::SecondFactor(method);
     let tokens = open_session(app, &row, session.persistent, proved, client).await?;
     password_unchanged_since(app, row.id, checked_version, &tokens.session_id, client).await?;

@@ -509,6 +509,11 @@ async fn a_passkey_completes_a_two_factor_login_instead_of_a_code() {
     let mut key = SoftKey::new(&origin_of(&app));
     register(&app, &session, &mut key, "Laptop").await;
 
+    // Two wrong passwords before: a completed two-step login starts the count again.
+    for _ in 0..2 {
+        app.login("alice", "not the password").await;
+    }
+    assert_eq!(app.failed_logins("alice").await, 2);
     let response = app.login("alice", crate::support::PASSWORD).await;
     let pending = json_of(response).await;
     assert_eq!(pending["two_factor_required"], true);
