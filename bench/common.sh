@@ -88,6 +88,9 @@ rps() { awk '/^Requests\/sec:/ {print $2}'; }
 requests() { awk '/requests in/ {print $1}'; }
 # The CPU time (user + system, in clock ticks) process $1 has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The same for the database's own threads only (sqlx runs each SQLite connection on
+# a thread of its own, named sqlx-sqlite-worker-N).
+db_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$2 ~ /^\(sqlx-sqlite/ {t += $14 + $15} END {print t + 0}'; }
 # Microseconds of CPU per request: $1 ticks over $2 requests.
 per_request_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }'; }
 # wrk's latency column ($2 of the line whose $1 is given) in milliseconds.

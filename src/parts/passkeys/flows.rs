@@ -6,6 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnError,
@@ -99,7 +100,13 @@ async fn keep(
         state: &state,
         expires_at: now + CEREMONY_TTL,
     };
-    if !store::keep_ceremony(app.pool(), ceremony, MAX_ANONYMOUS_CEREMONIES, now).await? {
+    // Expired ceremonies go at most once a minute per instance: not a write per start.
+    let last = &super::state(app)?.last_pruned;
+    if now - last.load(Ordering::Relaxed) >= 60 {
+        last.store(now, Ordering::Relaxed);
+        store::drop_expired_ceremonies(app.pool(), now).await?;
+    }
+    if !store::keep_ceremony(app.pool(), ceremony, MAX_ANONYMOUS_CEREMONIES).await? {
         return Err(AppError::ServerBusy { retry_after: 5 });
     }
     Ok(Started {
@@ -358,11 +365,13 @@ pub async fn finish_sign_in(
     let Ok((handle, raw_id)) = webauthn.identify_discoverable_authentication(&credential) else {
         return Err(refused(app, None, "no user handle", client).await);
     };
-    let Some(row) = store::find_by_credential(app.pool(), &URL_SAFE_NO_PAD.encode(raw_id)).await?
-    else {
+    let credential_id = URL_SAFE_NO_PAD.encode(raw_id);
+    let found =
+        store::find_by_credential_and_handle(app.pool(), &credential_id, &handle.to_string())
+            .await?;
+    let Some((row, owner)) = found else {
         return Err(refused(app, None, "unknown passkey", client).await);
     };
-    let owner = store::account_of_handle(app.pool(), &handle.to_string()).await?;
     if owner != Some(row.account_id) {
         let reason = "user handle of another account";
         return Err(refused(app, Some(row.account_id), reason, client).await);

@@ -30,6 +30,8 @@ pub struct PasskeysState {
     pub settings: PasskeySettings,
     /// The relying party; `None` while passkeys are off.
     pub webauthn: Option<Webauthn>,
+    /// When this instance last dropped expired ceremonies (unix seconds).
+    pub(crate) last_pruned: std::sync::atomic::AtomicI64,
 }
 
 /// The part's state; an error only in an app state opened without its parts.
@@ -149,7 +151,11 @@ impl Feature for Passkeys {
         } else {
             None
         };
-        registry.insert(PasskeysState { settings, webauthn });
+        registry.insert(PasskeysState {
+            settings,
+            webauthn,
+            last_pruned: std::sync::atomic::AtomicI64::new(0),
+        });
         Ok(())
     }
 

@@ -87,6 +87,28 @@ pub async fn count(pool: &AnyPool, account_id: i64) -> Result<i64, sqlx::Error> 
         .await
 }
 
+/// The passkey with this credential id, and the account its owner's user handle
+/// names (the owner's, unless `user_handle` is another account's or nobody's).
+pub async fn find_by_credential_and_handle(
+    pool: &AnyPool,
+    credential_id: &str,
+    user_handle: &str,
+) -> Result<Option<(PasskeyRow, Option<i64>)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS}, (SELECT account_id FROM passkey_users WHERE user_handle = $2) \
+         AS handle_account FROM passkeys WHERE credential_id = $1"
+    );
+    sqlx::query(&sql)
+        .bind(credential_id)
+        .bind(user_handle)
+        .try_map(|row: sqlx::any::AnyRow| {
+            let handle_account: Option<i64> = row.try_get("handle_account")?;
+            Ok((passkey(row)?, handle_account))
+        })
+        .fetch_optional(pool)
+        .await
+}
+
 /// The passkey with this credential id, whoever owns it.
 pub async fn find_by_credential(
     pool: &AnyPool,
@@ -294,18 +316,22 @@ pub struct NewCeremony<'a> {
     pub expires_at: i64,
 }
 
-/// Keeps a ceremony's state, and drops expired ones (an index keeps that cheap).
-/// False when `max_anonymous` ceremonies of no session wait already and this is one.
-pub async fn keep_ceremony(
-    pool: &AnyPool,
-    ceremony: NewCeremony<'_>,
-    max_anonymous: i64,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
+/// Drops the ceremonies that expired by `now` (an index keeps that cheap).
+pub async fn drop_expired_ceremonies(pool: &AnyPool, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
         .bind(now)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Keeps a ceremony's state. False when `max_anonymous` ceremonies of no session
+/// wait already and this is one (expired ones included until they are dropped).
+pub async fn keep_ceremony(
+    pool: &AnyPool,
+    ceremony: NewCeremony<'_>,
+    max_anonymous: i64,
+) -> Result<bool, sqlx::Error> {
     // A bound on storage, not security state: a race may pass it by a few rows.
     let done = sqlx::query(
         "INSERT INTO passkey_ceremonies (id, purpose, account_id, session_id, state, expires_at) \

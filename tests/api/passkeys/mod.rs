@@ -252,6 +252,17 @@ async fn a_challenge_works_once_and_only_for_five_minutes() {
     let response = app.post("/api/auth/passkeys/login/finish", body).await;
     assert_error(response, Status::BadRequest, "invalid_challenge").await;
 
+    // Expired ceremonies are dropped by a later start.
+    let now = app.clock.now();
+    start(&app, "/api/auth/passkeys/login/start", None).await;
+    let expired: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM passkey_ceremonies WHERE expires_at <= $1")
+            .bind(now)
+            .fetch_one(&app.pool())
+            .await
+            .unwrap();
+    assert_eq!(expired, 0);
+
     let body = json!({"challenge_id": "x".repeat(5000), "credential": {}});
     let response = app.post("/api/auth/passkeys/login/finish", body).await;
     assert_error(response, Status::UnprocessableEntity, "validation_failed").await;
