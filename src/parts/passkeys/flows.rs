@@ -577,12 +577,21 @@ async fn remove_all(
         } else {
             "the CLI"
         };
-        let detail = Some(format!("{removed} passkeys, by {by}"));
+        let detail = Some(format!("{}, by {by}", passkeys(removed)));
         let kind = EventKind::Part("passkey_removed");
         audit(app, kind, account.id, actor_id, detail, client).await;
         super::notices::send(app, account, super::notices::Change::Removed, client);
     }
     Ok(removed)
+}
+
+/// "1 passkey", "2 passkeys".
+pub fn passkeys(count: u64) -> String {
+    if count == 1 {
+        "1 passkey".into()
+    } else {
+        format!("{count} passkeys")
+    }
 }
 
 /// The account's passkeys for its export: names and dates, never key material.

@@ -214,7 +214,11 @@ impl Feature for Passkeys {
         let client = ClientInfo::default();
         match command {
             "list" => {
-                for row in flows::list(app, account.id).await? {
+                let rows = flows::list(app, account.id).await?;
+                if rows.is_empty() {
+                    println!("{} has no passkeys.", crate::text::shown(&account.username));
+                }
+                for row in rows {
                     let used = row.last_used_at.map_or_else(
                         || "never".to_string(),
                         |at| format!("{} UTC", utc_minute(at)),
@@ -231,7 +235,7 @@ impl Feature for Passkeys {
             "remove-all" => {
                 let actor = crate::admin::Actor::Operator;
                 let removed = flows::remove_all_for(app, &actor, account.id, &client).await?;
-                println!("Removed {removed} passkeys.");
+                println!("Removed {}.", flows::passkeys(removed));
             }
             _ => {}
         }

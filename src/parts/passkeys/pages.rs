@@ -224,9 +224,9 @@ async fn admin_remove_all(
         Err(_) => return crate::web::error_page(Status::Forbidden),
     };
     match flows::remove_all_for(app, &actor, id, &client).await {
-        Ok(removed) => {
-            Page::Feedback(Feedback::success(format!("Removed {removed} passkeys.")).redirect(back))
-        }
+        Ok(removed) => Page::Feedback(
+            Feedback::success(format!("Removed {}.", flows::passkeys(removed))).redirect(back),
+        ),
         Err(error) => Page::failed(&error, &back),
     }
 }

@@ -100,9 +100,11 @@ impl PasskeySettings {
         match Self::bound_to(&raw, origin, max_per_account) {
             // A public_url that suits mail but not passkeys (http, an IP address)
             // keeps an existing deployment starting, with passkeys off.
-            Err(error) if derived => Ok(off(format!(
-                "passkeys are off: public_url cannot be their origin ({error}); set \
-                 {ENV_PREFIX}WEBAUTHN_ORIGIN"
+            Err(_) if derived => Ok(off(format!(
+                "passkeys are off: public_url ({}) cannot be their origin, which must be \
+                 https:// with a domain name (http:// only on localhost); set \
+                 {ENV_PREFIX}WEBAUTHN_ORIGIN to the pages' origin",
+                fallback.public_url.unwrap_or_default().trim()
             ))),
             other => other,
         }

@@ -741,7 +741,7 @@ async fn an_admin_removes_an_accounts_passkeys_and_the_cli_lists_and_removes_the
     assert_eq!(response.status(), Status::Ok);
     assert_eq!(json_of(response).await, json!({"removed": 1}));
     assert_eq!(
-        events(&app, "passkey_removed", "1 passkeys, by an administrator").await,
+        events(&app, "passkey_removed", "1 passkey, by an administrator").await,
         1
     );
     let response = app.delete_bearer(&uri, &alice.access).await;
@@ -767,10 +767,15 @@ async fn an_admin_removes_an_accounts_passkeys_and_the_cli_lists_and_removes_the
         "",
     );
     assert!(output.status.success(), "{output:?}");
-    assert!(stdout(&output).contains("Removed 1 passkeys."));
+    assert!(stdout(&output).contains("Removed 1 passkey."));
     assert_eq!(
-        events(&app, "passkey_removed", "1 passkeys, by the CLI").await,
+        events(&app, "passkey_removed", "1 passkey, by the CLI").await,
         1
+    );
+    let output = run(gatehouse(&app.db, &["passkeys", "list", "alice"]), "");
+    assert!(
+        stdout(&output).contains("alice has no passkeys."),
+        "{output:?}"
     );
     let output = run(gatehouse(&app.db, &["passkeys", "list", "nobody"]), "");
     assert_fails(&output, "username or email nobody");

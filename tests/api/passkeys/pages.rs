@@ -146,7 +146,7 @@ async fn the_admin_view_counts_an_accounts_passkeys_and_removes_them() {
     assert_eq!(location(&response), format!("/admin/accounts/{id}"));
     let (_, html) = page(&app, &format!("/admin/accounts/{id}")).await;
     assert!(
-        html.contains("Removed 1 passkeys.") && html.contains("0 passkeys."),
+        html.contains("Removed 1 passkey.") && html.contains("0 passkeys."),
         "{html}"
     );
 }
