@@ -184,6 +184,17 @@ impl TokenPair {
             ..TokenPair::from(tokens)
         }
     }
+
+    /// A sign-in's answer: the session's cookies set (where cookies carry sessions)
+    /// and the pair, with its CSRF token.
+    pub fn signed_in(
+        cookies: &rocket::http::CookieJar<'_>,
+        settings: &crate::config::Settings,
+        tokens: &IssuedTokens,
+    ) -> Json<TokenPair> {
+        crate::cookies::start_session_cookies(cookies, settings, tokens);
+        Json(TokenPair::with_cookies(tokens, settings))
+    }
 }
 
 /// The CSRF token a cookie-authenticated request must send as `X-CSRF-Token`.
@@ -264,8 +275,7 @@ pub async fn login(
         &client,
     )
     .await?;
-    crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
-    Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
+    Ok(TokenPair::signed_in(cookies, &app.settings, &tokens))
 }
 
 /// The refresh token, when neither the `Authorization` header nor the refresh cookie

@@ -54,6 +54,5 @@ pub async fn verify(
 ) -> Result<Json<TokenPair>, AppError> {
     let tokens =
         crate::auth::complete_login(app, &pending.session_id, &body.0.code, &client).await?;
-    crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
-    Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
+    Ok(TokenPair::signed_in(cookies, &app.settings, &tokens))
 }

@@ -376,8 +376,7 @@ pub async fn login_finish(
     let row = flows::finish_sign_in(app, &body.challenge_id, &body.credential, &client).await?;
     let tokens =
         crate::auth::sign_in_without_password(app, &row, "passkey", body.remember, &client).await?;
-    crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
-    Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
+    Ok(TokenPair::signed_in(cookies, &app.settings, &tokens))
 }
 
 /// Starts completing a pending login with a passkey, instead of a code.
@@ -444,8 +443,7 @@ pub async fn second_factor_finish(
     .await?;
     let tokens =
         crate::auth::complete_login_proved(app, &pending.session_id, "passkey", &client).await?;
-    crate::cookies::start_session_cookies(cookies, &app.settings, &tokens);
-    Ok(Json(TokenPair::with_cookies(&tokens, &app.settings)))
+    Ok(TokenPair::signed_in(cookies, &app.settings, &tokens))
 }
 
 /// Starts a re-authentication with one of the account's passkeys.

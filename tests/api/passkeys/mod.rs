@@ -80,6 +80,22 @@ async fn sign_in<'a>(app: &'a TestApp, key: &mut SoftKey) -> LocalResponse<'a> {
     .await
 }
 
+/// An access token of `session` whose proof is too old for `Fresh` routes: the clock
+/// moves past `reauthentication_max_age` and the session is refreshed.
+async fn stale_access(app: &TestApp, session: &Session) -> String {
+    app.clock.advance(601);
+    let refresh = app
+        .post(
+            "/api/auth/refresh",
+            json!({"refresh_token": session.refresh}),
+        )
+        .await;
+    json_of(refresh).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn me(app: &TestApp, token: &str) -> Value {
     let response = app.get_bearer("/api/auth/me", token).await;
     assert_eq!(response.status(), Status::Ok);
@@ -210,17 +226,7 @@ async fn registering_and_removing_need_a_recent_proof() {
     let (session, _) = with_passkey(&app, "alice").await;
     let list = json_of(app.get_bearer("/api/auth/passkeys", &session.access).await).await;
     let id = list["passkeys"][0]["id"].as_i64().unwrap();
-    app.clock.advance(601);
-    let refresh = app
-        .post(
-            "/api/auth/refresh",
-            json!({"refresh_token": session.refresh}),
-        )
-        .await;
-    let access = json_of(refresh).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let access = stale_access(&app, &session).await;
     let response = app
         .post_bearer("/api/auth/passkeys/register/start", &access, None)
         .await;
@@ -471,17 +477,7 @@ async fn a_challenge_of_another_session_is_refused() {
 async fn a_passkey_proves_the_holder_again() {
     let app = spawn_app().await;
     let (session, mut key) = with_passkey(&app, "alice").await;
-    app.clock.advance(601);
-    let refresh = app
-        .post(
-            "/api/auth/refresh",
-            json!({"refresh_token": session.refresh}),
-        )
-        .await;
-    let access = json_of(refresh).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let access = stale_access(&app, &session).await;
     let (challenge_id, options) = start(
         &app,
         "/api/auth/reauthenticate/passkey/start",
